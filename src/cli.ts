@@ -1,0 +1,139 @@
+/**
+ * Commander wiring only: flags, help, and the mapping of flags onto the config.
+ * Each command's work lives in src/commands/<name>.ts and is imported when it runs,
+ * so `windcast --help` never loads TensorFlow.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, parseConfig, schemaDefaults, type Config } from './config.js';
+import type { CommandContext } from './context.js';
+import { streamProgress, silentProgress } from './progress.js';
+
+const defaults = schemaDefaults();
+
+function int(name: string, min = -Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got "${value}"`);
+    return n;
+  };
+}
+
+function num(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    return n;
+  };
+}
+
+function bbox(value: string): [number, number, number, number] {
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 4 || parts.some((n) => !Number.isFinite(n))) {
+    throw new InvalidArgumentError(`--bbox must be W,S,E,N in degrees, got "${value}"`);
+  }
+  const [w, s, e, n] = parts as [number, number, number, number];
+  if (s >= n || s < -90 || n > 90) throw new InvalidArgumentError(`--bbox needs -90 <= S < N <= 90, got "${value}"`);
+  if (w === e) throw new InvalidArgumentError(`--bbox needs W != E, got "${value}"`);
+  return [w, s, e, n];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Where a flag's value goes in the config: flags override the file. */
+type Overrides = Partial<{ [S in keyof Config]: Partial<Config[S]> }>;
+
+interface GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+function buildContext(program: Command, overrides: Overrides): CommandContext {
+  const globals = program.opts<GlobalOptions>();
+  const base = globals.config ? loadConfig(globals.config) : loadConfig();
+  const merged: Record<string, unknown> = { ...base };
+  for (const [section, values] of Object.entries(overrides)) {
+    const clean = Object.fromEntries(Object.entries(values ?? {}).filter(([, v]) => v !== undefined));
+    merged[section] = { ...(base as Record<string, Record<string, unknown>>)[section], ...clean };
+  }
+  const config = parseConfig(merged, 'command-line flags');
+  return {
+    config,
+    progress: globals.quiet ? silentProgress : streamProgress(process.stderr),
+    verbose: Boolean(globals.verbose),
+  };
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('windcast')
+    .description('Learn to forecast hourly wind speed from global lat/lon GeoTIFF grids.')
+    .option('--config <file>', 'configuration file (default: config/default.json)')
+    .option('-v, --verbose', 'show stack traces and extra detail')
+    .option('-q, --quiet', 'no progress output')
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('synth')
+    .description('Write a realistic synthetic hourly global wind dataset as GeoTIFFs (ERA5 layout).')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--hours <n>', `hours to generate (default: ${defaults.synth.hours})`, int('--hours', 1))
+    .option('--seed <n>', `random seed; same seed, same bytes (default: ${defaults.synth.seed})`, int('--seed'))
+    .option('--start <iso>', `first hour, UTC (default: ${defaults.synth.start})`)
+    .option('--step <deg>', `grid spacing in degrees (default: ${defaults.synth.step})`, num('--step'))
+    .option('--bbox <W,S,E,N>', 'regional subset in degrees (default: the whole globe)', bbox)
+    .addOption(new Option('--bands <kind>', `speed (1 band) or uv (2 bands) (default: ${defaults.synth.bands})`).choices(['speed', 'uv']))
+    .addOption(new Option('--compress <kind>', `GeoTIFF compression (default: ${defaults.synth.compress})`).choices(['none', 'deflate']))
+    .option('--lon180', 'longitudes -180..180 instead of 0..360')
+    .addHelpText('after', '\nExample:\n  windcast synth --out data/synth --hours 720 --seed 42')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {
+        synth: { hours: opts.hours, seed: opts.seed, start: opts.start, step: opts.step, bbox: opts.bbox, bands: opts.bands, compress: opts.compress, lon180: opts.lon180 },
+      });
+      const { synth, formatSynthResult } = await import('./commands/synth.js');
+      print(formatSynthResult(await synth({ out: opts.out }, ctx)));
+    });
+
+  program
+    .command('inspect')
+    .description('Check a folder of hourly GeoTIFFs before training: hours, gaps, grid, values, memory.')
+    .argument('<dir>', 'folder (or glob) of hourly GeoTIFFs')
+    .option('--json', 'machine-readable output')
+    .option('--glob <pattern>', `file pattern inside the folder (default: ${defaults.ingest.glob})`)
+    .addOption(new Option('--time-pattern <kind>', `how to read each file's hour (default: ${defaults.ingest.timePattern})`).choices(['auto', 'iso', 'yyyymmddHH', 'metadata']))
+    .addHelpText('after', '\nExample:\n  windcast inspect data/synth --json')
+    .action(async (dir: string, opts) => {
+      const ctx = buildContext(program, { ingest: { glob: opts.glob, timePattern: opts.timePattern } });
+      const { inspect, formatInspectResult } = await import('./commands/inspect.js');
+      const result = await inspect({ dir }, ctx);
+      print(opts.json ? JSON.stringify(result, null, 2) : formatInspectResult(result));
+    });
+
+  program
+    .command('doctor')
+    .description('Show the TensorFlow backend windcast will use, and how to enable native TensorFlow.')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  windcast doctor')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {});
+      const { doctor, formatDoctorResult } = await import('./commands/doctor.js');
+      const result = await doctor({}, ctx);
+      print(opts.json ? JSON.stringify(result, null, 2) : formatDoctorResult(result));
+    });
+
+  return program;
+}
+
+/** Parse argv (without node and script) and run; errors propagate to the entry point. */
+export async function runCli(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  await program.parseAsync(argv, { from: 'user' });
+}
