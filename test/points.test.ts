@@ -49,7 +49,7 @@ test('points CSV errors name the file and the line', () => {
   bad('1,2,3,4\n', /line 1: expected name,lat,lon or lat,lon, got 4 columns/);
   bad('"A,1,2\n', /line 1: unterminated quote/);
   bad('# nothing\n\n', /no sites/);
-  assert.throws(() => readPointsFile('/nonexistent/sites.csv'), /^\/nonexistent\/sites.csv: points file not found$/);
+  assert.throws(() => readPointsFile('/nonexistent/sites.csv'), /DataError: \/nonexistent\/sites.csv: points file not found$/);
 });
 
 test('collectSites combines flags and a file in order', () => {
