@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  BASELINE_NAMES,
+  climatologyForecast,
+  evenCells,
+  fitBaselines,
+  fitClimatology,
+  fitLinearBaseline,
+  forecastBaselines,
+  hourOfDay,
+  linearForecast,
+  persistenceForecast,
+  solveSymmetric,
+  truthWindow,
+  yesterdayForecast,
+} from '../src/baselines.js';
+import { HOUR_MS, type Cube } from '../src/cube.js';
+import type { GridSpec } from '../src/grid.js';
+
+const START = Date.UTC(2024, 0, 1, 0);
+
+function tinyCube(hours: number, width: number, height: number, value: (t: number, cell: number) => number, start = START): Cube {
+  const grid: GridSpec = { width, height, lon0: 0, lat0: 45, dLon: 360 / width, dLat: 90 / Math.max(1, height - 1), pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+  const n = width * height;
+  const speed = new Float32Array(hours * n);
+  for (let t = 0; t < hours; t++) for (let c = 0; c < n; c++) speed[t * n + c] = value(t, c);
+  const times = Float64Array.from({ length: hours }, (_, t) => start + t * HOUR_MS);
+  return { grid, times, speed, source: { files: [], fingerprint: 'test' } };
+}
+
+// Speed = 100 * cell + hour index: every forecast can be checked by hand.
+const ramp = tinyCube(96, 3, 2, (t, c) => 100 * c + t);
+const cells = Int32Array.of(0, 4, 5);
+
+test('truth window holds hours t0+1..t0+horizon', () => {
+  const out = truthWindow(ramp, { t0: 30, cells, horizon: 3 });
+  assert.deepEqual([...out], [31, 32, 33, 431, 432, 433, 531, 532, 533]);
+  assert.throws(() => truthWindow(ramp, { t0: 94, cells, horizon: 3 }), /outside the cube/);
+});
+
+test('persistence repeats hour t0', () => {
+  const out = new Float32Array(6);
+  persistenceForecast(ramp, { t0: 30, cells: Int32Array.of(1, 2), horizon: 3, out });
+  assert.deepEqual([...out], [130, 130, 130, 230, 230, 230]);
+  assert.throws(() => persistenceForecast(ramp, { t0: 30, cells, horizon: 3, out }), /expected 3 cells x 3 leads/);
+});
+
+test('same hour yesterday: lead h is hour t0 + h - 24, and wraps by days past 24 h', () => {
+  const out = yesterdayForecast(ramp, { t0: 50, cells: Int32Array.of(1), horizon: 26 });
+  assert.equal(out[0], 100 + 27); // +1 h: hour 51 - 24
+  assert.equal(out[23], 100 + 50); // +24 h: hour 74 - 24 = t0
+  assert.equal(out[24], 100 + 51 - 24); // +25 h: hour 75 - 48
+  assert.throws(() => yesterdayForecast(ramp, { t0: 10, cells, horizon: 1 }), /outside the cube/);
+});
+
+test('climatology: mean per cell and UTC hour of day over the training hours only', () => {
+  // Training hours 0..47: hour of day k is seen at t = k and k + 24, mean 100 c + k + 12.
+  const clim = fitClimatology(ramp, { hours: [0, 48], cells });
+  const out = climatologyForecast(clim, ramp, { t0: 70, cells, horizon: 3 });
+  // t0 = 70 is 22Z; leads are 23Z, 00Z, 01Z.
+  assert.deepEqual([...out.subarray(0, 3)], [23 + 12, 0 + 12, 1 + 12]);
+  assert.deepEqual([...out.subarray(3, 6)], [400 + 35, 400 + 12, 400 + 13]);
+  // A cell that was not fitted gets NaN, not someone else's climatology.
+  const other = climatologyForecast(clim, ramp, { t0: 70, cells: Int32Array.of(1), horizon: 1 });
+  assert.ok(Number.isNaN(other[0]));
+});
+
+test('climatology skips NaN hours and is NaN where a cell never had a value', () => {
+  const cube = tinyCube(48, 2, 1, (t, c) => (c === 1 ? NaN : t === 5 ? NaN : 7));
+  const clim = fitClimatology(cube, { hours: [0, 48] });
+  assert.equal(clim.mean[5], 7); // hour 5 seen once (t = 29), still 7
+  assert.ok(Number.isNaN(clim.mean[24 + 3]));
+});
+
+test('hour of day is UTC and handles times before 1970', () => {
+  assert.equal(hourOfDay(Date.UTC(2024, 5, 1, 13)), 13);
+  assert.equal(hourOfDay(Date.UTC(1960, 5, 1, 23)), 23);
+});
+
+test('solveSymmetric solves a hand-made 2 x 2 system with two right-hand sides', () => {
+  // [[4, 2], [2, 3]] x = [[2, 8], [1, 7]] -> x = [[0.5, 1.25], [0, 1.5]]
+  const x = solveSymmetric(Float64Array.of(4, 2, 2, 3), Float64Array.of(2, 8, 1, 7), 2, 2);
+  const expected = [0.5, 1.25, 0, 1.5];
+  x.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-12, `${i}: ${v}`));
+  assert.throws(() => solveSymmetric(Float64Array.of(0, 0, 0, 0), Float64Array.of(1, 1), 2, 1), /singular/);
+});
+
+test('linear baseline reproduces a diurnal sinusoid, which is linear in sin/cos of the hour', () => {
+  // x_t = m_c + 3 sin(2 pi t / 24 + 0.7): the future is exactly linear in sin, cos of t0's hour and 1
+  // when the cell mean m_c is also visible in the lags; ridge with a tiny penalty gets it nearly exact.
+  const cube = tinyCube(24 * 8, 4, 3, (t, c) => 5 + (c % 3) + 3 * Math.sin((2 * Math.PI * t) / 24 + 0.7));
+  const model = fitLinearBaseline(cube, { hours: [0, 24 * 6], lookback: 24, horizon: 24, lambda: 1e-8 });
+  assert.equal(model.features, 27);
+  const all = Int32Array.from({ length: 12 }, (_, i) => i);
+  const t0 = 24 * 6 + 5;
+  const f = linearForecast(model, cube, { t0, cells: all });
+  const truth = truthWindow(cube, { t0, cells: all, horizon: 24 });
+  let worst = 0;
+  for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(f[i]! - truth[i]!));
+  assert.ok(worst < 0.01, `max error ${worst} m/s`);
+});
+
+test('linear baseline recovers the coefficient of an AR(1) process', () => {
+  // x_{t+1} = 0.8 x_t + 2 + noise (deterministic LCG noise), independent per cell.
+  let seed = 12345;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const hours = 400;
+  const width = 20;
+  const height = 10;
+  const n = width * height;
+  const series = new Float32Array(hours * n);
+  for (let c = 0; c < n; c++) {
+    let x = 10;
+    for (let t = 0; t < hours; t++) {
+      x = 0.8 * x + 2 + 2 * noise();
+      series[t * n + c] = x;
+    }
+  }
+  const cube = tinyCube(hours, width, height, (t, c) => series[t * n + c]!);
+  const model = fitLinearBaseline(cube, { hours: [0, hours], lookback: 3, horizon: 2, lambda: 0 });
+  const H = 2;
+  const c = model.coefficients;
+  // Lead 1 on the last lag (feature index 2): 0.8; lead 2: 0.64. Older lags near 0.
+  assert.ok(Math.abs(c[2 * H + 0]! - 0.8) < 0.03, `lead 1 coefficient ${c[2 * H]}`);
+  assert.ok(Math.abs(c[2 * H + 1]! - 0.64) < 0.03, `lead 2 coefficient ${c[2 * H + 1]}`);
+  assert.ok(Math.abs(c[0 * H + 0]!) < 0.03, `oldest lag ${c[0]}`);
+  assert.ok(model.samples > 50_000);
+});
+
+test('linear baseline: NaN inputs give NaN forecasts and are skipped in the fit', () => {
+  const cube = tinyCube(120, 3, 1, (t, c) => (c === 2 && t % 10 === 0 ? NaN : 5 + Math.sin(t / 3) + c));
+  const model = fitLinearBaseline(cube, { hours: [0, 100], lookback: 4, horizon: 2 });
+  const f = linearForecast(model, cube, { t0: 103, cells: Int32Array.of(0, 2) });
+  assert.ok(f.slice(0, 2).every(Number.isFinite));
+  assert.ok(Number.isNaN(f[2]) && Number.isNaN(f[3]), 'hour 100 is NaN in cell 2, inside the lookback');
+  assert.throws(() => linearForecast(model, cube, { t0: 105, cells: Int32Array.of(0), horizon: 3 }), /fitted for 2 leads/);
+  assert.throws(() => fitLinearBaseline(cube, { hours: [0, 20], lookback: 24, horizon: 24 }), /too short/);
+});
+
+test('evenCells is deterministic, in range and spread out', () => {
+  assert.deepEqual([...evenCells(10, 3)], [1, 5, 8]);
+  assert.deepEqual([...evenCells(3, 10)], [0, 1, 2]);
+});
+
+test('forecastBaselines fills one array per baseline, reusing buffers', () => {
+  const set = fitBaselines(ramp, { hours: [0, 72], horizon: 3, cells, lookback: 4 });
+  const outs = BASELINE_NAMES.map(() => new Float32Array(9));
+  const got = forecastBaselines(set, ramp, { t0: 80, cells, horizon: 3, outs });
+  assert.equal(got[0], outs[0]);
+  assert.deepEqual([...got[0]!.subarray(0, 3)], [80, 80, 80]);
+  assert.deepEqual([...got[1]!.subarray(0, 3)], [57, 58, 59]);
+  // The ramp is linear in time, so the linear baseline extrapolates it almost exactly.
+  for (let i = 0; i < 9; i++) assert.ok(Math.abs(got[3]![i]! - truthWindow(ramp, { t0: 80, cells, horizon: 3 })[i]!) < 0.05);
+});
