@@ -55,10 +55,11 @@ export interface NativeMarker {
   builtAt?: string;
 }
 
-interface NativeProbe {
+export interface NativeProbe {
+  /** True when @tensorflow/tfjs-node loaded and registered the 'tensorflow' backend. */
   ok: boolean;
   reason?: string;
-  tensorflowVersion?: string;
+  tfjsNodeVersion?: string;
   library?: string;
 }
 
@@ -132,6 +133,8 @@ function probeNative(tf: Tf): NativeProbe {
     return nativeProbe;
   }
   let tfn: { version?: Record<string, string> };
+  // Without this TensorFlow prints its CPU-feature banner on every run; users may override.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   try {
     tfn = require('@tensorflow/tfjs-node') as typeof tfn;
   } catch (err) {
@@ -146,7 +149,7 @@ function probeNative(tf: Tf): NativeProbe {
     };
     return nativeProbe;
   }
-  nativeProbe = { ok: true, library: describeLibrary(dir) };
+  nativeProbe = { ok: true, library: describeLibrary(dir), ...(tfn.version?.['tfjs-node'] ? { tfjsNodeVersion: tfn.version['tfjs-node'] } : {}) };
   return nativeProbe;
 }
 
@@ -160,6 +163,11 @@ function wasmDir(): string {
   const dir = packageDir('@tensorflow/tfjs-backend-wasm');
   if (!dir) throw new WindcastError('backend', '@tensorflow/tfjs-backend-wasm is not installed; run npm install');
   return join(dir, 'dist');
+}
+
+/** The active backend's name without tf.getBackend()'s side effect of initialising one. */
+function activeBackend(tf: Tf): string | undefined {
+  return (tf.engine() as unknown as { backendName: string | null }).backendName ?? undefined;
 }
 
 async function activate(tf: Tf, name: BackendName): Promise<void> {
@@ -180,7 +188,7 @@ async function activate(tf: Tf, name: BackendName): Promise<void> {
     ready.set(name, pending);
   }
   await pending;
-  if (tf.getBackend() === name) return;
+  if (activeBackend(tf) === name) return;
   const ok = await tf.setBackend(name);
   if (!ok) throw new WindcastError('backend', `TensorFlow.js backend '${name}' failed to initialise`);
   await tf.ready();
@@ -226,6 +234,7 @@ function describe(tf: Tf, name: BackendName, probe: NativeProbe | undefined): Ba
 }
 
 let current: { tf: Tf; info: BackendInfo } | undefined;
+let wasmFailed = false;
 
 /** Load tf with the preferred backend ('auto': native when it loads, else wasm), log which. */
 export async function loadBackend(
@@ -233,9 +242,6 @@ export async function loadBackend(
   log: (line: string) => void = () => {},
 ): Promise<{ tf: Tf; info: BackendInfo }> {
   const tf = await loadTf();
-  if (current && (preference === 'auto' || preference === current.info.name) && tf.getBackend() === current.info.name) {
-    return current;
-  }
   let name: BackendName;
   let probe: NativeProbe | undefined;
   if (preference === 'tensorflow') {
@@ -245,16 +251,23 @@ export async function loadBackend(
     }
     name = 'tensorflow';
   } else if (preference === 'auto') {
+    // 'auto' means the same backend in every call of a process, whatever was asked before.
     probe = probeNative(tf);
-    name = probe.ok ? 'tensorflow' : 'wasm';
+    name = probe.ok ? 'tensorflow' : wasmFailed ? 'cpu' : 'wasm';
   } else {
+    // An explicit wasm/cpu run does not pay for loading libtensorflow (about a second and
+    // 850 MB of mappings) just to report on it; doctor probes separately.
     name = preference;
-    // Still look, so doctor and logs can tell "not installed" from "not chosen".
-    probe = probeNative(tf);
+  }
+  if (current && current.info.name === name && activeBackend(tf) === name) {
+    // Same backend, same tf; only the explanation may differ ('auto' vs an explicit choice).
+    current = { tf, info: describe(tf, name, probe) };
+    return current;
   }
   try {
     await activate(tf, name);
   } catch (err) {
+    if (name === 'wasm') wasmFailed = true;
     if (preference !== 'auto' || name === 'cpu') {
       throw err instanceof WindcastError ? err : new WindcastError('backend', `backend '${name}' failed: ${describeError(err)}`, { cause: err });
     }
@@ -266,6 +279,18 @@ export async function loadBackend(
   current = { tf, info };
   log(formatBackendLine(info));
   return current;
+}
+
+/**
+ * Whether native TensorFlow loads in this process, without making it the active backend
+ * (tfjs-node selects itself on load, so the previous backend is restored).
+ */
+export async function probeNativeBackend(): Promise<NativeProbe> {
+  const tf = await loadTf();
+  const before = activeBackend(tf);
+  const probe = probeNative(tf);
+  if (before && activeBackend(tf) !== before) await tf.setBackend(before);
+  return probe;
 }
 
 /** One line for logs: which backend, which version, how many threads, and why not native. */
