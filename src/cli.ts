@@ -128,6 +128,25 @@ export function buildProgram(): Command {
       print(opts.json ? JSON.stringify(result, null, 2) : formatDoctorResult(result));
     });
 
+  program
+    .command('evaluate')
+    .description("Score a checkpoint on its own test period beside persistence, yesterday, climatology and a linear baseline.")
+    .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
+    .requiredOption('--data <dir>', 'folder of hourly GeoTIFFs the checkpoint was trained on')
+    .requiredOption('--out <dir>', 'where report.json, report.md and rmse_by_lead.png go')
+    .option('--stride <hours>', `hours between scored windows (default: ${defaults.evaluate.stride})`, int('--stride', 1))
+    .option('--full', `score every cell (default: every ${defaults.evaluate.cellStride}th row and column)`)
+    .addOption(new Option('--backend <name>', `TensorFlow.js backend (default: ${defaults.train.backend})`).choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addHelpText('after', '\nExample:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {
+        evaluate: { stride: opts.stride, cellStride: opts.full ? 1 : undefined },
+        train: { backend: opts.backend },
+      });
+      const { evaluate, formatEvaluateResult } = await import('./commands/evaluate.js');
+      print(formatEvaluateResult(await evaluate({ model: opts.model, data: opts.data, out: opts.out }, ctx)));
+    });
+
   return program;
 }
 

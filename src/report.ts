@@ -1,0 +1,238 @@
+/**
+ * The evaluation report: report.json (every number, for machines and for the record),
+ * report.md (the tables a person reads) and the RMSE-by-lead chart, written into one folder.
+ *
+ * In report.json a value that is undefined (no scorable pair, or a skill over a baseline
+ * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
+ * (0.25 = 25 % lower RMSE than the baseline).
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GroupScores, Scores, Skill } from './metrics.js';
+import type { LatitudeBand } from './regions.js';
+
+export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', chart: 'rmse_by_lead.png' } as const;
+
+export interface GroupReport extends GroupScores {
+  /** Human label, e.g. "tropics (|lat| < 23.5)". */
+  label: string;
+  /** Sampled cells in the group. */
+  cells: number;
+  /** Skill of the model over each baseline. */
+  skill: Record<string, Skill>;
+}
+
+export interface EvaluationReport {
+  format: 'windcast-evaluation';
+  formatVersion: 1;
+  createdAt: string;
+  checkpoint: {
+    dir: string;
+    /** run/kind@epoch plus the first 12 hex digits of meta.json's sha256. */
+    id: string;
+    run: string;
+    kind: string;
+    epoch: number;
+    savedAt: string;
+    metaSha256: string;
+  };
+  data: {
+    dir: string;
+    fingerprint: string;
+    hours: number;
+    firstHour: string;
+    lastHour: string;
+    grid: string;
+  };
+  /** Hours are indices into the dataset, half-open [startHour, endHour); times are UTC. */
+  testPeriod: {
+    startHour: number;
+    endHour: number;
+    firstHour: string;
+    lastHour: string;
+    /** Hours between window starts. */
+    stride: number;
+    windows: number;
+    /** Last observed hour of the first and last scored window. */
+    firstIssue: string;
+    lastIssue: string;
+  };
+  trainPeriod: { startHour: number; endHour: number; firstHour: string; lastHour: string };
+  cellSample: { cellStride: number; full: boolean; cells: number; rows: number; columns: number };
+  method: {
+    weights: string;
+    rmse: string;
+    missing: string;
+    bands: LatitudeBand[];
+  };
+  baselines: {
+    persistence: string;
+    yesterday: string;
+    climatology: string;
+    linear: { description: string; lookback: number; lambda: number; sampleCells: number; samples: number };
+  };
+  /** The model's series name; the others are baselines. */
+  model: string;
+  forecasters: string[];
+  leads: number[];
+  global: GroupReport;
+  bands: GroupReport[];
+  exclusions: Scores['exclusions'];
+  run: {
+    backend: string;
+    seconds: number;
+    forecastSeconds: number;
+    baselineSeconds: number;
+    tensorsBefore: number;
+    tensorsAfter: number;
+  };
+}
+
+/** Write report.json, report.md and the chart into dir; returns their paths. */
+export function writeReport(dir: string, report: EvaluationReport, chartPng: Uint8Array): { json: string; markdown: string; chart: string } {
+  mkdirSync(dir, { recursive: true });
+  const paths = { json: join(dir, REPORT_FILES.json), markdown: join(dir, REPORT_FILES.markdown), chart: join(dir, REPORT_FILES.chart) };
+  writeAtomic(paths.json, JSON.stringify(report, finiteOrNull, 2) + '\n');
+  writeAtomic(paths.markdown, formatReportMarkdown(report));
+  writeAtomic(paths.chart, chartPng);
+  return paths;
+}
+
+/** Write beside, then rename: a reader never sees half a report. */
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+function finiteOrNull(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
+function f2(v: number | null | undefined): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : 'n/a';
+}
+
+function f3(v: number | null | undefined): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : 'n/a';
+}
+
+function pct(v: number | null | undefined): string {
+  return typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : 'n/a';
+}
+
+function table(header: string[], rows: string[][], alignRightFrom = 1): string {
+  const align = header.map((_, i) => (i >= alignRightFrom ? '---:' : ':---'));
+  return [header, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** The Markdown report. */
+export function formatReportMarkdown(r: EvaluationReport): string {
+  const baselines = r.forecasters.filter((n) => n !== r.model);
+  const g = r.global;
+  const out: string[] = [];
+  out.push(`# windcast evaluation: ${r.checkpoint.id}`);
+  out.push('');
+  out.push(`- Checkpoint: \`${r.checkpoint.dir}\` (run ${r.checkpoint.run}, ${r.checkpoint.kind}, epoch ${r.checkpoint.epoch}, saved ${r.checkpoint.savedAt})`);
+  out.push(`- Data: \`${r.data.dir}\`, ${r.data.hours} hours ${r.data.firstHour} .. ${r.data.lastHour}, fingerprint \`${r.data.fingerprint}\``);
+  out.push(`- Grid: ${r.data.grid}`);
+  out.push(`- Test period (the checkpoint's own split): hours ${r.testPeriod.startHour}..${r.testPeriod.endHour - 1}, ${r.testPeriod.firstHour} .. ${r.testPeriod.lastHour}`);
+  out.push(`- Windows: ${r.testPeriod.windows}, one every ${r.testPeriod.stride} h, issued (last observed hour) ${r.testPeriod.firstIssue} .. ${r.testPeriod.lastIssue}`);
+  out.push(`- Cells: ${r.cellSample.full ? 'every cell' : `every ${r.cellSample.cellStride}th row and column`}: ${count(r.cellSample.cells)} cells (${r.cellSample.rows} rows x ${r.cellSample.columns} columns)`);
+  out.push(`- Baselines fitted on the training period: hours ${r.trainPeriod.startHour}..${r.trainPeriod.endHour - 1}, ${r.trainPeriod.firstHour} .. ${r.trainPeriod.lastHour}`);
+  out.push(`- Backend: ${r.run.backend}; ${r.run.seconds.toFixed(1)} s in all (model forecasts ${r.run.forecastSeconds.toFixed(1)} s, baselines ${r.run.baselineSeconds.toFixed(1)} s)`);
+  out.push('');
+
+  out.push('## Summary (mean over leads +1..+' + r.leads.length + ' h, area-weighted)');
+  out.push('');
+  out.push(
+    table(
+      ['forecast', 'RMSE (m/s)', 'MAE (m/s)', 'bias (m/s)', `model skill over it`],
+      r.forecasters.map((n) => [
+        n === r.model ? `**${n}**` : n,
+        f3(g.forecasters[n]!.mean.rmse),
+        f3(g.forecasters[n]!.mean.mae),
+        f3(g.forecasters[n]!.mean.bias),
+        n === r.model ? '' : pct(g.skill[n]?.mean),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('Skill = 1 - RMSE(model) / RMSE(baseline): positive means the model is better.');
+  out.push('');
+
+  out.push('## RMSE by lead hour (m/s, area-weighted)');
+  out.push('');
+  out.push(
+    table(
+      ['lead', ...r.forecasters, ...baselines.map((b) => `skill vs ${b}`)],
+      r.leads.map((lead, l) => [
+        `+${lead} h`,
+        ...r.forecasters.map((n) => f3(g.forecasters[n]!.rmse[l])),
+        ...baselines.map((b) => pct(g.skill[b]?.perLead[l])),
+      ]),
+    ),
+  );
+  out.push('');
+
+  out.push('## MAE and bias by lead hour (m/s)');
+  out.push('');
+  out.push(
+    table(
+      ['lead', ...r.forecasters.map((n) => `MAE ${n}`), ...r.forecasters.map((n) => `bias ${n}`)],
+      r.leads.map((lead, l) => [
+        `+${lead} h`,
+        ...r.forecasters.map((n) => f3(g.forecasters[n]!.mae[l])),
+        ...r.forecasters.map((n) => f3(g.forecasters[n]!.bias[l])),
+      ]),
+    ),
+  );
+  out.push('');
+
+  out.push('## By latitude band (mean over leads)');
+  out.push('');
+  out.push(
+    table(
+      ['band', 'cells', ...r.forecasters.map((n) => `RMSE ${n}`), ...baselines.map((b) => `skill vs ${b}`)],
+      r.bands.map((b) => [
+        b.label,
+        count(b.cells),
+        ...r.forecasters.map((n) => f2(b.forecasters[n]!.mean.rmse)),
+        ...baselines.map((n) => pct(b.skill[n]?.mean)),
+      ]),
+    ),
+  );
+  out.push('');
+
+  out.push('## Missing values');
+  out.push('');
+  const scored = g.scored.reduce((a, b) => a + b, 0);
+  const excluded = g.excluded.reduce((a, b) => a + b, 0);
+  out.push(
+    `${count(scored)} (cell, window, lead) values scored, ${count(excluded)} excluded (${pct(excluded / Math.max(1, scored + excluded))}). ` +
+      `A value is scored only when the truth and every forecast are finite, so all forecasts are compared on the same values. ` +
+      `Not finite: truth ${count(r.exclusions.truthNotFinite)}; ` +
+      r.forecasters.map((n) => `${n} ${count(r.exclusions.forecastNotFinite[n] ?? 0)}`).join(', ') +
+      '.',
+  );
+  out.push('');
+
+  out.push('## Method');
+  out.push('');
+  out.push(`- Weights: ${r.method.weights}`);
+  out.push(`- RMSE: ${r.method.rmse}`);
+  out.push(`- Missing values: ${r.method.missing}`);
+  out.push(`- Bands: ${r.method.bands.map((b) => b.label).join('; ')} (by the latitude of the cell centre).`);
+  out.push(`- persistence: ${r.baselines.persistence}`);
+  out.push(`- yesterday: ${r.baselines.yesterday}`);
+  out.push(`- climatology: ${r.baselines.climatology}`);
+  out.push(`- linear: ${r.baselines.linear.description} (${count(r.baselines.linear.samples)} training windows from ${count(r.baselines.linear.sampleCells)} cells).`);
+  out.push('');
+  out.push(`![RMSE by lead hour](${REPORT_FILES.chart})`);
+  out.push('');
+  return out.join('\n');
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { persistenceForecast } from '../src/baselines.js';
+import type { CheckpointMeta } from '../src/checkpoint.js';
+import { checkDataMatches, evaluateCube, formatEvaluateResult, testAnchors, writeEvaluation } from '../src/commands/evaluate.js';
+import type { Cube } from '../src/cube.js';
+import { DataError } from '../src/errors.js';
+import { decodePng } from '../src/png.js';
+import { silentProgress } from '../src/progress.js';
+import { splitHours } from '../src/split.js';
+import { makeCube } from './train-fixtures.js';
+
+const noTf = { memory: () => ({ numTensors: 0 }) } as unknown as Parameters<typeof evaluateCube>[0]['tf'];
+
+/** A checkpoint folder holding only meta.json, for a forecaster that needs no model. */
+function fakeCheckpoint(cube: Cube): { dir: string; meta: CheckpointMeta } {
+  const split = splitHours({ hours: cube.times.length, lookback: 24, horizon: 24, fractions: [0.6, 0.2, 0.2] });
+  const meta = {
+    run: 'fake',
+    kind: 'best',
+    epoch: 3,
+    savedAt: '2026-01-01T00:00:00.000Z',
+    grid: cube.grid,
+    split,
+    data: { dir: '/fixture', fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: new Date(cube.times[0]!).toISOString().slice(0, 13) + 'Z', lastHour: '', uv: false },
+  } as unknown as CheckpointMeta;
+  const dir = mkdtempSync(join(tmpdir(), 'windcast-eval-ck-'));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta));
+  return { dir, meta };
+}
+
+test('test windows come from the checkpoint split, every stride hours, inside the test period', () => {
+  const split = splitHours({ hours: 720, lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] });
+  const anchors = testAnchors({ split }, 6);
+  assert.equal(anchors[0], split.test.startHour + 23);
+  assert.ok(anchors[anchors.length - 1]! + 24 <= split.test.endHour - 1);
+  assert.ok(anchors.every((t, i) => i === 0 || t - anchors[i - 1]! === 6));
+  assert.ok(anchors[0]! - 23 >= split.validation.endHour, 'no input hour before the test period');
+});
+
+test('a forecaster that is persistence has skill 0 over persistence, and the report says so', () => {
+  const cube = makeCube({ hours: 300, step: 15 });
+  const n = cube.grid.width * cube.grid.height;
+  // Cell 2 (sampled: row 0, column 2) is nodata throughout; cell 4 misses one test hour.
+  for (let t = 0; t < 300; t++) cube.speed[t * n + 2] = NaN;
+  cube.speed[270 * n + 4] = NaN;
+  const { dir, meta } = fakeCheckpoint(cube);
+  const forecaster = {
+    meta,
+    forecast: (c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => persistenceForecast(c, { t0, cells, horizon: 24, ...(out ? { out } : {}) }),
+  };
+  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', stride: 6, cellStride: 2, ridgeLambda: 1e-3, tf: noTf, backend: 'none', progress: silentProgress });
+  assert.equal(report.testPeriod.windows, testAnchors(meta, 6).length);
+  assert.equal(report.cellSample.cells, Math.ceil(cube.grid.height / 2) * Math.ceil(cube.grid.width / 2));
+  const g = report.global;
+  g.skill.persistence!.perLead.forEach((s) => assert.equal(s, 0));
+  assert.deepEqual(g.forecasters.model!.rmse, g.forecasters.persistence!.rmse);
+  // Persistence error grows with lead on weather-like data; the linear baseline beats it at +24 h.
+  assert.ok(g.forecasters.persistence!.rmse[23]! > g.forecasters.persistence!.rmse[0]!);
+  assert.ok(g.forecasters.linear!.rmse[23]! < g.forecasters.persistence!.rmse[23]!);
+  // NaN cells were excluded and counted.
+  assert.ok(report.exclusions.truthNotFinite > 0);
+  assert.ok(g.excluded.some((n) => n > 0));
+  // Bands partition the sample.
+  assert.equal(report.bands.reduce((n, b) => n + b.cells, 0), report.cellSample.cells);
+  assert.deepEqual(report.bands.map((b) => b.name), ['tropics', 'midlatitudes', 'polar']);
+
+  const out = mkdtempSync(join(tmpdir(), 'windcast-eval-out-'));
+  const files = writeEvaluation(out, report);
+  const json = JSON.parse(readFileSync(files.json, 'utf8'));
+  assert.equal(json.checkpoint.id, report.checkpoint.id);
+  assert.match(json.checkpoint.id, /^fake\/best@epoch3#[0-9a-f]{12}$/);
+  assert.equal(json.data.fingerprint, cube.source.fingerprint);
+  assert.equal(json.global.forecasters.climatology.rmse.length, 24);
+  const md = readFileSync(files.markdown, 'utf8');
+  assert.match(md, /## RMSE by lead hour/);
+  assert.match(md, /\| \+24 h \|/);
+  assert.match(md, /tropics \(\|lat\| < 23\.5\)/);
+  const png = decodePng(readFileSync(files.chart));
+  assert.equal(png.width, 800);
+  assert.match(formatEvaluateResult({ report, files }), /persistence .* model skill \+0\.0 %/);
+});
+
+test('data that is not the checkpoint\'s is refused with a DataError naming the folder', () => {
+  const cube = makeCube({ hours: 300, step: 15 });
+  const { meta } = fakeCheckpoint(cube);
+  const other = makeCube({ hours: 300, step: 15, seed: 9 });
+  assert.throws(() => checkDataMatches(meta, other, '/data/other'), (err: unknown) => {
+    assert.ok(err instanceof DataError);
+    assert.match(err.message, /^\/data\/other: is not the data the checkpoint was trained on/);
+    return true;
+  });
+  const coarse = makeCube({ hours: 300, step: 30 });
+  assert.throws(() => checkDataMatches(meta, coarse, '/data/coarse'), /\/data\/coarse: grid differs/);
+});
+
+test('evaluate a trained model end to end: report files, baselines beside it, no tensor leaks', async () => {
+  const { loadBackend } = await import('../src/backend.js');
+  const { runTraining } = await import('../src/train.js');
+  const { loadForecaster } = await import('../src/forecast.js');
+  const { resolveCheckpointDir } = await import('../src/checkpoint.js');
+  const { parseConfig } = await import('../src/config.js');
+  const { tf, info } = await loadBackend('cpu');
+  const cube = makeCube({ hours: 300, step: 20 });
+  const root = mkdtempSync(join(tmpdir(), 'windcast-eval-e2e-'));
+  const runDir = join(root, 'models', 'tiny');
+  mkdirSync(runDir, { recursive: true });
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, backend: 'cpu', split: [0.6, 0.2, 0.2] } }, 'test');
+  await runTraining({ tf, backend: info, cube, dataDir: '/fixture', runDir, run: 'tiny', config, progress: silentProgress, log: () => {} });
+  const before = tf.memory().numTensors;
+  const checkpointDir = resolveCheckpointDir(runDir);
+  const forecaster = await loadForecaster(checkpointDir, tf);
+  let report: ReturnType<typeof evaluateCube>;
+  try {
+    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', stride: 12, cellStride: 1, ridgeLambda: 1e-3, tf, backend: info.name, progress: silentProgress });
+  } finally {
+    forecaster.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, 'evaluate leaves no tensors behind');
+  assert.equal(report.run.tensorsBefore, report.run.tensorsAfter);
+  assert.equal(report.testPeriod.startHour, forecaster.meta.split.test.startHour);
+  assert.equal(report.cellSample.full, true);
+  for (const name of report.forecasters) {
+    const r = report.global.forecasters[name]!;
+    assert.equal(r.rmse.length, 24);
+    assert.ok(r.rmse.every((v) => Number.isFinite(v) && v >= 0), `${name} has an RMSE for every lead`);
+  }
+  const files = writeEvaluation(join(root, 'eval'), report);
+  assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
+});
