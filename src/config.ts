@@ -46,6 +46,12 @@ export const ModelConfigSchema = z.strictObject({
   ringsDeg: z.array(z.number().positive()).default([0.25, 1, 4]),
   /** Predict the change from the last observed hour rather than the speed itself. */
   predictDelta: z.boolean().default(true),
+  /** Normalise speed with each cell's own training-period mean and deviation, or one global pair. */
+  normalization: z.enum(['cell', 'global']).default('cell'),
+  /** A linear path from the inputs to the outputs beside the LSTM (starts as persistence). */
+  linearSkip: z.boolean().default(true),
+  /** Use u/v as features when the data has them. */
+  useUV: z.boolean().default(true),
 });
 
 export const TrainConfigSchema = z.strictObject({

@@ -1,0 +1,90 @@
+/**
+ * The model: an LSTM encoder over the lookback hours and a dense head with one output per
+ * lead hour (+1..+horizon), as a tfjs-layers model. A linear path from the flattened inputs to
+ * the outputs runs beside the LSTM, initialised at zero: with predictDelta the untrained model
+ * is persistence, and it can become at least the per-cell linear regression before the LSTM
+ * adds anything. That matters on small real datasets, where relearning persistence through an
+ * LSTM costs most of the data.
+ *
+ * Layer names are fixed so checkpoints, optimizer state order and seeds are reproducible.
+ * The loss is weighted: each sample's squared error (normalised units) times its weight
+ * (std^2 / meanVariance, see batches.ts) is the squared error in m/s; cells are drawn in
+ * proportion to their area (windows.ts), so the expected loss is the area-weighted MSE.
+ */
+import type { Tf } from './backend.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+type LayersModel = ReturnType<Tf['model']>;
+
+export interface ModelSpec {
+  lookback: number;
+  nFeatures: number;
+  horizon: number;
+  units: number;
+  layers: number;
+  dropout: number;
+  linearSkip: boolean;
+  seed: number;
+}
+
+export function buildModel(tf: Tf, spec: ModelSpec): LayersModel {
+  const init = (k: number) => spec.seed * 101 + k;
+  const input = tf.input({ shape: [spec.lookback, spec.nFeatures], name: 'window' });
+  let h = input as unknown as ReturnType<Tf['input']>;
+  for (let i = 0; i < spec.layers; i++) {
+    const last = i === spec.layers - 1;
+    h = tf.layers
+      .lstm({
+        units: spec.units,
+        returnSequences: !last,
+        dropout: spec.dropout,
+        name: `lstm${i + 1}`,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: init(3 * i + 1) }),
+        recurrentInitializer: tf.initializers.orthogonal({ seed: init(3 * i + 2) }),
+        biasInitializer: 'zeros',
+        unitForgetBias: true,
+      })
+      .apply(h) as typeof h;
+  }
+  let out = tf.layers
+    .dense({ units: spec.horizon, name: 'head', kernelInitializer: tf.initializers.glorotUniform({ seed: init(50) }) })
+    .apply(h) as typeof h;
+  if (spec.linearSkip) {
+    const flat = tf.layers.flatten({ name: 'flatten' }).apply(input) as typeof h;
+    const linear = tf.layers.dense({ units: spec.horizon, name: 'linear', kernelInitializer: 'zeros' }).apply(flat) as typeof h;
+    out = tf.layers.add({ name: 'sum' }).apply([out, linear]) as typeof h;
+  }
+  return tf.model({ inputs: input, outputs: out, name: 'windcast' });
+}
+
+/** Weighted mean squared error over samples and leads: sum(w * mean_lead(err^2)) / sum(w). */
+export function weightedLoss(tf: Tf, yPred: Tensor, yTrue: Tensor, w: Tensor, wSum: number): Tensor {
+  return tf.tidy(() => {
+    const perSample = tf.mean(tf.square(tf.sub(yPred, yTrue)), 1);
+    return tf.div(tf.sum(tf.mul(perSample, w)), Math.max(wSum, 1e-12));
+  });
+}
+
+/** The model's trainable variables in a fixed order (the order of the optimizer's state). */
+export function trainableVariables(model: LayersModel): ReturnType<Tf['variable']>[] {
+  return model.trainableWeights.map((w) => w.read() as ReturnType<Tf['variable']>);
+}
+
+/** One optimisation step; returns the loss (normalised units). */
+export function trainStep(
+  tf: Tf,
+  model: LayersModel,
+  optimizer: ReturnType<Tf['train']['adam']>,
+  batch: { xs: Tensor; ys: Tensor; ws: Tensor; wSum: number },
+  variables: ReturnType<Tf['variable']>[],
+): Tensor {
+  const cost = optimizer.minimize(
+    () => {
+      const pred = model.apply(batch.xs, { training: true }) as Tensor;
+      return weightedLoss(tf, pred, batch.ys, batch.ws, batch.wSum) as ReturnType<Tf['scalar']>;
+    },
+    true,
+    variables,
+  );
+  return cost!;
+}

@@ -1,0 +1,64 @@
+/**
+ * Small generated cubes for the training-stage tests: a coarse global (or regional) grid with
+ * weather-like structure the model can learn: patterns drifting east with latitude-dependent
+ * speed, a diurnal cycle in local solar time, and a little noise.
+ */
+import type { Cube } from '../src/cube.js';
+import { HOUR_MS } from '../src/cube.js';
+import { era5Grid, type GridSpec } from '../src/grid.js';
+import { makeRng } from '../src/windows.js';
+
+export interface FixtureOptions {
+  hours: number;
+  step?: number;
+  grid?: GridSpec;
+  seed?: number;
+  uv?: boolean;
+  /** Epoch ms of hour 0. */
+  start?: number;
+  /** Put NaN in this many random (t, cell) places. */
+  nans?: number;
+}
+
+export function makeCube(options: FixtureOptions): Cube {
+  const grid = options.grid ?? era5Grid({ step: options.step ?? 10 });
+  const { width, height } = grid;
+  const cells = width * height;
+  const T = options.hours;
+  const rng = makeRng(options.seed ?? 1);
+  const speed = new Float32Array(T * cells);
+  const u = options.uv ? new Float32Array(T * cells) : undefined;
+  const v = options.uv ? new Float32Array(T * cells) : undefined;
+  const times = new Float64Array(T);
+  const start = options.start ?? Date.UTC(2024, 0, 1);
+  const phases = [rng() * 6.28, rng() * 6.28, rng() * 6.28];
+  for (let t = 0; t < T; t++) {
+    times[t] = start + t * HOUR_MS;
+    for (let r = 0; r < height; r++) {
+      const lat = grid.lat0 - r * grid.dLat;
+      const latRad = (lat * Math.PI) / 180;
+      const drift = 0.6 + 0.4 * Math.cos(2 * latRad);
+      for (let c = 0; c < width; c++) {
+        const lon = grid.lon0 + c * grid.dLon;
+        const lonRad = (lon * Math.PI) / 180;
+        const x = lonRad - drift * t * 0.05;
+        const uu = 6 * Math.cos(latRad) + 4 * Math.sin(3 * x + phases[0]!) * Math.cos(2 * latRad + 0.01 * t);
+        const vv = 3 * Math.cos(2 * x + phases[1]! + latRad * 2) + 1.5 * Math.sin(0.2618 * (t + lon / 15));
+        const i = t * cells + r * width + c;
+        speed[i] = Math.hypot(uu, vv) + 0.3 * (rng() - 0.5);
+        if (u && v) {
+          u[i] = uu;
+          v[i] = vv;
+        }
+      }
+    }
+  }
+  for (let k = 0; k < (options.nans ?? 0); k++) speed[Math.floor(rng() * speed.length)] = NaN;
+  return {
+    grid,
+    times,
+    speed,
+    ...(u && v ? { u, v } : {}),
+    source: { files: Array.from({ length: T }, (_, t) => `/fixture/${t}.tif`), fingerprint: `fixture-${options.seed ?? 1}-${T}-${width}x${height}` },
+  };
+}
