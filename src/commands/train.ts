@@ -1,0 +1,121 @@
+/**
+ * `windcast train`: read the data folder into a cube, pick the backend (and say which), train
+ * with checkpoints under <models-dir>/<run>/, and return what happened. Ctrl-C stops at the
+ * next batch, saves last/ and returns normally (a second Ctrl-C exits at once).
+ */
+import { resolve, join } from 'node:path';
+import type { CommandContext } from '../context.js';
+import type { Cube } from '../cube.js';
+import { describeGrid } from '../grid.js';
+import { formatDuration, type Progress } from '../progress.js';
+import type { TrainOutcome } from '../train.js';
+
+export interface TrainArgs {
+  data: string;
+  run: string;
+  /** Folder holding the runs (default "models"). */
+  modelsDir?: string;
+  resume?: boolean;
+  force?: boolean;
+  /** Tests: an abort signal instead of the SIGINT handler. */
+  signal?: AbortSignal;
+  /** Tests: a ready cube instead of reading `data`. */
+  cube?: Cube;
+}
+
+export interface TrainResult extends TrainOutcome {
+  data: string;
+  grid: string;
+  hours: number;
+  backendLine: string;
+  loadSeconds: number;
+}
+
+/** Read the data folder into a cube (consecutive hours required), through the cube cache. */
+async function loadCube(dir: string, config: CommandContext['config'], progress: Progress): Promise<Cube> {
+  const { buildCatalog } = await import('../catalog.js');
+  const { buildCube } = await import('../cube.js');
+  const catalog = await buildCatalog(dir, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
+  return buildCube(catalog, { cacheEncoding: config.ingest.cacheEncoding, cache: config.ingest.cache, workers: config.ingest.workers }, progress);
+}
+
+export async function train(args: TrainArgs, ctx: CommandContext): Promise<TrainResult> {
+  const { config, progress } = ctx;
+  const { loadBackend, formatBackendLine } = await import('../backend.js');
+  const { runTraining } = await import('../train.js');
+  const log = (line: string) => progress.log(line);
+  const { tf, info } = await loadBackend(config.train.backend, log);
+  const t = performance.now();
+  const cube = args.cube ?? (await loadCube(args.data, config, progress));
+  const loadSeconds = (performance.now() - t) / 1000;
+  log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}${cube.u && cube.v ? ', with u/v' : ''} (read in ${formatDuration(loadSeconds)})`);
+  const runDir = resolve(args.modelsDir ?? 'models', args.run);
+
+  let signal = args.signal;
+  let onSigint: (() => void) | undefined;
+  if (!signal) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    onSigint = () => {
+      if (controller.signal.aborted) {
+        log('second Ctrl-C: exiting without saving (last/ holds the previous epoch)');
+        process.exit(130);
+      }
+      log('Ctrl-C: stopping after this batch and saving last/ (press again to quit at once)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+  }
+  try {
+    const outcome = await runTraining({
+      tf,
+      backend: info,
+      cube,
+      dataDir: resolve(args.data),
+      runDir,
+      run: args.run,
+      config,
+      resume: args.resume,
+      force: args.force,
+      progress,
+      log,
+      signal,
+    });
+    return { ...outcome, data: args.data, grid: describeGrid(cube.grid), hours: cube.times.length, backendLine: formatBackendLine(info), loadSeconds };
+  } finally {
+    if (onSigint) process.off('SIGINT', onSigint);
+  }
+}
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '   n/a' : x.toFixed(3).padStart(6));
+
+export function formatTrainResult(r: TrainResult): string {
+  const lines: string[] = [];
+  const how = r.stopped === 'interrupted' ? 'interrupted (Ctrl-C), last/ saved' : r.stopped === 'early-stopped' ? 'stopped early (validation stalled)' : 'completed';
+  lines.push(`run ${r.run}: ${how} after ${r.epochsCompleted} epoch${r.epochsCompleted === 1 ? '' : 's'}${r.startEpoch > 0 ? ` (resumed at epoch ${r.startEpoch})` : ''} in ${formatDuration(r.seconds)}`);
+  lines.push(`  ${r.backendLine}`);
+  lines.push(`  data: ${r.data}, ${r.hours} hours, ${r.grid}`);
+  lines.push(`  training: ${Math.round(r.samplesPerSecond)} samples/s end to end; peak memory ${r.peakRssMiB} MiB`);
+  if (r.bestEpoch > 0) {
+    lines.push(`  best epoch ${r.bestEpoch}: validation RMSE ${r.bestValidationRmse?.toFixed(3)} m/s -> ${join(r.runDir, 'best')}`);
+  }
+  lines.push(`  checkpoints: ${join(r.runDir, 'last')}${r.bestEpoch > 0 ? `, ${join(r.runDir, 'best')}` : ''}; log ${r.logFile}`);
+  const m = r.validationRmseByLead;
+  const p = r.persistenceRmseByLead;
+  const l = r.linearRmseByLead;
+  if (m.length > 0) {
+    const mean = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+    const beatsLinear = l ? m.filter((x, i) => i >= 1 && x < l[i]!).length : 0;
+    lines.push('  validation RMSE by lead (m/s, area-weighted):');
+    lines.push('    lead   model  persist  linear');
+    for (let h = 0; h < m.length; h++) {
+      if (h < 3 || (h + 1) % 6 === 0) lines.push(`    +${String(h + 1).padStart(2)}h ${f3(m[h])}   ${f3(p[h])}  ${f3(l?.[h])}`);
+    }
+    const mm = mean(m);
+    const pm = mean(p);
+    lines.push(`    all  ${f3(mm)}   ${f3(pm)}  ${f3(l ? mean(l) : null)}   model vs persistence ${(((mm - pm) / pm) * 100).toFixed(1)} %`);
+    if (l) lines.push(`    model below the linear baseline at ${beatsLinear} of leads +2..+${m.length}`);
+  }
+  for (const note of r.notes) lines.push(`  note: ${note}`);
+  return lines.join('\n');
+}
