@@ -37,6 +37,13 @@ function bbox(value: string): [number, number, number, number] {
   return [w, s, e, n];
 }
 
+function runName(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) {
+    throw new InvalidArgumentError(`--run must be a plain name (letters, digits, . _ -), got "${value}"`);
+  }
+  return value;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -145,6 +152,27 @@ export function buildProgram(): Command {
       });
       const { evaluate, formatEvaluateResult } = await import('./commands/evaluate.js');
       print(formatEvaluateResult(await evaluate({ model: opts.model, data: opts.data, out: opts.out }, ctx)));
+    });
+
+  program
+    .command('train')
+    .description('Train the LSTM forecaster (+1..+24 h from the last 24 h at every cell); checkpoints in <models-dir>/<run>/.')
+    .requiredOption('--data <dir>', 'folder of hourly GeoTIFFs')
+    .requiredOption('--run <name>', 'run name: checkpoints go to <models-dir>/<name>/ (last/, best/)', runName)
+    .option('--epochs <n>', `epochs (default: ${defaults.train.epochs})`, int('--epochs', 1))
+    .option('--samples-per-epoch <n>', `(time, cell) windows drawn per epoch (default: ${defaults.train.samplesPerEpoch})`, int('--samples-per-epoch', 1))
+    .addOption(new Option('--backend <name>', `TensorFlow.js backend (default: ${defaults.train.backend})`).choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .option('--resume', 'continue from <run>/last/: epoch counter, weights, optimizer state')
+    .option('--force', 'resume on different data, or start over on a run that already has checkpoints')
+    .option('--seed <n>', `random seed; same seed and backend, same weights (default: ${defaults.train.seed})`, int('--seed'))
+    .option('--models-dir <dir>', 'folder holding the runs (default: models)')
+    .addHelpText('after', '\nExample:\n  windcast train --data data/synth --run synth --epochs 12')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {
+        train: { epochs: opts.epochs, samplesPerEpoch: opts.samplesPerEpoch, backend: opts.backend, seed: opts.seed },
+      });
+      const { train, formatTrainResult } = await import('./commands/train.js');
+      print(formatTrainResult(await train({ data: opts.data, run: opts.run, modelsDir: opts.modelsDir, resume: opts.resume, force: opts.force }, ctx)));
     });
 
   return program;
