@@ -121,21 +121,28 @@ export function fitClimatology(cube: Cube, options: { hours: HourRange; cells?: 
     throw new Error(`climatology hours [${start}, ${end}) are not inside the cube's ${cube.times.length} hours`);
   }
   const cells = options.cells ?? Int32Array.from({ length: n }, (_, i) => i);
-  const sums = new Float64Array(cells.length * 24);
-  const counts = new Uint32Array(cells.length * 24);
+  // Sums are laid out hour-of-day major so each hour's pass writes one contiguous block.
+  const m = cells.length;
+  const sums = new Float64Array(m * 24);
+  const counts = new Uint32Array(m * 24);
   for (let t = start; t < end; t++) {
-    const hod = hourOfDay(cube.times[t]!);
+    const o = hourOfDay(cube.times[t]!) * m;
     const base = t * n;
-    for (let i = 0; i < cells.length; i++) {
+    for (let i = 0; i < m; i++) {
       const v = cube.speed[base + cells[i]!]!;
       if (Number.isFinite(v)) {
-        sums[i * 24 + hod]! += v;
-        counts[i * 24 + hod]!++;
+        sums[o + i]! += v;
+        counts[o + i]!++;
       }
     }
   }
-  const mean = new Float32Array(cells.length * 24);
-  for (let k = 0; k < mean.length; k++) mean[k] = counts[k]! > 0 ? sums[k]! / counts[k]! : NaN;
+  const mean = new Float32Array(m * 24);
+  for (let i = 0; i < m; i++) {
+    for (let hod = 0; hod < 24; hod++) {
+      const k = hod * m + i;
+      mean[i * 24 + hod] = counts[k]! > 0 ? sums[k]! / counts[k]! : NaN;
+    }
+  }
   const position = new Int32Array(n).fill(-1);
   for (let i = 0; i < cells.length; i++) position[cells[i]!] = i;
   return { hours: [start, end], cells, mean, position };
@@ -209,40 +216,48 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   const width = cube.grid.width;
   const xtx = new Float64Array(P * P);
   const xty = new Float64Array(P * H);
+  // Hour-of-day terms of every anchor, shared by all cells.
+  const span = end - start;
+  const sinH = new Float64Array(span);
+  const cosH = new Float64Array(span);
+  for (let k = 0; k < span; k++) {
+    const angle = (2 * Math.PI * hourOfDay(cube.times[start + k]!)) / 24;
+    sinH[k] = Math.sin(angle);
+    cosH[k] = Math.cos(angle);
+  }
+  // Cell by cell: read the cell's training series once (one strided read per hour instead of
+  // lookback + horizon per window), and find windows with a NaN through a running count.
+  const series = new Float64Array(span);
   const x = new Float64Array(P);
-  const y = new Float64Array(H);
+  const badBefore = new Int32Array(span + 1);
   let sumW = 0;
   let samples = 0;
   const speed = cube.speed;
-  for (let t0 = firstT0; t0 <= lastT0; t0 += hourStride) {
-    const angle = (2 * Math.PI * hourOfDay(cube.times[t0]!)) / 24;
-    const s = Math.sin(angle);
-    const c = Math.cos(angle);
-    for (let i = 0; i < cells.length; i++) {
-      const cell = cells[i]!;
-      let ok = true;
-      for (let j = 0; j < L && ok; j++) {
-        const v = speed[(t0 - L + 1 + j) * n + cell]!;
-        x[j] = v;
-        ok = Number.isFinite(v);
-      }
-      for (let h = 1; h <= H && ok; h++) {
-        const v = speed[(t0 + h) * n + cell]!;
-        y[h - 1] = v;
-        ok = Number.isFinite(v);
-      }
-      if (!ok) continue;
-      x[L] = s;
-      x[L + 1] = c;
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i]!;
+    for (let k = 0; k < span; k++) {
+      const v = speed[(start + k) * n + cell]!;
+      series[k] = v;
+      badBefore[k + 1] = badBefore[k]! + (Number.isFinite(v) ? 0 : 1);
+    }
+    const w = rowW[Math.floor(cell / width)]!;
+    for (let t0 = firstT0; t0 <= lastT0; t0 += hourStride) {
+      const k0 = t0 - start;
+      const first = k0 - L + 1;
+      // Hours first..k0 + H must all be finite.
+      if (badBefore[k0 + H + 1]! - badBefore[first]! !== 0) continue;
+      for (let j = 0; j < L; j++) x[j] = series[first + j]!;
+      x[L] = sinH[k0]!;
+      x[L + 1] = cosH[k0]!;
       x[L + 2] = 1;
-      const w = rowW[Math.floor(cell / width)]!;
+      const yOff = k0 + 1;
       // Upper triangle only; mirrored after the loop.
       for (let a = 0; a < P; a++) {
         const wa = w * x[a]!;
         const rowA = a * P;
         for (let b = a; b < P; b++) xtx[rowA + b]! += wa * x[b]!;
         const rowY = a * H;
-        for (let h = 0; h < H; h++) xty[rowY + h]! += wa * y[h]!;
+        for (let h = 0; h < H; h++) xty[rowY + h]! += wa * series[yOff + h]!;
       }
       sumW += w;
       samples++;

@@ -83,6 +83,8 @@ export interface EvaluationReport {
     seconds: number;
     forecastSeconds: number;
     baselineSeconds: number;
+    /** Reading the data folder (or its cube cache); set by the command, not by evaluateCube. */
+    loadSeconds?: number;
     tensorsBefore: number;
     tensorsAfter: number;
   };
@@ -144,7 +146,10 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push(`- Windows: ${r.testPeriod.windows}, one every ${r.testPeriod.stride} h, issued (last observed hour) ${r.testPeriod.firstIssue} .. ${r.testPeriod.lastIssue}`);
   out.push(`- Cells: ${r.cellSample.full ? 'every cell' : `every ${r.cellSample.cellStride}th row and column`}: ${count(r.cellSample.cells)} cells (${r.cellSample.rows} rows x ${r.cellSample.columns} columns)`);
   out.push(`- Baselines fitted on the training period: hours ${r.trainPeriod.startHour}..${r.trainPeriod.endHour - 1}, ${r.trainPeriod.firstHour} .. ${r.trainPeriod.lastHour}`);
-  out.push(`- Backend: ${r.run.backend}; ${r.run.seconds.toFixed(1)} s in all (model forecasts ${r.run.forecastSeconds.toFixed(1)} s, baselines ${r.run.baselineSeconds.toFixed(1)} s)`);
+  out.push(
+    `- Backend: ${r.run.backend}; scoring took ${r.run.seconds.toFixed(1)} s (model forecasts ${r.run.forecastSeconds.toFixed(1)} s, baselines ${r.run.baselineSeconds.toFixed(1)} s)` +
+      (r.run.loadSeconds !== undefined ? `, reading the data ${r.run.loadSeconds.toFixed(1)} s` : ''),
+  );
   out.push('');
 
   out.push('## Summary (mean over leads +1..+' + r.leads.length + ' h, area-weighted)');

@@ -131,3 +131,61 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   const files = writeEvaluation(join(root, 'eval'), report);
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
 });
+
+test('windcast evaluate on GeoTIFF files through the CLI; other data is refused with a DataError', async () => {
+  const { writeGeoTiff } = await import('../src/geotiff-write.js');
+  const { buildCatalog } = await import('../src/catalog.js');
+  const { buildCube } = await import('../src/cube.js');
+  const { loadBackend } = await import('../src/backend.js');
+  const { runTraining } = await import('../src/train.js');
+  const { parseConfig } = await import('../src/config.js');
+  const { runCli } = await import('../src/cli.js');
+  const root = mkdtempSync(join(tmpdir(), 'windcast-eval-cli-'));
+  const writeSeries = async (dir: string, seed: number) => {
+    mkdirSync(dir, { recursive: true });
+    const source = makeCube({ hours: 300, step: 30, seed });
+    const n = source.grid.width * source.grid.height;
+    for (let t = 0; t < 300; t++) {
+      const name = `windspeed_${new Date(source.times[t]!).toISOString().slice(0, 13)}Z.tif`;
+      await writeGeoTiff(join(dir, name), { grid: source.grid, bands: [source.speed.slice(t * n, (t + 1) * n)], compress: 'none' });
+    }
+  };
+  const data = join(root, 'data');
+  await writeSeries(data, 1);
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, backend: 'cpu', split: [0.6, 0.2, 0.2] } }, 'test');
+  const ingest = { cacheEncoding: 'float32' as const, cache: false, workers: 1 };
+  const cube = await buildCube(await buildCatalog(data, { glob: '*.tif', timePattern: 'auto' }), ingest, silentProgress);
+  const { tf, info } = await loadBackend('cpu');
+  const runDir = join(root, 'models', 'cli');
+  await runTraining({ tf, backend: info, cube, dataDir: data, runDir, run: 'cli', config, progress: silentProgress, log: () => {} });
+
+  const out = join(root, 'report');
+  const printed: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => (printed.push(String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    await runCli(['-q', 'evaluate', '--model', runDir, '--data', data, '--out', out, '--backend', 'cpu', '--stride', '12', '--full']);
+  } finally {
+    process.stdout.write = write;
+  }
+  const text = printed.join('');
+  assert.match(text, /RMSE averaged over leads \+1\.\.\+24 h/);
+  assert.match(text, /linear +\d+\.\d{3} m\/s +model skill [+-]\d/);
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.equal(report.testPeriod.stride, 12);
+  assert.equal(report.cellSample.full, true);
+  assert.equal(report.run.tensorsAfter, report.run.tensorsBefore);
+  assert.equal(report.data.fingerprint, cube.source.fingerprint);
+
+  const other = join(root, 'other');
+  await writeSeries(other, 2);
+  // Same names, other values and sizes: a different fingerprint, so a different dataset.
+  await assert.rejects(
+    runCli(['-q', 'evaluate', '--model', runDir, '--data', other, '--out', join(root, 'r2'), '--backend', 'cpu']),
+    (err: unknown) => {
+      assert.ok(err instanceof DataError, String(err));
+      assert.match(err.message, /other: is not the data the checkpoint was trained on/);
+      return true;
+    },
+  );
+});

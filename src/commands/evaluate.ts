@@ -273,8 +273,11 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
   let report: EvaluationReport;
+  let loadSeconds = 0;
   try {
+    const t = performance.now();
     const cube = await loadCube(args.data, config, progress);
+    loadSeconds = (performance.now() - t) / 1000;
     report = evaluateCube({
       cube,
       forecaster,
@@ -291,6 +294,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     forecaster.dispose();
   }
   // The model's weights are gone too now: every tensor evaluate made must be released.
+  report.run.loadSeconds = loadSeconds;
   report.run.tensorsBefore = tensorsAtStart;
   report.run.tensorsAfter = tf.memory().numTensors;
   if (report.run.tensorsAfter !== tensorsAtStart) {
@@ -304,10 +308,12 @@ function signedPct(v: number | undefined): string {
   return v !== undefined && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %` : 'n/a';
 }
 
-/** Read the data folder into a cube (the ingest stage's catalog + cube builder). */
-async function loadCube(dir: string, _config: CommandContext['config'], _progress: Progress): Promise<Cube> {
-  // Wired to src/catalog.ts + buildCube once the ingest stage lands; until then say so plainly.
-  throw new WindcastError('internal', `${dir}: reading a data folder needs the ingest stage (src/catalog.ts, buildCube), which is not in this build yet`);
+/** Read the data folder into a cube (consecutive hours required), through the cube cache. */
+async function loadCube(dir: string, config: CommandContext['config'], progress: Progress): Promise<Cube> {
+  const { buildCatalog } = await import('../catalog.js');
+  const { buildCube } = await import('../cube.js');
+  const catalog = await buildCatalog(dir, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
+  return buildCube(catalog, { cacheEncoding: config.ingest.cacheEncoding, cache: config.ingest.cache, workers: config.ingest.workers }, progress);
 }
 
 /** The short summary printed at the end. */

@@ -1,0 +1,143 @@
+/**
+ * Evaluation benchmark.
+ *
+ *   node dist/bench/evaluate.js                      # scoring machinery on an in-memory global cube
+ *   node dist/bench/evaluate.js --model models/NAME/best --data DIR [--backend tensorflow]
+ *                                                   # the real `windcast evaluate`, timed end to end
+ *
+ * Part 1 builds a 720-hour cube on the global 0.25 degree grid in memory (weather-like drifting
+ * patterns, 2.99 GB) and times each stage of the default evaluation without a model: the cell
+ * sample, climatology and linear-baseline fits on the training period, then per test window the
+ * truth, the four baselines and the scoring of five forecasts (a persistence copy stands in for
+ * the model). Part 2, when a checkpoint and its data are given, runs the command itself (default
+ * stride and cell sample) and reports wall time, where it went, and peak RSS.
+ * Target (issue 6): the default evaluation of the default synthetic run within 5 minutes on
+ * 2 cores with the native backend.
+ */
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/baselines.js';
+import { HOUR_MS, type Cube } from '../src/cube.js';
+import { era5Grid, rowLat, colLon } from '../src/grid.js';
+import { ScoreAccumulator } from '../src/metrics.js';
+import { LATITUDE_BANDS, sampleCells } from '../src/regions.js';
+import { schemaDefaults } from '../src/config.js';
+import { splitHours } from '../src/split.js';
+import { LINEAR_LOOKBACK, LINEAR_SAMPLE_CELLS, testAnchors } from '../src/commands/evaluate.js';
+
+function seconds(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+function rssMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** A global 0.25 degree cube with drifting waves and a diurnal cycle: cheap, not trivial. */
+function globalCube(hours: number): Cube {
+  const grid = era5Grid();
+  const n = grid.width * grid.height;
+  const speed = new Float32Array(hours * n);
+  const times = Float64Array.from({ length: hours }, (_, t) => Date.UTC(2024, 0, 1) + t * HOUR_MS);
+  const sinLon = new Float32Array(grid.width);
+  const cosLon = new Float32Array(grid.width);
+  for (let c = 0; c < grid.width; c++) {
+    sinLon[c] = Math.sin((3 * colLon(grid, c) * Math.PI) / 180);
+    cosLon[c] = Math.cos((3 * colLon(grid, c) * Math.PI) / 180);
+  }
+  for (let t = 0; t < hours; t++) {
+    const phase = 0.05 * t;
+    const sp = Math.sin(phase);
+    const cp = Math.cos(phase);
+    const diurnal = Math.sin((2 * Math.PI * (t % 24)) / 24);
+    for (let r = 0; r < grid.height; r++) {
+      const lat = (rowLat(grid, r) * Math.PI) / 180;
+      const base = 6 + 4 * Math.cos(2 * lat);
+      const amp = 3 * Math.cos(lat) + 1;
+      const o = t * n + r * grid.width;
+      for (let c = 0; c < grid.width; c++) {
+        // sin(3 lon - phase) via the angle difference: no trig in the inner loop.
+        speed[o + c] = base + amp * (sinLon[c]! * cp - cosLon[c]! * sp) + 0.8 * diurnal;
+      }
+    }
+  }
+  return { grid, times, speed, source: { files: [], fingerprint: 'bench' } };
+}
+
+function partOne(): void {
+  const defaults = schemaDefaults();
+  const hours = defaults.synth.hours;
+  let t = performance.now();
+  const cube = globalCube(hours);
+  console.log(`cube: ${hours} h x ${cube.grid.width}x${cube.grid.height} (${(cube.speed.byteLength / 2 ** 30).toFixed(2)} GiB) built in ${seconds(t).toFixed(1)} s`);
+  const split = splitHours({ hours, lookback: defaults.model.lookback, horizon: defaults.model.horizon, fractions: defaults.train.split });
+  const H = split.horizon;
+  const anchors = testAnchors({ split }, defaults.evaluate.stride);
+  t = performance.now();
+  const sample = sampleCells(cube.grid, defaults.evaluate.cellStride);
+  console.log(`cell sample: every ${defaults.evaluate.cellStride}th row/column = ${sample.cells.length} cells (${seconds(t).toFixed(3)} s); ${anchors.length} test windows every ${defaults.evaluate.stride} h`);
+  t = performance.now();
+  const climatology = fitClimatology(cube, { hours: [split.train.startHour, split.train.endHour], cells: sample.cells });
+  const climS = seconds(t);
+  t = performance.now();
+  const linear = fitLinearBaseline(cube, {
+    hours: [split.train.startHour, split.train.endHour],
+    lookback: LINEAR_LOOKBACK,
+    horizon: H,
+    lambda: defaults.evaluate.ridgeLambda,
+    sampleCells: LINEAR_SAMPLE_CELLS,
+  });
+  const linS = seconds(t);
+  console.log(`fit: climatology ${climS.toFixed(2)} s; linear baseline ${linS.toFixed(2)} s (${linear.samples} samples, ${((linear.samples / linS) / 1e3).toFixed(0)}k samples/s)`);
+
+  const size = sample.cells.length * H;
+  const truth = new Float32Array(size);
+  const model = new Float32Array(size);
+  const outs = BASELINE_NAMES.map(() => new Float32Array(size));
+  const acc = new ScoreAccumulator({ names: ['model', ...BASELINE_NAMES], horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
+  let baseS = 0;
+  let scoreS = 0;
+  for (const t0 of anchors) {
+    t = performance.now();
+    truthWindow(cube, { t0, cells: sample.cells, horizon: H, out: truth });
+    persistenceForecast(cube, { t0, cells: sample.cells, horizon: H, out: model });
+    forecastBaselines({ climatology, linear }, cube, { t0, cells: sample.cells, horizon: H, outs });
+    baseS += seconds(t);
+    t = performance.now();
+    acc.add(truth, [model, ...outs], sample.weights, sample.bands);
+    scoreS += seconds(t);
+  }
+  const r = acc.result();
+  const values = anchors.length * size;
+  console.log(
+    `per window: baselines + truth ${((baseS / anchors.length) * 1000).toFixed(0)} ms, scoring 5 forecasts ${((scoreS / anchors.length) * 1000).toFixed(0)} ms ` +
+      `(${((values * 5) / scoreS / 1e6).toFixed(0)}M forecast values/s)`,
+  );
+  console.log(`model-free evaluation total: ${(climS + linS + baseS + scoreS).toFixed(1)} s for ${anchors.length} windows; peak RSS ${rssMiB()} MiB`);
+  const f = (name: string) => r.global.forecasters[name]!.mean.rmse.toFixed(3);
+  console.log(`sanity (mean RMSE, m/s): persistence ${f('persistence')}, yesterday ${f('yesterday')}, climatology ${f('climatology')}, linear ${f('linear')}`);
+}
+
+async function partTwo(model: string, data: string, backend: string | undefined): Promise<void> {
+  const { evaluate, formatEvaluateResult } = await import('../src/commands/evaluate.js');
+  const { streamProgress } = await import('../src/progress.js');
+  const config = schemaDefaults();
+  if (backend) config.train.backend = backend as typeof config.train.backend;
+  const out = mkdtempSync(join(tmpdir(), 'windcast-bench-eval-'));
+  const t = performance.now();
+  const result = await evaluate({ model, data, out }, { config, progress: streamProgress(process.stderr), verbose: false });
+  const total = seconds(t);
+  console.log(formatEvaluateResult(result));
+  const run = result.report.run;
+  console.log(
+    `evaluate: ${total.toFixed(1)} s wall on ${availableParallelism()} cores (${run.backend}); model forecasts ${run.forecastSeconds.toFixed(1)} s ` +
+      `(${((result.report.cellSample.cells * result.report.testPeriod.windows) / run.forecastSeconds / 1e3).toFixed(1)}k cell-windows/s), ` +
+      `baselines ${run.baselineSeconds.toFixed(1)} s, loading and the rest ${(total - run.forecastSeconds - run.baselineSeconds).toFixed(1)} s; peak RSS ${rssMiB()} MiB; target <= 300 s: ${total <= 300 ? 'met' : 'NOT met'}`,
+  );
+}
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' }, 'skip-synthetic': { type: 'boolean' } } });
+if (!values['skip-synthetic']) partOne();
+if (values.model && values.data) await partTwo(values.model, values.data, values.backend);
