@@ -85,6 +85,8 @@ export interface EvaluationReport {
     baselineSeconds: number;
     /** Reading the data folder (or its cube cache); set by the command, not by evaluateCube. */
     loadSeconds?: number;
+    /** Wall time of the whole command, loading the model and data included. */
+    totalSeconds?: number;
     tensorsBefore: number;
     tensorsAfter: number;
   };
@@ -125,7 +127,9 @@ function pct(v: number | null | undefined): string {
 
 function table(header: string[], rows: string[][], alignRightFrom = 1): string {
   const align = header.map((_, i) => (i >= alignRightFrom ? '---:' : ':---'));
-  return [header, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  // A literal | inside a cell (e.g. "|lat| < 23.5") would split it: escape it.
+  const cell = (c: string) => c.replace(/\|/g, '\\|');
+  return [header.map(cell), align, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
 function count(n: number): string {

@@ -264,6 +264,7 @@ export function writeEvaluation(out: string, report: EvaluationReport): Evaluate
 }
 
 export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult> {
+  const started = performance.now();
   const { config, progress } = ctx;
   const { loadBackend, formatBackendLine } = await import('../backend.js');
   const { resolveCheckpointDir } = await import('../checkpoint.js');
@@ -300,6 +301,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   if (report.run.tensorsAfter !== tensorsAtStart) {
     throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors`);
   }
+  report.run.totalSeconds = (performance.now() - started) / 1000;
   const files = writeEvaluation(args.out, report);
   return { report, files };
 }
@@ -335,7 +337,7 @@ export function formatEvaluateResult(result: EvaluateResult): string {
     ...BASELINE_NAMES.map((b) => `  ${b.padEnd(12)} ${rm(b)}   model skill ${signedPct(g.skill[b]?.mean)}`),
     `  +1 h: model ${lead(MODEL_NAME, 0)} vs persistence ${lead('persistence', 0)}; ` +
       `+${r.leads.length} h: model ${lead(MODEL_NAME, r.leads.length - 1)} vs persistence ${lead('persistence', r.leads.length - 1)} m/s`,
-    `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} (${r.run.seconds.toFixed(1)} s)`,
+    `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} (${(r.run.totalSeconds ?? r.run.seconds).toFixed(1)} s)`,
   ];
   return lines.join('\n');
 }
