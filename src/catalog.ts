@@ -115,7 +115,7 @@ const ISO_RE = /(?<!\d)(\d{4})-(\d{2})-(\d{2})[T_ ](\d{2})(?:[:-]?(\d{2})(?:[:-]
 const COMPACT_RE = /(?<!\d)(\d{4})(\d{2})(\d{2})[T_-]?(\d{2})(?!\d)/;
 
 function toTime(path: string, m: RegExpExecArray): number {
-  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as number[];
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => (m[i] === undefined ? 0 : Number(m[i])));
   const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
   const back = new Date(t);
   if (mo! < 1 || mo! > 12 || back.getUTCDate() !== d || h! > 23 || mi! > 59 || s! > 59) {
