@@ -6,6 +6,9 @@
  * adds anything. That matters on small real datasets, where relearning persistence through an
  * LSTM costs most of the data.
  *
+ * The head starts at zero too, so the whole untrained model is exactly persistence (with
+ * predictDelta) and training moves away from it only where that lowers the loss.
+ *
  * Layer names are fixed so checkpoints, optimizer state order and seeds are reproducible.
  * The loss is weighted: each sample's squared error (normalised units) times its weight
  * (std^2 / meanVariance, see batches.ts) is the squared error in m/s; cells are drawn in
@@ -41,13 +44,13 @@ export function buildModel(tf: Tf, spec: ModelSpec): LayersModel {
         name: `lstm${i + 1}`,
         kernelInitializer: tf.initializers.glorotUniform({ seed: init(3 * i + 1) }),
         recurrentInitializer: tf.initializers.orthogonal({ seed: init(3 * i + 2) }),
+        // Not unitForgetBias: in tfjs 4.22 its initializer leaks 4 tensors per model build.
         biasInitializer: 'zeros',
-        unitForgetBias: true,
       })
       .apply(h) as typeof h;
   }
   let out = tf.layers
-    .dense({ units: spec.horizon, name: 'head', kernelInitializer: tf.initializers.glorotUniform({ seed: init(50) }) })
+    .dense({ units: spec.horizon, name: 'head', kernelInitializer: 'zeros' })
     .apply(h) as typeof h;
   if (spec.linearSkip) {
     const flat = tf.layers.flatten({ name: 'flatten' }).apply(input) as typeof h;
