@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Cube } from '../src/cube.js';
+import { HOUR_MS } from '../src/cube.js';
+import { buildStencil, featureContext, featureSpec, gatherTargets, gatherWindow, stencilCell } from '../src/features.js';
+import { era5Grid, type GridSpec } from '../src/grid.js';
+import { computeStats } from '../src/normalize.js';
+import { makeCube } from './train-fixtures.js';
+
+// Ring directions in the stencil: 0 E, 1 NE, 2 N, 3 NW, 4 W, 5 SW, 6 S, 7 SE.
+const E = 0, N = 2, W = 4, S = 6, NE = 1;
+
+function regional(): GridSpec {
+  return { width: 6, height: 5, lon0: 5, lat0: 55, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+}
+
+test('the stencil wraps longitude at the dateline on a global grid', () => {
+  const grid = era5Grid({ step: 10 }); // 36 x 19, columns 0..350 E
+  const st = buildStencil(grid, [10, 40]);
+  const row = 9; // the equator
+  const cell = row * 36 + 0; // 0 E
+  assert.equal(stencilCell(st, cell, W), row * 36 + 35, '10 deg west of 0E is 350E');
+  assert.equal(stencilCell(st, cell, 8 + W), row * 36 + 32, '40 deg west of 0E is 320E');
+  assert.equal(stencilCell(st, row * 36 + 35, E), row * 36 + 0, '10 deg east of 350E is 0E');
+});
+
+test('ring points past a pole are reflected onto the opposite meridian', () => {
+  const grid = era5Grid({ step: 10 }); // row 0 is 90N, row 18 is 90S
+  const st = buildStencil(grid, [10, 40]);
+  // From 80N at 0E, 40 deg north is 120N = 60N on 180E.
+  assert.equal(stencilCell(st, 1 * 36 + 0, 8 + N), 3 * 36 + 18);
+  // From 90N itself, 10 deg north is 80N on 180E; north-east is 80N at 190E.
+  assert.equal(stencilCell(st, 0 * 36 + 0, N), 1 * 36 + 18);
+  assert.equal(stencilCell(st, 0 * 36 + 0, NE), 1 * 36 + 19);
+  // From 80S at 350E, 40 deg south is 60S on 170E.
+  assert.equal(stencilCell(st, 17 * 36 + 35, 8 + S), 15 * 36 + 17);
+});
+
+test('on a grid whose rows stop short of the pole, reflected rows are clamped to the grid', () => {
+  const grid: GridSpec = { ...era5Grid({ step: 10 }), lat0: 85, height: 18 }; // 85N..85S, centres
+  const st = buildStencil(grid, [40]);
+  // 75N + 40 = 115N = 65N on the opposite meridian: row (85-65)/10 = 2.
+  assert.equal(stencilCell(st, 1 * 36 + 0, N), 2 * 36 + 18);
+});
+
+test('regional edges are clamped, never wrapped', () => {
+  const grid = regional();
+  const st = buildStencil(grid, [1, 4]);
+  assert.equal(stencilCell(st, 0, W), 0, 'west of the first column stays there');
+  assert.equal(stencilCell(st, 0, N), 0, 'north of the first row stays there');
+  assert.equal(stencilCell(st, 5, 8 + E), 5, 'east of the last column stays there');
+  assert.equal(stencilCell(st, 2 * 6 + 2, 8 + S), 4 * 6 + 2, '4 rows south clamps to the last row');
+  assert.equal(stencilCell(st, 2 * 6 + 2, E), 2 * 6 + 3);
+});
+
+function constantCube(grid: GridSpec, hours: number, value: (t: number, cell: number) => number, uv = false): Cube {
+  const cells = grid.width * grid.height;
+  const speed = new Float32Array(hours * cells);
+  for (let t = 0; t < hours; t++) for (let c = 0; c < cells; c++) speed[t * cells + c] = value(t, c);
+  const times = Float64Array.from({ length: hours }, (_, t) => Date.UTC(2024, 0, 1) + t * HOUR_MS);
+  return {
+    grid,
+    times,
+    speed,
+    ...(uv ? { u: speed.map((x) => x * 0.6), v: speed.map((x) => -x * 0.8) } : {}),
+    source: { files: [], fingerprint: 'x' },
+  };
+}
+
+test('features: normalised speed, ring gradients, solar time and position, in the documented order', () => {
+  const grid = regional();
+  // Speed grows 1 m/s per column eastward and 0.5 per row southward, plus 0.1 per hour.
+  const cube = constantCube(grid, 60, (t, c) => 5 + (c % 6) + 0.5 * Math.floor(c / 6) + 0.1 * t);
+  const stats = computeStats(cube, { startHour: 0, endHour: 48 }, 'global');
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: false, predictDelta: true, normalization: 'global' });
+  assert.equal(spec.nFeatures, 1 + 3 + 8);
+  const ctx = featureContext(cube, spec, stats);
+  const x = new Float32Array(24 * spec.nFeatures);
+  const cell = 2 * 6 + 2; // row 2 (53N), column 2 (7E)
+  assert.equal(gatherWindow(ctx, 23, cell, x, 0), true);
+  const h = 23; // last input hour, t = 23
+  const f = (k: number) => x[h * spec.nFeatures + k]!;
+  const inv = 1 / stats.std[cell]!;
+  const v = 5 + 2 + 1 + 0.1 * 23;
+  assert.ok(Math.abs(f(0) - (v - stats.mean[cell]!) * inv) < 1e-5);
+  assert.ok(Math.abs(f(1) - (v - stats.mean[cell]!) * inv) < 1e-5, 'ring mean of a linear field is the centre');
+  assert.ok(Math.abs(f(2) - 2 * inv) < 1e-5, 'east minus west is 2 m/s over 2 columns');
+  assert.ok(Math.abs(f(3) - -1 * inv) < 1e-5, 'north minus south is -1 m/s (speed grows southward)');
+  // 23 UTC at 7E: solar hour 23 + 7/15.
+  const solar = (2 * Math.PI * (23 + 7 / 15)) / 24;
+  assert.ok(Math.abs(f(4) - Math.sin(solar)) < 1e-5);
+  assert.ok(Math.abs(f(5) - Math.cos(solar)) < 1e-5);
+  assert.ok(Math.abs(f(8) - Math.sin((53 * Math.PI) / 180)) < 1e-6);
+  assert.ok(Math.abs(f(11) - Math.cos((7 * Math.PI) / 180)) < 1e-6);
+  const y = new Float32Array(24);
+  assert.equal(gatherTargets(ctx, 23, cell, y, 0), true);
+  assert.ok(Math.abs(y[0]! - 0.1 * inv) < 1e-5, 'targets are the change from the last hour, normalised');
+  assert.ok(Math.abs(y[23]! - 2.4 * inv) < 1e-5);
+});
+
+test('u/v are features when present; a NaN centre input is reported and a NaN ring point skipped', () => {
+  const grid = regional();
+  const cube = constantCube(grid, 60, () => 10, true);
+  const stats = computeStats(cube, { startHour: 0, endHour: 48 }, 'cell');
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: true, predictDelta: true, normalization: 'cell' });
+  assert.deepEqual(spec.names.slice(-2), ['u', 'v']);
+  const ctx = featureContext(cube, spec, stats);
+  const x = new Float32Array(24 * spec.nFeatures);
+  const cell = 2 * 6 + 2;
+  assert.equal(gatherWindow(ctx, 30, cell, x, 0), true);
+  const last = 23 * spec.nFeatures;
+  assert.ok(Math.abs(x[last + spec.nFeatures - 2]! - 6 / stats.std[cell]!) < 1e-4);
+  cube.speed[30 * 30 + 2 * 6 + 3] = NaN; // the east ring point at the last hour
+  assert.equal(gatherWindow(ctx, 30, cell, x, 0), true);
+  assert.ok(Number.isFinite(x[last + 1]!) && Number.isFinite(x[last + 2]!));
+  cube.speed[20 * 30 + cell] = NaN;
+  assert.equal(gatherWindow(ctx, 30, cell, x, 0), false);
+});
+
+test('normalisation statistics come from the training hours only', () => {
+  const cube = makeCube({ hours: 200, step: 30 });
+  const period = { startHour: 0, endHour: 120 };
+  const a = computeStats(cube, period, 'cell');
+  const cells = cube.grid.width * cube.grid.height;
+  cube.speed.fill(1000, 120 * cells); // validation and test hours change wildly
+  const b = computeStats(cube, period, 'cell');
+  assert.deepEqual(a.mean, b.mean);
+  assert.deepEqual(a.std, b.std);
+  for (const s of a.std) assert.ok(s > 0);
+});
