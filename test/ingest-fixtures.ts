@@ -4,7 +4,10 @@
  * ModelTransformation (south-up, rotated), GeoKeys, GDAL_NODATA and GDAL_METADATA. It writes
  * exactly the tags asked for, so tests can produce the odd files real data contains.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 
 export type FixtureType = 'uint8' | 'int16' | 'uint16' | 'int32' | 'float32' | 'float64';
@@ -187,4 +190,80 @@ export function latLonFixture(width: number, height: number, values: (row: numbe
     return a;
   });
   return { width, height, bands, geo: { kind: 'tiepoint', x0: west, y0: top, dx: step, dy: -step }, ...options };
+}
+
+// ---------------------------------------------------------------------------------------------
+// GDAL as the referee (tests skip these checks when gdal-bin is not installed).
+
+
+let gdalChecked: boolean | undefined;
+export function hasGdal(): boolean {
+  if (gdalChecked === undefined) {
+    try {
+      execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
+      gdalChecked = true;
+    } catch {
+      gdalChecked = false;
+    }
+  }
+  return gdalChecked;
+}
+
+export interface GdalRead {
+  width: number;
+  height: number;
+  /** GDAL's geotransform (corner of the first stored pixel). */
+  geoTransform: number[] | null;
+  /** Values as GDAL gives them: raw * scale + offset, NaN where the raw value is nodata. */
+  bands: Float64Array[];
+}
+
+/** What GDAL reads from a file: gdalinfo -json for tags, gdal_translate -of ENVI for values. */
+export function gdalRead(path: string): GdalRead {
+  const info = JSON.parse(execFileSync('gdalinfo', ['-json', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as {
+    size: [number, number];
+    geoTransform?: number[];
+    bands: Array<{ type: string; noDataValue?: number | string; scale?: number; offset?: number }>;
+  };
+  const [width, height] = info.size;
+  const dir = mkdtempSync(join(tmpdir(), 'windcast-gdal-'));
+  try {
+    const out = join(dir, 'v.bin');
+    execFileSync('gdal_translate', ['-q', '-ot', 'Float64', '-of', 'ENVI', '-co', 'INTERLEAVE=BSQ', path, out], { stdio: 'pipe' });
+    const buf = readFileSync(out);
+    const all = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
+    const n = width * height;
+    const bands = info.bands.map((b, i) => {
+      const raw = all.slice(i * n, (i + 1) * n);
+      // GDAL matches nodata in the band's own type (a Float32 band's -3.4e38 is its float32 rounding).
+      const ndRaw = b.noDataValue === undefined ? undefined : Number(b.noDataValue);
+      const nd = ndRaw !== undefined && b.type === 'Float32' ? Math.fround(ndRaw) : ndRaw;
+      const s = b.scale ?? 1;
+      const o = b.offset ?? 0;
+      for (let k = 0; k < n; k++) {
+        const v = raw[k]!;
+        raw[k] = (nd !== undefined && (v === nd || (Number.isNaN(nd) && Number.isNaN(v)))) || Number.isNaN(v) ? NaN : v * s + o;
+      }
+      return raw;
+    });
+    return { width, height, geoTransform: info.geoTransform ?? null, bands };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Largest |a - b| over cells, and the number of cells where exactly one of them is NaN. */
+export function compareValues(ours: ArrayLike<number>, theirs: ArrayLike<number>): { maxDiff: number; nanMismatch: number } {
+  let maxDiff = 0;
+  let nanMismatch = 0;
+  for (let i = 0; i < ours.length; i++) {
+    const a = ours[i]!;
+    const b = theirs[i]!;
+    if (Number.isNaN(a) || Number.isNaN(b)) {
+      if (Number.isNaN(a) !== Number.isNaN(b)) nanMismatch++;
+      continue;
+    }
+    maxDiff = Math.max(maxDiff, Math.abs(a - b) / Math.max(1, Math.abs(b)));
+  }
+  return { maxDiff, nanMismatch };
 }
