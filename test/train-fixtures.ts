@@ -3,6 +3,7 @@
  * weather-like structure the model can learn: patterns drifting east with latitude-dependent
  * speed, a diurnal cycle in local solar time, and a little noise.
  */
+import { schemaDefaults, type Config } from '../src/config.js';
 import type { Cube } from '../src/cube.js';
 import { HOUR_MS } from '../src/cube.js';
 import { era5Grid, type GridSpec } from '../src/grid.js';
@@ -61,4 +62,23 @@ export function makeCube(options: FixtureOptions): Cube {
     ...(u && v ? { u, v } : {}),
     source: { files: Array.from({ length: T }, (_, t) => `/fixture/${t}.tif`), fingerprint: `fixture-${options.seed ?? 1}-${T}-${width}x${height}` },
   };
+}
+
+/** A config for runs that take a second or two on the cpu backend. */
+export function tinyConfig(overrides: { epochs?: number; seed?: number } = {}): Config {
+  const config = schemaDefaults();
+  config.model.units = 4;
+  config.model.ringsDeg = [30, 60];
+  config.train.epochs = overrides.epochs ?? 1;
+  config.train.seed = overrides.seed ?? 42;
+  config.train.samplesPerEpoch = 128;
+  config.train.batchSize = 64;
+  config.train.validationSamples = 64;
+  config.train.backend = 'cpu';
+  return config;
+}
+
+/** The cube tiny runs train on: 12 x 7 cells at 30 degrees, 480 hours (every period has windows). */
+export function tinyCube(seed = 1): Cube {
+  return makeCube({ hours: 480, step: 30, seed });
 }
