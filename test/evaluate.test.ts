@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { persistenceForecast } from '../src/baselines.js';
 import type { CheckpointMeta } from '../src/checkpoint.js';
 import { checkDataMatches, evaluateCube, formatEvaluateResult, testAnchors, writeEvaluation } from '../src/commands/evaluate.js';
@@ -12,6 +12,18 @@ import { decodePng } from '../src/png.js';
 import { silentProgress } from '../src/progress.js';
 import { splitHours } from '../src/split.js';
 import { makeCube } from './train-fixtures.js';
+
+const scratch: string[] = [];
+after(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder removed when the tests end. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
 
 const noTf = { memory: () => ({ numTensors: 0 }) } as unknown as Parameters<typeof evaluateCube>[0]['tf'];
 
@@ -27,7 +39,7 @@ function fakeCheckpoint(cube: Cube): { dir: string; meta: CheckpointMeta } {
     split,
     data: { dir: '/fixture', fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: new Date(cube.times[0]!).toISOString().slice(0, 13) + 'Z', lastHour: '', uv: false },
   } as unknown as CheckpointMeta;
-  const dir = mkdtempSync(join(tmpdir(), 'windcast-eval-ck-'));
+  const dir = tempDir('windcast-eval-ck-');
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta));
   return { dir, meta };
 }
@@ -68,7 +80,7 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
   assert.equal(report.bands.reduce((n, b) => n + b.cells, 0), report.cellSample.cells);
   assert.deepEqual(report.bands.map((b) => b.name), ['tropics', 'midlatitudes', 'polar']);
 
-  const out = mkdtempSync(join(tmpdir(), 'windcast-eval-out-'));
+  const out = tempDir('windcast-eval-out-');
   const files = writeEvaluation(out, report);
   const json = JSON.parse(readFileSync(files.json, 'utf8'));
   assert.equal(json.checkpoint.id, report.checkpoint.id);
@@ -106,7 +118,7 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   const { parseConfig } = await import('../src/config.js');
   const { tf, info } = await loadBackend('cpu');
   const cube = makeCube({ hours: 300, step: 20 });
-  const root = mkdtempSync(join(tmpdir(), 'windcast-eval-e2e-'));
+  const root = tempDir('windcast-eval-e2e-');
   const runDir = join(root, 'models', 'tiny');
   mkdirSync(runDir, { recursive: true });
   const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, backend: 'cpu', split: [0.6, 0.2, 0.2] } }, 'test');
@@ -141,7 +153,7 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
   const { runTraining } = await import('../src/train.js');
   const { parseConfig } = await import('../src/config.js');
   const { runCli } = await import('../src/cli.js');
-  const root = mkdtempSync(join(tmpdir(), 'windcast-eval-cli-'));
+  const root = tempDir('windcast-eval-cli-');
   const writeSeries = async (dir: string, seed: number) => {
     mkdirSync(dir, { recursive: true });
     const source = makeCube({ hours: 300, step: 30, seed });
