@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadBackend } from '../src/backend.js';
+import { readMeta } from '../src/checkpoint.js';
+import { runCli } from '../src/cli.js';
+import { train } from '../src/commands/train.js';
+import { testContext } from '../src/context.js';
+import { CheckpointError } from '../src/errors.js';
+import { writeGeoTiff } from '../src/geotiff-write.js';
+import { silentProgress } from '../src/progress.js';
+import { synthFileName } from '../src/synth.js';
+import { runTraining } from '../src/train.js';
+import { makeCube, tinyConfig, tinyCube } from './train-fixtures.js';
+
+const { tf, info } = await loadBackend('cpu');
+
+function tmp(name: string): string {
+  return mkdtempSync(join(tmpdir(), `windcast-train-${name}-`));
+}
+
+function sha(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+test('windcast train: a one-epoch run on a coarse grid of GeoTIFFs, driven through the CLI', async () => {
+  const dir = tmp('cli');
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  const cube = tinyCube();
+  const cells = cube.grid.width * cube.grid.height;
+  for (let t = 0; t < cube.times.length; t++) {
+    await writeGeoTiff(join(data, synthFileName(cube.times[t]!, 'speed')), { grid: cube.grid, bands: [cube.speed.slice(t * cells, (t + 1) * cells)], compress: 'none' });
+  }
+  const configPath = join(dir, 'config.json');
+  const config = tinyConfig();
+  writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, ingest: { cache: false } }));
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    await runCli(['--config', configPath, '--quiet', 'train', '--data', data, '--run', 'tiny', '--models-dir', join(dir, 'models'), '--epochs', '1', '--seed', '7']);
+  } finally {
+    process.stdout.write = write;
+  }
+  const text = out.join('');
+  assert.match(text, /run tiny: completed after 1 epoch/);
+  assert.match(text, /backend: cpu/);
+  assert.match(text, /\+24h/);
+  const meta = readMeta(join(dir, 'models', 'tiny', 'last'));
+  assert.equal(meta.epoch, 1);
+  assert.equal(meta.config.train.seed, 7);
+  assert.equal(meta.split.hours, 480);
+  assert.equal(meta.data.hours, 480);
+  assert.ok(meta.split.train.endHour <= meta.split.test.startHour);
+  const log = readFileSync(join(dir, 'models', 'tiny', 'train-log.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(log.length, 1);
+  const line = JSON.parse(log[0]!);
+  for (const key of ['trainRmse', 'validationRmse', 'persistenceRmse', 'samplesPerSecond', 'seconds']) assert.equal(typeof line[key], 'number', key);
+  assert.equal(line.validationRmseByLead.length, 24);
+});
+
+test('resume continues the epoch counter and history; different data is refused unless forced', async () => {
+  const models = tmp('resume');
+  const cube = tinyCube();
+  const ctx1 = testContext(tinyConfig({ epochs: 1 }));
+  const first = await train({ data: 'fixture', run: 'r', modelsDir: models, cube }, ctx1);
+  assert.equal(first.epochsCompleted, 1);
+  await assert.rejects(train({ data: 'fixture', run: 'r', modelsDir: models, cube }, ctx1), (err: unknown) => err instanceof CheckpointError && /--resume/.test(err.message));
+  const ctx2 = testContext(tinyConfig({ epochs: 2 }));
+  const second = await train({ data: 'fixture', run: 'r', modelsDir: models, cube, resume: true }, ctx2);
+  assert.equal(second.startEpoch, 1);
+  assert.equal(second.epochsCompleted, 2);
+  assert.deepEqual(second.notes, [], 'weights, Adam moments and step count all restored');
+  const meta = readMeta(join(models, 'r', 'last'));
+  assert.equal(meta.epoch, 2);
+  assert.deepEqual(meta.training.history.map((h) => h.epoch), [1, 2]);
+  const other = tinyCube(2);
+  const ctx3 = testContext(tinyConfig({ epochs: 3 }));
+  await assert.rejects(train({ data: 'other', run: 'r', modelsDir: models, cube: other, resume: true }, ctx3), (err: unknown) => err instanceof CheckpointError && /different data/.test(err.message) && /--force/.test(err.message));
+  const forced = await train({ data: 'other', run: 'r', modelsDir: models, cube: other, resume: true, force: true }, ctx3);
+  assert.equal(forced.epochsCompleted, 3);
+});
+
+test('resuming gives the same weights as running straight through', async () => {
+  const cube = tinyCube();
+  const a = tmp('straight');
+  await train({ data: 'f', run: 'x', modelsDir: a, cube }, testContext(tinyConfig({ epochs: 2 })));
+  const b = tmp('split');
+  await train({ data: 'f', run: 'x', modelsDir: b, cube }, testContext(tinyConfig({ epochs: 1 })));
+  await train({ data: 'f', run: 'x', modelsDir: b, cube, resume: true }, testContext(tinyConfig({ epochs: 2 })));
+  // Equal up to float rounding: Adam recomputes beta^t on restore instead of multiplying it up.
+  const wa = new Float32Array(readFileSync(join(a, 'x', 'last', 'weights.bin')).buffer.slice(0));
+  const wb = new Float32Array(readFileSync(join(b, 'x', 'last', 'weights.bin')).buffer.slice(0));
+  assert.equal(wa.length, wb.length);
+  let maxDiff = 0;
+  for (let i = 0; i < wa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(wa[i]! - wb[i]!));
+  assert.ok(maxDiff < 1e-4, `max weight difference ${maxDiff}`);
+  assert.ok(wa.some((x) => x !== 0), 'weights were trained');
+});
+
+test('same seed and backend, same weights; another seed, other weights', async () => {
+  const cube = tinyCube();
+  const dirs = [tmp('s1'), tmp('s2'), tmp('s3')];
+  await train({ data: 'f', run: 'x', modelsDir: dirs[0], cube }, testContext(tinyConfig({ seed: 5 })));
+  await train({ data: 'f', run: 'x', modelsDir: dirs[1], cube }, testContext(tinyConfig({ seed: 5 })));
+  await train({ data: 'f', run: 'x', modelsDir: dirs[2], cube }, testContext(tinyConfig({ seed: 6 })));
+  const [h1, h2, h3] = dirs.map((d) => sha(join(d, 'x', 'last', 'weights.bin')));
+  assert.equal(h1, h2);
+  assert.notEqual(h1, h3);
+});
+
+test('tensors do not leak across epochs or out of a run', async () => {
+  const cube = makeCube({ hours: 480, step: 30, nans: 200 });
+  const before = tf.memory().numTensors;
+  const config = tinyConfig({ epochs: 3 });
+  config.train.patience = 10;
+  const out = await runTraining({ tf, backend: info, cube, dataDir: 'f', runDir: join(tmp('leak'), 'run'), run: 'run', config, progress: silentProgress, log: () => {} });
+  assert.equal(out.history.length, 3);
+  const counts = out.history.map((h) => h.numTensors);
+  assert.ok(counts.every((n) => n === counts[0]), `tensors per epoch: ${counts.join(', ')}`);
+  assert.equal(tf.memory().numTensors, before);
+  for (const h of out.history) assert.ok(Number.isFinite(h.validationRmse) && Number.isFinite(h.trainRmse), 'NaN inputs are skipped, not propagated');
+});
+
+test('an abort (Ctrl-C) stops at the next batch, saves last/ and returns normally', async () => {
+  const cube = tinyCube();
+  const controller = new AbortController();
+  const config = tinyConfig({ epochs: 5 });
+  config.train.samplesPerEpoch = 640;
+  let batches = 0;
+  const progress = {
+    ...silentProgress,
+    start: () => ({ tick: () => { if (++batches === 2) controller.abort(); }, done: () => {} }),
+  };
+  const models = tmp('abort');
+  const result = await train({ data: 'f', run: 'x', modelsDir: models, cube, signal: controller.signal }, { config, progress, verbose: false });
+  assert.equal(result.stopped, 'interrupted');
+  assert.ok(existsSync(join(models, 'x', 'last', 'meta.json')));
+  assert.equal(readMeta(join(models, 'x', 'last')).training.stopped, 'interrupted');
+  assert.ok(!existsSync(join(models, 'x', '.lock')), 'the lock is released');
+});
