@@ -122,14 +122,18 @@ function stripBytes(band: Float32Array, grid: GridSpec, r0: number, r1: number, 
 function floatPredictor(bytes: Uint8Array, width: number): Uint8Array {
   const rowBytes = width * 4;
   const out = new Uint8Array(bytes.length);
+  // stripBytes returns a fresh, aligned buffer of little-endian floats: read whole words.
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   for (let off = 0; off < bytes.length; off += rowBytes) {
+    const w0 = off / 4;
     for (let i = 0; i < width; i++) {
       const s = off + i * 4;
-      // Little-endian input: byte 3 is the most significant and goes to plane 0.
-      out[off + i] = bytes[s + 3]!;
-      out[off + width + i] = bytes[s + 2]!;
-      out[off + 2 * width + i] = bytes[s + 1]!;
-      out[off + 3 * width + i] = bytes[s]!;
+      const v = LITTLE_ENDIAN_HOST ? words[w0 + i]! : (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) >>> 0;
+      // The most significant byte goes to plane 0.
+      out[off + i] = v >>> 24;
+      out[off + width + i] = (v >>> 16) & 0xff;
+      out[off + 2 * width + i] = (v >>> 8) & 0xff;
+      out[off + 3 * width + i] = v & 0xff;
     }
     for (let j = off + rowBytes - 1; j > off; j--) out[j] = (out[j]! - out[j - 1]!) & 0xff;
   }

@@ -1,0 +1,225 @@
+/**
+ * `windcast synth`: write a synthetic hourly global wind dataset as GeoTIFFs, one file per hour.
+ *
+ * The generator lives in src/synth.ts, the per-hour file writing in src/synth-worker.ts; this
+ * command checks the output folder, runs a worker pool over the hours with progress, writes a
+ * manifest (synth.json) and returns what it wrote. Files are written under temporary names and
+ * renamed, so an interrupted run leaves only complete hours behind.
+ */
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { CommandContext } from '../context.js';
+import { DataError, WindcastError, describeError } from '../errors.js';
+import { writeFileAtomic } from '../geotiff-write.js';
+import { describeGrid, type GridSpec } from '../grid.js';
+import { formatDuration } from '../progress.js';
+import { HOUR_MS, isoHour, parseIsoHour, planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth.js';
+import { renderHourFile, type SynthJobSettings, type WorkerReply, type WorkerRequest } from '../synth-worker.js';
+
+export interface SynthArgs {
+  out: string;
+  /** Worker threads; 0 generates in this thread; default one per core (at most one per hour). */
+  workers?: number;
+}
+
+export interface SynthResult {
+  out: string;
+  files: number;
+  firstFile: string;
+  lastFile: string;
+  start: string;
+  end: string;
+  seed: number;
+  grid: GridSpec;
+  bands: 'speed' | 'uv';
+  compress: 'none' | 'deflate';
+  bytes: number;
+  seconds: number;
+  filesPerSecond: number;
+  workers: number;
+  /** Files of an earlier synth run that this run replaced. */
+  replaced: number;
+  manifest: string;
+}
+
+export const MANIFEST_NAME = 'synth.json';
+/** Temporary files our atomic writer leaves only if a run was killed mid-write. */
+const STALE_TMP = /^\.(windspeed|wind_uv)_.*\.tmp$|^\.synth\.json\..*\.tmp$/;
+
+export async function synth(args: SynthArgs, ctx: CommandContext): Promise<SynthResult> {
+  const cfg = ctx.config.synth;
+  const startMs = parseIsoHour(cfg.start);
+  const grid = synthGrid({ step: cfg.step, bbox: cfg.bbox, lon180: cfg.lon180 });
+  const out = resolve(args.out);
+  const hours = Array.from({ length: cfg.hours }, (_, i) => startMs + i * HOUR_MS);
+  const names = new Set(hours.map((h) => synthFileName(h, cfg.bands)));
+  const replaced = await prepareFolder(out, names);
+
+  const settings: SynthJobSettings = { grid, seed: cfg.seed, bands: cfg.bands, compress: cfg.compress, outDir: out };
+  if (args.workers !== undefined && (!Number.isInteger(args.workers) || args.workers < 0)) {
+    throw new WindcastError('usage', `workers must be a non-negative integer, got ${args.workers}`);
+  }
+  const workers = Math.min(args.workers ?? availableParallelism(), hours.length);
+  ctx.progress.log(`synth: ${hours.length} hours ${isoHour(startMs)}..${isoHour(hours[hours.length - 1]!)} on ${describeGrid(grid)} -> ${out}`);
+  const task = ctx.progress.start({ unit: 'files', total: hours.length, label: 'synth' });
+  const t0 = performance.now();
+  let bytes = 0;
+  const onDone = (done: { file: string; bytes: number }) => {
+    bytes += done.bytes;
+    task.tick(1, done.file);
+  };
+  if (workers === 0) {
+    const plan = planSynth(grid, cfg.seed);
+    for (const h of hours) onDone(await renderHourFile(plan, settings, h));
+  } else {
+    await runPool(workers, settings, hours, onDone);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  task.done(`${formatBytes(bytes)}`);
+
+  const manifest = join(out, MANIFEST_NAME);
+  const description = {
+    generator: 'windcast synth',
+    generatorVersion: SYNTH_VERSION,
+    note: 'synthetic wind, not observed weather; see docs/synth.md',
+    seed: cfg.seed,
+    start: isoHour(startMs),
+    hours: hours.length,
+    bands: cfg.bands,
+    compress: cfg.compress,
+    units: 'm/s',
+    grid,
+    files: [...names].sort(),
+  };
+  await writeFileAtomic(manifest, [Buffer.from(JSON.stringify(description, null, 2) + '\n')]);
+
+  return {
+    out,
+    files: hours.length,
+    firstFile: synthFileName(hours[0]!, cfg.bands),
+    lastFile: synthFileName(hours[hours.length - 1]!, cfg.bands),
+    start: isoHour(startMs),
+    end: isoHour(hours[hours.length - 1]!),
+    seed: cfg.seed,
+    grid,
+    bands: cfg.bands,
+    compress: cfg.compress,
+    bytes,
+    seconds,
+    filesPerSecond: seconds > 0 ? hours.length / seconds : Infinity,
+    workers,
+    replaced,
+    manifest,
+  };
+}
+
+/**
+ * Create the folder or check it holds nothing but files this run will replace. A user's own
+ * files, or synth hours this run would not rewrite (a different --start, --hours or --bands),
+ * are refused rather than mixed into a dataset. Returns how many files will be replaced.
+ */
+async function prepareFolder(out: string, names: Set<string>): Promise<number> {
+  const info = await stat(out).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw new DataError(out, `cannot read the output folder: ${err.message}`, { cause: err });
+  });
+  if (info && !info.isDirectory()) throw new DataError(out, 'is not a folder (--out needs a folder)');
+  if (!info) {
+    await mkdir(out, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      throw new DataError(out, `cannot create the output folder: ${err.message}`, { cause: err });
+    });
+    return 0;
+  }
+  const entries = await readdir(out);
+  const foreign: string[] = [];
+  const otherRun: string[] = [];
+  let replaced = 0;
+  for (const name of entries) {
+    if (STALE_TMP.test(name)) {
+      await unlink(join(out, name)).catch(() => {});
+    } else if (names.has(name)) {
+      replaced++;
+    } else if (SYNTH_FILE_PATTERN.test(name)) {
+      otherRun.push(name);
+    } else if (name !== MANIFEST_NAME) {
+      foreign.push(name);
+    }
+  }
+  if (foreign.length > 0) {
+    throw new DataError(out, `holds ${foreign.length} file(s) that windcast synth did not write (e.g. "${foreign.sort()[0]}"); choose an empty or new folder`);
+  }
+  if (otherRun.length > 0) {
+    throw new DataError(
+      out,
+      `holds ${otherRun.length} synth file(s) from another run that this run would not replace (e.g. "${otherRun.sort()[0]}"), which would mix two datasets; remove them or choose another folder`,
+    );
+  }
+  return replaced;
+}
+
+/** Hand hours to the workers one at a time (each takes the next when it finishes one). */
+async function runPool(count: number, settings: SynthJobSettings, hours: number[], onDone: (d: { file: string; bytes: number }) => void): Promise<void> {
+  const url = new URL('../synth-worker.js', import.meta.url);
+  const workers: Worker[] = [];
+  let next = 0;
+  let finished = 0;
+  try {
+    await new Promise<void>((resolvePool, rejectPool) => {
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (!failed) {
+          failed = true;
+          rejectPool(err);
+        }
+      };
+      const feed = (w: Worker) => {
+        if (failed) return;
+        if (next < hours.length) w.postMessage({ hourMs: hours[next++]! } satisfies WorkerRequest);
+      };
+      for (let i = 0; i < count; i++) {
+        const w = new Worker(url, { workerData: { synthWorker: true, settings } });
+        workers.push(w);
+        w.on('message', (msg: WorkerReply) => {
+          if ('ready' in msg) return feed(w);
+          if ('error' in msg) {
+            // writeFileAtomic names the file in its message.
+            return fail(new DataError(undefined, `synth failed at ${isoHour(msg.hourMs)}: ${msg.error}`));
+          }
+          onDone(msg);
+          finished++;
+          if (finished === hours.length) resolvePool();
+          else feed(w);
+        });
+        w.on('error', (err) => fail(new WindcastError('internal', `synth worker crashed: ${describeError(err)}`, { cause: err })));
+        w.on('exit', (code) => {
+          if (finished < hours.length && code !== 0) fail(new WindcastError('internal', `synth worker exited with code ${code}`));
+        });
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+export function formatSynthResult(r: SynthResult): string {
+  const lines = [
+    `Wrote ${r.files} hourly GeoTIFF${r.files === 1 ? '' : 's'} to ${r.out}`,
+    `  hours     ${r.start} .. ${r.end} (UTC), seed ${r.seed}`,
+    `  files     ${r.firstFile} .. ${r.lastFile}${r.replaced ? ` (${r.replaced} replaced from an earlier run)` : ''}`,
+    `  grid      ${describeGrid(r.grid)}, EPSG:4326`,
+    `  bands     ${r.bands === 'uv' ? '2 (u10, v10)' : '1 (wind speed)'}, Float32 m/s, ${r.compress === 'deflate' ? 'DEFLATE + floating-point predictor' : 'uncompressed'}`,
+    `  size      ${formatBytes(r.bytes)} (${formatBytes(r.bytes / Math.max(1, r.files))} per file)`,
+    `  time      ${formatDuration(r.seconds)} (${r.filesPerSecond.toFixed(1)} files/s, ${r.workers === 0 ? 'in-process' : `${r.workers} worker${r.workers === 1 ? '' : 's'}`})`,
+    `  manifest  ${r.manifest}`,
+  ];
+  return lines.join('\n');
+}
