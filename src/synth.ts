@@ -164,6 +164,14 @@ const CONTINENTS: Array<[number, number, number, number, number]> = [
  * the coast noise, which is fixed to seed 0 so that every seed shares one geography.
  */
 export function landMask(): Float32Array {
+  // Seed-independent and read-only: build it once per thread.
+  cachedLand ??= buildLandMask();
+  return cachedLand;
+}
+
+let cachedLand: Float32Array | undefined;
+
+function buildLandMask(): Float32Array {
   const W = 1440, H = 721, step = 0.25;
   const d = new Float32Array(W * H).fill(9);
   for (const [lonC, latC, a, b, rot] of CONTINENTS) {
