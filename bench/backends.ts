@@ -1,0 +1,212 @@
+/**
+ * Backend benchmark: samples/s for training and prediction of windcast's model on the
+ * native TensorFlow, wasm and cpu backends, and of the same model in PyTorch and Keras
+ * (bench/peers/), with the same thread count, in one run on one machine.
+ *
+ *   npm run build && node dist/bench/backends.js [--threads 2] [--batch 4096] [--seconds 20]
+ *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast]
+ *       [--profile] [--json FILE]
+ *
+ * Model: the project's buildModel (src/model.ts) with the default config: lookback 24 hours,
+ * 18 features per hour (src/features.ts defaults), LSTM(64), a 24-lead dense head plus the
+ * linear path; loss = weighted MSE, Adam. Inputs are random normals (speed does not depend on
+ * values). Each backend runs in its own process (thread pools, memory) with
+ * TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS = --threads; wasm and cpu are single-threaded
+ * in Node whatever is asked (doctor says so), which the table shows.
+ * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
+ * batch * steps / seconds. --profile adds a per-kernel breakdown of one training step
+ * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
+ * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast'), or both (default).
+ * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadBackend, type BackendName, type Tf } from '../src/backend.js';
+import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+
+export interface BenchRow {
+  engine: string;
+  threads: number;
+  trainSamplesPerSec: number;
+  predictSamplesPerSec: number;
+  trainStepMs: number;
+  predictBatchMs: number;
+  steps: number;
+  note?: string;
+  profile?: ProfileSummary;
+}
+
+interface ProfileSummary {
+  wallMs: number;
+  kernelCount: number;
+  kernelMs: number;
+  top: { kernel: string; count: number; ms: number }[];
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+
+const { values: opts } = parseArgs({
+  options: {
+    threads: { type: 'string', default: String(availableParallelism()) },
+    batch: { type: 'string', default: '4096' },
+    seconds: { type: 'string', default: '20' },
+    backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
+    peers: { type: 'string', default: 'torch,keras' },
+    python: { type: 'string', default: process.env.WINDCAST_BENCH_PYTHON ?? join(process.env.HOME ?? '', '.cache', 'windcast', 'bench-venv', 'bin', 'python') },
+    lstm: { type: 'string', default: 'layers,fast' },
+    profile: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    worker: { type: 'string' },
+  },
+});
+
+const threads = Number(opts.threads);
+const batch = Number(opts.batch);
+const seconds = Number(opts.seconds);
+const spec: ModelSpec = { lookback: 24, nFeatures: 18, horizon: 24, units: 64, layers: 1, dropout: 0, linearSkip: true, seed: 42 };
+
+async function timeLoop(seconds: number, minSteps: number, step: () => Promise<void>): Promise<{ steps: number; ms: number }> {
+  for (let i = 0; i < 2; i++) await step();
+  const t0 = performance.now();
+  let steps = 0;
+  while (steps < minSteps || performance.now() - t0 < seconds * 1000) {
+    await step();
+    steps++;
+  }
+  return { steps, ms: performance.now() - t0 };
+}
+
+async function buildBenchModel(tf: Tf) {
+  if (opts.lstm === 'fast') {
+    const { buildFastModel } = await import('../src/lstm-fast.js');
+    return buildFastModel(tf, spec);
+  }
+  return buildModel(tf, spec);
+}
+
+async function worker(name: BackendName): Promise<BenchRow> {
+  const { tf, info } = await loadBackend(name);
+  const model = await buildBenchModel(tf);
+  const xs = tf.randomNormal([batch, spec.lookback, spec.nFeatures]) as Tensor;
+  const ys = tf.randomNormal([batch, spec.horizon]) as Tensor;
+  const ws = tf.ones([batch]) as Tensor;
+  const optimizer = tf.train.adam(3e-3);
+  const variables = trainableVariables(model);
+  const step = async () => {
+    const loss = trainStep(tf, model, optimizer, { xs, ys, ws, wSum: batch }, variables);
+    await loss.data();
+    loss.dispose();
+  };
+  // cpu needs ~10 s per step at batch 4096: a minimum of 3 steps would take minutes.
+  const minSteps = name === 'cpu' ? 1 : 3;
+  const train = await timeLoop(seconds, minSteps, step);
+  const predict = await timeLoop(seconds / 2, minSteps, async () => {
+    const out = model.predict(xs, { batchSize: batch }) as Tensor;
+    await out.data();
+    out.dispose();
+  });
+  let profile: ProfileSummary | undefined;
+  if (opts.profile) {
+    const t0 = performance.now();
+    const p = await tf.profile(async () => {
+      const loss = trainStep(tf, model, optimizer, { xs, ys, ws, wSum: batch }, variables);
+      await loss.data();
+      loss.dispose();
+    });
+    const wallMs = performance.now() - t0;
+    const byName = new Map<string, { count: number; ms: number }>();
+    let kernelMs = 0;
+    for (const k of p.kernels) {
+      const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      kernelMs += ms;
+      const e = byName.get(k.name) ?? { count: 0, ms: 0 };
+      e.count++;
+      e.ms += ms;
+      byName.set(k.name, e);
+    }
+    const top = [...byName.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms).slice(0, 12);
+    profile = { wallMs, kernelCount: p.kernels.length, kernelMs, top };
+  }
+  tf.dispose([xs, ys, ws]);
+  return {
+    engine: `tfjs ${info.name}, ${opts.lstm === 'fast' ? 'lstm-fast' : 'tf.layers.lstm'}`,
+    threads: info.threads,
+    trainSamplesPerSec: (batch * train.steps) / (train.ms / 1000),
+    predictSamplesPerSec: (batch * predict.steps) / (predict.ms / 1000),
+    trainStepMs: train.ms / train.steps,
+    predictBatchMs: predict.ms / predict.steps,
+    steps: train.steps,
+    ...(profile ? { profile } : {}),
+  };
+}
+
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): BenchRow | { error: string } {
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, cwd: ROOT });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) {
+    const why = r.error?.message ?? (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    return { error: `exit ${r.status}: ${why}` };
+  }
+  return JSON.parse(line) as BenchRow;
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1);
+}
+
+async function main(): Promise<void> {
+  if (opts.worker) {
+    const row = await worker(opts.worker as BackendName);
+    process.stdout.write(JSON.stringify(row) + '\n');
+    return;
+  }
+  const env = {
+    ...process.env,
+    TF_NUM_INTRAOP_THREADS: String(threads),
+    TF_NUM_INTEROP_THREADS: String(threads),
+    OMP_NUM_THREADS: String(threads),
+    TF_CPP_MIN_LOG_LEVEL: '2',
+  };
+  const rows: (BenchRow | { engine: string; error: string })[] = [];
+  const self = fileURLToPath(import.meta.url);
+  for (const name of opts.backends!.split(',').filter(Boolean)) {
+    for (const lstm of opts.lstm!.split(',').filter(Boolean)) {
+      process.stderr.write(`bench: tfjs ${name} (${lstm === 'fast' ? 'lstm-fast' : 'tf.layers.lstm'})...\n`);
+      const args = [self, '--worker', name, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds), '--lstm', lstm, ...(opts.profile ? ['--profile'] : [])];
+      const r = runChild(process.execPath, args, env);
+      rows.push('error' in r ? { engine: `tfjs ${name} ${lstm}`, error: r.error } : r);
+    }
+  }
+  for (const peer of opts.peers!.split(',').filter(Boolean)) {
+    process.stderr.write(`bench: ${peer}...\n`);
+    const script = join(ROOT, 'bench', 'peers', `${peer}_lstm.py`);
+    const r = runChild(opts.python!, [script, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds)], env);
+    rows.push('error' in r ? { engine: peer, error: r.error } : r);
+  }
+  const header = `model: LSTM(${spec.units}) over ${spec.lookback} h x ${spec.nFeatures} features -> ${spec.horizon} leads (+ linear path), batch ${batch}, ${threads} threads requested`;
+  const lines = [header, '', '| engine | threads | train samples/s | predict samples/s | train step ms | predict batch ms | timed steps |', '|---|---:|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    if ('error' in r) lines.push(`| ${r.engine} | | failed: ${r.error} | | | | |`);
+    else lines.push(`| ${r.engine} | ${r.threads} | ${fmt(r.trainSamplesPerSec)} | ${fmt(r.predictSamplesPerSec)} | ${fmt(r.trainStepMs)} | ${fmt(r.predictBatchMs)} | ${r.steps} |`);
+  }
+  for (const r of rows) {
+    if ('error' in r || !r.profile) continue;
+    const p = r.profile;
+    lines.push('', `${r.engine}: one training step under tf.profile: ${fmt(p.wallMs)} ms wall, ${p.kernelCount} kernels, ${fmt(p.kernelMs)} ms inside kernels`);
+    for (const k of p.top) lines.push(`  ${k.kernel.padEnd(24)} ${String(k.count).padStart(5)} calls ${fmt(k.ms).padStart(9)} ms`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), threads, batch, spec, rows }, null, 2) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,65 @@
+"""Keras (tensorflow-cpu) peer of windcast's model for bench/backends.ts.
+
+Same model as bench/peers/torch_lstm.py. Training uses Keras' own compiled train step
+(model.train_on_batch after compile: a tf.function graph, Keras' default jit_compile), which
+is what a Keras user gets; prediction uses model.predict_on_batch.
+Threads: tf.config.threading intra/inter-op = --threads (also set in the environment).
+"""
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--batch", type=int, default=4096)
+p.add_argument("--seconds", type=float, default=20)
+p.add_argument("--jit", choices=["auto", "on", "off"], default="auto")
+a = p.parse_args()
+tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+keras.utils.set_random_seed(42)
+
+LOOKBACK, FEATURES, HORIZON, UNITS = 24, 18, 24, 64
+
+inp = keras.Input((LOOKBACK, FEATURES))
+h = keras.layers.LSTM(UNITS, unit_forget_bias=True)(inp)
+out = keras.layers.Dense(HORIZON)(h)
+lin = keras.layers.Dense(HORIZON, kernel_initializer="zeros")(keras.layers.Flatten()(inp))
+model = keras.Model(inp, keras.layers.Add()([out, lin]))
+jit = {"auto": "auto", "on": True, "off": False}[a.jit]
+model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse", jit_compile=jit)
+
+rng = np.random.default_rng(42)
+xs = rng.standard_normal((a.batch, LOOKBACK, FEATURES), dtype=np.float32)
+ys = rng.standard_normal((a.batch, HORIZON), dtype=np.float32)
+ws = np.ones((a.batch,), dtype=np.float32)
+
+
+def time_loop(seconds, fn):
+    for _ in range(2):
+        fn()
+    t0 = time.perf_counter()
+    steps = 0
+    while steps < 3 or time.perf_counter() - t0 < seconds:
+        fn()
+        steps += 1
+    return steps, (time.perf_counter() - t0) * 1000
+
+
+steps, ms = time_loop(a.seconds, lambda: model.train_on_batch(xs, ys, sample_weight=ws))
+psteps, pms = time_loop(a.seconds / 2, lambda: model.predict_on_batch(xs))
+print(json.dumps({
+    "engine": f"keras {keras.__version__} (tensorflow-cpu {tf.__version__}, jit_compile={model.jit_compile})",
+    "threads": a.threads,
+    "trainSamplesPerSec": a.batch * steps / (ms / 1000),
+    "predictSamplesPerSec": a.batch * psteps / (pms / 1000),
+    "trainStepMs": ms / steps,
+    "predictBatchMs": pms / psteps,
+    "steps": steps,
+}))

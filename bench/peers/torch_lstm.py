@@ -1,0 +1,82 @@
+"""PyTorch peer of windcast's model for bench/backends.ts: same shapes, loss and optimizer.
+
+LSTM(64) over [24 h, 18 features] -> last hidden state -> Dense(24), plus a linear path
+Flatten -> Dense(24) initialised at zero, summed; weighted MSE (all weights 1); Adam(3e-3).
+Prints one JSON line: samples/s for a training step and for prediction (inference_mode).
+torch.set_num_threads / set_num_interop_threads = --threads, like TF's intra/inter-op pools.
+"""
+import argparse
+import json
+import time
+
+import torch
+from torch import nn
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--batch", type=int, default=4096)
+p.add_argument("--seconds", type=float, default=20)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.set_num_interop_threads(a.threads)
+torch.manual_seed(42)
+
+LOOKBACK, FEATURES, HORIZON, UNITS = 24, 18, 24, 64
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(FEATURES, UNITS, batch_first=True)
+        self.head = nn.Linear(UNITS, HORIZON)
+        self.linear = nn.Linear(LOOKBACK * FEATURES, HORIZON)
+        nn.init.zeros_(self.linear.weight)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1]) + self.linear(x.flatten(1))
+
+
+model = Model()
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+xs = torch.randn(a.batch, LOOKBACK, FEATURES)
+ys = torch.randn(a.batch, HORIZON)
+ws = torch.ones(a.batch)
+
+
+def train_step():
+    opt.zero_grad(set_to_none=True)
+    per_sample = ((model(xs) - ys) ** 2).mean(1)
+    loss = (per_sample * ws).sum() / ws.sum()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def predict():
+    with torch.inference_mode():
+        model(xs).sum().item()
+
+
+def time_loop(seconds, fn):
+    for _ in range(2):
+        fn()
+    t0 = time.perf_counter()
+    steps = 0
+    while steps < 3 or time.perf_counter() - t0 < seconds:
+        fn()
+        steps += 1
+    return steps, (time.perf_counter() - t0) * 1000
+
+
+steps, ms = time_loop(a.seconds, train_step)
+psteps, pms = time_loop(a.seconds / 2, predict)
+print(json.dumps({
+    "engine": f"pytorch {torch.__version__}",
+    "threads": torch.get_num_threads(),
+    "trainSamplesPerSec": a.batch * steps / (ms / 1000),
+    "predictSamplesPerSec": a.batch * psteps / (pms / 1000),
+    "trainStepMs": ms / steps,
+    "predictBatchMs": pms / psteps,
+    "steps": steps,
+}))

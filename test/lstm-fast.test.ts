@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadBackend, type Tf } from '../src/backend.js';
+import { buildFastModel, lstmSequence, loopLstm, registerFastLstm } from '../src/lstm-fast.js';
+import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+
+function maxAbs(tf: Tf, a: Tensor, b: Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+async function setup(backend: 'auto' | 'wasm' = 'auto') {
+  const { tf, info } = await loadBackend(backend);
+  const B = 6, T = 9, F = 4, H = 5;
+  const x = tf.randomNormal([B, T, F], 0, 1, 'float32', 1);
+  const kernel = tf.randomNormal([F, 4 * H], 0, 0.5, 'float32', 2);
+  const recurrent = tf.randomNormal([H, 4 * H], 0, 0.5, 'float32', 3);
+  const bias = tf.randomNormal([4 * H], 0, 0.5, 'float32', 4);
+  return { tf, info, x, kernel, recurrent, bias, H };
+}
+
+test('lstmSequence computes what tf.layers.lstm (sigmoid gates) computes, last step and sequence', async () => {
+  // 'auto' is native TensorFlow where it loads (the BlockLSTM path); wasm runs the op loop.
+  for (const backend of ['auto', 'wasm'] as const) {
+    const { tf, info, x, kernel, recurrent, bias, H } = await setup(backend);
+    for (const returnSequences of [false, true]) {
+      const layer = tf.layers.lstm({ units: H, recurrentActivation: 'sigmoid', returnSequences });
+      layer.apply(x);
+      layer.setWeights([kernel, recurrent, bias]);
+      const expected = layer.apply(x) as Tensor;
+      const actual = lstmSequence(tf, x, kernel, recurrent, bias, returnSequences);
+      assert.deepEqual(actual.shape, expected.shape);
+      assert.ok(maxAbs(tf, actual, expected) < 1e-5, `${info.name}, returnSequences ${returnSequences}: differs by ${maxAbs(tf, actual, expected)}`);
+    }
+  }
+});
+
+test('its gradients (BlockLSTMGrad on native) equal autodiff through the op-by-op loop', async () => {
+  const { tf, info, x, kernel, recurrent, bias } = await setup();
+  for (const returnSequences of [false, true]) {
+    const weightsOut = (impl: typeof lstmSequence) => (a: Tensor, k: Tensor, r: Tensor, b: Tensor) => {
+      const y = impl(tf, a, k, r, b, returnSequences);
+      // A fixed random projection, so every output element gets its own gradient.
+      return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 9)));
+    };
+    const fast = tf.grads(weightsOut(lstmSequence))([x, kernel, recurrent, bias]);
+    const loop = tf.grads(weightsOut(loopLstm))([x, kernel, recurrent, bias]);
+    for (const [i, name] of ['x', 'kernel', 'recurrent', 'bias'].entries()) {
+      const scale = tf.tidy(() => tf.max(tf.abs(loop[i]!)).dataSync()[0]!);
+      const gap = maxAbs(tf, fast[i]!, loop[i]!);
+      assert.ok(gap <= 1e-5 * Math.max(1, scale), `${info.name}: d/d${name} differs by ${gap} (scale ${scale})`);
+    }
+  }
+});
+
+test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
+  const { tf } = await loadBackend('auto');
+  const spec: ModelSpec = { lookback: 6, nFeatures: 3, horizon: 4, units: 8, layers: 2, dropout: 0, linearSkip: true, seed: 3 };
+  const fast = buildFastModel(tf, spec);
+  const reference = buildModel(tf, spec);
+  assert.deepEqual(fast.getWeights().map((w) => w.shape), reference.getWeights().map((w) => w.shape));
+  reference.dispose();
+
+  const xs = tf.randomNormal([16, spec.lookback, spec.nFeatures], 0, 1, 'float32', 5);
+  const ys = tf.randomNormal([16, spec.horizon], 0, 1, 'float32', 6);
+  const ws = tf.ones([16]);
+  const optimizer = tf.train.adam(1e-2);
+  const variables = trainableVariables(fast);
+  const step = () => {
+    const loss = trainStep(tf, fast, optimizer, { xs, ys, ws, wSum: 16 }, variables);
+    const value = loss.dataSync()[0]!;
+    loss.dispose();
+    return value;
+  };
+  const first = step(); // creates the optimizer's slots
+  const before = tf.memory().numTensors;
+  let last = first;
+  for (let i = 0; i < 5; i++) last = step();
+  assert.equal(tf.memory().numTensors, before, 'a training step must not leave tensors behind');
+  assert.ok(last < first, `loss should fall: ${first} -> ${last}`);
+
+  let saved: { modelTopology: unknown; weightSpecs: unknown; weightData: ArrayBuffer } | undefined;
+  await fast.save(tf.io.withSaveHandler(async (artifacts) => {
+    saved = { modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData as ArrayBuffer };
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  registerFastLstm(tf);
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as never));
+  const a = fast.predict(xs) as Tensor;
+  const b = loaded.predict(xs) as Tensor;
+  assert.ok(maxAbs(tf, a, b) === 0, 'the loaded model predicts exactly what the saved one did');
+  tf.dispose([a, b, xs, ys, ws]);
+  optimizer.dispose();
+  fast.dispose();
+  loaded.dispose();
+});
