@@ -30,6 +30,9 @@ export interface ModelSpec {
   seed: number;
 }
 
+/** Channels of the linear path's per-hour projection. */
+const LINEAR_CHANNELS = 3;
+
 export function buildModel(tf: Tf, spec: ModelSpec): LayersModel {
   const init = (k: number) => spec.seed * 101 + k;
   const input = tf.input({ shape: [spec.lookback, spec.nFeatures], name: 'window' });
@@ -53,7 +56,13 @@ export function buildModel(tf: Tf, spec: ModelSpec): LayersModel {
     .dense({ units: spec.horizon, name: 'head', kernelInitializer: 'zeros' })
     .apply(h) as typeof h;
   if (spec.linearSkip) {
-    const flat = tf.layers.flatten({ name: 'flatten' }).apply(input) as typeof h;
+    // Low rank: each hour's features are first projected to LINEAR_CHANNELS values (shared over
+    // hours), then one dense layer maps the lookback x channels series to the leads. A full
+    // dense on all lookback x features inputs has ~10k weights and overfits small datasets.
+    const proj = tf.layers
+      .dense({ units: LINEAR_CHANNELS, name: 'linear_proj', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: init(60) }) })
+      .apply(input) as typeof h;
+    const flat = tf.layers.flatten({ name: 'flatten' }).apply(proj) as typeof h;
     const linear = tf.layers.dense({ units: spec.horizon, name: 'linear', kernelInitializer: 'zeros' }).apply(flat) as typeof h;
     out = tf.layers.add({ name: 'sum' }).apply([out, linear]) as typeof h;
   }
