@@ -18,7 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Tf } from './backend.js';
-import type { ModelSpec } from './model.js';
+import { buildModel, type ModelSpec } from './model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type LayersModel = ReturnType<Tf['model']>;
@@ -126,11 +126,18 @@ export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tenso
   return native ? blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences) : loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
 }
 
+/** The tf.layers.lstm arguments FastLSTM honours; the gates are always sigmoid (see header). */
 export interface FastLstmArgs {
   units: number;
   returnSequences?: boolean;
+  /** Input dropout with one mask per sample and feature for all hours, as tf.layers.lstm. */
+  dropout?: number;
   name?: string;
-  seed?: number;
+  kernelInitializer?: unknown;
+  recurrentInitializer?: unknown;
+  biasInitializer?: unknown;
+  unitForgetBias?: boolean;
+  recurrentActivation?: string;
 }
 
 let layerClass: (new (args: FastLstmArgs) => { apply(x: SymbolicTensor | Tensor): SymbolicTensor | Tensor }) | undefined;
@@ -146,72 +153,88 @@ export function fastLstmLayer(tf: Tf, args: FastLstmArgs) {
  * serialisation as 'FastLSTM'. Call before tf.loadLayersModel on a checkpoint that uses it.
  */
 export function registerFastLstm(tf: Tf): void {
-  if (!layerClass) {
-    const Base = (tf.layers.Layer as unknown) as new (args: object) => {
-      name: string;
-      addWeight(name: string, shape: number[], dtype: undefined, init: unknown): { read(): Tensor };
-      getConfig(): Record<string, unknown>;
-      built: boolean;
-    };
-    class FastLSTM extends Base {
-      static className = 'FastLSTM';
-      readonly units: number;
-      readonly returnSequences: boolean;
-      readonly seed: number;
-      private kernel?: { read(): Tensor };
-      private recurrentKernel?: { read(): Tensor };
-      private bias?: { read(): Tensor };
-      constructor(a: FastLstmArgs) {
-        super(a);
-        this.units = a.units;
-        this.returnSequences = a.returnSequences ?? false;
-        this.seed = a.seed ?? 0;
+  if (layerClass) return;
+  type Init = { apply(shape: number[]): Tensor };
+  const Base = (tf.layers.Layer as unknown) as new (args: object) => {
+    name: string;
+    addWeight(name: string, shape: number[], dtype: undefined, init: unknown): { read(): Tensor };
+    getConfig(): Record<string, unknown>;
+    built: boolean;
+  };
+  class FastLSTM extends Base {
+    static className = 'FastLSTM';
+    readonly units: number;
+    readonly returnSequences: boolean;
+    readonly dropout: number;
+    private readonly inits: { kernel: unknown; recurrent: unknown; bias: unknown };
+    private kernel?: { read(): Tensor };
+    private recurrentKernel?: { read(): Tensor };
+    private bias?: { read(): Tensor };
+    constructor(a: FastLstmArgs) {
+      super(a);
+      if (a.recurrentActivation !== undefined && a.recurrentActivation !== 'sigmoid') {
+        throw new Error(`FastLSTM computes sigmoid gates; recurrentActivation '${a.recurrentActivation}' is not supported`);
       }
-      build(inputShape: number[] | number[][]): void {
-        const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as number[];
-        const features = shape[shape.length - 1]!;
-        const u = this.units;
-        this.kernel = this.addWeight('kernel', [features, 4 * u], undefined, tf.initializers.glorotUniform({ seed: this.seed + 1 }));
-        this.recurrentKernel = this.addWeight('recurrent_kernel', [u, 4 * u], undefined, tf.initializers.orthogonal({ seed: this.seed + 2 }));
-        // unitForgetBias: the forget gate starts open, as in tf.layers.lstm({unitForgetBias: true}).
-        const forgetOpen = { apply: () => tf.concat([tf.zeros([u]), tf.ones([u]), tf.zeros([2 * u])]) };
-        this.bias = this.addWeight('bias', [4 * u], undefined, forgetOpen);
-        this.built = true;
-      }
-      computeOutputShape(inputShape: number[]): number[] {
-        return this.returnSequences ? [inputShape[0]!, inputShape[1]!, this.units] : [inputShape[0]!, this.units];
-      }
-      call(inputs: Tensor | Tensor[]): Tensor {
-        const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences);
-      }
-      override getConfig(): Record<string, unknown> {
-        return { ...super.getConfig(), units: this.units, returnSequences: this.returnSequences, seed: this.seed };
-      }
+      this.units = a.units;
+      this.returnSequences = a.returnSequences ?? false;
+      this.dropout = a.dropout ?? 0;
+      const u = a.units;
+      // unitForgetBias: the forget gate starts open, as tf.layers.lstm({unitForgetBias: true}).
+      const forgetOpen: Init = { apply: () => tf.concat([tf.zeros([u]), tf.ones([u]), tf.zeros([2 * u])]) };
+      this.inits = {
+        kernel: a.kernelInitializer ?? 'glorotUniform',
+        recurrent: a.recurrentInitializer ?? 'orthogonal',
+        bias: a.unitForgetBias ? forgetOpen : (a.biasInitializer ?? 'zeros'),
+      };
     }
-    tf.serialization.registerClass(FastLSTM as unknown as Parameters<Tf['serialization']['registerClass']>[0]);
-    layerClass = FastLSTM as unknown as typeof layerClass;
+    build(inputShape: number[] | number[][]): void {
+      const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as number[];
+      const features = shape[shape.length - 1]!;
+      const u = this.units;
+      const named: Record<string, () => unknown> = {
+        zeros: () => tf.initializers.zeros(),
+        glorotUniform: () => tf.initializers.glorotUniform({}),
+        orthogonal: () => tf.initializers.orthogonal({}),
+      };
+      const init = (i: unknown) => {
+        if (typeof i !== 'string') return i;
+        const make = named[i];
+        if (!make) throw new Error(`FastLSTM: unsupported initializer name '${i}' (pass an initializer object)`);
+        return make();
+      };
+      this.kernel = this.addWeight('kernel', [features, 4 * u], undefined, init(this.inits.kernel));
+      this.recurrentKernel = this.addWeight('recurrent_kernel', [u, 4 * u], undefined, init(this.inits.recurrent));
+      this.bias = this.addWeight('bias', [4 * u], undefined, init(this.inits.bias));
+      this.built = true;
+    }
+    computeOutputShape(inputShape: number[]): number[] {
+      return this.returnSequences ? [inputShape[0]!, inputShape[1]!, this.units] : [inputShape[0]!, this.units];
+    }
+    call(inputs: Tensor | Tensor[], kwargs: { training?: boolean }): Tensor {
+      return tf.tidy(() => {
+        let x = Array.isArray(inputs) ? inputs[0]! : inputs;
+        if (kwargs?.training && this.dropout > 0) {
+          const [batch, , features] = x.shape as [number, number, number];
+          x = tf.mul(x, tf.expandDims(tf.dropout(tf.ones([batch, features]), this.dropout), 1));
+        }
+        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences);
+      });
+    }
+    override getConfig(): Record<string, unknown> {
+      return { ...super.getConfig(), units: this.units, returnSequences: this.returnSequences, dropout: this.dropout };
+    }
   }
+  tf.serialization.registerClass(FastLSTM as unknown as Parameters<Tf['serialization']['registerClass']>[0]);
+  layerClass = FastLSTM as unknown as typeof layerClass;
 }
 
 /**
- * buildModel (src/model.ts) with FastLSTM layers: same inputs, head, linear path, names and
- * seeds scheme, so model.ts can switch with a flag once the training engineer adopts it.
+ * src/model.ts's buildModel with every tf.layers.lstm replaced by FastLSTM (same arguments,
+ * names, initialisers), so the two stay the same model whatever model.ts changes; only the
+ * gate activation is sigmoid, the Keras/PyTorch default, where tf.layers.lstm defaults to
+ * hardSigmoid unless model.ts asks for 'sigmoid'.
  */
 export function buildFastModel(tf: Tf, spec: ModelSpec): LayersModel {
-  const init = (k: number) => spec.seed * 101 + k;
-  const input = tf.input({ shape: [spec.lookback, spec.nFeatures], name: 'window' });
-  let h: SymbolicTensor = input;
-  for (let i = 0; i < spec.layers; i++) {
-    const last = i === spec.layers - 1;
-    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, name: `dropout${i + 1}` }).apply(h) as SymbolicTensor;
-    h = fastLstmLayer(tf, { units: spec.units, returnSequences: !last, name: `lstm${i + 1}`, seed: init(3 * i) }).apply(h) as SymbolicTensor;
-  }
-  let out = tf.layers.dense({ units: spec.horizon, name: 'head', kernelInitializer: tf.initializers.glorotUniform({ seed: init(50) }) }).apply(h) as SymbolicTensor;
-  if (spec.linearSkip) {
-    const flat = tf.layers.flatten({ name: 'flatten' }).apply(input) as SymbolicTensor;
-    const linear = tf.layers.dense({ units: spec.horizon, name: 'linear', kernelInitializer: 'zeros' }).apply(flat) as SymbolicTensor;
-    out = tf.layers.add({ name: 'sum' }).apply([out, linear]) as SymbolicTensor;
-  }
-  return tf.model({ inputs: input, outputs: out, name: 'windcast' });
+  const layers = { ...tf.layers, lstm: (args: FastLstmArgs) => fastLstmLayer(tf, { ...args, recurrentActivation: 'sigmoid' }) };
+  return buildModel({ ...tf, layers } as unknown as Tf, spec);
 }
