@@ -191,3 +191,30 @@ test('readRasterHeader reads tags without pixels; the time comes from TIFFTAG_DA
   assert.equal(h.compression, 'none');
   assert.ok(readFileSync(path).length > 0);
 });
+
+test('GDAL-written variants (predictors, LZW, tiles, band/pixel interleave, big-endian) read like GDAL', { skip: !hasGdal() && 'gdal-bin not installed' }, async () => {
+  const base = write(latLonFixture(36, 19, (r, c, b) => (r * 37 + c) * 0.173 - 20 + b * 3.5 + (r === 3 && c === 5 ? NaN : 0), { step: 10, top: 95, bandCount: 2, nodata: 'nan' }));
+  const int = write(latLonFixture(35, 19, (r, c) => (r * 37 + c) * 7 - 2000, { step: 10, top: 95, type: 'int16', nodata: '-2000', scale: [0.01], offset: [0.5] }));
+  const variants: Array<[string, string[]]> = [
+    [base, ['-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=3']],
+    [base, ['-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=3', '-co', 'INTERLEAVE=BAND', '-co', 'TILED=YES', '-co', 'BLOCKXSIZE=16', '-co', 'BLOCKYSIZE=16']],
+    [base, ['-co', 'COMPRESS=LZW', '-co', 'BLOCKYSIZE=5']],
+    [base, ['-co', 'ENDIANNESS=BIG', '-co', 'COMPRESS=DEFLATE']],
+    [base, ['-co', 'COMPRESS=ZSTD', '-co', 'PREDICTOR=3']],
+    [int, ['-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=2', '-co', 'TILED=YES', '-co', 'BLOCKXSIZE=16', '-co', 'BLOCKYSIZE=16']],
+    [int, ['-co', 'COMPRESS=LZW', '-co', 'PREDICTOR=2']],
+    [int, ['-co', 'COMPRESS=PACKBITS']],
+  ];
+  const { execFileSync } = await import('node:child_process');
+  for (const [src, options] of variants) {
+    const out = join(dir, `gdal${counter++}.tif`);
+    try {
+      execFileSync('gdal_translate', ['-q', ...options, src, out], { stdio: 'pipe' });
+    } catch {
+      continue; // this GDAL build lacks the codec (e.g. ZSTD)
+    }
+    const r = await read(out);
+    assert.equal(r.bandCount, src === base ? 2 : 1, options.join(' '));
+    checkWithGdal(out);
+  }
+});

@@ -1,0 +1,153 @@
+/**
+ * Ingest benchmark: decoding a month of hourly global files (720 x 1440 x 721) into the cube,
+ * against GDAL reading the same files one after another; cache reload speed; peak memory.
+ *
+ *   node dist/bench/ingest.js [--dir DIR] [--hours 720] [--workers 0] [--skip-gdal]
+ *
+ * Without --dir it writes a synthetic dataset with `windcast synth` (ERA5 layout, DEFLATE +
+ * floating-point predictor) to /tmp/ingest/bench-synth-<hours> once and reuses it.
+ *
+ * Every windcast measurement runs in a fresh child process so its peak RSS
+ * (process.resourceUsage().maxRSS, which includes worker threads) belongs to that step alone.
+ * GDAL baselines:
+ *  - loop: `gdal_translate -of ENVI` per file (what a shell script does; includes process start);
+ *  - vrt:  one process reading every file through a `gdalbuildvrt -separate` VRT
+ *          (`gdalinfo -stats`), which removes the per-file process start.
+ * The cache reload is measured with the cache file in the OS page cache (it was just written),
+ * i.e. memory bandwidth plus copy; a cold read is bounded by the disk.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildCatalog } from '../src/catalog.js';
+import { buildCube, cubeBytes, type CacheEncoding } from '../src/cube.js';
+import type { Progress } from '../src/progress.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+interface ChildResult {
+  step: string;
+  seconds: number;
+  /** Decode only (the pool), when the step decodes. */
+  decodeSeconds?: number;
+  cacheHit?: boolean;
+  cubeBytes: number;
+  maxRssBytes: number;
+  files: number;
+}
+
+/** Child: one measured step. */
+async function child(step: string, dir: string, workers: number, encoding: CacheEncoding): Promise<void> {
+  const catalog = await buildCatalog(dir, { glob: '*.tif', timePattern: 'auto' });
+  let decodeEnd = 0;
+  const progress: Progress = {
+    log: (m) => process.stderr.write(m + '\n'),
+    start: () => ({ tick: () => {}, done: () => { decodeEnd = performance.now(); } }),
+  };
+  const t0 = performance.now();
+  const cube = await buildCube(catalog, { cache: step !== 'decode', cacheEncoding: encoding, workers }, progress);
+  const seconds = (performance.now() - t0) / 1000;
+  const bytes = cubeBytes(cube.grid, cube.times.length, cube.u ? 2 : 1);
+  const result: ChildResult = {
+    step,
+    seconds,
+    ...(decodeEnd > 0 ? { decodeSeconds: (decodeEnd - t0) / 1000 } : {}),
+    cacheHit: cube.source.cache?.hit ?? false,
+    cubeBytes: bytes,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    files: catalog.entries.length,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function runChild(step: string, dir: string, workers: number, encoding: CacheEncoding): ChildResult {
+  const r = spawnSync(process.execPath, [SELF, '--child', step, '--dir', dir, '--workers', String(workers), '--encoding', encoding], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${step} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+}
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1000;
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(2);
+}
+
+async function main(): Promise<void> {
+  const step = arg('child');
+  const workers = Number(arg('workers') ?? 0);
+  if (step) {
+    await child(step, arg('dir')!, workers, (arg('encoding') ?? 'float32') as CacheEncoding);
+    return;
+  }
+  const hours = Number(arg('hours') ?? 720);
+  let dir = arg('dir');
+  if (!dir) {
+    dir = `/tmp/ingest/bench-synth-${hours}`;
+    const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tif')).length : 0;
+    if (have !== hours) {
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`writing ${hours} synthetic global hours to ${dir} ...`);
+      execFileSync(process.execPath, [join(ROOT, 'bin/windcast'), '--quiet', 'synth', '--out', dir, '--hours', String(hours)], { stdio: 'inherit' });
+    }
+  }
+  const files = readdirSync(dir).filter((f) => f.endsWith('.tif')).sort().map((f) => join(dir!, f));
+  console.log(`dataset: ${dir}, ${files.length} files`);
+  rmSync(join(dir, '.windcast-cache'), { recursive: true, force: true });
+  const report: Record<string, unknown> = { dir, files: files.length, cpus: (await import('node:os')).availableParallelism() };
+
+  if (!process.argv.includes('--skip-gdal')) {
+    const scratch = '/tmp/ingest/gdal-bench';
+    mkdirSync(scratch, { recursive: true });
+    const out = join(scratch, 'frame.bin');
+    const loop = time(() => {
+      for (const f of files) execFileSync('gdal_translate', ['-q', '-of', 'ENVI', f, out]);
+    });
+    const vrt = join(scratch, 'all.vrt');
+    rmSync(`${vrt}.aux.xml`, { force: true });
+    const listFile = join(scratch, 'files.txt');
+    writeFileSync(listFile, files.join('\n') + '\n');
+    execFileSync('gdalbuildvrt', ['-q', '-separate', '-input_file_list', listFile, vrt]);
+    const oneProcess = time(() => {
+      execFileSync('gdalinfo', ['-stats', '-nomd', vrt], { stdio: 'ignore', maxBuffer: 1 << 26 });
+    });
+    rmSync(`${vrt}.aux.xml`, { force: true });
+    report.gdal = { translateLoopSeconds: loop, vrtOneProcessSeconds: oneProcess };
+    console.log(`GDAL gdal_translate loop:          ${loop.toFixed(1)} s (${(files.length / loop).toFixed(1)} files/s)`);
+    console.log(`GDAL one process (VRT, -stats):     ${oneProcess.toFixed(1)} s (${(files.length / oneProcess).toFixed(1)} files/s)`);
+  }
+
+  const decode = runChild('decode', dir, workers, 'float32');
+  console.log(`windcast decode (${workers || 'all'} workers):    ${decode.decodeSeconds!.toFixed(1)} s (${(files.length / decode.decodeSeconds!).toFixed(1)} files/s), peak RSS ${gib(decode.maxRssBytes)} GiB = ${(decode.maxRssBytes / decode.cubeBytes).toFixed(2)} x cube (${gib(decode.cubeBytes)} GiB)`);
+  const build = runChild('build', dir, workers, 'float32');
+  console.log(`windcast decode + write cache:      ${build.seconds.toFixed(1)} s, peak RSS ${gib(build.maxRssBytes)} GiB = ${(build.maxRssBytes / build.cubeBytes).toFixed(2)} x cube`);
+  const reload = runChild('reload', dir, workers, 'float32');
+  if (!reload.cacheHit) throw new Error('reload did not hit the cache');
+  console.log(`windcast cache reload (float32):    ${reload.seconds.toFixed(2)} s = ${(reload.cubeBytes / reload.seconds / 1e9).toFixed(2)} GB/s, peak RSS ${gib(reload.maxRssBytes)} GiB = ${(reload.maxRssBytes / reload.cubeBytes).toFixed(2)} x cube`);
+  const build16 = runChild('build', dir, workers, 'int16');
+  const reload16 = runChild('reload', dir, workers, 'int16');
+  if (!reload16.cacheHit) throw new Error('int16 reload did not hit the cache');
+  console.log(`windcast cache reload (int16):      ${reload16.seconds.toFixed(2)} s = ${(reload16.cubeBytes / reload16.seconds / 1e9).toFixed(2)} GB/s of Float32 cube, peak RSS ${(reload16.maxRssBytes / reload16.cubeBytes).toFixed(2)} x cube`);
+  Object.assign(report, { decode, build, reload, build16, reload16 });
+  const gdal = report.gdal as { translateLoopSeconds: number; vrtOneProcessSeconds: number } | undefined;
+  if (gdal) {
+    console.log(`decode speed vs GDAL: ${(gdal.translateLoopSeconds / decode.decodeSeconds!).toFixed(2)} x the gdal_translate loop, ${(gdal.vrtOneProcessSeconds / decode.decodeSeconds!).toFixed(2)} x one GDAL process`);
+  }
+  mkdirSync('/tmp/ingest', { recursive: true });
+  writeFileSync('/tmp/ingest/bench-ingest.json', JSON.stringify(report, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
