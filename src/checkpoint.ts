@@ -51,12 +51,14 @@ export const CheckpointMetaSchema = z.object({
     dropout: z.number().min(0),
     linearSkip: z.boolean(),
     seed: z.number().int(),
+    lstm: z.enum(['fast', 'layers']).optional(),
   }),
   features: z.object({
     lookback: z.number().int().positive(),
     horizon: z.number().int().positive(),
     ringsDeg: z.array(z.number().positive()),
     uv: z.boolean(),
+    dayOfYear: z.boolean(),
     predictDelta: z.boolean(),
     normalization: z.enum(['cell', 'global']),
     poles: z.literal('reflect'),
@@ -367,6 +369,7 @@ export async function loadCheckpoint(tf: Tf, dir: string, prefer: CheckpointKind
   try {
     const json = JSON.parse(modelBytes.toString('utf8'));
     const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
+    if (meta.model.lstm === 'fast') (await import('./lstm-fast.js')).registerFastLstm(tf);
     model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
   } catch (err) {
     throw new CheckpointError(`${join(ckDir, 'model.json')}: cannot rebuild the model (${describeError(err)})`, { cause: err });

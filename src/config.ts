@@ -52,6 +52,11 @@ export const ModelConfigSchema = z.strictObject({
   linearSkip: z.boolean().default(true),
   /** Use u/v as features when the data has them. */
   useUV: z.boolean().default(true),
+  /**
+   * LSTM implementation: 'fast' (src/lstm-fast.ts: one fused BlockLSTM kernel per sequence on
+   * native TensorFlow, sigmoid gates) or 'layers' (tf.layers.lstm, hard-sigmoid gates).
+   */
+  lstm: z.enum(['fast', 'layers']).default('fast'),
 });
 
 export const TrainConfigSchema = z.strictObject({

@@ -28,6 +28,11 @@ export interface FeatureSpec {
   ringsDeg: number[];
   /** u/v of the centre cell are features (the cube had u/v bands). */
   uv: boolean;
+  /**
+   * Day-of-year sin/cos are features. Only when the training period spans a year: from less,
+   * the seasonal cycle cannot be learnt and the feature is a trend that does not extrapolate.
+   */
+  dayOfYear: boolean;
   /** Targets are the change from the last observed hour (else the normalised speed). */
   predictDelta: boolean;
   normalization: NormStats['mode'];
@@ -42,10 +47,12 @@ const DIRS: ReadonlyArray<readonly [number, number]> = [
 ];
 const POINTS = DIRS.length;
 
-export function featureSpec(options: { lookback: number; horizon: number; ringsDeg: number[]; uv: boolean; predictDelta: boolean; normalization: NormStats['mode'] }): FeatureSpec {
+export function featureSpec(options: { lookback: number; horizon: number; ringsDeg: number[]; uv: boolean; dayOfYear: boolean; predictDelta: boolean; normalization: NormStats['mode'] }): FeatureSpec {
   const names = ['speed'];
   for (const r of options.ringsDeg) names.push(`ring${r}_mean`, `ring${r}_east_minus_west`, `ring${r}_north_minus_south`);
-  names.push('solar_hour_sin', 'solar_hour_cos', 'day_of_year_sin', 'day_of_year_cos', 'lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
+  names.push('solar_hour_sin', 'solar_hour_cos');
+  if (options.dayOfYear) names.push('day_of_year_sin', 'day_of_year_cos');
+  names.push('lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
   if (options.uv) names.push('u', 'v');
   return { ...options, ringsDeg: [...options.ringsDeg], poles: 'reflect', names, nFeatures: names.length };
 }
@@ -225,9 +232,11 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
     const solar = (TWO_PI * (hours + lonH)) / 24;
     x[o++] = Math.sin(solar);
     x[o++] = Math.cos(solar);
-    const year = (TWO_PI * hours) / YEAR_HOURS;
-    x[o++] = Math.sin(year);
-    x[o++] = Math.cos(year);
+    if (spec.dayOfYear) {
+      const year = (TWO_PI * hours) / YEAR_HOURS;
+      x[o++] = Math.sin(year);
+      x[o++] = Math.cos(year);
+    }
     x[o++] = latS;
     x[o++] = latC;
     x[o++] = lonS;

@@ -28,10 +28,21 @@ export interface ModelSpec {
   dropout: number;
   linearSkip: boolean;
   seed: number;
+  /** LSTM implementation (absent in older checkpoints: 'layers'). */
+  lstm?: 'fast' | 'layers';
 }
 
 /** Channels of the linear path's per-hour projection. */
 const LINEAR_CHANNELS = 3;
+
+/** The model for spec, with the LSTM implementation it names. */
+export async function createModel(tf: Tf, spec: ModelSpec): Promise<LayersModel> {
+  if (spec.lstm === 'fast') {
+    const { buildFastModel } = await import('./lstm-fast.js');
+    return buildFastModel(tf, spec);
+  }
+  return buildModel(tf, spec);
+}
 
 export function buildModel(tf: Tf, spec: ModelSpec): LayersModel {
   const init = (k: number) => spec.seed * 101 + k;

@@ -26,13 +26,16 @@ import { cubeHours, type Cube } from './cube.js';
 import { CheckpointError, ConfigError, DataError } from './errors.js';
 import { featureContext, featureSpec, windowValid, type FeatureContext } from './features.js';
 import { ForecastScratch, checkCubeMatches, forecastWindows } from './forecast.js';
-import { buildModel, trainStep, trainableVariables, type ModelSpec } from './model.js';
+import { createModel, trainStep, trainableVariables, type ModelSpec } from './model.js';
 import { computeStats, type NormStats } from './normalize.js';
 import type { Progress } from './progress.js';
 import { describeSplit, splitHours, type TimeSplit } from './split.js';
 import { mixSeed, periodAnchors, sampleWindows, type WindowSample } from './windows.js';
 
 type LayersModel = ReturnType<Tf['model']>;
+
+/** Hours in a year: day-of-year features only when the training period spans one. */
+const YEAR_HOURS = 8760;
 
 export interface TrainOptions {
   tf: Tf;
@@ -214,6 +217,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     let samplesSeen = 0;
     let history: CheckpointMeta['training']['history'] = [];
     let modelConfig = config.model;
+    let resumedSpec: CheckpointMeta['features'] | undefined;
     let bestByLead: { model: number[]; persistence: number[]; linear: number[] | null } | undefined;
     const hasCheckpoint = existsSync(join(runDir, 'last')) || existsSync(join(runDir, 'last.prev')) || existsSync(join(runDir, 'best'));
 
@@ -230,6 +234,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       checkCubeMatches(meta, cube);
       if (meta.split.hours > hours) throw new DataError(options.dataDir, `has ${hours} hours, the checkpoint's split needs ${meta.split.hours}`);
       split = meta.split;
+      resumedSpec = meta.features;
       stats = loaded.stats;
       modelSpec = meta.model;
       modelConfig = meta.config.model;
@@ -270,6 +275,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       horizon: split.horizon,
       ringsDeg: modelConfig.ringsDeg,
       uv: options.resume ? modelConfig.useUV && uv : uv,
+      dayOfYear: resumedSpec ? resumedSpec.dayOfYear : split.train.endHour - split.train.startHour >= YEAR_HOURS,
       predictDelta: modelConfig.predictDelta,
       normalization: stats.mode,
     });
@@ -282,17 +288,18 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       dropout: modelConfig.dropout,
       linearSkip: modelConfig.linearSkip,
       seed: config.train.seed,
+      lstm: modelConfig.lstm,
     };
     if (modelSpec.nFeatures !== spec.nFeatures) {
       throw new CheckpointError(`${runDir}: the checkpoint's model takes ${modelSpec.nFeatures} features per hour, this data gives ${spec.nFeatures}`);
     }
     if (!model) {
-      model = buildModel(tf, modelSpec);
+      model = await createModel(tf, modelSpec);
       optimizer = tf.train.adam(learningRate);
     }
     const ctx = featureContext(cube, spec, stats);
     log(`features: ${spec.nFeatures} per hour (${spec.names.join(', ')}), normalisation per ${stats.mode === 'cell' ? 'cell' : 'grid'}, targets ${spec.predictDelta ? 'change from the last hour' : 'speed'}`);
-    log(`model: ${modelSpec.layers} x LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
+    log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
 
     const validation = buildValidation(cube, ctx, split, config, log);
     log(

@@ -72,7 +72,7 @@ test('features: normalised speed, ring gradients, solar time and position, in th
   // Speed grows 1 m/s per column eastward and 0.5 per row southward, plus 0.1 per hour.
   const cube = constantCube(grid, 60, (t, c) => 5 + (c % 6) + 0.5 * Math.floor(c / 6) + 0.1 * t);
   const stats = computeStats(cube, { startHour: 0, endHour: 48 }, 'global');
-  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: false, predictDelta: true, normalization: 'global' });
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: false, dayOfYear: true, predictDelta: true, normalization: 'global' });
   assert.equal(spec.nFeatures, 1 + 3 + 8);
   const ctx = featureContext(cube, spec, stats);
   const x = new Float32Array(24 * spec.nFeatures);
@@ -102,7 +102,7 @@ test('u/v are features when present; a NaN centre input is reported and a NaN ri
   const grid = regional();
   const cube = constantCube(grid, 60, () => 10, true);
   const stats = computeStats(cube, { startHour: 0, endHour: 48 }, 'cell');
-  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: true, predictDelta: true, normalization: 'cell' });
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [1], uv: true, dayOfYear: false, predictDelta: true, normalization: 'cell' });
   assert.deepEqual(spec.names.slice(-2), ['u', 'v']);
   const ctx = featureContext(cube, spec, stats);
   const x = new Float32Array(24 * spec.nFeatures);
