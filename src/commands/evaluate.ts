@@ -117,6 +117,9 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const train = meta.split.train;
 
   const fitStart = performance.now();
+  options.progress.log(
+    `baselines: fitting climatology (${cells.length} cells) and the linear baseline on training hours ${train.startHour}..${train.endHour - 1}`,
+  );
   const climatology = fitClimatology(cube, { hours: [train.startHour, train.endHour], cells });
   let linear;
   try {
@@ -131,6 +134,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     throw new DataError(options.dataDir, `cannot fit the linear baseline on the training period: ${(err as Error).message}`, { cause: err });
   }
   let baselineSeconds = (performance.now() - fitStart) / 1000;
+  options.progress.log(`baselines: fitted in ${baselineSeconds.toFixed(1)} s (linear: ${linear.samples} training windows)`);
 
   const names = [MODEL_NAME, ...BASELINE_NAMES];
   const acc = new ScoreAccumulator({ names, horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
@@ -288,7 +292,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       cellStride: config.evaluate.cellStride,
       ridgeLambda: config.evaluate.ridgeLambda,
       tf,
-      backend: formatBackendLine(info),
+      backend: formatBackendLine(info).replace(/^backend: /, ''),
       progress,
     });
   } finally {
