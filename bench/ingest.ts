@@ -17,7 +17,7 @@
  * i.e. memory bandwidth plus copy; a cold read is bounded by the disk.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCatalog } from '../src/catalog.js';
@@ -40,6 +40,8 @@ interface ChildResult {
   cacheHit?: boolean;
   cubeBytes: number;
   maxRssBytes: number;
+  /** User + system CPU seconds of the whole process (all threads). */
+  cpuSeconds: number;
   files: number;
 }
 
@@ -62,6 +64,7 @@ async function child(step: string, dir: string, workers: number, encoding: Cache
     cacheHit: cube.source.cache?.hit ?? false,
     cubeBytes: bytes,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
     files: catalog.entries.length,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -73,10 +76,18 @@ function runChild(step: string, dir: string, workers: number, encoding: CacheEnc
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
 }
 
-function time(fn: () => void): number {
+/** Wall time, and CPU time of the child processes fn starts (from /proc/self/stat's cutime/cstime). */
+function timed(_label: string, fn: () => void, _scratch: string, _files: string[]): { seconds: number; cpu: number } {
+  const before = childCpu();
   const t0 = performance.now();
   fn();
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, cpu: childCpu() - before };
+}
+
+function childCpu(): number {
+  // Fields 16 and 17 of /proc/self/stat: CPU of waited-for children, in clock ticks (100/s).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 function gib(bytes: number): string {
@@ -110,25 +121,25 @@ async function main(): Promise<void> {
     const scratch = '/tmp/ingest/gdal-bench';
     mkdirSync(scratch, { recursive: true });
     const out = join(scratch, 'frame.bin');
-    const loop = time(() => {
+    const loop = timed('gdal_translate loop', () => {
       for (const f of files) execFileSync('gdal_translate', ['-q', '-of', 'ENVI', f, out]);
-    });
+    }, scratch, files);
     const vrt = join(scratch, 'all.vrt');
     rmSync(`${vrt}.aux.xml`, { force: true });
     const listFile = join(scratch, 'files.txt');
     writeFileSync(listFile, files.join('\n') + '\n');
     execFileSync('gdalbuildvrt', ['-q', '-separate', '-input_file_list', listFile, vrt]);
-    const oneProcess = time(() => {
+    const oneProcess = timed('one GDAL process', () => {
       execFileSync('gdalinfo', ['-stats', '-nomd', vrt], { stdio: 'ignore', maxBuffer: 1 << 26 });
-    });
+    }, scratch, files);
     rmSync(`${vrt}.aux.xml`, { force: true });
-    report.gdal = { translateLoopSeconds: loop, vrtOneProcessSeconds: oneProcess };
-    console.log(`GDAL gdal_translate loop:          ${loop.toFixed(1)} s (${(files.length / loop).toFixed(1)} files/s)`);
-    console.log(`GDAL one process (VRT, -stats):     ${oneProcess.toFixed(1)} s (${(files.length / oneProcess).toFixed(1)} files/s)`);
+    report.gdal = { translateLoopSeconds: loop.seconds, translateLoopCpuSeconds: loop.cpu, vrtOneProcessSeconds: oneProcess.seconds, vrtOneProcessCpuSeconds: oneProcess.cpu };
+    console.log(`GDAL gdal_translate loop:           ${loop.seconds.toFixed(1)} s wall (${(files.length / loop.seconds).toFixed(1)} files/s), ${loop.cpu.toFixed(1)} s CPU`);
+    console.log(`GDAL one process (VRT, -stats):     ${oneProcess.seconds.toFixed(1)} s wall (${(files.length / oneProcess.seconds).toFixed(1)} files/s), ${oneProcess.cpu.toFixed(1)} s CPU`);
   }
 
   const decode = runChild('decode', dir, workers, 'float32');
-  console.log(`windcast decode (${workers || 'all'} workers):    ${decode.decodeSeconds!.toFixed(1)} s (${(files.length / decode.decodeSeconds!).toFixed(1)} files/s), peak RSS ${gib(decode.maxRssBytes)} GiB = ${(decode.maxRssBytes / decode.cubeBytes).toFixed(2)} x cube (${gib(decode.cubeBytes)} GiB)`);
+  console.log(`windcast decode (${workers || 'all'} workers):      ${decode.decodeSeconds!.toFixed(1)} s wall (${(files.length / decode.decodeSeconds!).toFixed(1)} files/s), ${decode.cpuSeconds.toFixed(1)} s CPU (whole process), peak RSS ${gib(decode.maxRssBytes)} GiB = ${(decode.maxRssBytes / decode.cubeBytes).toFixed(2)} x cube (${gib(decode.cubeBytes)} GiB)`);
   const build = runChild('build', dir, workers, 'float32');
   console.log(`windcast decode + write cache:      ${build.seconds.toFixed(1)} s, peak RSS ${gib(build.maxRssBytes)} GiB = ${(build.maxRssBytes / build.cubeBytes).toFixed(2)} x cube`);
   const reload = runChild('reload', dir, workers, 'float32');
@@ -139,9 +150,10 @@ async function main(): Promise<void> {
   if (!reload16.cacheHit) throw new Error('int16 reload did not hit the cache');
   console.log(`windcast cache reload (int16):      ${reload16.seconds.toFixed(2)} s = ${(reload16.cubeBytes / reload16.seconds / 1e9).toFixed(2)} GB/s of Float32 cube, peak RSS ${(reload16.maxRssBytes / reload16.cubeBytes).toFixed(2)} x cube`);
   Object.assign(report, { decode, build, reload, build16, reload16 });
-  const gdal = report.gdal as { translateLoopSeconds: number; vrtOneProcessSeconds: number } | undefined;
+  const gdal = report.gdal as { translateLoopSeconds: number; vrtOneProcessSeconds: number; translateLoopCpuSeconds: number; vrtOneProcessCpuSeconds: number } | undefined;
   if (gdal) {
-    console.log(`decode speed vs GDAL: ${(gdal.translateLoopSeconds / decode.decodeSeconds!).toFixed(2)} x the gdal_translate loop, ${(gdal.vrtOneProcessSeconds / decode.decodeSeconds!).toFixed(2)} x one GDAL process`);
+    console.log(`decode speed vs GDAL (wall): ${(gdal.translateLoopSeconds / decode.decodeSeconds!).toFixed(2)} x the gdal_translate loop, ${(gdal.vrtOneProcessSeconds / decode.decodeSeconds!).toFixed(2)} x one GDAL process`);
+    console.log(`CPU per file: windcast ${(1000 * decode.cpuSeconds / files.length).toFixed(0)} ms, gdal_translate ${(1000 * gdal.translateLoopCpuSeconds / files.length).toFixed(0)} ms, one GDAL process ${(1000 * gdal.vrtOneProcessCpuSeconds / files.length).toFixed(0)} ms`);
   }
   mkdirSync('/tmp/ingest', { recursive: true });
   writeFileSync('/tmp/ingest/bench-ingest.json', JSON.stringify(report, null, 2));

@@ -49,11 +49,12 @@ async function handle(task: WorkerTask): Promise<FileDecodeResult> {
       if (h.bandCount === 1) frames = [slice(speedOut) ?? scratchFrames(1)[0]!];
       else frames = uOut && vOut ? [slice(uOut)!, slice(vOut)!] : scratchFrames(3).slice(0, 2);
       return { bands: frames };
-    });
-    let speed = stats[0]!;
-    if (header.bandCount === 2) {
-      const out = slice(speedOut) ?? scratchFrames(3)[2]!;
-      speed = speedFromUV(frames[0]!, frames[1]!, out);
+    }, { stats: !outputs });
+    let speed = stats[0];
+    if (header.bandCount === 2 && !outputs) {
+      speed = speedFromUV(frames[0]!, frames[1]!, scratchFrames(3)[2]!);
+    } else if (header.bandCount === 2) {
+      speedFromUV(frames[0]!, frames[1]!, slice(speedOut)!);
     }
     const { dataType, bandCount, nodata, compression, layout, scale, offset, warnings } = header;
     return { index: t, path: task.path, header: { dataType, bandCount, nodata, compression, layout, scale, offset, warnings }, speed };

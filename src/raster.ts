@@ -376,9 +376,9 @@ export interface DecodeTarget {
 /**
  * Decode a file into preallocated north-up Float32 bands (e.g. views of a shared cube), with
  * scale/offset applied and nodata as NaN. If `expect` is given the grid must equal it.
- * Returns the header and per-band statistics.
+ * Returns the header and per-band statistics (skipped with stats: false).
  */
-export async function decodeRasterInto(path: string, target: DecodeTarget | ((h: RasterHeader) => DecodeTarget)): Promise<{ header: RasterHeader; stats: BandStats[] }> {
+export async function decodeRasterInto(path: string, target: DecodeTarget | ((h: RasterHeader) => DecodeTarget), options: { stats?: boolean } = {}): Promise<{ header: RasterHeader; stats: BandStats[] }> {
   const bytes = readFileBytes(path);
   const image = await firstImage(path, bytes);
   const header = await readHeaderFrom(path, image, bytes.byteLength);
@@ -398,7 +398,7 @@ export async function decodeRasterInto(path: string, target: DecodeTarget | ((h:
     }
     for (let b = 0; b < header.bandCount; b++) convertBand(rasters[b]!, out.bands[b]!, width, height, header, b);
   }
-  const stats = out.bands.slice(0, header.bandCount).map(bandStats);
+  const stats = options.stats === false ? [] : out.bands.slice(0, header.bandCount).map(bandStats);
   return { header, stats };
 }
 
