@@ -1,0 +1,72 @@
+/**
+ * Synth benchmark: the default `windcast synth` run (720 global hourly files, 1440 x 721,
+ * DEFLATE) timed end to end, GDAL's view of one file, and the realism calibration of the set:
+ * area-weighted (cos latitude) persistence RMSE at +1, +6 and +24 h and the mean speed.
+ *
+ *   node dist/bench/synth.js [--out DIR] [--hours 720] [--workers N] [--stats-step 0.25] [--skip-write] [--skip-stats] [--keep]
+ *
+ * Target: 720 files in at most 60 s on 2 cores. The statistics are computed from the generator
+ * itself (in this process, one hour after another), which gives the same numbers as reading the
+ * written files back; --stats-step 1 gives a quick estimate on a 1 degree grid.
+ */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { synth } from '../src/commands/synth.js';
+import { parseConfig } from '../src/config.js';
+import { silentProgress } from '../src/progress.js';
+import { parseIsoHour, persistenceStats, synthGrid } from '../src/synth.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+const hours = Number(arg('hours') ?? 720);
+const out = arg('out') ?? '/tmp/synth-bench/default';
+const workers = arg('workers') !== undefined ? Number(arg('workers')) : availableParallelism();
+const statsStep = Number(arg('stats-step') ?? 0.25);
+const config = parseConfig({ synth: { hours } }, 'bench');
+
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
+
+if (!flag('skip-write')) {
+  rmSync(out, { recursive: true, force: true });
+  const cpu0 = process.cpuUsage();
+  const result = await synth({ out, workers }, { config, progress: silentProgress, verbose: false });
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `write: ${result.files} files ${result.grid.width}x${result.grid.height} in ${result.seconds.toFixed(1)} s ` +
+      `(${result.filesPerSecond.toFixed(1)} files/s, ${result.workers} workers, ` +
+      `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, ${(result.bytes / 1e6).toFixed(0)} MB, ` +
+      `${(result.bytes / result.files / 1e6).toFixed(2)} MB/file) target <= 60 s for 720 files on 2 cores`,
+  );
+  try {
+    const info = JSON.parse(execFileSync('gdalinfo', ['-json', join(out, result.firstFile)], { encoding: 'utf8' })) as {
+      size: number[];
+      geoTransform: number[];
+      bands: Array<{ type: string }>;
+      coordinateSystem: { wkt: string };
+    };
+    const wgs84 = /GEOGCRS\["WGS 84"/.test(info.coordinateSystem.wkt) && /ID\["EPSG",4326\]/.test(info.coordinateSystem.wkt);
+    console.log(`gdalinfo ${result.firstFile}: size ${info.size.join('x')}, ${info.bands[0]?.type}, geotransform ${info.geoTransform.join(',')}, ${wgs84 ? 'WGS 84 (EPSG:4326)' : 'CRS NOT WGS 84'}`);
+  } catch {
+    console.log('gdalinfo: not installed, skipped');
+  }
+  if (!flag('keep')) rmSync(out, { recursive: true, force: true });
+}
+
+if (!flag('skip-stats')) {
+  const grid = synthGrid({ step: statsStep, bbox: null, lon180: false });
+  const t0 = performance.now();
+  const stats = persistenceStats({ seed: config.synth.seed, startMs: parseIsoHour(config.synth.start), hours, grid });
+  const r = stats.rmse;
+  console.log(
+    `stats (${stats.grid}, ${hours} h from ${config.synth.start}, seed ${config.synth.seed}, ${((performance.now() - t0) / 1000).toFixed(0)} s): ` +
+      `mean ${stats.meanSpeed.toFixed(2)} m/s, std ${stats.stdSpeed.toFixed(2)}, max ${stats.maxSpeed.toFixed(1)}; ` +
+      `persistence RMSE +1 h ${r[1]!.toFixed(2)}, +6 h ${r[6]!.toFixed(2)}, +24 h ${r[24]!.toFixed(2)} m/s ` +
+      `(targets 0.4-1.0, 1.5-3, 2.5-4.5; mean 6-8)`,
+  );
+}
