@@ -6,7 +6,7 @@
  * last/ (and best/ on improvement), append one JSONL line, and stop early when validation
  * stalls. An abort signal (Ctrl-C) ends the epoch at the next batch, saves last/ and returns.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo, Tf } from './backend.js';
 import { PROJECT_ROOT } from './backend.js';
@@ -263,6 +263,11 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     } else {
       if (hasCheckpoint && !options.force) {
         throw new CheckpointError(`${runDir}: already holds checkpoints; use --resume to continue it, --force to start over, or another --run name`);
+      }
+      if (hasCheckpoint) {
+        // --force on a run with checkpoints: start over cleanly, so no stale best/ or log remains.
+        for (const name of ['last', 'last.prev', 'best', 'best.prev', 'train-log.jsonl']) rmSync(join(runDir, name), { recursive: true, force: true });
+        log(`${runDir}: starting over (--force): removed the previous checkpoints and log`);
       }
       split = splitHours({ hours, lookback: config.model.lookback, horizon: config.model.horizon, fractions: config.train.split });
       stats = computeStats(cube, split.train, config.model.normalization);
