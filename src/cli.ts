@@ -175,6 +175,30 @@ export function buildProgram(): Command {
       print(formatTrainResult(await train({ data: opts.data, run: opts.run, modelsDir: opts.modelsDir, resume: opts.resume, force: opts.force }, ctx)));
     });
 
+  program
+    .command('predict')
+    .description('Forecast +1..+24 h from the latest 24 hours: one GeoTIFF per lead (or one 24-band file), or a table, CSV and JSON for chosen sites.')
+    .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
+    .requiredOption('--data <dir>', 'folder of hourly GeoTIFFs holding the 24 hours before the issue time')
+    .requiredOption('--out <dir>', 'output folder (created if missing; earlier files of the same names are replaced only when the new forecast is complete)')
+    .option('--at <iso>', 'issue time, the last observed hour, e.g. 2024-01-31T00Z (default: the latest hour in --data)')
+    .option('--points <lat,lon>', 'forecast only at this site, LAT,LON or NAME=LAT,LON in degrees (repeatable); no grids are written', collect)
+    .option('--points-file <csv>', 'sites from a CSV with columns name,lat,lon or lat,lon; no grids are written')
+    .addOption(new Option('--interpolation <kind>', `how sites are read off the grid (default: ${defaults.predict.interpolation})`).choices(['nearest', 'bilinear']))
+    .option('--multiband', `one ${defaults.model.horizon}-band GeoTIFF instead of one file per lead`)
+    .option('--png', 'also write a PNG contact sheet of all leads (world map, colour bar, lat/lon grid lines)')
+    .option('--batch-cells <n>', `cells per model call; bounds memory (default: ${defaults.predict.batchCells})`, int('--batch-cells', 1))
+    .addOption(new Option('--backend <name>', `TensorFlow.js backend (default: ${defaults.train.backend})`).choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {
+        predict: { multiband: opts.multiband, png: opts.png, interpolation: opts.interpolation, batchCells: opts.batchCells },
+        train: { backend: opts.backend },
+      });
+      const { predict, formatPredictResult } = await import('./commands/predict.js');
+      print(formatPredictResult(await predict({ model: opts.model, data: opts.data, out: opts.out, at: opts.at, points: opts.points, pointsFile: opts.pointsFile }, ctx)));
+    });
+
   return program;
 }
 
