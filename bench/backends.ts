@@ -14,14 +14,14 @@
  * TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS = --threads; wasm and cpu are single-threaded
  * in Node whatever is asked (doctor says so), which the table shows.
  * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
- * batch * steps / seconds. --profile adds a per-kernel breakdown of one training step
+ * batch * steps / seconds; cpu, at minutes per step, gets one warm-up and one timed step. --profile adds a per-kernel breakdown of one training step
  * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
  * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast'), or both (default).
  * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,9 @@ export interface BenchRow {
   predictSamplesPerSec: number;
   trainStepMs: number;
   predictBatchMs: number;
+  /** Process CPU time (all threads) per training step and per prediction batch. */
+  trainStepCpuMs: number;
+  predictBatchCpuMs: number;
   steps: number;
   note?: string;
   profile?: ProfileSummary;
@@ -72,15 +75,22 @@ const batch = Number(opts.batch);
 const seconds = Number(opts.seconds);
 const spec: ModelSpec = { lookback: 24, nFeatures: 18, horizon: 24, units: 64, layers: 1, dropout: 0, linearSkip: true, seed: 42 };
 
-async function timeLoop(seconds: number, minSteps: number, step: () => Promise<void>): Promise<{ steps: number; ms: number }> {
-  for (let i = 0; i < 2; i++) await step();
+/**
+ * Wall time and process CPU time (user + system, all threads) of the timed steps. On a busy
+ * machine wall time depends on the neighbours; CPU time per sample much less so, which makes
+ * it the fairer number for comparing engines measured minutes apart.
+ */
+async function timeLoop(seconds: number, minSteps: number, step: () => Promise<void>, warmUp = 2): Promise<{ steps: number; ms: number; cpuMs: number }> {
+  for (let i = 0; i < warmUp; i++) await step();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let steps = 0;
   while (steps < minSteps || performance.now() - t0 < seconds * 1000) {
     await step();
     steps++;
   }
-  return { steps, ms: performance.now() - t0 };
+  const c = process.cpuUsage(c0);
+  return { steps, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
 }
 
 async function buildBenchModel(tf: Tf) {
@@ -104,14 +114,15 @@ async function worker(name: BackendName): Promise<BenchRow> {
     await loss.data();
     loss.dispose();
   };
-  // cpu needs ~10 s per step at batch 4096: a minimum of 3 steps would take minutes.
+  // cpu needs minutes per training step at batch 4096: one warm-up and one timed step.
   const minSteps = name === 'cpu' ? 1 : 3;
-  const train = await timeLoop(seconds, minSteps, step);
-  const predict = await timeLoop(seconds / 2, minSteps, async () => {
+  const warmUp = name === 'cpu' ? 1 : 2;
+  const train = await timeLoop(name === 'cpu' ? 0 : seconds, minSteps, step, warmUp);
+  const predict = await timeLoop(name === 'cpu' ? 0 : seconds / 2, minSteps, async () => {
     const out = model.predict(xs, { batchSize: batch }) as Tensor;
     await out.data();
     out.dispose();
-  });
+  }, warmUp);
   let profile: ProfileSummary | undefined;
   if (opts.profile) {
     const t0 = performance.now();
@@ -142,6 +153,8 @@ async function worker(name: BackendName): Promise<BenchRow> {
     predictSamplesPerSec: (batch * predict.steps) / (predict.ms / 1000),
     trainStepMs: train.ms / train.steps,
     predictBatchMs: predict.ms / predict.steps,
+    trainStepCpuMs: train.cpuMs / train.steps,
+    predictBatchCpuMs: predict.cpuMs / predict.steps,
     steps: train.steps,
     ...(profile ? { profile } : {}),
   };
@@ -174,6 +187,7 @@ async function main(): Promise<void> {
     OMP_NUM_THREADS: String(threads),
     TF_CPP_MIN_LOG_LEVEL: '2',
   };
+  const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
   const rows: (BenchRow | { engine: string; error: string })[] = [];
   const self = fileURLToPath(import.meta.url);
   for (const name of opts.backends!.split(',').filter(Boolean)) {
@@ -190,11 +204,11 @@ async function main(): Promise<void> {
     const r = runChild(opts.python!, [script, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds)], env);
     rows.push('error' in r ? { engine: peer, error: r.error } : r);
   }
-  const header = `model: LSTM(${spec.units}) over ${spec.lookback} h x ${spec.nFeatures} features -> ${spec.horizon} leads (+ linear path), batch ${batch}, ${threads} threads requested`;
-  const lines = [header, '', '| engine | threads | train samples/s | predict samples/s | train step ms | predict batch ms | timed steps |', '|---|---:|---:|---:|---:|---:|---:|'];
+  const header = `model: LSTM(${spec.units}) over ${spec.lookback} h x ${spec.nFeatures} features -> ${spec.horizon} leads (+ linear path), batch ${batch}, ${threads} threads requested; load average before: ${loadBefore}, after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+  const lines = [header, '', '| engine | threads | train samples/s | predict samples/s | train step ms | predict batch ms | train step CPU ms | predict batch CPU ms | timed steps |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
-    if ('error' in r) lines.push(`| ${r.engine} | | failed: ${r.error} | | | | |`);
-    else lines.push(`| ${r.engine} | ${r.threads} | ${fmt(r.trainSamplesPerSec)} | ${fmt(r.predictSamplesPerSec)} | ${fmt(r.trainStepMs)} | ${fmt(r.predictBatchMs)} | ${r.steps} |`);
+    if ('error' in r) lines.push(`| ${r.engine} | | failed: ${r.error} | | | | | | |`);
+    else lines.push(`| ${r.engine} | ${r.threads} | ${fmt(r.trainSamplesPerSec)} | ${fmt(r.predictSamplesPerSec)} | ${fmt(r.trainStepMs)} | ${fmt(r.predictBatchMs)} | ${fmt(r.trainStepCpuMs)} | ${fmt(r.predictBatchCpuMs)} | ${r.steps} |`);
   }
   for (const r of rows) {
     if ('error' in r || !r.profile) continue;

@@ -79,9 +79,10 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sZeros, sw, sPeep, sb, si, scs, sf, so, sci, sco, sh] = saved as Tensor[];
+        // Only the last hour's h reaches the loss: one Pad instead of zeros + concat.
         const hGrad = returnSequences
           ? tf.transpose(dy, [1, 0, 2])
-          : tf.concat([tf.zeros([steps - 1, batch, units]), tf.reshape(dy, [1, batch, units])], 0);
+          : tf.pad(tf.reshape(dy, [1, batch, units]), [[steps - 1, 0], [0, 0], [0, 0]]);
         const csGrad = tf.zerosLike(scs!);
         const grads = backend.executeMultipleOutputs('BlockLSTMGrad', gradAttrs, [
           new int64Scalar!(steps), sx, sZeros, sZeros, sw, sPeep, sPeep, sPeep, sb, si, scs, sf, so, sci, sco, sh, csGrad, hGrad,
