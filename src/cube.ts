@@ -102,6 +102,9 @@ export interface WorkerInit {
 }
 export interface WorkerTask { index: number; path: string }
 
+/** Longest time one file may take to decode (a global float32 frame takes well under 1 s). */
+const DECODE_TIMEOUT_S = 120;
+
 export function workerCount(requested: number, files: number): number {
   const n = requested > 0 ? requested : availableParallelism();
   return Math.max(1, Math.min(n, files));
@@ -125,6 +128,7 @@ export async function decodeFiles(options: DecodePoolOptions): Promise<FileDecod
       const worker = new Worker(new URL('./cube-worker.js', import.meta.url), { workerData: init });
       workers.push(worker);
       let current: WorkerTask | undefined;
+      let watchdog: NodeJS.Timeout | undefined;
       const feed = () => {
         if (next >= files.length) {
           current = undefined;
@@ -133,18 +137,26 @@ export async function decodeFiles(options: DecodePoolOptions): Promise<FileDecod
         }
         current = { index: next, path: files[next]! };
         next++;
+        const job = current;
+        // A corrupt file can make a decoder spin forever: give up on it rather than hang.
+        watchdog = setTimeout(() => {
+          reject(new DataError(job.path, `decoding did not finish within ${DECODE_TIMEOUT_S} s; the file is probably corrupt`));
+        }, DECODE_TIMEOUT_S * 1000);
         worker.postMessage(current);
       };
       worker.on('message', (msg: FileDecodeResult) => {
+        clearTimeout(watchdog);
         results[msg.index] = msg;
         task.tick(1);
         feed();
       });
       worker.on('error', (err) => {
+        clearTimeout(watchdog);
         // A crash inside the decoder (e.g. out of memory) names the file it was decoding.
         reject(new WindcastError('internal', `${current?.path ?? 'decoder'}: decoder thread failed: ${describeError(err)}`, { cause: err }));
       });
       worker.on('exit', (code) => {
+        clearTimeout(watchdog);
         if (current && code !== 0) reject(new WindcastError('internal', `${current.path}: decoder thread exited with code ${code}`));
       });
       feed();
