@@ -33,7 +33,7 @@ export interface ModelSpec {
 }
 
 /** Channels of the linear path's per-hour projection. */
-const LINEAR_CHANNELS = 3;
+export const LINEAR_CHANNELS = 3;
 
 /** The model for spec, with the LSTM implementation it names. */
 export async function createModel(tf: Tf, spec: ModelSpec): Promise<LayersModel> {
@@ -110,4 +110,56 @@ export function trainStep(
     variables,
   );
   return cost!;
+}
+
+/**
+ * A linear forecast to start the linear path from: per lead, coefficients on the normalised
+ * speed of each lookback hour, on sin/cos of the solar hour at the last input hour, and an
+ * intercept (fitted by least squares in train.ts).
+ */
+export interface LinearStart {
+  /** [lookback * horizon]: speed at hour h (oldest first) -> lead j at h * horizon + j. */
+  speed: Float64Array;
+  /** [horizon] each. */
+  solarSin: Float64Array;
+  solarCos: Float64Array;
+  intercept: Float64Array;
+  /** Feature indices of the speed and solar sin/cos inputs. */
+  speedFeature: number;
+  solarSinFeature: number;
+}
+
+/**
+ * Set the linear path to `start`: projection channel 0 reads the speed, channels 1 and 2 the
+ * solar hour sin/cos; the dense layer applies the coefficients (sin/cos at the last hour only).
+ * With the head at zero the untrained model then forecasts exactly this linear model.
+ */
+export function setLinearPath(
+  tf: Tf,
+  model: LayersModel,
+  spec: ModelSpec,
+  start: LinearStart,
+  makeTensor: (values: Float32Array, shape: number[]) => Tensor,
+): void {
+  const F = spec.nFeatures;
+  const L = spec.lookback;
+  const H = spec.horizon;
+  const C = LINEAR_CHANNELS;
+  const proj = new Float32Array(F * C);
+  proj[start.speedFeature * C + 0] = 1;
+  proj[start.solarSinFeature * C + 1] = 1;
+  proj[(start.solarSinFeature + 1) * C + 2] = 1;
+  const kernel = new Float32Array(L * C * H);
+  for (let h = 0; h < L; h++) for (let j = 0; j < H; j++) kernel[(h * C + 0) * H + j] = start.speed[h * H + j]!;
+  for (let j = 0; j < H; j++) {
+    kernel[((L - 1) * C + 1) * H + j] = start.solarSin[j]!;
+    kernel[((L - 1) * C + 2) * H + j] = start.solarCos[j]!;
+  }
+  const tensors = [makeTensor(proj, [F, C]), makeTensor(kernel, [L * C, H]), makeTensor(Float32Array.from(start.intercept), [H])];
+  try {
+    model.getLayer('linear_proj').setWeights([tensors[0]!]);
+    model.getLayer('linear').setWeights([tensors[1]!, tensors[2]!]);
+  } finally {
+    tf.dispose(tensors);
+  }
 }

@@ -10,8 +10,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { BackendInfo, Tf } from './backend.js';
 import { PROJECT_ROOT } from './backend.js';
-import { fitLinearBaseline, linearForecast } from './baselines.js';
-import { BatchBuffers, batchTensors, fillBatch } from './batches.js';
+import { fitLinearBaseline, linearForecast, solveSymmetric } from './baselines.js';
+import { BatchBuffers, batchTensors, fillBatch, storedTensor } from './batches.js';
 import {
   acquireLock,
   cleanStaleTemporaries,
@@ -24,9 +24,9 @@ import {
 import type { Config } from './config.js';
 import { cubeHours, type Cube } from './cube.js';
 import { CheckpointError, ConfigError, DataError } from './errors.js';
-import { featureContext, featureSpec, windowValid, type FeatureContext } from './features.js';
+import { featureContext, featureSpec, gatherTargets, gatherWindow, windowValid, type FeatureContext } from './features.js';
 import { ForecastScratch, checkCubeMatches, forecastWindows } from './forecast.js';
-import { createModel, trainStep, trainableVariables, type ModelSpec } from './model.js';
+import { createModel, setLinearPath, trainStep, trainableVariables, type LinearStart, type ModelSpec } from './model.js';
 import { computeStats, type NormStats } from './normalize.js';
 import type { Progress } from './progress.js';
 import { describeSplit, splitHours, type TimeSplit } from './split.js';
@@ -190,6 +190,63 @@ function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, conf
   };
 }
 
+/**
+ * Least-squares start for the linear path: a weighted ridge regression of the normalised
+ * targets on the normalised speed of the lookback hours, the solar hour at t0 and an
+ * intercept, on a sample of training windows. The model then starts as (at least) this linear
+ * forecast and the LSTM learns what it misses, which matters most on small datasets.
+ */
+export function fitLinearStart(ctx: FeatureContext, sample: WindowSample, lambda: number): LinearStart {
+  const { spec, stats } = ctx;
+  const L = spec.lookback;
+  const H = spec.horizon;
+  const F = spec.nFeatures;
+  const solarSinFeature = spec.names.indexOf('solar_hour_sin');
+  const P = L + 3;
+  const xtx = new Float64Array(P * P);
+  const xty = new Float64Array(P * H);
+  const x = new Float32Array(L * F);
+  const y = new Float32Array(H);
+  const row = new Float64Array(P);
+  let sumW = 0;
+  for (let i = 0; i < sample.t0.length; i++) {
+    const t0 = sample.t0[i]!;
+    const cell = sample.cell[i]!;
+    if (!gatherWindow(ctx, t0, cell, x, 0) || !gatherTargets(ctx, t0, cell, y, 0)) continue;
+    const sd = stats.std[cell]!;
+    const w = (sd * sd) / stats.meanVariance;
+    for (let h = 0; h < L; h++) row[h] = x[h * F]!;
+    row[L] = x[(L - 1) * F + solarSinFeature]!;
+    row[L + 1] = x[(L - 1) * F + solarSinFeature + 1]!;
+    row[L + 2] = 1;
+    for (let a = 0; a < P; a++) {
+      const wa = w * row[a]!;
+      for (let b = a; b < P; b++) xtx[a * P + b]! += wa * row[b]!;
+      for (let j = 0; j < H; j++) xty[a * H + j]! += wa * y[j]!;
+    }
+    sumW += w;
+  }
+  if (sumW === 0) throw new Error('no complete training window to fit the linear path on');
+  for (let a = 0; a < P; a++) {
+    for (let b = a; b < P; b++) {
+      const v = xtx[a * P + b]! / sumW;
+      xtx[a * P + b] = v;
+      xtx[b * P + a] = v;
+    }
+    for (let j = 0; j < H; j++) xty[a * H + j]! /= sumW;
+  }
+  for (let a = 0; a < P - 1; a++) xtx[a * P + a]! += lambda;
+  const coef = solveSymmetric(xtx, xty, P, H);
+  return {
+    speed: coef.slice(0, L * H),
+    solarSin: coef.slice(L * H, (L + 1) * H),
+    solarCos: coef.slice((L + 1) * H, (L + 2) * H),
+    intercept: coef.slice((L + 2) * H, (L + 3) * H),
+    speedFeature: 0,
+    solarSinFeature,
+  };
+}
+
 const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 
 /** Run (or resume) training; returns what happened. Checkpoints are under options.runDir. */
@@ -306,11 +363,27 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     log(`features: ${spec.nFeatures} per hour (${spec.names.join(', ')}), normalisation per ${stats.mode === 'cell' ? 'cell' : 'grid'}, targets ${spec.predictDelta ? 'change from the last hour' : 'speed'}`);
     log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
 
+    if (startEpoch === 0 && modelSpec.linearSkip) {
+      const fitSample = sampleWindows({
+        grid: cube.grid,
+        anchors: periodAnchors(split, split.train, 1),
+        count: Math.min(50_000, config.train.samplesPerEpoch),
+        seed: mixSeed(config.train.seed, 0x11aea),
+        accept: (t, c) => windowValid(ctx, t, c, true),
+      });
+      const start = fitLinearStart(ctx, fitSample, config.evaluate.ridgeLambda);
+      setLinearPath(tf, model, modelSpec, start, (values, shape) => storedTensor(tf, values, shape, 'float32'));
+      log(`linear path: started from a least-squares fit on ${fitSample.t0.length} training windows`);
+    }
     const validation = buildValidation(cube, ctx, split, config, log);
     log(
       `validation: ${validation.sample.t0.length} windows; persistence RMSE ${f3(validation.persistenceRmse)} m/s, linear baseline ${f3(validation.linearRmse)} m/s`,
     );
 
+    if (startEpoch === 0) {
+      forecastWindows(tf, model, ctx, validation.sample.t0, validation.sample.cell, validation.pred, validation.scratch);
+      log(`validation before training: model RMSE ${f3(rmseByLead(validation.pred, validation.truth, spec.horizon).overall)} m/s`);
+    }
     const variables = trainableVariables(model);
     const trainAnchors = periodAnchors(split, split.train, config.train.stride);
     const B = config.train.batchSize;
