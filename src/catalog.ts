@@ -103,7 +103,13 @@ export function listFiles(input: string, glob: string): { dir: string; files: st
   const files = names
     .filter((n) => re.test(n) && !n.startsWith('.'))
     .map((n) => join(dir, n))
-    .filter((p) => statSync(p).isFile())
+    .filter((p) => {
+      try {
+        return statSync(p).isFile();
+      } catch (err) {
+        throw new DataError(p, `cannot read: ${(err as Error).message}`, { cause: err });
+      }
+    })
     .sort();
   if (files.length === 0) throw new DataError(isGlob(input) ? input : join(dir, pattern), 'no files match');
   return { dir, files };
