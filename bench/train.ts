@@ -5,7 +5,7 @@
  * and the loop's own train step on them), plus feature gathering alone.
  *
  *   npm run build && node dist/bench/train.js [--backend tensorflow] [--data DIR] [--step 1]
- *       [--hours 720] [--samples 200000] [--batch 4096] [--json FILE]
+ *       [--hours 720] [--samples 200000] [--batch 4096] [--lstm fast|layers] [--json FILE]
  *
  * Without --data the cube is generated in memory (a global grid at --step degrees with moving
  * weather-like patterns); with --data the folder is read as `windcast train` would.
@@ -22,7 +22,7 @@ import type { Cube } from '../src/cube.js';
 import { HOUR_MS } from '../src/cube.js';
 import { featureContext, featureSpec } from '../src/features.js';
 import { era5Grid } from '../src/grid.js';
-import { buildModel, trainStep, trainableVariables } from '../src/model.js';
+import { createModel, trainStep, trainableVariables } from '../src/model.js';
 import { computeStats } from '../src/normalize.js';
 import { silentProgress } from '../src/progress.js';
 import { splitHours } from '../src/split.js';
@@ -38,6 +38,7 @@ const { values: opts } = parseArgs({
     samples: { type: 'string', default: '200000' },
     batch: { type: 'string', default: '4096' },
     json: { type: 'string' },
+    lstm: { type: 'string', default: 'fast' },
   },
 });
 
@@ -76,11 +77,12 @@ async function main(): Promise<void> {
   const samples = Number(opts.samples);
   const cube = opts.data ? await loadData(opts.data) : generatedCube(Number(opts.step), Number(opts.hours));
   const config = schemaDefaults();
+  config.model.lstm = opts.lstm === 'layers' ? 'layers' : 'fast';
   const split = splitHours({ hours: cube.times.length, lookback: 24, horizon: 24, fractions: config.train.split });
   const stats = computeStats(cube, split.train, 'cell');
   const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: config.model.ringsDeg, uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell' });
-  const ctx = featureContext(cube, spec, stats);
-  const modelSpec = { lookback: 24, nFeatures: spec.nFeatures, horizon: 24, units: config.model.units, layers: config.model.layers, dropout: 0, linearSkip: true, seed: 1 };
+  const ctx = featureContext(cube, spec, stats, { cellMajor: true });
+  const modelSpec = { lookback: 24, nFeatures: spec.nFeatures, horizon: 24, units: config.model.units, layers: config.model.layers, dropout: 0, linearSkip: true, seed: 1, lstm: config.model.lstm };
 
   // Feature gathering alone (the CPU work the loop adds to the model's).
   const sample = sampleWindows({ grid: cube.grid, anchors: periodAnchors(split, split.train), count: samples, seed: 1 });
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
 
   // Bare model: model.fit on random tensors in memory.
   const steps = Math.max(3, Math.floor(samples / B / 2));
-  const model = buildModel(tf, modelSpec);
+  const model = await createModel(tf, modelSpec);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
   const X = tf.randomNormal([B * steps, 24, spec.nFeatures]);
   const Y = tf.randomNormal([B * steps, 24]);
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
   };
   console.log(
     [
-      `backend ${result.backend} (${result.threads} threads), grid ${result.grid} x ${result.hours} h, batch ${B}`,
+      `backend ${result.backend} (${result.threads} threads), ${config.model.lstm} LSTM, grid ${result.grid} x ${result.hours} h, batch ${B}`,
       `  feature gathering     ${gatherRate} samples/s`,
       `  bare model.fit        ${fitRate} samples/s`,
       `  bare loop step        ${stepRate} samples/s`,

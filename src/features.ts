@@ -124,9 +124,37 @@ export interface FeatureContext {
   lonHours: Float32Array;
   /** Scratch: stencil cell indices of the current sample. */
   points: Int32Array;
+  /**
+   * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
+   * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
+   */
+  speed: Float32Array;
+  u?: Float32Array;
+  v?: Float32Array;
+  cellStride: number;
+  hourStride: number;
 }
 
-export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats): FeatureContext {
+/**
+ * The cube's values re-laid cell-major ([cell][hour]): the lookback hours of one cell are then
+ * adjacent in memory. Training gathers random (t0, cell) windows, and in the hour-major cube
+ * each of a window's 24 hours x 25 stencil points is a cache miss (frames are megabytes apart);
+ * cell-major makes it about 2 misses per stencil point. Costs one more copy of the band.
+ */
+export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
+  const out = new Float32Array(cells * hours);
+  const block = 256;
+  for (let c0 = 0; c0 < cells; c0 += block) {
+    const c1 = Math.min(cells, c0 + block);
+    for (let t = 0; t < hours; t++) {
+      const base = t * cells;
+      for (let c = c0; c < c1; c++) out[c * hours + t] = band[base + c]!;
+    }
+  }
+  return out;
+}
+
+export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean } = {}): FeatureContext {
   const { grid } = cube;
   if (spec.uv && (!cube.u || !cube.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
   if (stats.mean.length !== grid.width * grid.height) throw new Error(`normalisation statistics are for ${stats.mean.length} cells, the cube has ${grid.width * grid.height}`);
@@ -147,7 +175,17 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats):
     lonHours[c] = lon / 15;
   }
   const stencil = buildStencil(grid, spec.ringsDeg);
-  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow) };
+  const cells = grid.width * grid.height;
+  const hours = cube.times.length;
+  const layout = options.cellMajor
+    ? {
+        speed: cellMajor(cube.speed, cells, hours),
+        ...(spec.uv ? { u: cellMajor(cube.u!, cells, hours), v: cellMajor(cube.v!, cells, hours) } : {}),
+        cellStride: hours,
+        hourStride: 1,
+      }
+    : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), cellStride: 1, hourStride: cells };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow), ...layout };
 }
 
 const HOUR_MS = 3_600_000;
@@ -156,12 +194,12 @@ const YEAR_HOURS = 365.2422 * 24;
 
 /** True when the centre cell's inputs and (if withTargets) targets are all valid numbers. */
 export function windowValid(ctx: FeatureContext, t0: number, cell: number, withTargets: boolean): boolean {
-  const cells = ctx.cube.grid.width * ctx.cube.grid.height;
-  const speed = ctx.cube.speed;
+  const { speed, cellStride, hourStride } = ctx;
   const first = t0 - ctx.spec.lookback + 1;
   const last = withTargets ? t0 + ctx.spec.horizon : t0;
+  const base = cell * cellStride;
   for (let t = first; t <= last; t++) {
-    const v = speed[t * cells + cell]!;
+    const v = speed[base + t * hourStride]!;
     if (v !== v) return false;
   }
   return true;
@@ -173,31 +211,30 @@ export function windowValid(ctx: FeatureContext, t0: number, cell: number, withT
  * NaN input: callers give such samples zero weight (training) or NaN output (forecast).
  */
 export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number): boolean {
-  const { cube, spec, stats, stencil, points } = ctx;
+  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride } = ctx;
   const { width } = cube.grid;
-  const cells = width * cube.grid.height;
   const nF = spec.nFeatures;
   const L = spec.lookback;
   const nRings = spec.ringsDeg.length;
-  const speed = cube.speed;
   const row = Math.floor(cell / width);
   const col = cell - row * width;
   const mean = stats.mean[cell]!;
   const inv = 1 / stats.std[cell]!;
-  for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p);
+  for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
+  const centreBase = cell * cellStride;
   const latS = ctx.latSin[row]!;
   const latC = ctx.latCos[row]!;
   const lonS = ctx.lonSin[col]!;
   const lonC = ctx.lonCos[col]!;
   const lonH = ctx.lonHours[col]!;
-  const u = cube.u;
-  const v = cube.v;
+  const u = ctx.u;
+  const v = ctx.v;
   let o = slot * L * nF;
   let ok = true;
   for (let h = 0; h < L; h++) {
     const t = t0 - L + 1 + h;
-    const base = t * cells;
-    const centre = speed[base + cell]!;
+    const base = t * hourStride;
+    const centre = speed[centreBase + base]!;
     if (centre !== centre) ok = false;
     x[o++] = centre === centre ? (centre - mean) * inv : 0;
     for (let k = 0; k < nRings; k++) {
@@ -242,8 +279,8 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
     x[o++] = lonS;
     x[o++] = lonC;
     if (spec.uv) {
-      const uu = u![base + cell]!;
-      const vv = v![base + cell]!;
+      const uu = u![centreBase + base]!;
+      const vv = v![centreBase + base]!;
       x[o++] = uu === uu ? uu * inv : 0;
       x[o++] = vv === vv ? vv * inv : 0;
     }
@@ -256,14 +293,14 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
  * [batch, horizon]). Returns false when a target or the last input is NaN.
  */
 export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: Float32Array, slot: number): boolean {
-  const { cube, spec, stats } = ctx;
-  const cells = cube.grid.width * cube.grid.height;
+  const { spec, stats, speed, cellStride, hourStride } = ctx;
   const H = spec.horizon;
   const inv = 1 / stats.std[cell]!;
-  const ref = spec.predictDelta ? cube.speed[t0 * cells + cell]! : stats.mean[cell]!;
+  const base = cell * cellStride;
+  const ref = spec.predictDelta ? speed[base + t0 * hourStride]! : stats.mean[cell]!;
   let ok = ref === ref;
   for (let j = 0; j < H; j++) {
-    const val = cube.speed[(t0 + 1 + j) * cells + cell]!;
+    const val = speed[base + (t0 + 1 + j) * hourStride]!;
     if (val !== val || !ok) {
       ok = false;
       y[slot * H + j] = 0;
@@ -276,10 +313,9 @@ export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: 
 
 /** Turn normalised model outputs back into m/s for window (t0, cell). */
 export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number): void {
-  const { cube, spec, stats } = ctx;
-  const cells = cube.grid.width * cube.grid.height;
+  const { spec, stats, speed, cellStride, hourStride } = ctx;
   const sd = stats.std[cell]!;
-  const ref = spec.predictDelta ? cube.speed[t0 * cells + cell]! : stats.mean[cell]!;
+  const ref = spec.predictDelta ? speed[cell * cellStride + t0 * hourStride]! : stats.mean[cell]!;
   for (let j = 0; j < spec.horizon; j++) {
     // Wind speed is never negative: a model slightly below zero in calm air is clipped.
     const v = ref + sd * out[offset + j]!;

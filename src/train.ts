@@ -359,7 +359,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       model = await createModel(tf, modelSpec);
       optimizer = tf.train.adam(learningRate);
     }
-    const ctx = featureContext(cube, spec, stats);
+    // Cell-major copy of the cube: random-window gathering is memory-latency bound otherwise.
+    const ctx = featureContext(cube, spec, stats, { cellMajor: true });
     log(`features: ${spec.nFeatures} per hour (${spec.names.join(', ')}), normalisation per ${stats.mode === 'cell' ? 'cell' : 'grid'}, targets ${spec.predictDelta ? 'change from the last hour' : 'speed'}`);
     log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
 
