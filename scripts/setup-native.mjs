@@ -192,7 +192,7 @@ function npmCommand() {
 function ensureTfjsNode() {
   let dir = packageDir('@tensorflow/tfjs-node');
   if (dir && packageDir('@mapbox/node-pre-gyp')) return dir;
-  say('@tensorflow/tfjs-node is missing (npm removed it after its own download failed); reinstalling it with scripts off');
+  say('@tensorflow/tfjs-node is missing from node_modules (npm 10 removes it when its own download fails); reinstalling it from the lock file with scripts off');
   const [cmd, pre] = npmCommand();
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(lifecycle|package)_/.test(k)));
   run(cmd, [...pre, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--no-save'], { env, what: 'npm install --ignore-scripts' });

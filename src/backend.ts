@@ -118,10 +118,10 @@ function explainNativeFailure(err: unknown, tfjsNodeDir: string | undefined): st
   if (!existsSync(join(tfjsNodeDir, 'deps', 'lib', 'libtensorflow.so.2'))) {
     return `libtensorflow is not in ${join(tfjsNodeDir, 'deps', 'lib')} (tfjs-node's own download did not run or failed)`;
   }
-  if (/tfjs_binding\.node/.test(message) && /Cannot find module|not find/i.test(message)) {
-    return `the tfjs-node addon (tfjs_binding.node) is not built: ${message}`;
+  if (/tfjs_binding\.node/.test(message) && /cannot find module|can ?not be found/i.test(message)) {
+    return `the tfjs-node addon (lib/napi-v*/tfjs_binding.node in ${tfjsNodeDir}) is not built`;
   }
-  return `@tensorflow/tfjs-node failed to load: ${message}`;
+  return `@tensorflow/tfjs-node failed to load: ${message.trim().replace(/\.$/, '')}`;
 }
 
 /** Try tfjs-node once per process; it registers the 'tensorflow' backend on our tfjs engine. */
