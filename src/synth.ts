@@ -255,9 +255,9 @@ function climate(lat: number, phase: number): [number, number] {
   const psi = lat - itcz;
   const nhWinter = Math.cos(2 * Math.PI * (phase - 0.04)); // +1 in mid January
   const u =
-    -7.0 * gauss(psi - 14, 10) - 7.5 * gauss(psi + 15, 10) + // trades (doldrums between)
-    5.5 * (1 + 0.2 * nhWinter) * gauss(lat - 46, 12) + // NH westerlies
-    8.0 * (1 - 0.12 * nhWinter) * gauss(lat + 50, 12) - // southern-ocean westerlies
+    -7.5 * gauss(psi - 14, 10) - 8.0 * gauss(psi + 15, 10) + // trades (doldrums between)
+    6.0 * (1 + 0.2 * nhWinter) * gauss(lat - 46, 12) + // NH westerlies
+    8.5 * (1 - 0.12 * nhWinter) * gauss(lat + 50, 12) - // southern-ocean westerlies
     4.5 * gauss(Math.abs(lat) - 75, 9); // polar easterlies
   const v =
     -3.2 * gauss(psi - 11, 8) + 3.2 * gauss(psi + 11, 8) + // trades flow toward the ITCZ
@@ -302,7 +302,7 @@ export function activeSystems(seed: number, h: number): Vortex[] {
         lat0 = 35 + 25 * u(3);
         life = 60 + 108 * u(4);
         radius = 450 + 550 * u(5);
-        vmax = (6 + 9 * u(6)) * (south ? 1.15 : 1);
+        vmax = (7 + 10 * u(6)) * (south ? 1.15 : 1);
         cyclonic = true;
         drift = 1.5 * u(7);
       } else if (kind < 0.8) {
@@ -390,8 +390,8 @@ interface NoiseOctave {
 }
 
 const OCTAVES: NoiseOctave[] = [
-  { stream: 11, spacing: 6, renew: 18, amplitude: 1.6 },
-  { stream: 12, spacing: 2.5, renew: 6, amplitude: 0.9 },
+  { stream: 11, spacing: 6, renew: 18, amplitude: 2.0 },
+  { stream: 12, spacing: 2.5, renew: 6, amplitude: 1.4 },
 ];
 
 /** Lattice values of one noise slice for u and v: unit variance, `wrap` x `rows` nodes. */
@@ -531,7 +531,7 @@ export function planSynth(grid: GridSpec, seed: number, land: Float32Array = lan
     for (let c = 0; c < width; c++) {
       const f = sampleLand(land, lat, lonDeg[c]!);
       // Rough terrain varies from place to place: a static factor with 2 degree features.
-      const rough = 0.32 + 0.1 * valueNoise2(0, 903, lonDeg[c]! / 2, lat / 2, 180);
+      const rough = 0.3 + 0.1 * valueNoise2(0, 903, lonDeg[c]! / 2, lat / 2, 180);
       const i = r * width + c;
       friction[i] = 1 - f * rough;
       diurnal[i] = 0.05 + 0.22 * f;
@@ -593,7 +593,7 @@ export interface SynthFrame {
 const QUANTUM = 1024;
 
 /** Relative amplitude of the mesoscale noise on the speed. */
-const MESO_AMPLITUDE = 0.12;
+const MESO_AMPLITUDE = 0.13;
 
 /**
  * One hour at output resolution. `hourMs` is the epoch time of the hour; with withUV the
