@@ -1,0 +1,233 @@
+/**
+ * Prediction benchmark: a full 24-hour forecast, reading to writing, per backend.
+ *
+ *   node dist/bench/predict.js --data DIR [--model DIR | --save-model DIR] [--backends tensorflow,wasm]
+ *        [--batch-cells N] [--png] [--multiband] [--no-breakdown]
+ *
+ * DIR holds at least 24 hourly GeoTIFFs (e.g. `windcast synth --out DIR --hours 24`, global
+ * 0.25 degree). Without --model a timing checkpoint is made: the default model (config
+ * defaults: units, layers, rings, LSTM implementation) trained for one tiny epoch on generated
+ * 10-degree data, then put on DIR's grid with uniform normalisation statistics. Its weights are
+ * real but its forecasts mean nothing; the time per cell is the same as a trained model's.
+ *
+ * Each backend runs in its own child process, so peak RSS is that run's alone. Reported: the
+ * command's own phases (read, model load, forecast, write), cells per second, peak RSS, and
+ * (unless --no-breakdown) where the forecast time goes: gathering features on the JS thread vs
+ * the model itself, each timed alone over every cell.
+ * Target (issue 5): at most 20 s on 2 cores with the native backend; wasm time stated.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadBackend, type BackendName } from '../src/backend.js';
+import { inputTensor } from '../src/batches.js';
+import { listCatalog } from '../src/catalog.js';
+import { loadCheckpoint, readMeta, writeCheckpoint } from '../src/checkpoint.js';
+import { predict, selectInputHours, type PredictResult } from '../src/commands/predict.js';
+import { schemaDefaults } from '../src/config.js';
+import { testContext } from '../src/context.js';
+import { buildCube, HOUR_MS, type Cube } from '../src/cube.js';
+import { featureContext, gatherWindow, type FeatureSpec } from '../src/features.js';
+import { colLon, era5Grid, rowLat, type GridSpec } from '../src/grid.js';
+import { readRasterHeader } from '../src/raster.js';
+import { runTraining } from '../src/train.js';
+import { silentProgress } from '../src/progress.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    model: { type: 'string' },
+    backends: { type: 'string', default: 'tensorflow' },
+    'batch-cells': { type: 'string' },
+    png: { type: 'boolean', default: false },
+    multiband: { type: 'boolean', default: false },
+    'no-breakdown': { type: 'boolean', default: false },
+    child: { type: 'string' },
+    out: { type: 'string' },
+    'save-model': { type: 'string' },
+  },
+});
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return Math.round((d.user + d.system) / 1e4) / 100;
+}
+
+function seconds(t0: number): number {
+  return Math.round((performance.now() - t0) / 10) / 100;
+}
+
+/** Generated hours on a coarse global grid: enough for one tiny training epoch. */
+function coarseCube(): Cube {
+  const grid = era5Grid({ step: 10 });
+  const n = grid.width * grid.height;
+  const hours = 480;
+  const speed = new Float32Array(hours * n);
+  for (let t = 0; t < hours; t++) {
+    for (let r = 0; r < grid.height; r++) {
+      for (let c = 0; c < grid.width; c++) {
+        const lat = (rowLat(grid, r) * Math.PI) / 180;
+        const lon = (colLon(grid, c) * Math.PI) / 180;
+        speed[t * n + r * grid.width + c] = 6 + 4 * Math.cos(2 * lat) + 3 * Math.sin(3 * lon - 0.05 * t) + Math.sin((2 * Math.PI * t) / 24);
+      }
+    }
+  }
+  return {
+    grid,
+    times: Float64Array.from({ length: hours }, (_, t) => Date.UTC(2024, 0, 1) + t * HOUR_MS),
+    speed,
+    source: { files: [], fingerprint: 'bench-predict-coarse' },
+  };
+}
+
+/** The timing checkpoint described in the header, on `grid`. */
+async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
+  const { tf, info } = await loadBackend('cpu');
+  const config = schemaDefaults();
+  config.train.epochs = 1;
+  config.train.samplesPerEpoch = 512;
+  config.train.validationSamples = 256;
+  config.train.batchSize = 256;
+  config.train.backend = 'cpu';
+  const trained = join(dir, 'coarse');
+  await runTraining({ tf, backend: info, cube: coarseCube(), dataDir: 'generated', runDir: trained, run: 'bench-timing', config, progress: silentProgress, log: () => {} });
+  const loaded = await loadCheckpoint(tf, trained, 'best');
+  const cells = grid.width * grid.height;
+  const { files: _f, kind: _k, savedAt: _s, ...meta } = loaded.meta;
+  const runDir = join(dir, 'model');
+  try {
+    await writeCheckpoint(tf, runDir, 'best', {
+      model: loaded.model,
+      stats: { mode: 'cell', mean: new Float32Array(cells).fill(7), std: new Float32Array(cells).fill(3), globalMean: 7, globalStd: 3, meanVariance: 9 },
+      meta: { ...meta, run: 'bench-timing', grid, normalization: { ...meta.normalization, cells } },
+    });
+  } finally {
+    loaded.model.dispose();
+  }
+  return join(runDir, 'best');
+}
+
+interface ChildReport {
+  backend: string;
+  threads: number;
+  result: Pick<PredictResult, 'seconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files'>;
+  /** CPU seconds (user + system, all threads) of the predict call: on a busy machine the
+   * wall time is inflated by other processes, CPU time much less. */
+  cpuSeconds: number;
+  breakdown?: { gatherSeconds: number; gatherCpu: number; modelSeconds: number; modelCpu: number; batch: number };
+}
+
+/** Child: one predict run on one backend, then (optionally) gather-only and model-only timings. */
+async function child(backend: BackendName): Promise<void> {
+  const config = schemaDefaults();
+  config.train.backend = backend;
+  config.predict.png = opts.png!;
+  config.predict.multiband = opts.multiband!;
+  if (opts['batch-cells']) config.predict.batchCells = Number(opts['batch-cells']);
+  const out = opts.out!;
+  const cpu0 = process.cpuUsage();
+  const result = await predict({ model: opts.model!, data: opts.data!, out }, testContext(config));
+  const cpu = process.cpuUsage(cpu0);
+  const { tf, info } = await loadBackend(backend);
+  const report: ChildReport = {
+    backend: info.name,
+    threads: info.threads,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+    result: { seconds: result.seconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files },
+  };
+  if (!opts['no-breakdown']) {
+    const catalog = await listCatalog(opts.data!, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
+    const meta = readMeta(result.checkpoint);
+    const { entries } = selectInputHours(catalog, meta.features.lookback, undefined);
+    const cube = await buildCube({ ...catalog, entries, gaps: [], duplicates: [] }, { cache: false, cacheEncoding: 'float32', workers: 0 }, silentProgress);
+    const loaded = await loadCheckpoint(tf, result.checkpoint, 'best');
+    const spec = loaded.meta.features as FeatureSpec;
+    const ctx = featureContext(cube, spec, loaded.stats);
+    const B = config.predict.batchCells;
+    const n = cube.grid.width * cube.grid.height;
+    const x = new Float32Array(B * spec.lookback * spec.nFeatures);
+    const t0 = spec.lookback - 1;
+    let t = performance.now();
+    let c = process.cpuUsage();
+    for (let s = 0; s < n; s += B) {
+      const count = Math.min(B, n - s);
+      for (let i = 0; i < count; i++) gatherWindow(ctx, t0, s + i, x, i);
+    }
+    const gatherSeconds = seconds(t);
+    const gatherCpu = cpuSince(c);
+    t = performance.now();
+    c = process.cpuUsage();
+    for (let s = 0; s < n; s += B) {
+      const count = Math.min(B, n - s);
+      const xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
+      try {
+        const y = tf.tidy(() => loaded.model.apply(xs, { training: false }) as ReturnType<typeof tf.tensor>);
+        y.dataSync();
+        y.dispose();
+      } finally {
+        xs.dispose();
+      }
+    }
+    const modelSeconds = seconds(t);
+    const modelCpu = cpuSince(c);
+    loaded.model.dispose();
+    report.breakdown = { gatherSeconds, gatherCpu, modelSeconds, modelCpu, batch: B };
+  }
+  process.stdout.write(`REPORT ${JSON.stringify(report)}\n`);
+}
+
+async function main(): Promise<void> {
+  if (!opts.data) {
+    process.stderr.write('usage: node dist/bench/predict.js --data DIR [--model DIR] [--backends tensorflow,wasm] [--batch-cells N] [--png] [--multiband] [--no-breakdown]\n');
+    process.exitCode = 2;
+    return;
+  }
+  if (opts.child) {
+    await child(opts.child as BackendName);
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'windcast-bench-predict-'));
+  try {
+    let model = opts.model;
+    if (!model) {
+      const catalog = await listCatalog(opts.data, { glob: '*.tif', timePattern: 'auto' });
+      const header = await readRasterHeader(catalog.entries[catalog.entries.length - 1]!.path);
+      const t = performance.now();
+      model = await timingCheckpoint(header.grid, opts['save-model'] ?? scratch);
+      console.log(`timing checkpoint (default model, untrained-quality weights) on ${header.grid.width}x${header.grid.height}: ${seconds(t)} s`);
+    }
+    console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}`);
+    console.log('backend     threads  read  load  forecast  write  total (s)  CPU (s)  cells/s    peak RSS   gather-only  model-only');
+    for (const backend of opts.backends!.split(',')) {
+      const out = join(scratch, `out-${backend}`);
+      mkdirSync(out, { recursive: true });
+      const args = [fileURLToPath(import.meta.url), '--child', backend, '--data', opts.data, '--model', model, '--out', out];
+      if (opts['batch-cells']) args.push('--batch-cells', opts['batch-cells']);
+      if (opts.png) args.push('--png');
+      if (opts.multiband) args.push('--multiband');
+      if (opts['no-breakdown']) args.push('--no-breakdown');
+      const run = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+      const line = run.stdout.split('\n').find((l) => l.startsWith('REPORT '));
+      if (!line) {
+        console.log(`${backend.padEnd(11)} failed (exit ${run.status}): ${run.stderr.split('\n').filter((l) => l && !/^I0000|^WARNING/.test(l)).slice(-3).join(' | ')}`);
+        continue;
+      }
+      const r = JSON.parse(line.slice(7)) as ChildReport;
+      const s = r.result.seconds;
+      const rate = Math.round(r.result.cellsForecast / Math.max(1e-9, s.forecast));
+      const b = r.breakdown;
+      console.log(
+        `${r.backend.padEnd(11)} ${String(r.threads).padStart(7)} ${s.read.toFixed(1).padStart(5)} ${s.load.toFixed(1).padStart(5)} ${s.forecast.toFixed(1).padStart(9)} ${s.write.toFixed(1).padStart(6)} ${s.total.toFixed(1).padStart(10)} ${r.cpuSeconds.toFixed(1).padStart(8)} ${String(rate).padStart(9)} ${`${r.result.peakRssMiB} MiB`.padStart(11)}` +
+          (b ? ` ${`${b.gatherSeconds.toFixed(1)} s`.padStart(12)} ${`${b.modelSeconds.toFixed(1)} s`.padStart(11)}  (CPU: gather ${b.gatherCpu.toFixed(1)} s, model ${b.modelCpu.toFixed(1)} s)` : ''),
+      );
+      console.log(`            batch ${opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+await main();
