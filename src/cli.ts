@@ -199,6 +199,25 @@ export function buildProgram(): Command {
       print(formatPredictResult(await predict({ model: opts.model, data: opts.data, out: opts.out, at: opts.at, points: opts.points, pointsFile: opts.pointsFile }, ctx)));
     });
 
+  program
+    .command('demo')
+    .description('The whole mission on built-in data: synthesise 720 h of global wind, train, evaluate against baselines, forecast the next 24 h with maps.')
+    .option('--step <deg>', `grid spacing of the synthetic data in degrees; 2 makes a quick coarse run (default: ${defaults.synth.step})`, num('--step'))
+    .option('--hours <n>', `hours of synthetic data (default: ${defaults.synth.hours})`, int('--hours', 72))
+    .option('--data <dir>', 'folder for the synthetic data (default: data/synth, or data/synth-<step>)')
+    .option('--run <name>', 'run name (default: demo, or demo-<step>)', runName)
+    .option('--models-dir <dir>', 'folder holding the runs (default: models)')
+    .addOption(new Option('--backend <name>', `TensorFlow.js backend (default: ${defaults.train.backend})`).choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addHelpText('after', '\nExamples:\n  windcast demo\n  windcast demo --step 2   # a coarse grid, a few minutes')
+    .action(async (opts) => {
+      const ctx = buildContext(program, {
+        synth: { step: opts.step, hours: opts.hours },
+        train: { backend: opts.backend },
+      });
+      const { demo, formatDemoResult } = await import('./commands/demo.js');
+      print(formatDemoResult(await demo({ data: opts.data, run: opts.run, modelsDir: opts.modelsDir }, ctx)));
+    });
+
   return program;
 }
 
