@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -229,6 +230,34 @@ function readFully(fd: number, target: Uint8Array, position: number): void {
   }
 }
 
+/**
+ * Read a large range with several reads in flight (libuv's thread pool): filling fresh memory
+ * is bound by page faults as much as by copying, and those run in parallel on several cores.
+ */
+async function readParallel(path: string, target: Uint8Array, position: number): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    const piece = 64 * 1024 * 1024;
+    let next = 0;
+    const reader = async () => {
+      while (next < target.byteLength) {
+        const at = next;
+        next += piece;
+        const length = Math.min(piece, target.byteLength - at);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await handle.read(target, at + done, length - done, position + at + done);
+          if (bytesRead === 0) throw new Error(`cache file ended after ${position + at + done} bytes`);
+          done += bytesRead;
+        }
+      }
+    };
+    await Promise.all([reader(), reader(), reader(), reader()]);
+  } finally {
+    await handle.close();
+  }
+}
+
 function writeFully(fd: number, data: Uint8Array): void {
   let done = 0;
   while (done < data.byteLength) {
@@ -237,7 +266,7 @@ function writeFully(fd: number, data: Uint8Array): void {
 }
 
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
-export function loadCubeCache(path: string, expectFingerprint: string, files: string[], progress?: Progress): Cube | null {
+export async function loadCubeCache(path: string, expectFingerprint: string, files: string[], progress?: Progress): Promise<Cube | null> {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -263,11 +292,11 @@ export function loadCubeCache(path: string, expectFingerprint: string, files: st
       return null;
     }
     const arrays: Record<string, Float32Array> = {};
-    header.bands.forEach((band, b) => {
+    for (const [b, band] of header.bands.entries()) {
       const out = new Float32Array(perBand);
       const offset = dataStart + b * perBand * bytesPer;
       if (header.encoding === 'float32') {
-        readFully(fd, new Uint8Array(out.buffer), offset);
+        await readParallel(path, new Uint8Array(out.buffer), offset);
       } else {
         // Expand int16 in chunks so the only large allocation is the Float32 result.
         const step = header.step ?? INT16_STEP;
@@ -283,7 +312,7 @@ export function loadCubeCache(path: string, expectFingerprint: string, files: st
         }
       }
       arrays[band] = out;
-    });
+    }
     return {
       grid: header.grid,
       times: Float64Array.from(header.times),
@@ -397,7 +426,7 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
     // An int16 request may have fallen back to float32; a float32 request never reads int16.
     const candidates = options.cacheEncoding === 'int16' ? [cachePath, cachePathFor(cacheDir, fp, 'float32')] : [cachePath];
     for (const candidate of candidates) {
-      const cached = loadCubeCache(candidate, fp, files, progress);
+      const cached = await loadCubeCache(candidate, fp, files, progress);
       if (cached) return cached;
     }
   }
