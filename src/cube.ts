@@ -176,9 +176,9 @@ function throwFirstError(results: FileDecodeResult[]): void {
   const others = results.filter((r) => r.error).length - 1;
   const suffix = others > 0 ? ` (and ${others} more file${others === 1 ? '' : 's'} refused; run windcast inspect for the list)` : '';
   if (bad.error.kind === 'data') {
-    const err = new DataError(undefined, bad.error.message + suffix);
-    Object.defineProperty(err, 'file', { value: bad.path });
-    throw err;
+    const prefix = `${bad.path}: `;
+    const reason = bad.error.message.startsWith(prefix) ? bad.error.message.slice(prefix.length) : bad.error.message;
+    throw new DataError(bad.path, reason + suffix);
   }
   throw new WindcastError('internal', bad.error.message + suffix);
 }

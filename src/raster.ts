@@ -18,7 +18,7 @@
  * - Longitudes keep the file's convention (0..360 or -180..180); data is never rotated.
  * - Only the first image (IFD) is read: later ones are overviews or masks.
  */
-import { openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { fromArrayBuffer, addDecoder, getDecoder, BaseDecoder, type GeoTIFFImage } from 'geotiff';
 import { DataError, describeError } from './errors.js';
@@ -613,10 +613,4 @@ export function rasterSpeed(r: Raster): Float32Array {
   const out = new Float32Array(u.length);
   for (let i = 0; i < u.length; i++) out[i] = Math.hypot(u[i]!, v[i]!);
   return out;
-}
-
-/** File identity used by the cube cache: size and modification time. */
-export function fileIdentity(path: string): { size: number; mtimeMs: number } {
-  const st = statSync(path);
-  return { size: st.size, mtimeMs: st.mtimeMs };
 }
