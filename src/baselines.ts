@@ -186,6 +186,11 @@ export interface LinearFitOptions {
   sampleCells?: number;
   /** Hours between fitted window starts (default 1). */
   hourStride?: number;
+  /**
+   * 'auto' (default) sums gap-free cells through prefix sums; 'per-window' adds every window
+   * one by one. Both give the same equations (up to rounding); tests check one against the other.
+   */
+  method?: 'auto' | 'per-window';
 }
 
 /** Evenly spaced flat cell indices, deterministic: the i-th is floor((i + 0.5) * n / count). */
@@ -230,6 +235,30 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   const series = new Float64Array(span);
   const x = new Float64Array(P);
   const badBefore = new Int32Array(span + 1);
+  // Every product the normal equations need is s[i] * s[i + d] for an offset d < L + H, or
+  // s[i] times an hour-of-day term; with every window of a gap-free series in the fit, each
+  // sum over windows is a difference of prefix sums, O(L + H) per hour instead of O(P^2) per
+  // window. Cells with a NaN, or a stride > 1, take the per-window path.
+  const D = L + H;
+  const anchors = lastT0 - firstT0 + 1;
+  const first0 = firstT0 - L + 1 - start;
+  const prefix = new Float64Array(D * (span + 1));
+  const bySin = new Float64Array(D);
+  const byCos = new Float64Array(D);
+  const byOne = new Float64Array(D);
+  // Cell-independent sums of the hour-of-day terms over the anchors.
+  let sSS = 0;
+  let sSC = 0;
+  let sCC = 0;
+  let sS = 0;
+  let sC = 0;
+  for (let k0 = firstT0 - start; k0 <= lastT0 - start; k0++) {
+    sSS += sinH[k0]! * sinH[k0]!;
+    sSC += sinH[k0]! * cosH[k0]!;
+    sCC += cosH[k0]! * cosH[k0]!;
+    sS += sinH[k0]!;
+    sC += cosH[k0]!;
+  }
   let sumW = 0;
   let samples = 0;
   const speed = cube.speed;
@@ -241,6 +270,53 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
       badBefore[k + 1] = badBefore[k]! + (Number.isFinite(v) ? 0 : 1);
     }
     const w = rowW[Math.floor(cell / width)]!;
+    if (hourStride === 1 && badBefore[span] === 0 && options.method !== 'per-window') {
+      // Window f (0..anchors-1) starts at hour first0 + f; feature a < L is s[first0 + f + a],
+      // target h is s[first0 + f + L + h], the hour terms belong to hour first0 + f + L - 1.
+      for (let d = 0; d < D; d++) {
+        const row = d * (span + 1);
+        prefix[row] = 0;
+        for (let k = 0; k + d < span; k++) prefix[row + k + 1] = prefix[row + k]! + series[k]! * series[k + d]!;
+      }
+      for (let o = 0; o < D; o++) {
+        let ss = 0;
+        let sc = 0;
+        let s1 = 0;
+        for (let f = 0; f < anchors; f++) {
+          const v = series[first0 + f + o]!;
+          const k0 = first0 + f + L - 1;
+          ss += v * sinH[k0]!;
+          sc += v * cosH[k0]!;
+          s1 += v;
+        }
+        bySin[o] = ss;
+        byCos[o] = sc;
+        byOne[o] = s1;
+      }
+      // Sum over windows of s[first0 + f + a] * s[first0 + f + a + d].
+      const pair = (a: number, d: number) => prefix[d * (span + 1) + first0 + a + anchors]! - prefix[d * (span + 1) + first0 + a]!;
+      for (let a = 0; a < L; a++) {
+        for (let b = a; b < L; b++) xtx[a * P + b]! += w * pair(a, b - a);
+        xtx[a * P + L]! += w * bySin[a]!;
+        xtx[a * P + L + 1]! += w * byCos[a]!;
+        xtx[a * P + L + 2]! += w * byOne[a]!;
+        for (let h = 0; h < H; h++) xty[a * H + h]! += w * pair(a, L + h - a);
+      }
+      for (let h = 0; h < H; h++) {
+        xty[L * H + h]! += w * bySin[L + h]!;
+        xty[(L + 1) * H + h]! += w * byCos[L + h]!;
+        xty[(L + 2) * H + h]! += w * byOne[L + h]!;
+      }
+      xtx[L * P + L]! += w * sSS;
+      xtx[L * P + L + 1]! += w * sSC;
+      xtx[L * P + L + 2]! += w * sS;
+      xtx[(L + 1) * P + L + 1]! += w * sCC;
+      xtx[(L + 1) * P + L + 2]! += w * sC;
+      xtx[(L + 2) * P + L + 2]! += w * anchors;
+      sumW += w * anchors;
+      samples += anchors;
+      continue;
+    }
     for (let t0 = firstT0; t0 <= lastT0; t0 += hourStride) {
       const k0 = t0 - start;
       const first = k0 - L + 1;

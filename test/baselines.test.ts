@@ -156,3 +156,28 @@ test('forecastBaselines fills one array per baseline, reusing buffers', () => {
   // The ramp is linear in time, so the linear baseline extrapolates it almost exactly.
   for (let i = 0; i < 9; i++) assert.ok(Math.abs(got[3]![i]! - truthWindow(ramp, { t0: 80, cells, horizon: 3 })[i]!) < 0.05);
 });
+
+test('the prefix-sum fit gives the same coefficients as adding every window one by one', () => {
+  let seed = 7;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  // Diurnal cycle + AR noise + a NaN cell and a NaN hour, so both paths run in one fit.
+  const cube = tinyCube(150, 6, 4, (t, c) => 6 + c * 0.3 + 2 * Math.sin((2 * Math.PI * (t + c)) / 24) + 3 * noise());
+  const n = 24;
+  for (let t = 0; t < 150; t++) cube.speed[t * n + 5] = NaN;
+  cube.speed[40 * n + 7] = NaN;
+  for (const [lookback, horizon] of [[24, 24], [3, 5]] as const) {
+    const fast = fitLinearBaseline(cube, { hours: [10, 140], lookback, horizon, lambda: 1e-3 });
+    const slow = fitLinearBaseline(cube, { hours: [10, 140], lookback, horizon, lambda: 1e-3, method: 'per-window' });
+    assert.equal(fast.samples, slow.samples);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < fast.coefficients.length; i++) {
+      worst = Math.max(worst, Math.abs(fast.coefficients[i]! - slow.coefficients[i]!));
+      scale = Math.max(scale, Math.abs(slow.coefficients[i]!));
+    }
+    assert.ok(worst <= 1e-9 * Math.max(1, scale), `lookback ${lookback}: coefficients differ by ${worst}`);
+  }
+});
