@@ -62,6 +62,11 @@ export const ModelConfigSchema = z.strictObject({
 export const TrainConfigSchema = z.strictObject({
   epochs: z.number().int().positive().default(12),
   samplesPerEpoch: z.number().int().positive().default(300_000),
+  /**
+   * An epoch draws at most this many times the distinct training windows: on small datasets
+   * (a few cells, a month) 300k samples would be a hundred passes between validations.
+   */
+  maxPassesPerEpoch: z.number().positive().default(4),
   validationSamples: z.number().int().positive().default(60_000),
   batchSize: z.number().int().positive().default(4096),
   learningRate: z.number().positive().default(3e-3),

@@ -390,7 +390,11 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     const B = config.train.batchSize;
     const buf = new BatchBuffers(B, spec.lookback, spec.nFeatures, spec.horizon);
     const epochs = config.train.epochs;
-    const perEpoch = config.train.samplesPerEpoch;
+    const distinct = trainAnchors.length * cube.grid.width * cube.grid.height;
+    const perEpoch = Math.max(1, Math.min(config.train.samplesPerEpoch, Math.round(config.train.maxPassesPerEpoch * distinct)));
+    if (perEpoch < config.train.samplesPerEpoch) {
+      log(`epochs: ${perEpoch} samples each (${config.train.maxPassesPerEpoch} passes over the ${distinct} distinct training windows; samplesPerEpoch ${config.train.samplesPerEpoch} would repeat each ${Math.round(config.train.samplesPerEpoch / distinct)} times)`);
+    }
     const logFile = join(runDir, 'train-log.jsonl');
     mkdirSync(runDir, { recursive: true });
     const records: EpochRecord[] = [];
