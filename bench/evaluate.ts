@@ -127,8 +127,11 @@ async function partTwo(model: string, data: string, backend: string | undefined)
   if (backend) config.train.backend = backend as typeof config.train.backend;
   const out = mkdtempSync(join(tmpdir(), 'windcast-bench-eval-'));
   const t = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await evaluate({ model, data, out }, { config, progress: streamProgress(process.stderr), verbose: false });
   const total = seconds(t);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   console.log(formatEvaluateResult(result));
   const run = result.report.run;
   console.log(
@@ -136,6 +139,8 @@ async function partTwo(model: string, data: string, backend: string | undefined)
       `(${((result.report.cellSample.cells * result.report.testPeriod.windows) / run.forecastSeconds / 1e3).toFixed(1)}k cell-windows/s), ` +
       `baselines ${run.baselineSeconds.toFixed(1)} s, loading and the rest ${(total - run.forecastSeconds - run.baselineSeconds).toFixed(1)} s; peak RSS ${rssMiB()} MiB; target <= 300 s: ${total <= 300 ? 'met' : 'NOT met'}`,
   );
+  // On a shared machine wall time includes waiting for the CPU; CPU time (all threads) does not.
+  console.log(`cpu: ${cpuSeconds.toFixed(1)} s user+system over all threads (${(cpuSeconds / total).toFixed(2)} cores busy on average); load average now ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
 }
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' }, 'skip-synthetic': { type: 'boolean' } } });
