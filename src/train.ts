@@ -478,7 +478,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       const interrupted = Boolean(options.signal?.aborted);
       if (interrupted && done < perEpoch) {
         stopped = 'interrupted';
-        log(`interrupted in epoch ${epoch} after ${done} samples: saving last/ at the end of epoch ${epoch - 1} state plus these steps`);
+        log(`interrupted in epoch ${epoch} after ${done} of ${perEpoch} samples: saving last/ (weights include these steps; it counts ${epoch - 1} completed epochs, so --resume reruns epoch ${epoch})`);
       }
       samplesSeen += done;
       const trainTime = (performance.now() - t0) / 1000;
