@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,4 +157,28 @@ test('persistence gets harder with lead time and the speeds look like 10 m wind'
   assert.ok(r[1]! > 0.2 && r[1]! < r[6]! && r[6]! < r[24]!, JSON.stringify(r));
   assert.ok(stats.meanSpeed > 4 && stats.meanSpeed < 9, `mean ${stats.meanSpeed}`);
   assert.ok(stats.maxSpeed < 60);
+});
+
+function hasGdal(): boolean {
+  try {
+    execFileSync('which', ['gdallocationinfo'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('GDAL reads a synth hour: Float32, WGS 84, ERA5 origin, and the same value at a lat/lon', { skip: !hasGdal() && 'gdal not installed' }, async () => {
+  const out = tmp();
+  await run(out, { hours: 1, step: 2.5 });
+  const path = join(out, tifs(out)[0]!);
+  const info = JSON.parse(execFileSync('gdalinfo', ['-json', path], { encoding: 'utf8' })) as { size: number[]; geoTransform: number[]; bands: Array<{ type: string }>; coordinateSystem: { wkt: string } };
+  assert.deepEqual(info.size, [144, 73]);
+  assert.deepEqual(info.geoTransform, [-1.25, 2.5, 0, 91.25, 0, -2.5]);
+  assert.equal(info.bands[0]!.type, 'Float32');
+  assert.match(info.coordinateSystem.wkt, /ID\["EPSG",4326\]/);
+  const { bands } = await readTif(path);
+  // lat 40N is row 20, lon 10E is column 4.
+  const value = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', path, '10', '40'], { encoding: 'utf8' }).trim());
+  assert.equal(value, bands[0]![20 * 144 + 4]);
 });
