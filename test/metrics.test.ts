@@ -129,3 +129,13 @@ test('shape mistakes are refused', () => {
   const grouped = new ScoreAccumulator({ names: ['f'], horizon: 1, groupNames: ['x'] });
   assert.throws(() => grouped.add(Float32Array.of(1), [Float32Array.of(1)], [1]), /group index/);
 });
+
+test('a group with no cells (a regional grid without polar rows) scores NaN, not zero', () => {
+  const r = scoreForecasts({ names: ['f'], horizon: 1, groupNames: ['tropics', 'polar'] }, [
+    { truth: Float32Array.of(1, 2), forecasts: [Float32Array.of(2, 2)], weights: [1, 1], groups: [0, 0] },
+  ]);
+  close(r.groups[0]!.forecasters.f!.rmse[0]!, Math.sqrt(0.5), 'tropics');
+  assert.ok(Number.isNaN(r.groups[1]!.forecasters.f!.rmse[0]));
+  assert.deepEqual(r.groups[1]!.windows, [0]);
+  assert.deepEqual(r.groups[1]!.scored, [0]);
+});
