@@ -1,0 +1,90 @@
+/**
+ * The demo end to end, in-process, on a coarse grid with a tiny training budget: every
+ * artifact it promises exists and is valid (GDAL checks the forecast where installed).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { demo, formatDemoResult, reducedBudget, synthSetMatches } from '../src/commands/demo.js';
+import { schemaDefaults, type Config } from '../src/config.js';
+import { readRaster } from '../src/raster.js';
+import { silentProgress } from '../src/progress.js';
+
+const root = mkdtempSync(join(tmpdir(), 'windcast-demo-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function hasGdal(): boolean {
+  try {
+    execFileSync('gdalinfo', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tinyConfig(): Config {
+  const c = schemaDefaults();
+  return {
+    ...c,
+    synth: { ...c.synth, step: 5 },
+    train: { ...c.train, epochs: 1, samplesPerEpoch: 2048, validationSamples: 1024, batchSize: 512 },
+    evaluate: { ...c.evaluate, stride: 24, cellStride: 2 },
+  };
+}
+
+test('demo writes data, checkpoint, report, chart, forecasts, maps and sites, and reuses data the second time', async () => {
+  const config = tinyConfig();
+  const ctx = { config, progress: silentProgress, verbose: false };
+  const data = join(root, 'data');
+  const modelsDir = join(root, 'models');
+  const first = await demo({ data, modelsDir, run: 'tiny' }, ctx);
+
+  assert.equal(first.dataReused, false);
+  assert.equal(readdirSync(data).filter((f) => f.endsWith('.tif')).length, 720);
+  assert.ok(synthSetMatches(data, config), 'the synth manifest describes the set');
+  // Off native TensorFlow the demo must say that it cut the budget; on native it must not.
+  if (first.backend.includes('tensorflow')) assert.equal(first.reducedBudget, undefined);
+  else assert.match(first.reducedBudget ?? '', /smaller budget/);
+
+  const runDir = join(modelsDir, 'tiny');
+  const meta = JSON.parse(readFileSync(join(runDir, 'best', 'meta.json'), 'utf8'));
+  assert.equal(meta.grid.width, 72);
+  assert.ok(existsSync(first.evaluate.files.json) && existsSync(first.evaluate.files.markdown));
+  const report = JSON.parse(readFileSync(first.evaluate.files.json, 'utf8'));
+  assert.ok(Number.isFinite(report.global.forecasters.model.mean.rmse));
+  assert.deepEqual(readFileSync(first.evaluate.files.chart).subarray(1, 4).toString(), 'PNG');
+
+  assert.equal(first.predict.leads.length, 24);
+  for (const lead of first.predict.leads) assert.ok(lead.file && existsSync(lead.file), `lead ${lead.lead} written`);
+  const raster = await readRaster(first.predict.leads[0]!.file!);
+  assert.equal(raster.grid.width, 72);
+  assert.ok(raster.bands[0]!.every((v) => Number.isFinite(v) && v >= 0 && v < 80), 'speeds are finite and plausible');
+  assert.ok(first.predict.png && existsSync(first.predict.png));
+  assert.ok(first.predict.csv && existsSync(first.predict.csv));
+  const csv = readFileSync(first.predict.csv, 'utf8').trim().split('\n');
+  assert.equal(csv.length, 1 + 24 * 5, 'a header and 24 leads for each of the 5 demo sites');
+
+  if (hasGdal()) {
+    const info = JSON.parse(execFileSync('gdalinfo', ['-json', first.predict.leads[0]!.file!], { encoding: 'utf8' }));
+    assert.deepEqual(info.size, [72, 37]);
+    assert.equal(info.bands[0].type, 'Float32');
+    assert.deepEqual(info.geoTransform, [-2.5, 5, 0, 92.5, 0, -5]);
+  }
+
+  const summary = formatDemoResult(first);
+  for (const path of [join(runDir, 'best'), first.evaluate.files.markdown, first.predict.out]) assert.ok(summary.includes(path), `summary names ${path}`);
+  assert.match(summary, /skill/);
+
+  const second = await demo({ data, modelsDir, run: 'tiny' }, ctx);
+  assert.equal(second.dataReused, true);
+});
+
+test('the reduced budget is smaller than the default and says so', () => {
+  const c = schemaDefaults();
+  const { config, note } = reducedBudget(c);
+  assert.ok(config.train.epochs * config.train.samplesPerEpoch < c.train.epochs * c.train.samplesPerEpoch);
+  assert.match(note, /npm run setup:native/);
+});
