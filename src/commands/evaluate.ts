@@ -302,11 +302,12 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   report.run.loadSeconds = loadSeconds;
   report.run.tensorsBefore = tensorsAtStart;
   report.run.tensorsAfter = tf.memory().numTensors;
-  if (report.run.tensorsAfter !== tensorsAtStart) {
-    throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors`);
-  }
   report.run.totalSeconds = (performance.now() - started) / 1000;
   const files = writeEvaluation(args.out, report);
+  if (report.run.tensorsAfter !== tensorsAtStart) {
+    // A bug, not a user's mistake: the scores are still right, so they are written first.
+    throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors (the report was written to ${files.markdown})`);
+  }
   return { report, files };
 }
 
