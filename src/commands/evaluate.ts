@@ -104,6 +104,8 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const tensorsBefore = options.tf.memory().numTensors;
   const { cube, forecaster } = options;
   const meta = forecaster.meta;
+  // Hashed now, not at the end: a training run may replace best/ while we score.
+  const metaSha = createHash('sha256').update(readFileSync(join(options.checkpointDir, 'meta.json'))).digest('hex');
   checkDataMatches(meta, cube, options.dataDir);
   const H = meta.split.horizon;
   const anchors = testAnchors(meta, options.stride);
@@ -165,8 +167,6 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     return { ...g, label, cells: cellCount, skill };
   };
   const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));
-  const metaBytes = readFileSync(join(options.checkpointDir, 'meta.json'));
-  const metaSha = createHash('sha256').update(metaBytes).digest('hex');
   const hourIso = (i: number) => isoHour(cube.times[i]!);
 
   return {
