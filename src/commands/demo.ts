@@ -8,7 +8,8 @@
  *
  * Where native TensorFlow is not available the model trains on wasm, roughly 15x slower; the
  * demo then cuts its training and evaluation budget (said plainly in the output) so it still
- * finishes in about half an hour.
+ * finishes in about half an hour. A coarse grid (--step 1 or more, as CI's new-user run uses)
+ * is a quick look and gets the same smaller budget.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -49,8 +50,11 @@ export interface DemoResult {
   seconds: { synth: number; train: number; evaluate: number; predict: number; total: number };
 }
 
-/** The training and evaluation budget for a backend slower than native TensorFlow. */
-export function reducedBudget(config: Config): { config: Config; note: string } {
+/**
+ * The training and evaluation budget for a quick run: a backend slower than native TensorFlow
+ * (about 15x for this LSTM), or a coarse grid that asks for a quick look.
+ */
+export function reducedBudget(config: Config, reason: 'slow-backend' | 'coarse-grid' = 'slow-backend'): { config: Config; note: string } {
   const train = {
     ...config.train,
     epochs: Math.min(config.train.epochs, 3),
@@ -58,10 +62,13 @@ export function reducedBudget(config: Config): { config: Config; note: string } 
     validationSamples: Math.min(config.train.validationSamples, 20_000),
   };
   const evaluate = { ...config.evaluate, cellStride: Math.max(config.evaluate.cellStride, 8), stride: Math.max(config.evaluate.stride, 12) };
+  const budget =
+    `${train.epochs} epochs of ${train.samplesPerEpoch.toLocaleString('en-US')} samples ` +
+    `(default ${config.train.epochs} x ${config.train.samplesPerEpoch.toLocaleString('en-US')}), evaluation every ${evaluate.cellStride}th row/column every ${evaluate.stride} h`;
   const note =
-    `native TensorFlow is not active, so the demo trains on a smaller budget: ${train.epochs} epochs of ${train.samplesPerEpoch.toLocaleString('en-US')} samples ` +
-    `(default ${config.train.epochs} x ${config.train.samplesPerEpoch.toLocaleString('en-US')}) and evaluates every ${evaluate.cellStride}th row/column every ${evaluate.stride} h; ` +
-    'run `npm run setup:native` for the full demo';
+    reason === 'slow-backend'
+      ? `native TensorFlow is not active, so the demo trains on a smaller budget: ${budget}; run \`npm run setup:native\` for the full demo`
+      : `a coarse grid (--step ${config.synth.step}) is a quick look, so the demo trains on a smaller budget: ${budget}`;
   return { config: { ...config, train, evaluate }, note };
 }
 
@@ -105,8 +112,8 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   const { info } = await loadBackend(ctx.config.train.backend, (line) => progress.log(line));
   let config = ctx.config;
   let budgetNote: string | undefined;
-  if (info.name !== 'tensorflow') {
-    const reduced = reducedBudget(config);
+  if (info.name !== 'tensorflow' || step >= 1) {
+    const reduced = reducedBudget(config, info.name !== 'tensorflow' ? 'slow-backend' : 'coarse-grid');
     config = reduced.config;
     budgetNote = reduced.note;
     progress.log(`note: ${budgetNote}`);
