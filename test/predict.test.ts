@@ -232,6 +232,17 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
   } finally {
     f.dispose();
   }
+  // What windcast reports for a site (nearest cell) is what GDAL reads at that lat/lon.
+  const sites = await run({ model: trainedDir, data, out: join(root, 'out-trained-sites'), points: ['A=47,-20', 'B=-61,100'] }, { interpolation: 'nearest' });
+  if (hasGdal()) {
+    for (const s of sites.sites!) {
+      for (const lead of [1, 9, 24]) {
+        const lon = ((s.lon % 360) + 360) % 360; // the files span 0..360; gdallocationinfo does not wrap
+        const v = Number(gdal(['-valonly', '-wgs84', result.leads[lead - 1]!.file!, String(lon), String(s.lat)], 'gdallocationinfo').trim());
+        assert.ok(Math.abs(v - s.speeds[lead - 1]!) < 1e-3, `${s.name} +${lead} h: GDAL ${v}, windcast ${s.speeds[lead - 1]}`);
+      }
+    }
+  }
 });
 
 test('sites: table, CSV and JSON with nearest and bilinear values, no grids', async () => {
