@@ -19,8 +19,8 @@ fail() { echo "new-user run: $*" >&2; exit 1; }
 [[ "$tests" == "npm test" ]] || fail "the README's second command is not the test command .ci/run uses: '$tests'"
 
 echo "+ $setup --step 2"
-bash -c "$setup --step 2" 2>&1 | tee demo.log | grep -v 'ETA' || fail "the demo failed (see above)"
-grep -q "windcast demo finished" demo.log || fail "the demo did not print its summary"
+bash -c "$setup --step 2" 2>&1 | tee "$work/demo.log" | grep -v 'ETA' || fail "the demo failed (see above)"
+grep -q "windcast demo finished" "$work/demo.log" || fail "the demo did not print its summary"
 
 data=data/synth-2
 run=models/demo-2
@@ -41,15 +41,15 @@ node -e '
 leads=$(find "$run/forecast" -maxdepth 1 -name 'windspeed_*_f??.tif' | sort)
 [[ $(echo "$leads" | wc -l) -eq 24 ]] || fail "expected 24 forecast GeoTIFFs in $run/forecast"
 for f in $leads; do
-  gdalinfo -json -stats "$f" > info.json || fail "gdalinfo cannot open $f"
+  gdalinfo -json -stats "$f" > "$work/info.json" || fail "gdalinfo cannot open $f"
   node -e '
-    const i = JSON.parse(require("fs").readFileSync("info.json", "utf8"));
+    const i = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
     const b = i.bands[0];
     const ok = i.size[0] === 180 && i.size[1] === 91 && b.type === "Float32" &&
       /4326/.test(JSON.stringify(i.coordinateSystem ?? i.stac ?? "")) &&
       b.minimum >= 0 && b.maximum < 80 && b.mean > 1 && b.mean < 20;
     if (!ok) { console.error(`bad forecast ${process.argv[1]}: ${JSON.stringify({ size: i.size, type: b.type, min: b.minimum, max: b.maximum, mean: b.mean })}`); process.exit(1); }
-  ' "$f"
+  ' "$f" "$work/info.json"
 done
 ls "$run"/forecast/*_leads.png >/dev/null || fail "no contact sheet PNG in $run/forecast"
 ls "$run"/forecast/sites/sites_*.csv >/dev/null || fail "no site forecast CSV in $run/forecast/sites"
