@@ -136,20 +136,27 @@ function drawField(canvas: Canvas, x: number, y: number, w: number, h: number, o
 }
 
 /** Grid lines over the box, optionally labelled outside it (lat on the left, lon below). */
-function drawGraticule(canvas: Canvas, x: number, y: number, w: number, h: number, extent: MapExtent, labels: boolean): void {
+function drawGraticule(canvas: Canvas, x: number, y: number, w: number, h: number, extent: MapExtent, labels: boolean | { lat: boolean; lon: boolean }): void {
+  const latLabels = typeof labels === 'boolean' ? labels : labels.lat;
+  const lonLabels = typeof labels === 'boolean' ? labels : labels.lon;
   const step = graticuleStep(Math.max(extent.east - extent.west, extent.north - extent.south));
   const lineColor = '#ffffff70';
+  // On small panels label every 2nd (3rd...) line so labels never overlap; 0 is always labelled.
+  const lonEvery = Math.max(1, Math.ceil((textWidth('150°W') + 6) / ((step / (extent.east - extent.west)) * w)));
+  const latEvery = Math.max(1, Math.ceil((textHeight() + 4) / ((step / (extent.north - extent.south)) * h)));
   const lonToX = (lon: number) => x + ((lon - extent.west) / (extent.east - extent.west)) * w;
   const latToY = (lat: number) => y + ((extent.north - lat) / (extent.north - extent.south)) * h;
   for (let lon = Math.ceil(extent.west / step - 1e-9) * step; lon <= extent.east + 1e-9; lon += step) {
     const px = Math.min(x + w - 1, Math.round(lonToX(lon)));
     if (px > x && px < x + w - 1) canvas.line(px, y, px, y + h - 1, lineColor);
-    if (labels) canvas.text(px, y + h + 4, degreeLabel(lon, 'lon'), '#000000', { align: 'center' });
+    // On a whole-globe map the east edge is the west edge again: label 180° once.
+    const repeatsWest = extent.east - extent.west >= 360 - 1e-9 && lon >= extent.east - 1e-9;
+    if (lonLabels && !repeatsWest && Math.round(lon / step) % lonEvery === 0) canvas.text(px, y + h + 4, degreeLabel(lon, 'lon'), '#000000', { align: 'center' });
   }
   for (let lat = Math.ceil(extent.south / step - 1e-9) * step; lat <= extent.north + 1e-9; lat += step) {
     const py = Math.min(y + h - 1, Math.round(latToY(lat)));
     if (py > y && py < y + h - 1) canvas.line(x, py, x + w - 1, py, lineColor);
-    if (labels) canvas.text(x - 4, py, degreeLabel(lat, 'lat'), '#000000', { align: 'right', baseline: 'middle' });
+    if (latLabels && Math.round(lat / step) % latEvery === 0) canvas.text(x - 4, py, degreeLabel(lat, 'lat'), '#000000', { align: 'right', baseline: 'middle' });
   }
   canvas.strokeRect(x - 1, y - 1, w + 2, h + 2, '#000000');
 }
@@ -254,13 +261,15 @@ export function renderContactSheet(options: ContactSheetOptions): Canvas {
   const ph = Math.max(1, Math.round((pw * (extent.north - extent.south)) / (extent.east - extent.west)));
   const gap = 10;
   const captionH = textHeight() + 6;
-  const left = 12;
+  // Latitudes are labelled left of the first column, longitudes under the last row.
+  const left = 12 + textWidth('90°N') + 6;
+  const lonLabelH = textHeight() + 6;
   const top = 10 + textHeight(2) + 6 + (options.subtitle ? textHeight() + 6 : 0) + 10;
   const right = 16 + colorBarWidth(scale.min, scale.max);
   const sheetW = left + columns * pw + (columns - 1) * gap + right;
   const gridStep = graticuleStep(Math.max(extent.east - extent.west, extent.north - extent.south));
   const footer = textHeight() + 14;
-  const sheetH = top + rowsN * (captionH + ph) + (rowsN - 1) * gap + footer;
+  const sheetH = top + rowsN * (captionH + ph) + (rowsN - 1) * gap + lonLabelH + footer;
   const canvas = new Canvas(sheetW, sheetH, '#ffffff');
   canvas.text(left, 10, options.title, '#000000', { scale: 2 });
   if (options.subtitle) canvas.text(left, 10 + textHeight(2) + 6, options.subtitle, '#404040');
@@ -269,10 +278,12 @@ export function renderContactSheet(options: ContactSheetOptions): Canvas {
     const py = top + Math.floor(k / columns) * (captionH + ph + gap);
     canvas.text(px, py, options.captions[k]!, '#000000');
     drawField(canvas, px, py + captionH, pw, ph, { grid, field, extent, min: scale.min, max: scale.max, colormap });
-    drawGraticule(canvas, px, py + captionH, pw, ph, extent, false);
+    const row = Math.floor(k / columns);
+    const lastInColumn = row === rowsN - 1 || k + columns >= fields.length;
+    drawGraticule(canvas, px, py + captionH, pw, ph, extent, { lat: k % columns === 0, lon: lastInColumn });
   });
   drawColorBar(canvas, left + columns * pw + (columns - 1) * gap + 16, top + captionH, Math.min(rowsN * (captionH + ph) + (rowsN - 1) * gap - captionH, 400), { ...scale, colormap, units });
-  const note = `Equirectangular, ${degreeLabel(extent.west, 'lon')}..${degreeLabel(extent.east, 'lon')}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}° (including the equator and 0°); grey = no data`;
+  const note = `Equirectangular, ${degreeLabel(extent.west, 'lon')}..${degreeLabel(extent.east, 'lon')}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}°; grey = no data`;
   canvas.text(left, sheetH - 8, note, '#404040', { baseline: 'bottom' });
   return canvas;
 }
