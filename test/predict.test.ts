@@ -325,6 +325,7 @@ test('bad input leaves an existing forecast untouched, with an error naming the 
   // An issue time beyond the data, or malformed.
   await rejects({ at: '2024-02-05T00Z' }, /no file for 2024-02-05T00Z: the latest hour here is 2024-01-31T05Z/);
   await rejects({ at: 'yesterday' }, /--at must be an ISO hour/, WindcastError);
+  await assert.rejects(run({ model, data, out: data }), /is the data folder/);
   // A model trained on another grid.
   const otherModel = await persistenceCheckpoint(era5Grid({ step: 20 }), 'other-grid');
   await assert.rejects(run({ model: otherModel, data, out, at: '2024-01-31T01Z' }), /grid differs from the one the model was trained on/);

@@ -23,11 +23,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadBackend, type BackendInfo, type Tf } from '../backend.js';
 import { inputTensor } from '../batches.js';
-import { listCatalog, type Catalog, type CatalogEntry } from '../catalog.js';
+import { isGlob, listCatalog, type Catalog, type CatalogEntry } from '../catalog.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../checkpoint.js';
 import type { CommandContext } from '../context.js';
 import { buildCube, HOUR_MS, type Cube } from '../cube.js';
@@ -431,6 +431,11 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const horizon = meta.features.horizon;
   const plans: SitePlan[] = sites.map((s) => planSite(modelGrid, s, pc.interpolation));
   if (existsSync(out) && !statSync(out).isDirectory()) throw new DataError(out, '--out exists and is not a folder');
+  const dataDir = resolve(isGlob(args.data) ? dirname(args.data) : args.data);
+  if (dataDir === out) {
+    // Lead files are named by valid hour: the next catalog of --data would read them as observations.
+    throw new WindcastError('usage', `--out ${args.out} is the data folder; write forecasts to a folder of their own`);
+  }
 
   const readStart = performance.now();
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
