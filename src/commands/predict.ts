@@ -430,6 +430,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const plans: SitePlan[] = sites.map((s) => planSite(modelGrid, s, pc.interpolation));
+  if (plans.length > 0 && (pc.png || pc.multiband)) progress.log('sites only: no grids are written, so --png and --multiband do not apply');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new DataError(out, '--out exists and is not a folder');
   const dataDir = resolve(isGlob(args.data) ? dirname(args.data) : args.data);
   if (dataDir === out) {
@@ -699,7 +700,11 @@ function siteTable(r: PredictResult): string[] {
     const names = sites.map((s) => (s.name.length > 14 ? s.name.slice(0, 13) + '~' : s.name));
     const widths = names.map((n) => Math.max(7, n.length));
     lines.push(['lead', 'valid time     ', ...names.map((n, i) => n.padStart(widths[i]!))].join('  '));
-    lines.push(['    ', '               ', ...sites.map((s, i) => `${round(s.lat)},${round(s.lon)}`.slice(0, widths[i]!).padStart(widths[i]!))].join('  '));
+    // A second header line with the coordinates, unless the names already are coordinates.
+    const coords = sites.map((s) => `${round(s.lat)},${round(s.lon)}`);
+    if (sites.some((s, i) => s.name !== coords[i])) {
+      lines.push(['    ', '               ', ...coords.map((c, i) => (c === sites[i]!.name ? '' : c).slice(0, widths[i]!).padStart(widths[i]!))].join('  '));
+    }
     for (let j = 0; j < r.horizonHours; j++) {
       const lead = `+${String(j + 1).padStart(2)}h`;
       lines.push([lead, r.leads[j]!.validTime.padEnd(15), ...sites.map((s, i) => (s.speeds[j] === null ? 'nodata' : s.speeds[j]!.toFixed(2)).padStart(widths[i]!))].join('  '));
