@@ -34,6 +34,20 @@ import { mixSeed, periodAnchors, sampleWindows, type WindowSample } from './wind
 
 type LayersModel = ReturnType<Tf['model']>;
 
+/** Training windows the linear path's least-squares start is fitted on (at most). */
+const LINEAR_FIT_WINDOWS = 50_000;
+
+/** Every (anchor, cell) pair, anchor-major. */
+function allWindows(anchors: Int32Array, cells: number): WindowSample {
+  const t0 = new Int32Array(anchors.length * cells);
+  const cell = new Int32Array(anchors.length * cells);
+  for (let a = 0; a < anchors.length; a++) {
+    t0.fill(anchors[a]!, a * cells, (a + 1) * cells);
+    for (let c = 0; c < cells; c++) cell[a * cells + c] = c;
+  }
+  return { t0, cell };
+}
+
 /** Hours in a year: day-of-year features only when the training period spans one. */
 const YEAR_HOURS = 8760;
 
@@ -365,13 +379,19 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
 
     if (startEpoch === 0 && modelSpec.linearSkip) {
-      const fitSample = sampleWindows({
-        grid: cube.grid,
-        anchors: periodAnchors(split, split.train, 1),
-        count: Math.min(50_000, config.train.samplesPerEpoch),
-        seed: mixSeed(config.train.seed, 0x11aea),
-        accept: (t, c) => windowValid(ctx, t, c, true),
-      });
+      const fitAnchors = periodAnchors(split, split.train, 1);
+      const cells = cube.grid.width * cube.grid.height;
+      // Small data: every training window once (exact least squares); else a seeded sample.
+      const fitSample =
+        fitAnchors.length * cells <= LINEAR_FIT_WINDOWS
+          ? allWindows(fitAnchors, cells)
+          : sampleWindows({
+              grid: cube.grid,
+              anchors: fitAnchors,
+              count: LINEAR_FIT_WINDOWS,
+              seed: mixSeed(config.train.seed, 0x11aea),
+              accept: (t, c) => windowValid(ctx, t, c, true),
+            });
       const start = fitLinearStart(ctx, fitSample, config.evaluate.ridgeLambda);
       setLinearPath(tf, model, modelSpec, start, (values, shape) => storedTensor(tf, values, shape, 'float32'));
       log(`linear path: started from a least-squares fit on ${fitSample.t0.length} training windows`);
