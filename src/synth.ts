@@ -27,10 +27,12 @@
 import { WindcastError } from './errors.js';
 import { colLon, rowLat, type GridSpec } from './grid.js';
 
+/** One hour in milliseconds (as in cube.ts, not imported from there to keep the generator free of the ingest stage). */
+export const HOUR_MS = 3_600_000;
+
 /** Bumped whenever the generator's output changes (recorded in every file's metadata). */
 export const SYNTH_VERSION = '1';
 
-export const HOUR_MS = 3_600_000;
 const DEG = Math.PI / 180;
 /** Kilometres per degree of latitude. */
 const KM_PER_DEG = 111.195;
@@ -160,8 +162,8 @@ const CONTINENTS: Array<[number, number, number, number, number]> = [
 
 /**
  * Land fraction (0 sea .. 1 land) on a global 0.25 degree grid (1440 x 721, lon 0..359.75),
- * with a smooth coastal transition about 0.5 degrees wide. Depends on the seed only through
- * the coast noise, which is fixed to seed 0 so that every seed shares one geography.
+ * with a smooth coastal transition about 0.5 degrees wide. The same for every seed: the seed
+ * changes the weather, not the geography.
  */
 export function landMask(): Float32Array {
   // Seed-independent and read-only: build it once per thread.
@@ -255,9 +257,9 @@ function climate(lat: number, phase: number): [number, number] {
   const psi = lat - itcz;
   const nhWinter = Math.cos(2 * Math.PI * (phase - 0.04)); // +1 in mid January
   const u =
-    -7.5 * gauss(psi - 14, 10) - 8.0 * gauss(psi + 15, 10) + // trades (doldrums between)
-    6.0 * (1 + 0.2 * nhWinter) * gauss(lat - 46, 12) + // NH westerlies
-    8.5 * (1 - 0.12 * nhWinter) * gauss(lat + 50, 12) - // southern-ocean westerlies
+    -8.0 * gauss(psi - 14, 10) - 8.5 * gauss(psi + 15, 10) + // trades (doldrums between)
+    6.5 * (1 + 0.2 * nhWinter) * gauss(lat - 46, 12) + // NH westerlies
+    9.5 * (1 - 0.12 * nhWinter) * gauss(lat + 50, 12) - // southern-ocean westerlies
     4.5 * gauss(Math.abs(lat) - 75, 9); // polar easterlies
   const v =
     -3.2 * gauss(psi - 11, 8) + 3.2 * gauss(psi + 11, 8) + // trades flow toward the ITCZ
@@ -531,7 +533,7 @@ export function planSynth(grid: GridSpec, seed: number, land: Float32Array = lan
     for (let c = 0; c < width; c++) {
       const f = sampleLand(land, lat, lonDeg[c]!);
       // Rough terrain varies from place to place: a static factor with 2 degree features.
-      const rough = 0.3 + 0.1 * valueNoise2(0, 903, lonDeg[c]! / 2, lat / 2, 180);
+      const rough = 0.45 + 0.1 * valueNoise2(0, 903, lonDeg[c]! / 2, lat / 2, 180);
       const i = r * width + c;
       friction[i] = 1 - f * rough;
       diurnal[i] = 0.05 + 0.22 * f;
@@ -539,7 +541,7 @@ export function planSynth(grid: GridSpec, seed: number, land: Float32Array = lan
   }
   const gustSq = new Float32Array(height);
   for (let r = 0; r < height; r++) {
-    const g = 2.6 + 1.5 * gauss(rowLat(grid, r), 12);
+    const g = 2.8 + 1.5 * gauss(rowLat(grid, r), 12);
     gustSq[r] = g * g;
   }
   return { grid, seed, colA, colB, colW, rowA, rowW, friction, diurnal, lonDeg, gustSq };
