@@ -25,6 +25,8 @@ import type { Progress } from './progress.js';
 import { readRasterHeader, type BandStats, type RasterHeader } from './raster.js';
 
 export const HOUR_MS = 3_600_000;
+/** Folder, inside a data folder, that holds its cube cache (see cachePathFor). */
+export const CUBE_CACHE_DIR = '.windcast-cache';
 
 export interface Cube {
   grid: GridSpec;
@@ -214,7 +216,7 @@ export function fingerprint(catalog: Catalog): string {
 }
 
 export function defaultCacheDir(catalog: Catalog): string {
-  return join(dirname(catalog.entries[0]!.path), '.windcast-cache');
+  return join(dirname(catalog.entries[0]!.path), CUBE_CACHE_DIR);
 }
 
 function cachePathFor(dir: string, fp: string, encoding: CacheEncoding): string {

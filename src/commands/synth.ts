@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CommandContext } from '../context.js';
+import { CUBE_CACHE_DIR } from '../cube.js';
 import { DataError, WindcastError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../geotiff-write.js';
 import { describeGrid, type GridSpec } from '../grid.js';
@@ -143,7 +144,9 @@ async function prepareFolder(out: string, names: Set<string>): Promise<number> {
       replaced++;
     } else if (SYNTH_FILE_PATTERN.test(name)) {
       otherRun.push(name);
-    } else if (name !== MANIFEST_NAME) {
+    } else if (name !== MANIFEST_NAME && name !== CUBE_CACHE_DIR) {
+      // The cube cache of an earlier training run may stay: its fingerprint covers every
+      // file's size and mtime, so the rewritten hours make it stale and it is rebuilt.
       foreign.push(name);
     }
   }
