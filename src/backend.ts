@@ -72,8 +72,23 @@ async function loadTf(): Promise<Tf> {
     const mod = (await import('@tensorflow/tfjs')) as Tf & { default?: Tf };
     // CommonJS through ESM: the namespace carries the exports and a default copy of them.
     tfModule = (mod.default && typeof mod.default.tensor === 'function' ? mod.default : mod) as Tf;
+    silenceOrthogonalWarning();
   }
   return tfModule;
+}
+
+/**
+ * tfjs-layers warns "Orthogonal initializer is being called on a matrix with more than 2000
+ * elements: Slowness may result." for every LSTM it builds; our recurrent kernels (64 x 256) take
+ * a millisecond to orthogonalise, so the line is noise in every train, predict and test log.
+ * Only that exact message is dropped; every other warning passes through.
+ */
+function silenceOrthogonalWarning(): void {
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('Orthogonal initializer is being called on a matrix with more than')) return;
+    warn(...args);
+  };
 }
 
 /** Directory of an installed package, or undefined when it is not installed. */
