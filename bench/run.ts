@@ -124,7 +124,7 @@ function runStep(step: Step): StepResult {
   const stderr = child.stderr ?? '';
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
   // /usr/bin/time appends its report to stderr: keep the step's own stderr, drop the report.
-  const ownStderr = stderr.split(/\n\tCommand being timed:/)[0] ?? '';
+  const ownStderr = stderr.split(/(?:^|\n)\tCommand being timed:/)[0] ?? '';
   const output = cleanOutput(`${child.stdout ?? ''}\n${ownStderr}`);
   process.stdout.write(`${output}\n`);
   return { status: child.status ?? 1, seconds, peakRssMiB: rss ? Number(rss[1]) / 1024 : null, output };
