@@ -4,7 +4,7 @@
  * (bench/peers/), with the same thread count, in one run on one machine.
  *
  *   npm run build && node dist/bench/backends.js [--threads 2] [--batch 4096] [--seconds 20]
- *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast]
+ *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast,fast-block]
  *       [--profile] [--json FILE]
  *
  * Model: the project's buildModel (src/model.ts) with the default config: lookback 24 hours,
@@ -16,7 +16,9 @@
  * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
  * batch * steps / seconds; cpu, at minutes per step, gets one warm-up and one timed step. --profile adds a per-kernel breakdown of one training step
  * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
- * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast'), or both (default).
+ * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast': its default
+ * split backward pass; 'fast-block': its older BlockLSTMGrad backward), or a list (default
+ * layers,fast); list a name twice to alternate runs on a noisy machine.
  * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh).
  */
 import { spawnSync } from 'node:child_process';
@@ -94,8 +96,9 @@ async function timeLoop(seconds: number, minSteps: number, step: () => Promise<v
 }
 
 async function buildBenchModel(tf: Tf) {
-  if (opts.lstm === 'fast') {
-    const { buildFastModel } = await import('../src/lstm-fast.js');
+  if (opts.lstm === 'fast' || opts.lstm === 'fast-block') {
+    const { buildFastModel, lstmFastOptions } = await import('../src/lstm-fast.js');
+    lstmFastOptions.backward = opts.lstm === 'fast' ? 'split' : 'block';
     return buildFastModel(tf, spec);
   }
   return buildModel(tf, spec);
@@ -147,7 +150,7 @@ async function worker(name: BackendName): Promise<BenchRow> {
   }
   tf.dispose([xs, ys, ws]);
   return {
-    engine: `tfjs ${info.name}, ${opts.lstm === 'fast' ? 'lstm-fast' : 'tf.layers.lstm'}`,
+    engine: `tfjs ${info.name}, ${lstmLabel(opts.lstm!)}`,
     threads: info.threads,
     trainSamplesPerSec: (batch * train.steps) / (train.ms / 1000),
     predictSamplesPerSec: (batch * predict.steps) / (predict.ms / 1000),
@@ -168,6 +171,10 @@ function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): BenchRow
     return { error: `exit ${r.status}: ${why}` };
   }
   return JSON.parse(line) as BenchRow;
+}
+
+function lstmLabel(lstm: string): string {
+  return lstm === 'fast' ? 'lstm-fast' : lstm === 'fast-block' ? 'lstm-fast, BlockLSTMGrad backward' : 'tf.layers.lstm';
 }
 
 function fmt(n: number): string {
@@ -192,7 +199,7 @@ async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   for (const name of opts.backends!.split(',').filter(Boolean)) {
     for (const lstm of opts.lstm!.split(',').filter(Boolean)) {
-      process.stderr.write(`bench: tfjs ${name} (${lstm === 'fast' ? 'lstm-fast' : 'tf.layers.lstm'})...\n`);
+      process.stderr.write(`bench: tfjs ${name} (${lstmLabel(lstm)})...\n`);
       const args = [self, '--worker', name, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds), '--lstm', lstm, ...(opts.profile ? ['--profile'] : [])];
       const r = runChild(process.execPath, args, env);
       rows.push('error' in r ? { engine: `tfjs ${name} ${lstm}`, error: r.error } : r);

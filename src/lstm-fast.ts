@@ -50,10 +50,74 @@ function swapForgetAndCell(tf: Tf, m: Tensor, units: number): Tensor {
 }
 
 /**
+ * Which backward pass the native path uses: 'split' (ours, below) or 'block' (TensorFlow's
+ * BlockLSTMGrad). Mutable so bench/backends.ts and the tests can run both in one process.
+ */
+export const lstmFastOptions: { backward: 'split' | 'block' } = { backward: 'split' };
+
+/**
+ * The LSTM backward pass from BlockLSTM's saved activations (time-major [T, batch, H]), split
+ * so that only what is truly sequential runs per hour: dc and the gate gradients, and
+ * dh_{t-1} = dG_t U^T. The weight and input gradients are then three large matMuls over all
+ * hours at once (dK = X^T dG, dU = H_prev^T dG, dx = dG K^T), where BlockLSTMGrad does two
+ * [batch, F + H] x [.., 4H] matMuls per hour. The gate factors that do not depend on dh/dc are
+ * computed for all hours up front. dG is in tfjs/Keras gate order i, f, c, o, so no permuting.
+ * Returns [dKernel, dRecurrent, dBias, dx].
+ */
+function splitBackward(tf: Tf, backend: NativeBackend, a: {
+  x: Tensor; kernel: Tensor; recurrent: Tensor;
+  i: Tensor; cs: Tensor; f: Tensor; o: Tensor; ci: Tensor; co: Tensor; h: Tensor;
+  dy: Tensor; returnSequences: boolean; inputGrad: boolean;
+}): Tensor[] {
+  const [steps, batch, features] = a.x.shape as [number, number, number];
+  const units = a.recurrent.shape[0]!;
+  const T = { name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
+  // TensorFlow's fused derivative kernels: SigmoidGrad(y, d) = d y (1 - y), TanhGrad(y, d) = d (1 - y^2).
+  const sigmoidGrad = (y: Tensor, d: Tensor) => backend.executeMultipleOutputs('SigmoidGrad', [T], [y, d], 1)[0]!;
+  const tanhGrad = (y: Tensor, d: Tensor) => backend.executeMultipleOutputs('TanhGrad', [T], [y, d], 1)[0]!;
+  const zero = tf.zeros([1, batch, units]);
+  const shift = (m: Tensor) => tf.concat([zero, tf.slice(m, [0, 0, 0], [steps - 1, batch, units])], 0);
+  const hPrev = shift(a.h);
+  // Per gate, d(pre-activation) = (what dc or dh is multiplied by) x (the activation's slope):
+  //   i: dc ci i(1-i); f: dc c_{t-1} f(1-f); c: dc i (1-ci^2); o: dh co o(1-o).
+  // Kept per gate (a concat of all four would copy [T, batch, 4H] once more); unstacked along
+  // axis 0, which on TensorFlow gives views, not copies.
+  const [fi, ff, fc, fo] = [sigmoidGrad(a.i, a.ci), sigmoidGrad(a.f, shift(a.cs)), tanhGrad(a.ci, a.i), sigmoidGrad(a.o, a.co)].map((m) => tf.unstack(m, 0));
+  // dc_t gets dh_t o_t (1 - co_t^2) from h_t = o_t tanh(c_t).
+  const dhToDc = tf.unstack(tanhGrad(a.co, a.o), 0);
+  const forget = tf.unstack(a.f, 0);
+  const dyT = a.returnSequences ? tf.unstack(tf.transpose(a.dy, [1, 0, 2]), 0) : undefined;
+  const recurrentT = tf.transpose(a.recurrent);
+  const dG: Tensor[] = new Array(steps);
+  let dh: Tensor = a.returnSequences ? dyT![steps - 1]! : a.dy;
+  let dcNext: Tensor | undefined;
+  for (let t = steps - 1; t >= 0; t--) {
+    const fromH = tf.mul(dh, dhToDc[t]!);
+    const dc = dcNext ? tf.add(fromH, dcNext) : fromH;
+    dG[t] = tf.concat([tf.mul(dc, fi![t]!), tf.mul(dc, ff![t]!), tf.mul(dc, fc![t]!), tf.mul(dh, fo![t]!)], 1);
+    if (t > 0) {
+      dcNext = tf.mul(dc, forget[t]!);
+      const rec = tf.matMul(dG[t]!, recurrentT);
+      dh = dyT ? tf.add(rec, dyT[t - 1]!) : rec;
+    }
+  }
+  const gates = tf.concat(dG, 0); // [T * batch, 4H], hour-major like x and hPrev
+  // kernel, bias (a column of ones) and recurrent kernel gradients in one matMul.
+  const inputs = tf.concat([a.x, tf.ones([steps, batch, 1]), hPrev], 2);
+  const wGrad = tf.matMul(tf.reshape(inputs, [steps * batch, features + 1 + units]), gates, true, false);
+  const [kGrad, bGrad, rGrad] = tf.split(wGrad, [features, 1, units], 0);
+  // The first layer's input is data: its gradient is never used, so it is not computed.
+  const xGrad = a.inputGrad
+    ? tf.transpose(tf.reshape(tf.matMul(gates, a.kernel, false, true), [steps, batch, features]), [1, 0, 2])
+    : tf.zeros([batch, steps, features]);
+  return [kGrad!, rGrad!, tf.reshape(bGrad!, [4 * units]), xGrad];
+}
+
+/**
  * The LSTM over a whole sequence on native TensorFlow: x [batch, T, F] -> h [batch, T, H]
  * (returnSequences) or the last h [batch, H].
  */
-function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences: boolean): Tensor {
+function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences: boolean, inputGrad: boolean): Tensor {
   const [batch, steps] = x.shape as [number, number, number];
   const units = recurrent.shape[0]!;
   const b = backend.binding;
@@ -73,12 +137,16 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
     const seqLen = new int64Scalar!(steps);
     const outs = backend.executeMultipleOutputs('BlockLSTM', attrs, [seqLen, xT, zeros, zeros, w, peephole, peephole, peephole, bb], 7);
     const [i, cs, f, o, ci, co, h] = outs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-    save([xT, zeros, w, peephole, bb, i, cs, f, o, ci, co, h]);
+    save([xT, zeros, w, peephole, bb, i, cs, f, o, ci, co, h, kIn, rIn]);
     const value = returnSequences ? tf.transpose(h, [1, 0, 2]) : tf.reshape(tf.slice(h, [steps - 1, 0, 0], [1, batch, units]), [batch, units]);
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sZeros, sw, sPeep, sb, si, scs, sf, so, sci, sco, sh] = saved as Tensor[];
+        const [sx, sZeros, sw, sPeep, sb, si, scs, sf, so, sci, sco, sh, sk, sr] = saved as Tensor[];
+        if (lstmFastOptions.backward === 'split') {
+          const [kGrad, rGrad, bGrad, xGrad] = splitBackward(tf, backend, { x: sx!, kernel: sk!, recurrent: sr!, i: si!, cs: scs!, f: sf!, o: so!, ci: sci!, co: sco!, h: sh!, dy, returnSequences, inputGrad });
+          return [xGrad, kGrad, rGrad, bGrad];
+        }
         // Only the last hour's h reaches the loss: one Pad instead of zeros + concat.
         const hGrad = returnSequences
           ? tf.transpose(dy, [1, 0, 2])
@@ -120,10 +188,13 @@ export function loopLstm(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, b
   return returnSequences ? tf.stack(hs, 1) : h;
 }
 
-/** x [batch, T, F] -> [batch, H] (or [batch, T, H]): the fastest implementation for the backend. */
-export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences = false): Tensor {
+/**
+ * x [batch, T, F] -> [batch, H] (or [batch, T, H]): the fastest implementation for the backend.
+ * inputGrad false: x is data, its gradient is not needed (the native backward returns zeros).
+ */
+export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences = false, inputGrad = true): Tensor {
   const native = nativeBackend(tf);
-  return native ? blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences) : loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
+  return native ? blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad) : loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
 }
 
 /** The tf.layers.lstm arguments FastLSTM honours; the gates are always sigmoid (see header). */
@@ -217,8 +288,14 @@ export function registerFastLstm(tf: Tf): void {
           const [batch, , features] = x.shape as [number, number, number];
           x = tf.mul(x, tf.expandDims(tf.dropout(tf.ones([batch, features]), this.dropout), 1));
         }
-        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences);
+        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences, !this.readsModelInput());
       });
+    }
+    /** Whether this layer's input is the model's input (data, so no gradient is needed for it). */
+    private readsModelInput(): boolean {
+      const self = this as unknown as { inboundNodes?: { inboundLayers: { getClassName(): string }[] }[] };
+      const nodes = self.inboundNodes ?? [];
+      return nodes.length > 0 && nodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => l.getClassName() === 'InputLayer'));
     }
     override getConfig(): Record<string, unknown> {
       return { ...super.getConfig(), units: this.units, returnSequences: this.returnSequences, dropout: this.dropout };

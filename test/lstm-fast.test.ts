@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBackend, type Tf } from '../src/backend.js';
-import { buildFastModel, lstmSequence, loopLstm, registerFastLstm } from '../src/lstm-fast.js';
+import { buildFastModel, lstmFastOptions, lstmSequence, loopLstm, registerFastLstm } from '../src/lstm-fast.js';
 import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
@@ -36,22 +36,68 @@ test('lstmSequence computes what tf.layers.lstm (sigmoid gates) computes, last s
   }
 });
 
-test('its gradients (BlockLSTMGrad on native) equal autodiff through the op-by-op loop', async () => {
+test('its gradients (both native backward passes) equal autodiff through the op-by-op loop', async () => {
   const { tf, info, x, kernel, recurrent, bias } = await setup();
-  for (const returnSequences of [false, true]) {
-    const weightsOut = (impl: typeof lstmSequence) => (a: Tensor, k: Tensor, r: Tensor, b: Tensor) => {
-      const y = impl(tf, a, k, r, b, returnSequences);
-      // A fixed random projection, so every output element gets its own gradient.
-      return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 9)));
-    };
-    const fast = tf.grads(weightsOut(lstmSequence))([x, kernel, recurrent, bias]);
-    const loop = tf.grads(weightsOut(loopLstm))([x, kernel, recurrent, bias]);
-    for (const [i, name] of ['x', 'kernel', 'recurrent', 'bias'].entries()) {
-      const scale = tf.tidy(() => tf.max(tf.abs(loop[i]!)).dataSync()[0]!);
-      const gap = maxAbs(tf, fast[i]!, loop[i]!);
-      assert.ok(gap <= 1e-5 * Math.max(1, scale), `${info.name}: d/d${name} differs by ${gap} (scale ${scale})`);
+  const initial = lstmFastOptions.backward;
+  try {
+    for (const backward of ['split', 'block'] as const) {
+      lstmFastOptions.backward = backward;
+      for (const returnSequences of [false, true]) {
+        for (const inputGrad of [true, false]) {
+          const weightsOut = (impl: typeof lstmSequence) => (a: Tensor, k: Tensor, r: Tensor, b: Tensor) => {
+            const y = impl(tf, a, k, r, b, returnSequences, inputGrad);
+            // A fixed random projection, so every output element gets its own gradient.
+            return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 9)));
+          };
+          const fast = tf.grads(weightsOut(lstmSequence))([x, kernel, recurrent, bias]);
+          const loop = tf.grads(weightsOut(loopLstm))([x, kernel, recurrent, bias]);
+          for (const [i, name] of ['x', 'kernel', 'recurrent', 'bias'].entries()) {
+            // Without inputGrad the data's gradient is not computed (the loop has no such option).
+            if (i === 0 && !inputGrad) continue;
+            const scale = tf.tidy(() => tf.max(tf.abs(loop[i]!)).dataSync()[0]!);
+            const gap = maxAbs(tf, fast[i]!, loop[i]!);
+            const what = `${info.name} ${backward}, returnSequences ${returnSequences}, inputGrad ${inputGrad}`;
+            assert.ok(gap <= 1e-5 * Math.max(1, scale), `${what}: d/d${name} differs by ${gap} (scale ${scale})`);
+          }
+        }
+      }
     }
+  } finally {
+    lstmFastOptions.backward = initial;
   }
+});
+
+test('in a two-layer model, the split backward pass gives the weight gradients BlockLSTMGrad gives', async () => {
+  // The first layer reads the model input and skips its data gradient; the second must not.
+  const { tf } = await loadBackend('auto');
+  const spec: ModelSpec = { lookback: 7, nFeatures: 3, horizon: 4, units: 6, layers: 2, dropout: 0, linearSkip: true, seed: 5 };
+  const model = buildFastModel(tf, spec);
+  const xs = tf.randomNormal([10, spec.lookback, spec.nFeatures], 0, 1, 'float32', 7);
+  const ys = tf.randomNormal([10, spec.horizon], 0, 1, 'float32', 8);
+  // The head starts at zero, which would cut every LSTM gradient: give it weights.
+  const head = model.getLayer('head');
+  head.setWeights(head.getWeights().map((w, k) => tf.randomNormal(w.shape, 0, 0.5, 'float32', 20 + k)));
+  const variables = trainableVariables(model);
+  const gradients = () => tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.apply(xs, { training: true }) as Tensor, ys))) as ReturnType<Tf['scalar']>, variables).grads;
+  const initial = lstmFastOptions.backward;
+  try {
+    lstmFastOptions.backward = 'split';
+    const split = gradients();
+    lstmFastOptions.backward = 'block';
+    const block = gradients();
+    const lstmWeights = variables.filter((w) => w.name.includes('lstm'));
+    assert.equal(lstmWeights.length, 6, `two layers of kernel, recurrent kernel, bias: ${variables.map((w) => w.name)}`);
+    for (const v of lstmWeights) {
+      const scale = tf.tidy(() => tf.max(tf.abs(block[v.name]!)).dataSync()[0]!);
+      const gap = maxAbs(tf, split[v.name]!, block[v.name]!);
+      assert.ok(scale > 0, `${v.name}: the test needs a nonzero gradient`);
+      assert.ok(gap <= 1e-5 * Math.max(1, scale), `${v.name}: differs by ${gap} (scale ${scale})`);
+    }
+  } finally {
+    lstmFastOptions.backward = initial;
+  }
+  tf.dispose([xs, ys]);
+  model.dispose();
 });
 
 test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
