@@ -7,9 +7,11 @@
  * hardSigmoid's clip and its gradient (Select/ZerosLike/GreaterEqual/LessEqual per gate and
  * hour), and 24 small input matMuls with K = 18 that use the CPU badly (bench/backends.ts
  * --profile). Here:
- *   - on native TensorFlow the whole sequence is one BlockLSTM kernel forward and one
- *     BlockLSTMGrad kernel backward (TensorFlow's fused C++ LSTM, in every tensorflow-cpu
- *     build), called through tfjs-node's op executor and wrapped in tf.customGrad;
+ *   - on native TensorFlow the whole sequence is one BlockLSTM kernel forward (TensorFlow's
+ *     fused C++ LSTM, in every tensorflow-cpu build, called through tfjs-node's op executor)
+ *     and, wrapped in tf.customGrad, our own backward pass (splitBackward: per hour only the
+ *     recurrence, the weight gradients as large matMuls over all hours), measured faster than
+ *     TensorFlow's BlockLSTMGrad, which stays available (lstmFastOptions.backward = 'block');
  *   - on wasm/cpu it is the same hour-by-hour loop as tf.layers.lstm (plain tf ops, autodiff
  *     gradient) with sigmoid gates: there the fused kernels do not exist, and it is no slower.
  * Weights: kernel [features, 4*units], recurrent_kernel [units, 4*units], bias [4*units], gates
@@ -75,14 +77,16 @@ function splitBackward(tf: Tf, backend: NativeBackend, a: {
   // TensorFlow's fused derivative kernels: SigmoidGrad(y, d) = d y (1 - y), TanhGrad(y, d) = d (1 - y^2).
   const sigmoidGrad = (y: Tensor, d: Tensor) => backend.executeMultipleOutputs('SigmoidGrad', [T], [y, d], 1)[0]!;
   const tanhGrad = (y: Tensor, d: Tensor) => backend.executeMultipleOutputs('TanhGrad', [T], [y, d], 1)[0]!;
-  const zero = tf.zeros([1, batch, units]);
-  const shift = (m: Tensor) => tf.concat([zero, tf.slice(m, [0, 0, 0], [steps - 1, batch, units])], 0);
-  const hPrev = shift(a.h);
+  // Slices along axis 0 (whole hours) are views on TensorFlow, not copies.
+  const early = (m: Tensor) => tf.slice(m, [0, 0, 0], [steps - 1, batch, units]);
+  const late = (m: Tensor) => tf.slice(m, [1, 0, 0], [steps - 1, batch, units]);
   // Per gate, d(pre-activation) = (what dc or dh is multiplied by) x (the activation's slope):
   //   i: dc ci i(1-i); f: dc c_{t-1} f(1-f); c: dc i (1-ci^2); o: dh co o(1-o).
   // Kept per gate (a concat of all four would copy [T, batch, 4H] once more); unstacked along
   // axis 0, which on TensorFlow gives views, not copies.
-  const [fi, ff, fc, fo] = [sigmoidGrad(a.i, a.ci), sigmoidGrad(a.f, shift(a.cs)), tanhGrad(a.ci, a.i), sigmoidGrad(a.o, a.co)].map((m) => tf.unstack(m, 0));
+  const [fi, fc, fo] = [sigmoidGrad(a.i, a.ci), tanhGrad(a.ci, a.i), sigmoidGrad(a.o, a.co)].map((m) => tf.unstack(m, 0));
+  // c_{-1} = 0: the first hour's forget gate gets no gradient.
+  const ff = [tf.zeros([batch, units]), ...(steps > 1 ? tf.unstack(sigmoidGrad(late(a.f), early(a.cs)), 0) : [])];
   // dc_t gets dh_t o_t (1 - co_t^2) from h_t = o_t tanh(c_t).
   const dhToDc = tf.unstack(tanhGrad(a.co, a.o), 0);
   const forget = tf.unstack(a.f, 0);
@@ -102,10 +106,14 @@ function splitBackward(tf: Tf, backend: NativeBackend, a: {
     }
   }
   const gates = tf.concat(dG, 0); // [T * batch, 4H], hour-major like x and hPrev
-  // kernel, bias (a column of ones) and recurrent kernel gradients in one matMul.
-  const inputs = tf.concat([a.x, tf.ones([steps, batch, 1]), hPrev], 2);
-  const wGrad = tf.matMul(tf.reshape(inputs, [steps * batch, features + 1 + units]), gates, true, false);
-  const [kGrad, bGrad, rGrad] = tf.split(wGrad, [features, 1, units], 0);
+  // Kernel and bias (a column of ones) gradients in one matMul; the recurrent kernel's from
+  // hours 0..T-2 of h against hours 1..T-1 of the gate gradients (h_{-1} = 0).
+  const inputs = tf.concat([a.x, tf.ones([steps, batch, 1])], 2);
+  const kbGrad = tf.matMul(tf.reshape(inputs, [steps * batch, features + 1]), gates, true, false);
+  const [kGrad, bGrad] = tf.split(kbGrad, [features, 1], 0);
+  const rGrad = steps > 1
+    ? tf.matMul(tf.reshape(early(a.h), [(steps - 1) * batch, units]), tf.slice(gates, [batch, 0], [(steps - 1) * batch, 4 * units]), true, false)
+    : tf.zeros([units, 4 * units]);
   // The first layer's input is data: its gradient is never used, so it is not computed.
   const xGrad = a.inputGrad
     ? tf.transpose(tf.reshape(tf.matMul(gates, a.kernel, false, true), [steps, batch, features]), [1, 0, 2])
