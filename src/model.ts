@@ -1,13 +1,13 @@
 /**
  * The model: an LSTM encoder over the lookback hours and a dense head with one output per
- * lead hour (+1..+horizon), as a tfjs-layers model. A linear path from the flattened inputs to
- * the outputs runs beside the LSTM, initialised at zero: with predictDelta the untrained model
- * is persistence, and it can become at least the per-cell linear regression before the LSTM
- * adds anything. That matters on small real datasets, where relearning persistence through an
- * LSTM costs most of the data.
+ * lead hour (+1..+horizon), as a tfjs-layers model. A linear path from the inputs to the
+ * outputs runs beside the LSTM, built at zero (with predictDelta the untrained model is then
+ * persistence) and set by train.ts to a ridge fit (setLinearPath) before the first step. That
+ * matters on small real datasets, where relearning persistence through an LSTM costs most of
+ * the data.
  *
- * The head starts at zero too, so the whole untrained model is exactly persistence (with
- * predictDelta) and training moves away from it only where that lowers the loss.
+ * The head starts at zero, so the untrained model is exactly its linear path, and training
+ * moves away from it only where that lowers the loss.
  *
  * Layer names are fixed so checkpoints, optimizer state order and seeds are reproducible.
  * The loss is weighted: each sample's squared error (normalised units) times its weight
@@ -113,26 +113,20 @@ export function trainStep(
 }
 
 /**
- * A linear forecast to start the linear path from: per lead, coefficients on the normalised
- * speed of each lookback hour, on sin/cos of the solar hour at the last input hour, and an
- * intercept (fitted by least squares in train.ts).
+ * A linear forecast to start the linear path from (fitted by ridge regression in train.ts).
+ * Projection channel c reads input feature `channelFeatures[c]` (-1: none) at every hour; each
+ * term is a per-lead coefficient on channel `channel` at lookback hour `hour` (oldest 0).
  */
 export interface LinearStart {
-  /** [lookback * horizon]: speed at hour h (oldest first) -> lead j at h * horizon + j. */
-  speed: Float64Array;
-  /** [horizon] each. */
-  solarSin: Float64Array;
-  solarCos: Float64Array;
+  channelFeatures: number[];
+  terms: { channel: number; hour: number; coef: Float64Array }[];
+  /** [horizon]. */
   intercept: Float64Array;
-  /** Feature indices of the speed and solar sin/cos inputs. */
-  speedFeature: number;
-  solarSinFeature: number;
 }
 
 /**
- * Set the linear path to `start`: projection channel 0 reads the speed, channels 1 and 2 the
- * solar hour sin/cos; the dense layer applies the coefficients (sin/cos at the last hour only).
- * With the head at zero the untrained model then forecasts exactly this linear model.
+ * Set the linear path to `start`. With the head at zero the untrained model then forecasts
+ * exactly this linear model.
  */
 export function setLinearPath(
   tf: Tf,
@@ -145,15 +139,14 @@ export function setLinearPath(
   const L = spec.lookback;
   const H = spec.horizon;
   const C = LINEAR_CHANNELS;
+  if (start.channelFeatures.length > C) throw new Error(`the linear start uses ${start.channelFeatures.length} channels, the path has ${C}`);
   const proj = new Float32Array(F * C);
-  proj[start.speedFeature * C + 0] = 1;
-  proj[start.solarSinFeature * C + 1] = 1;
-  proj[(start.solarSinFeature + 1) * C + 2] = 1;
+  start.channelFeatures.forEach((f, c) => {
+    if (f >= 0) proj[f * C + c] = 1;
+  });
   const kernel = new Float32Array(L * C * H);
-  for (let h = 0; h < L; h++) for (let j = 0; j < H; j++) kernel[(h * C + 0) * H + j] = start.speed[h * H + j]!;
-  for (let j = 0; j < H; j++) {
-    kernel[((L - 1) * C + 1) * H + j] = start.solarSin[j]!;
-    kernel[((L - 1) * C + 2) * H + j] = start.solarCos[j]!;
+  for (const term of start.terms) {
+    for (let j = 0; j < H; j++) kernel[(term.hour * C + term.channel) * H + j]! += term.coef[j]!;
   }
   const tensors = [makeTensor(proj, [F, C]), makeTensor(kernel, [L * C, H]), makeTensor(Float32Array.from(start.intercept), [H])];
   try {
