@@ -96,10 +96,11 @@ export function formatTrainResult(r: TrainResult): string {
   lines.push(`  ${r.backendLine}`);
   lines.push(`  data: ${r.data}, ${r.hours} hours, ${r.grid}`);
   lines.push(`  training: ${Math.round(r.samplesPerSecond)} samples/s end to end; peak memory ${r.peakRssMiB} MiB`);
-  if (r.bestEpoch > 0) {
-    lines.push(`  best epoch ${r.bestEpoch}: validation RMSE ${r.bestValidationRmse?.toFixed(3)} m/s -> ${join(r.runDir, 'best')}`);
+  // best/ may be epoch 0, the untrained (linear-start) model, when no trained epoch beat it.
+  if (r.bestValidationRmse !== null) {
+    lines.push(`  best epoch ${r.bestEpoch}${r.bestEpoch === 0 ? ' (the starting model: no trained epoch did better on validation)' : ''}: validation RMSE ${r.bestValidationRmse?.toFixed(3)} m/s -> ${join(r.runDir, 'best')}`);
   }
-  lines.push(`  checkpoints: ${join(r.runDir, 'last')}${r.bestEpoch > 0 ? `, ${join(r.runDir, 'best')}` : ''}; log ${r.logFile}`);
+  lines.push(`  checkpoints: ${join(r.runDir, 'last')}${r.bestValidationRmse !== null ? `, ${join(r.runDir, 'best')}` : ''}; log ${r.logFile}`);
   const m = r.validationRmseByLead;
   const p = r.persistenceRmseByLead;
   const l = r.linearRmseByLead;
