@@ -166,7 +166,7 @@ export function buildProgram(): Command {
     .option('--force', 'resume on different data, or start over on a run that already has checkpoints')
     .option('--seed <n>', `random seed; same seed and backend, same weights (default: ${defaults.train.seed})`, int('--seed'))
     .option('--models-dir <dir>', 'folder holding the runs (default: models)')
-    .addHelpText('after', '\nExample:\n  windcast train --data data/synth --run synth --epochs 6')
+    .addHelpText('after', '\nExample:\n  windcast train --data data/synth --run synth --epochs 12')
     .action(async (opts) => {
       const ctx = buildContext(program, {
         train: { epochs: opts.epochs, samplesPerEpoch: opts.samplesPerEpoch, backend: opts.backend, seed: opts.seed },

@@ -60,12 +60,7 @@ export const ModelConfigSchema = z.strictObject({
 });
 
 export const TrainConfigSchema = z.strictObject({
-  /**
-   * On the default global set validation stops improving after about 4 epochs of 300k windows
-   * (best epoch 4 of 9 in the measured run); 6 keeps that with margin and lets the demo finish
-   * in its 10 minutes.
-   */
-  epochs: z.number().int().positive().default(6),
+  epochs: z.number().int().positive().default(12),
   samplesPerEpoch: z.number().int().positive().default(300_000),
   /**
    * An epoch draws at most this many times the distinct training windows: on small datasets
