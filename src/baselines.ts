@@ -342,6 +342,19 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   if (samples < P) {
     throw new Error(`the linear baseline needs at least ${P} complete training windows, found ${samples} (too many NaN cells or too few hours)`);
   }
+  const coefficients = solveRidge({ xtx, xty, inputs: P, outputs: H, sumW, lambda });
+  return { lookback: L, horizon: H, lambda, hours: [start, end], features: P, coefficients, samples };
+}
+
+/**
+ * Finish a weighted ridge fit from accumulated normal equations: xtx holds only its upper
+ * triangle (P x P, the last input being the intercept) and xty is P x H, both summed with
+ * weights totalling sumW. Averages them (so lambda means the same whatever the sample size),
+ * mirrors the triangle, penalises every input but the intercept, and solves. xtx and xty are
+ * overwritten. Shared by the linear baseline and the model's linear-path start (train.ts).
+ */
+export function solveRidge(o: { xtx: Float64Array; xty: Float64Array; inputs: number; outputs: number; sumW: number; lambda: number }): Float64Array {
+  const { xtx, xty, inputs: P, outputs: H, sumW, lambda } = o;
   for (let a = 0; a < P; a++) {
     for (let b = a; b < P; b++) {
       const v = xtx[a * P + b]! / sumW;
@@ -351,8 +364,7 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
     for (let h = 0; h < H; h++) xty[a * H + h]! /= sumW;
   }
   for (let a = 0; a < P - 1; a++) xtx[a * P + a]! += lambda;
-  const coefficients = solveSymmetric(xtx, xty, P, H);
-  return { lookback: L, horizon: H, lambda, hours: [start, end], features: P, coefficients, samples };
+  return solveSymmetric(xtx, xty, P, H);
 }
 
 /**

@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { BackendInfo, Tf } from './backend.js';
 import { PROJECT_ROOT } from './backend.js';
-import { fitLinearBaseline, linearForecast, solveSymmetric } from './baselines.js';
+import { fitLinearBaseline, linearForecast, solveRidge } from './baselines.js';
 import { BatchBuffers, batchTensors, fillBatch, storedTensor } from './batches.js';
 import {
   acquireLock,
@@ -250,15 +250,20 @@ function fitLinearStartWith(ctx: FeatureContext, sample: WindowSample, lambda: n
   const x = new Float32Array(L * F);
   const y = new Float32Array(H);
   const row = new Float64Array(P);
-  let sumW = 0;
-  for (let i = 0; i < sample.t0.length; i++) {
+  /** Fill row (inputs + intercept) and y for window i; its weight, or 0 when incomplete. */
+  const designRow = (i: number): number => {
     const t0 = sample.t0[i]!;
     const cell = sample.cell[i]!;
-    if (!gatherWindow(ctx, t0, cell, x, 0) || !gatherTargets(ctx, t0, cell, y, 0)) continue;
-    const sd = stats.std[cell]!;
-    const w = (sd * sd) / stats.meanVariance;
+    if (!gatherWindow(ctx, t0, cell, x, 0) || !gatherTargets(ctx, t0, cell, y, 0)) return 0;
     for (let k = 0; k < inputs.length; k++) row[k] = x[inputs[k]!]!;
     row[P - 1] = 1;
+    const sd = stats.std[cell]!;
+    return (sd * sd) / stats.meanVariance;
+  };
+  let sumW = 0;
+  for (let i = 0; i < sample.t0.length; i++) {
+    const w = designRow(i);
+    if (w === 0) continue;
     for (let a = 0; a < P; a++) {
       const wa = w * row[a]!;
       for (let b = a; b < P; b++) xtx[a * P + b]! += wa * row[b]!;
@@ -267,29 +272,15 @@ function fitLinearStartWith(ctx: FeatureContext, sample: WindowSample, lambda: n
     sumW += w;
   }
   if (sumW === 0) throw new Error('no complete training window to fit the linear path on');
-  for (let a = 0; a < P; a++) {
-    for (let b = a; b < P; b++) {
-      const v = xtx[a * P + b]! / sumW;
-      xtx[a * P + b] = v;
-      xtx[b * P + a] = v;
-    }
-    for (let j = 0; j < H; j++) xty[a * H + j]! /= sumW;
-  }
   // The penalty spares the intercept, like the linear baseline's.
-  for (let a = 0; a < P - 1; a++) xtx[a * P + a]! += lambda;
-  const coef = solveSymmetric(xtx, xty, P, H);
+  const coef = solveRidge({ xtx, xty, inputs: P, outputs: H, sumW, lambda });
   start.terms.forEach((t, k) => t.coef.set(coef.subarray(k * H, (k + 1) * H)));
   start.intercept.set(coef.subarray((P - 1) * H, P * H));
   // Weighted training error of the fit, to choose between rings.
   let sse = 0;
   for (let i = 0; i < sample.t0.length; i++) {
-    const t0 = sample.t0[i]!;
-    const cell = sample.cell[i]!;
-    if (!gatherWindow(ctx, t0, cell, x, 0) || !gatherTargets(ctx, t0, cell, y, 0)) continue;
-    const sd = stats.std[cell]!;
-    const w = (sd * sd) / stats.meanVariance;
-    for (let k = 0; k < inputs.length; k++) row[k] = x[inputs[k]!]!;
-    row[P - 1] = 1;
+    const w = designRow(i);
+    if (w === 0) continue;
     for (let j = 0; j < H; j++) {
       let p = 0;
       for (let a = 0; a < P; a++) p += row[a]! * coef[a * H + j]!;
