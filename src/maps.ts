@@ -283,7 +283,9 @@ export function renderContactSheet(options: ContactSheetOptions): Canvas {
     drawGraticule(canvas, px, py + captionH, pw, ph, extent, { lat: k % columns === 0, lon: lastInColumn });
   });
   drawColorBar(canvas, left + columns * pw + (columns - 1) * gap + 16, top + captionH, Math.min(rowsN * (captionH + ph) + (rowsN - 1) * gap - captionH, 400), { ...scale, colormap, units });
-  const note = `Equirectangular, ${degreeLabel(extent.west, 'lon')}..${degreeLabel(extent.east, 'lon')}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}°; grey = no data`;
+  // A global map runs 180W..180E, which degreeLabel writes as 180°..180°: say what it means.
+  const lonRange = extent.east - extent.west >= 360 - 1e-6 ? '180°W..180°E' : `${degreeLabel(extent.west, 'lon')}..${degreeLabel(extent.east, 'lon')}`;
+  const note = `Equirectangular, ${lonRange}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}°; grey = no data`;
   canvas.text(left, sheetH - 8, note, '#404040', { baseline: 'bottom' });
   return canvas;
 }
