@@ -19,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Catalog } from './catalog.js';
+import type { IngestConfig } from './config.js';
 import { DataError, WindcastError, describeError } from './errors.js';
 import { cellCount, gridDifferences, type GridSpec } from './grid.js';
 import type { Progress } from './progress.js';
@@ -483,4 +484,15 @@ export function checkAgainstReference(header: RasterHeader, reference: { path: s
   if (header.bandCount !== reference.bandCount) diffs.unshift(`${reference.bandCount} band(s) vs ${header.bandCount}`);
   if (diffs.length === 0) return null;
   return `${header.path}: grid differs from the first file ${reference.path}: ${diffs.join('; ')} (first file vs this file)`;
+}
+
+/**
+ * A data folder (or glob) as a cube, the way train and evaluate read it: the catalog with the
+ * configured pattern (consecutive hours required), then buildCube through the disk cache.
+ */
+export async function loadDataCube(dir: string, ingest: IngestConfig, progress: Progress): Promise<Cube> {
+  // Imported here: catalog.ts imports HOUR_MS from this module, and a static cycle is fragile.
+  const { buildCatalog } = await import('./catalog.js');
+  const catalog = await buildCatalog(dir, { glob: ingest.glob, timePattern: ingest.timePattern });
+  return buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers }, progress);
 }

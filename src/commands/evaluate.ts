@@ -16,7 +16,7 @@ import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, t
 import { rmseChart } from '../chart.js';
 import type { CheckpointMeta } from '../checkpoint.js';
 import type { CommandContext } from '../context.js';
-import type { Cube } from '../cube.js';
+import { loadDataCube, type Cube } from '../cube.js';
 import { CheckpointError, DataError, WindcastError } from '../errors.js';
 import type { Forecaster } from '../forecast.js';
 import { describeGrid, gridDifferences } from '../grid.js';
@@ -281,7 +281,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   let loadSeconds = 0;
   try {
     const t = performance.now();
-    const cube = await loadCube(args.data, config, progress);
+    const cube = await loadDataCube(args.data, config.ingest, progress);
     loadSeconds = (performance.now() - t) / 1000;
     report = evaluateCube({
       cube,
@@ -313,14 +313,6 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
 
 function signedPct(v: number | undefined): string {
   return v !== undefined && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %` : 'n/a';
-}
-
-/** Read the data folder into a cube (consecutive hours required), through the cube cache. */
-async function loadCube(dir: string, config: CommandContext['config'], progress: Progress): Promise<Cube> {
-  const { buildCatalog } = await import('../catalog.js');
-  const { buildCube } = await import('../cube.js');
-  const catalog = await buildCatalog(dir, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
-  return buildCube(catalog, { cacheEncoding: config.ingest.cacheEncoding, cache: config.ingest.cache, workers: config.ingest.workers }, progress);
 }
 
 /** The short summary printed at the end. */

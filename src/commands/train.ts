@@ -5,9 +5,9 @@
  */
 import { resolve, join } from 'node:path';
 import type { CommandContext } from '../context.js';
-import type { Cube } from '../cube.js';
+import { loadDataCube, type Cube } from '../cube.js';
 import { describeGrid } from '../grid.js';
-import { formatDuration, type Progress } from '../progress.js';
+import { formatDuration } from '../progress.js';
 import type { TrainOutcome } from '../train.js';
 
 export interface TrainArgs {
@@ -31,14 +31,6 @@ export interface TrainResult extends TrainOutcome {
   loadSeconds: number;
 }
 
-/** Read the data folder into a cube (consecutive hours required), through the cube cache. */
-async function loadCube(dir: string, config: CommandContext['config'], progress: Progress): Promise<Cube> {
-  const { buildCatalog } = await import('../catalog.js');
-  const { buildCube } = await import('../cube.js');
-  const catalog = await buildCatalog(dir, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
-  return buildCube(catalog, { cacheEncoding: config.ingest.cacheEncoding, cache: config.ingest.cache, workers: config.ingest.workers }, progress);
-}
-
 export async function train(args: TrainArgs, ctx: CommandContext): Promise<TrainResult> {
   const { config, progress } = ctx;
   const { loadBackend, formatBackendLine } = await import('../backend.js');
@@ -46,7 +38,7 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   const log = (line: string) => progress.log(line);
   const { tf, info } = await loadBackend(config.train.backend, log);
   const t = performance.now();
-  const cube = args.cube ?? (await loadCube(args.data, config, progress));
+  const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress));
   const loadSeconds = (performance.now() - t) / 1000;
   log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}${cube.u && cube.v ? ', with u/v' : ''} (read in ${formatDuration(loadSeconds)})`);
   const runDir = resolve(args.modelsDir ?? 'models', args.run);
