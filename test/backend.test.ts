@@ -10,7 +10,7 @@ import { parseConfig } from '../src/config.js';
 import { testContext } from '../src/context.js';
 import { WindcastError } from '../src/errors.js';
 
-/** CI sets this after scripts/ci-native.sh: then native TensorFlow must be what 'auto' picks. */
+/** .ci/run sets this after the strict native set-up: then native TensorFlow must be what 'auto' picks. */
 const requireNative = process.env.WINDCAST_REQUIRE_NATIVE === '1';
 
 test('wasm loads from node_modules, computes, and a second call returns the same tf', async () => {
