@@ -8,10 +8,10 @@ Threads: tf.config.threading intra/inter-op = --threads (also set in the environ
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
+from timing import time_loop  # noqa: E402  (bench/peers/timing.py)
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
@@ -40,18 +40,6 @@ rng = np.random.default_rng(42)
 xs = rng.standard_normal((a.batch, LOOKBACK, FEATURES), dtype=np.float32)
 ys = rng.standard_normal((a.batch, HORIZON), dtype=np.float32)
 ws = np.ones((a.batch,), dtype=np.float32)
-
-
-def time_loop(seconds, fn):
-    for _ in range(2):
-        fn()
-    t0 = time.perf_counter()
-    c0 = time.process_time()  # CPU time of all threads, as process.cpuUsage() in Node
-    steps = 0
-    while steps < 3 or time.perf_counter() - t0 < seconds:
-        fn()
-        steps += 1
-    return steps, (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
 
 steps, ms, cpu = time_loop(a.seconds, lambda: model.train_on_batch(xs, ys, sample_weight=ws))

@@ -8,10 +8,11 @@ torch.set_num_threads / set_num_interop_threads = --threads, like TF's intra/int
 """
 import argparse
 import json
-import time
 
 import torch
 from torch import nn
+
+from timing import time_loop  # bench/peers/timing.py
 
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=2)
@@ -57,18 +58,6 @@ def train_step():
 def predict():
     with torch.inference_mode():
         model(xs).sum().item()
-
-
-def time_loop(seconds, fn):
-    for _ in range(2):
-        fn()
-    t0 = time.perf_counter()
-    c0 = time.process_time()  # CPU time of all threads, as process.cpuUsage() in Node
-    steps = 0
-    while steps < 3 or time.perf_counter() - t0 < seconds:
-        fn()
-        steps += 1
-    return steps, (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
 
 steps, ms, cpu = time_loop(a.seconds, train_step)
