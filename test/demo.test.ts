@@ -12,18 +12,11 @@ import { demo, formatDemoResult, reducedBudget, synthSetMatches } from '../src/c
 import { schemaDefaults, type Config } from '../src/config.js';
 import { readRaster } from '../src/raster.js';
 import { silentProgress } from '../src/progress.js';
+import { hasGdal } from './ingest-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-demo-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function hasGdal(): boolean {
-  try {
-    execFileSync('gdalinfo', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function tinyConfig(): Config {
   const c = schemaDefaults();

@@ -8,18 +8,10 @@ import { fromArrayBuffer } from 'geotiff';
 import { DataError } from '../src/errors.js';
 import { encodeGeoTiff, writeGeoTiff, type GeoTiffWriteOptions } from '../src/geotiff-write.js';
 import { era5Grid, type GridSpec } from '../src/grid.js';
+import { hasGdal } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-gtw-'));
 
-function hasGdal(): boolean {
-  try {
-    execFileSync('which', ['gdalinfo'], { stdio: 'ignore' });
-    execFileSync('which', ['gdallocationinfo'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const gdal = hasGdal();
 
 /** A small grid: 5 degree cells over the whole globe (72 x 37). */

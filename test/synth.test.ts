@@ -11,6 +11,7 @@ import { testContext } from '../src/context.js';
 import { DataError, WindcastError } from '../src/errors.js';
 import { colLon, rowLat } from '../src/grid.js';
 import { parseIsoHour, persistenceStats, synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth.js';
+import { hasGdal } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-synth-'));
 
@@ -161,14 +162,6 @@ test('persistence gets harder with lead time and the speeds look like 10 m wind'
   assert.ok(stats.maxSpeed < 60);
 });
 
-function hasGdal(): boolean {
-  try {
-    execFileSync('which', ['gdallocationinfo'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('GDAL reads a synth hour: Float32, WGS 84, ERA5 origin, and the same value at a lat/lon', { skip: !hasGdal() && 'gdal not installed' }, async () => {
   const out = tmp();
