@@ -6,12 +6,11 @@ is what a Keras user gets; prediction uses model.predict_on_batch.
 Threads: tf.config.threading intra/inter-op = --threads (also set in the environment).
 """
 import argparse
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
-from timing import time_loop  # noqa: E402  (bench/peers/timing.py)
+from timing import print_result, time_loop  # noqa: E402  (bench/peers/timing.py)
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
@@ -42,16 +41,10 @@ ys = rng.standard_normal((a.batch, HORIZON), dtype=np.float32)
 ws = np.ones((a.batch,), dtype=np.float32)
 
 
-steps, ms, cpu = time_loop(a.seconds, lambda: model.train_on_batch(xs, ys, sample_weight=ws))
-psteps, pms, pcpu = time_loop(a.seconds / 2, lambda: model.predict_on_batch(xs))
-print(json.dumps({
-    "engine": f"keras {keras.__version__} (tensorflow-cpu {tf.__version__}, jit_compile={model.jit_compile})",
-    "threads": a.threads,
-    "trainSamplesPerSec": a.batch * steps / (ms / 1000),
-    "predictSamplesPerSec": a.batch * psteps / (pms / 1000),
-    "trainStepMs": ms / steps,
-    "predictBatchMs": pms / psteps,
-    "trainStepCpuMs": cpu / steps,
-    "predictBatchCpuMs": pcpu / psteps,
-    "steps": steps,
-}))
+print_result(
+    f"keras {keras.__version__} (tensorflow-cpu {tf.__version__}, jit_compile={model.jit_compile})",
+    a.threads,
+    a.batch,
+    train=time_loop(a.seconds, lambda: model.train_on_batch(xs, ys, sample_weight=ws)),
+    predict=time_loop(a.seconds / 2, lambda: model.predict_on_batch(xs)),
+)

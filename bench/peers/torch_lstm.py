@@ -7,12 +7,11 @@ Prints one JSON line: samples/s for a training step and for prediction (inferenc
 torch.set_num_threads / set_num_interop_threads = --threads, like TF's intra/inter-op pools.
 """
 import argparse
-import json
 
 import torch
 from torch import nn
 
-from timing import time_loop  # bench/peers/timing.py
+from timing import print_result, time_loop  # bench/peers/timing.py
 
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=2)
@@ -60,16 +59,10 @@ def predict():
         model(xs).sum().item()
 
 
-steps, ms, cpu = time_loop(a.seconds, train_step)
-psteps, pms, pcpu = time_loop(a.seconds / 2, predict)
-print(json.dumps({
-    "engine": f"pytorch {torch.__version__}",
-    "threads": torch.get_num_threads(),
-    "trainSamplesPerSec": a.batch * steps / (ms / 1000),
-    "predictSamplesPerSec": a.batch * psteps / (pms / 1000),
-    "trainStepMs": ms / steps,
-    "predictBatchMs": pms / psteps,
-    "trainStepCpuMs": cpu / steps,
-    "predictBatchCpuMs": pcpu / psteps,
-    "steps": steps,
-}))
+print_result(
+    f"pytorch {torch.__version__}",
+    torch.get_num_threads(),
+    a.batch,
+    train=time_loop(a.seconds, train_step),
+    predict=time_loop(a.seconds / 2, predict),
+)
