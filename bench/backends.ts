@@ -4,7 +4,7 @@
  * (bench/peers/), with the same thread count, in one run on one machine.
  *
  *   npm run build && node dist/bench/backends.js [--threads 2] [--batch 4096] [--seconds 20]
- *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast,fast-block]
+ *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast,fast-fused,fast-ops,fast-block]
  *       [--profile] [--json FILE]
  *
  * Model: the project's buildModel (src/model.ts) with the default config: lookback 24 hours,
@@ -16,9 +16,10 @@
  * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
  * batch * steps / seconds; cpu, at minutes per step, gets one warm-up and one timed step. --profile adds a per-kernel breakdown of one training step
  * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
- * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast': its default
- * split backward pass; 'fast-block': its older BlockLSTMGrad backward), or a list (default
- * layers,fast); list a name twice to alternate runs on a noisy machine.
+ * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast': its default backward pass, the
+ * fused kernel of native/lstm_ops.cc when built; 'fast-fused', 'fast-ops', 'fast-block' force
+ * one: the fused kernel, the same maths as TensorFlow ops, TensorFlow's BlockLSTMGrad), or a
+ * list (default layers,fast); list a name twice to alternate runs on a noisy machine.
  * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh).
  */
 import { spawnSync } from 'node:child_process';
@@ -95,10 +96,14 @@ async function timeLoop(seconds: number, minSteps: number, step: () => Promise<v
   return { steps, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
 }
 
+/** --lstm names: tf.layers.lstm, or src/lstm-fast.ts with its default or a named backward pass. */
+const FAST_BACKWARD = { fast: 'auto', 'fast-fused': 'fused', 'fast-ops': 'ops', 'fast-block': 'block' } as const;
+
 async function buildBenchModel(tf: Tf) {
-  if (opts.lstm === 'fast' || opts.lstm === 'fast-block') {
+  const backward = FAST_BACKWARD[opts.lstm as keyof typeof FAST_BACKWARD];
+  if (backward) {
     const { buildFastModel, lstmFastOptions } = await import('../src/lstm-fast.js');
-    lstmFastOptions.backward = opts.lstm === 'fast' ? 'split' : 'block';
+    lstmFastOptions.backward = backward;
     return buildFastModel(tf, spec);
   }
   return buildModel(tf, spec);
@@ -174,7 +179,13 @@ function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): BenchRow
 }
 
 function lstmLabel(lstm: string): string {
-  return lstm === 'fast' ? 'lstm-fast' : lstm === 'fast-block' ? 'lstm-fast, BlockLSTMGrad backward' : 'tf.layers.lstm';
+  const labels: Record<string, string> = {
+    fast: 'lstm-fast',
+    'fast-fused': 'lstm-fast, fused backward kernel',
+    'fast-ops': 'lstm-fast, TensorFlow-ops backward',
+    'fast-block': 'lstm-fast, BlockLSTMGrad backward',
+  };
+  return labels[lstm] ?? 'tf.layers.lstm';
 }
 
 function fmt(n: number): string {

@@ -14,7 +14,11 @@
  *      library and the C headers out of it;
  *   4. builds tfjs-node's addon from source with node-pre-gyp, node-gyp and the machine's g++;
  *   5. lays the libraries and the addon out where tfjs-node loads them, and checks in a child
- *      process that `tensorflow` becomes the backend with every symbol resolved (LD_BIND_NOW).
+ *      process that `tensorflow` becomes the backend with every symbol resolved (LD_BIND_NOW);
+ *   6. compiles windcast's fused LSTM kernels (native/lstm_ops.cc, TensorFlow's C kernel API
+ *      plus Eigen from the same wheel) into deps/lib/windcast_lstm_ops.node, for this CPU's
+ *      instruction level, and checks in a child process that the op registers and computes.
+ *      Rebuilt whenever native/lstm_ops.cc changes (src/lstm-ops.ts refuses a stale build).
  * Everything expensive is cached outside the repository (default ~/.cache/windcast/native), so
  * a second install, or CI on the same machine, takes seconds. ABI facts: docs/native-backend.md.
  *
@@ -57,11 +61,15 @@ export const WHEEL = {
 const WHEEL_LIBS = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'];
 /**
  * The addon includes only tensorflow/c/** (c_api.h, eager/c_api.h) and what they pull in: the
- * C tstring headers and xla/tsl's C status header (g++ -M over binding/*.cc); ~3 MB, not the
- * wheel's 287 MB include tree.
+ * C tstring headers and xla/tsl's C status header (g++ -M over binding/*.cc); native/lstm_ops.cc
+ * adds tensorflow/c/kernels.h, ops.h and Eigen; ~11 MB, not the wheel's 287 MB include tree.
  */
 const WHEEL_HEADER_PREFIXES = [
   'tensorflow/include/tensorflow/c/',
+  // native/lstm_ops.cc: kernels.h pulls in the rendezvous C API header; Eigen (header-only,
+  // 7.6 MB) does its GEMM.
+  'tensorflow/include/tensorflow/core/common_runtime/next_pluggable_device/c/',
+  'tensorflow/include/Eigen/',
   'tensorflow/include/tensorflow/core/platform/',
   'tensorflow/include/tsl/platform/',
   'tensorflow/include/xla/tsl/c/',
@@ -212,7 +220,10 @@ function findPython() {
 /** Download (or take WINDCAST_TF_WHEEL), verify and unpack the wheel's libraries into the cache. */
 async function ensureTensorflowLibrary() {
   const dest = join(cacheRoot, `${WHEEL.name}-${WHEEL.version}-${WHEEL.sha256.slice(0, 12)}`);
-  if (existsSync(join(dest, 'wheel.json'))) return dest;
+  const complete = ['Eigen/Core', 'tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'];
+  if (existsSync(join(dest, 'wheel.json')) && complete.every((h) => existsSync(join(dest, 'include', h)))) return dest;
+  // Unpacked by an older windcast, without the headers the fused kernels need: unpack again.
+  if (existsSync(dest)) rmSync(dest, { recursive: true, force: true });
   const python = findPython();
   const stage = mkdtempSync(join(cacheRoot, 'stage-lib-'));
   try {
@@ -340,6 +351,101 @@ function installAddon(addonDir, tfjsNodeDir) {
   }
 }
 
+const LSTM_OPS_SOURCE = join(ROOT, 'native', 'lstm_ops.cc');
+// The names src/lstm-ops.ts looks for in tfjs-node's deps/lib.
+const LSTM_OPS_LIBRARY = 'windcast_lstm_ops.node';
+const LSTM_OPS_RECORD = 'windcast_lstm_ops.json';
+
+/**
+ * The instruction level to compile the kernels for, and the /proc/cpuinfo flags it needs (the
+ * x86-64 psABI levels). Not -march=native: the build is cached and may be copied with
+ * node_modules; src/lstm-ops.ts checks the flags before loading, since SIGILL cannot be caught.
+ */
+function instructionLevel() {
+  let flags = new Set();
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    flags = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
+  } catch {}
+  const levels = [
+    ['x86-64-v3', ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3']],
+    ['x86-64-v2', ['sse4_2', 'sse4_1', 'ssse3', 'popcnt', 'cx16']],
+  ];
+  for (const [march, needs] of levels) if (needs.every((f) => flags.has(f))) return { march, cpuFlags: needs };
+  return { march: 'x86-64', cpuFlags: [] };
+}
+
+/** Compile native/lstm_ops.cc once per (source, wheel, instruction level) into the cache. */
+async function ensureLstmOps(tfLibDir) {
+  const sourceSha256 = await sha256(LSTM_OPS_SOURCE);
+  const { march, cpuFlags } = instructionLevel();
+  const key = `lstm-ops-${sourceSha256.slice(0, 12)}-tensorflow-cpu-${WHEEL.version}-${march}`;
+  const dest = join(cacheRoot, key);
+  if (!force && existsSync(join(dest, LSTM_OPS_RECORD))) return dest;
+  if (spawnSync('g++', ['--version']).status !== 0) throw new SetupError('g++ is not installed (apt-get install build-essential)');
+  const stage = mkdtempSync(join(cacheRoot, 'stage-ops-'));
+  try {
+    say(`compiling windcast's fused LSTM kernels (native/lstm_ops.cc, -march=${march}; ~20 s, once)`);
+    // -DNDEBUG: Eigen's bounds assertions off. rpath $ORIGIN: the library sits beside
+    // libtensorflow_framework.so.2 in deps/lib, already loaded by tfjs-node when we load.
+    run('g++', ['-O3', `-march=${march}`, '-std=c++17', '-DNDEBUG', '-DEIGEN_MAX_ALIGN_BYTES=64', '-shared', '-fPIC',
+      '-fvisibility=hidden', '-Wall', '-I', join(tfLibDir, 'include'), LSTM_OPS_SOURCE, '-o', join(stage, LSTM_OPS_LIBRARY),
+      '-L', join(tfLibDir, 'lib'), '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN'], { what: 'g++ native/lstm_ops.cc' });
+    const compiler = spawnSync('g++', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+    writeFileSync(join(stage, LSTM_OPS_RECORD), JSON.stringify({ sourceSha256, cpuFlags, march, compiler, builtAt: new Date().toISOString() }, null, 2) + '\n');
+    rmSync(dest, { recursive: true, force: true });
+    try {
+      renameSync(stage, dest);
+    } catch (err) {
+      if (!existsSync(join(dest, LSTM_OPS_RECORD))) throw err;
+    }
+    return dest;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/** Check in a fresh process that the kernels register and compute (see src/lstm-ops.ts). */
+function verifyLstmOps(tfjsNodeDir) {
+  const probe = `
+    const tf = require('@tensorflow/tfjs-node');
+    require(${JSON.stringify(join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_LIBRARY))});
+    const a = tf.fill([1, 1, 1], 0.5);
+    const out = tf.backend().executeMultipleOutputs('WindcastLstmGrad', [], [a, a, a, a, a, a, tf.ones([1, 4]), tf.ones([1, 1])], 1)[0];
+    const g = out.dataSync();
+    if (Math.abs(g[3] - 0.125) > 1e-6) throw new Error('wrong result ' + Array.from(g));`;
+  const result = run(process.execPath, ['-e', probe], {
+    env: { ...process.env, LD_BIND_NOW: '1', TF_CPP_MIN_LOG_LEVEL: '2' },
+    allowFail: true,
+    what: 'loading the fused LSTM kernels',
+  });
+  if (result.status !== 0) {
+    const message = (result.stderr || '').split('\n').find((l) => /Error|error:|undefined symbol|cannot open|not registered/.test(l)) ?? `exit ${result.status}`;
+    throw new SetupError(`the fused LSTM kernels do not load: ${message.trim()}`);
+  }
+}
+
+/**
+ * Build (or take from the cache) the fused kernels and put them beside libtensorflow. They are a
+ * speed-up on top of native TensorFlow: without them training uses TensorFlow ops (slower).
+ */
+async function installLstmOps(tfjsNodeDir, tfLibDir) {
+  const opsDir = await ensureLstmOps(tfLibDir);
+  for (const name of [LSTM_OPS_LIBRARY, LSTM_OPS_RECORD]) linkOrCopy(join(opsDir, name), join(tfjsNodeDir, 'deps', 'lib', name));
+  verifyLstmOps(tfjsNodeDir);
+}
+
+/** Whether deps/lib holds fused kernels built from the current source. */
+async function lstmOpsCurrent(tfjsNodeDir) {
+  const record = join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_RECORD);
+  if (!existsSync(record) || !existsSync(join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_LIBRARY))) return false;
+  try {
+    return readJson(record).sourceSha256 === (await sha256(LSTM_OPS_SOURCE));
+  } catch {
+    return false;
+  }
+}
+
 /** Mirror users: tfjs-node's own installer reads TFJS_NODE_BASE_URI / TFJS_NODE_CDN_STORAGE. */
 function tryMirror(tfjsNodeDir) {
   const baseUri = process.env.TFJS_NODE_BASE_URI || process.env.npm_config_TFJS_NODE_BASE_URI || process.env.npm_config_tfjs_node_base_uri;
@@ -398,7 +504,17 @@ async function main() {
     const v = nativeLoads();
     if (v) {
       const origin = existsSync(markerFile) ? readJson(markerFile).source : "tfjs-node's own installer";
-      say(`native TensorFlow ${v.tf} already loads (tfjs-node ${v.tfjsNode}, from ${origin}); nothing to do`);
+      if (origin !== 'pypi-wheel') {
+        // The kernels compile against the wheel's headers, which a mirror's libtensorflow lacks.
+        say(`native TensorFlow ${v.tf} already loads (tfjs-node ${v.tfjsNode}, from ${origin}); the fused LSTM kernels need the PyPI wheel's build (--force)`);
+        return;
+      }
+      if (await lstmOpsCurrent(tfjsNodeDir)) {
+        say(`native TensorFlow ${v.tf} and the fused LSTM kernels already load (tfjs-node ${v.tfjsNode}, from ${origin}); nothing to do`);
+        return;
+      }
+      await installLstmOps(tfjsNodeDir, await ensureTensorflowLibrary());
+      say(`native TensorFlow ${v.tf} already loaded; fused LSTM kernels (re)built for native/lstm_ops.cc (${((Date.now() - started) / 1000).toFixed(0)} s)`);
       return;
     }
   }
@@ -420,11 +536,12 @@ async function main() {
   layOutLibraries(tfLibDir, join(tfjsNodeDir, 'deps'));
   installAddon(addonDir, tfjsNodeDir);
   const versions = verifyNative();
+  await installLstmOps(tfjsNodeDir, tfLibDir);
   writeFileSync(markerFile, JSON.stringify({
     source: 'pypi-wheel', wheel: WHEEL.file, wheelVersion: WHEEL.version, wheelSha256: WHEEL.sha256,
     tensorflowVersion: versions.tf, cacheDir: cacheRoot, addon: key, builtAt: new Date().toISOString(),
   }, null, 2) + '\n');
-  say(`native TensorFlow ${versions.tf} ready for tfjs-node ${versions.tfjsNode} (${cached ? 'from cache' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s; cache ${cacheRoot})`);
+  say(`native TensorFlow ${versions.tf} and the fused LSTM kernels ready for tfjs-node ${versions.tfjsNode} (${cached ? 'from cache' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s; cache ${cacheRoot})`);
 }
 
 main().catch((err) => {

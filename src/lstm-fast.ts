@@ -9,9 +9,12 @@
  * --profile). Here:
  *   - on native TensorFlow the whole sequence is one BlockLSTM kernel forward (TensorFlow's
  *     fused C++ LSTM, in every tensorflow-cpu build, called through tfjs-node's op executor)
- *     and, wrapped in tf.customGrad, our own backward pass (splitBackward: per hour only the
- *     recurrence, the weight gradients as large matMuls over all hours), measured faster than
- *     TensorFlow's BlockLSTMGrad, which stays available (lstmFastOptions.backward = 'block');
+ *     and, wrapped in tf.customGrad, our own backward pass: the recurrence of the gate
+ *     gradients, then the weight gradients as large matMuls over all hours. The recurrence
+ *     runs in windcast's fused kernel WindcastLstmGrad (native/lstm_ops.cc, see
+ *     src/lstm-ops.ts) when setup-native built it, else as TensorFlow ops (gateGradsWithOps,
+ *     about 3x slower); TensorFlow's own BlockLSTMGrad stays available for comparison
+ *     (lstmFastOptions.backward = 'block');
  *   - on wasm/cpu it is the same hour-by-hour loop as tf.layers.lstm (plain tf ops, autodiff
  *     gradient) with sigmoid gates: there the fused kernels do not exist, and it is no slower.
  * Weights: kernel [features, 4*units], recurrent_kernel [units, 4*units], bias [4*units], gates
@@ -20,6 +23,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Tf } from './backend.js';
+import { loadLstmOps } from './lstm-ops.js';
 import { buildModel, type ModelSpec } from './model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
@@ -52,26 +56,67 @@ function swapForgetAndCell(tf: Tf, m: Tensor, units: number): Tensor {
 }
 
 /**
- * Which backward pass the native path uses: 'split' (ours, below) or 'block' (TensorFlow's
- * BlockLSTMGrad). Mutable so bench/backends.ts and the tests can run both in one process.
+ * Which backward pass the native path uses: 'fused' (WindcastLstmGrad, native/lstm_ops.cc),
+ * 'ops' (the same maths as TensorFlow ops), 'block' (TensorFlow's BlockLSTMGrad) or 'auto'
+ * (fused when the kernels load, else ops). Mutable so bench/backends.ts and the tests can run
+ * each in one process.
  */
-export const lstmFastOptions: { backward: 'split' | 'block' } = { backward: 'split' };
+export const lstmFastOptions: { backward: 'auto' | 'fused' | 'ops' | 'block' } = { backward: 'auto' };
 
-/**
- * The LSTM backward pass from BlockLSTM's saved activations (time-major [T, batch, H]), split
- * so that only what is truly sequential runs per hour: dc and the gate gradients, and
- * dh_{t-1} = dG_t U^T. The weight and input gradients are then three large matMuls over all
- * hours at once (dK = X^T dG, dU = H_prev^T dG, dx = dG K^T), where BlockLSTMGrad does two
- * [batch, F + H] x [.., 4H] matMuls per hour. The gate factors that do not depend on dh/dc are
- * computed for all hours up front. dG is in tfjs/Keras gate order i, f, c, o, so no permuting.
- * Returns [dKernel, dRecurrent, dBias, dx].
- */
-function splitBackward(tf: Tf, backend: NativeBackend, a: {
+/** The backward pass 'auto' stands for in this process. */
+export function nativeBackwardPass(tf: Tf): 'fused' | 'ops' | 'block' {
+  const choice = lstmFastOptions.backward;
+  if (choice === 'auto') return loadLstmOps(tf).loaded ? 'fused' : 'ops';
+  if (choice === 'fused') {
+    const ops = loadLstmOps(tf);
+    if (!ops.loaded) throw new Error(`the fused LSTM kernels are not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''}`);
+  }
+  return choice;
+}
+
+/** BlockLSTM's saved activations, time-major [T, batch, H], and what the backward pass needs. */
+interface SavedForward {
   x: Tensor; kernel: Tensor; recurrent: Tensor;
   i: Tensor; cs: Tensor; f: Tensor; o: Tensor; ci: Tensor; co: Tensor; h: Tensor;
   dy: Tensor; returnSequences: boolean; inputGrad: boolean;
-}): Tensor[] {
+}
+
+/**
+ * The LSTM backward pass from BlockLSTM's saved activations, split so that only what is truly
+ * sequential runs per hour: dc, the gate gradients dG and dh_{t-1} = dG_t U^T (in the fused
+ * kernel or as TensorFlow ops). The weight and input gradients are then three large matMuls
+ * over all hours at once (dK = X^T dG, dU = H_prev^T dG, dx = dG K^T), where BlockLSTMGrad
+ * does two [batch, F + H] x [.., 4H] matMuls per hour. dG is in tfjs/Keras gate order
+ * i, f, c, o, so no permuting. Returns [dKernel, dRecurrent, dBias, dx].
+ */
+function splitBackward(tf: Tf, backend: NativeBackend, a: SavedForward, fused: boolean): Tensor[] {
   const [steps, batch, features] = a.x.shape as [number, number, number];
+  const units = a.recurrent.shape[0]!;
+  const dh = a.returnSequences ? tf.transpose(a.dy, [1, 0, 2]) : a.dy;
+  const gates = fused
+    ? tf.reshape(backend.executeMultipleOutputs('WindcastLstmGrad', [], [a.i, a.cs, a.f, a.o, a.ci, a.co, a.recurrent, dh], 1)[0]!, [steps * batch, 4 * units])
+    : gateGradsWithOps(tf, backend, a, dh);
+  // Kernel and bias (a column of ones) gradients in one matMul; the recurrent kernel's from
+  // hours 0..T-2 of h against hours 1..T-1 of the gate gradients (h_{-1} = 0).
+  const inputs = tf.concat([a.x, tf.ones([steps, batch, 1])], 2);
+  const kbGrad = tf.matMul(tf.reshape(inputs, [steps * batch, features + 1]), gates, true, false);
+  const [kGrad, bGrad] = tf.split(kbGrad, [features, 1], 0);
+  const rGrad = steps > 1
+    ? tf.matMul(tf.reshape(tf.slice(a.h, [0, 0, 0], [steps - 1, batch, units]), [(steps - 1) * batch, units]), tf.slice(gates, [batch, 0], [(steps - 1) * batch, 4 * units]), true, false)
+    : tf.zeros([units, 4 * units]);
+  // The first layer's input is data: its gradient is never used, so it is not computed.
+  const xGrad = a.inputGrad
+    ? tf.transpose(tf.reshape(tf.matMul(gates, a.kernel, false, true), [steps, batch, features]), [1, 0, 2])
+    : tf.zeros([batch, steps, features]);
+  return [kGrad!, rGrad!, tf.reshape(bGrad!, [4 * units]), xGrad];
+}
+
+/**
+ * The gate-gradient recurrence as TensorFlow ops (what WindcastLstmGrad computes in one
+ * kernel): [T * batch, 4H], hour-major. dh is [batch, H] (last hour) or [T, batch, H].
+ */
+function gateGradsWithOps(tf: Tf, backend: NativeBackend, a: SavedForward, dhIn: Tensor): Tensor {
+  const [steps, batch] = a.x.shape as [number, number, number];
   const units = a.recurrent.shape[0]!;
   const T = { name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
   // TensorFlow's fused derivative kernels: SigmoidGrad(y, d) = d y (1 - y), TanhGrad(y, d) = d (1 - y^2).
@@ -90,35 +135,22 @@ function splitBackward(tf: Tf, backend: NativeBackend, a: {
   // dc_t gets dh_t o_t (1 - co_t^2) from h_t = o_t tanh(c_t).
   const dhToDc = tf.unstack(tanhGrad(a.co, a.o), 0);
   const forget = tf.unstack(a.f, 0);
-  const dyT = a.returnSequences ? tf.unstack(tf.transpose(a.dy, [1, 0, 2]), 0) : undefined;
+  const dyT = a.returnSequences ? tf.unstack(dhIn, 0) : undefined;
   const recurrentT = tf.transpose(a.recurrent);
   const dG: Tensor[] = new Array(steps);
-  let dh: Tensor = a.returnSequences ? dyT![steps - 1]! : a.dy;
+  let dh: Tensor = dyT ? dyT[steps - 1]! : dhIn;
   let dcNext: Tensor | undefined;
   for (let t = steps - 1; t >= 0; t--) {
     const fromH = tf.mul(dh, dhToDc[t]!);
     const dc = dcNext ? tf.add(fromH, dcNext) : fromH;
-    dG[t] = tf.concat([tf.mul(dc, fi![t]!), tf.mul(dc, ff![t]!), tf.mul(dc, fc![t]!), tf.mul(dh, fo![t]!)], 1);
+    dG[t] = tf.concat([tf.mul(dc, fi![t]!), tf.mul(dc, ff[t]!), tf.mul(dc, fc![t]!), tf.mul(dh, fo![t]!)], 1);
     if (t > 0) {
       dcNext = tf.mul(dc, forget[t]!);
       const rec = tf.matMul(dG[t]!, recurrentT);
       dh = dyT ? tf.add(rec, dyT[t - 1]!) : rec;
     }
   }
-  const gates = tf.concat(dG, 0); // [T * batch, 4H], hour-major like x and hPrev
-  // Kernel and bias (a column of ones) gradients in one matMul; the recurrent kernel's from
-  // hours 0..T-2 of h against hours 1..T-1 of the gate gradients (h_{-1} = 0).
-  const inputs = tf.concat([a.x, tf.ones([steps, batch, 1])], 2);
-  const kbGrad = tf.matMul(tf.reshape(inputs, [steps * batch, features + 1]), gates, true, false);
-  const [kGrad, bGrad] = tf.split(kbGrad, [features, 1], 0);
-  const rGrad = steps > 1
-    ? tf.matMul(tf.reshape(early(a.h), [(steps - 1) * batch, units]), tf.slice(gates, [batch, 0], [(steps - 1) * batch, 4 * units]), true, false)
-    : tf.zeros([units, 4 * units]);
-  // The first layer's input is data: its gradient is never used, so it is not computed.
-  const xGrad = a.inputGrad
-    ? tf.transpose(tf.reshape(tf.matMul(gates, a.kernel, false, true), [steps, batch, features]), [1, 0, 2])
-    : tf.zeros([batch, steps, features]);
-  return [kGrad!, rGrad!, tf.reshape(bGrad!, [4 * units]), xGrad];
+  return tf.concat(dG, 0);
 }
 
 /**
@@ -151,8 +183,10 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sZeros, sw, sPeep, sb, si, scs, sf, so, sci, sco, sh, sk, sr] = saved as Tensor[];
-        if (lstmFastOptions.backward === 'split') {
-          const [kGrad, rGrad, bGrad, xGrad] = splitBackward(tf, backend, { x: sx!, kernel: sk!, recurrent: sr!, i: si!, cs: scs!, f: sf!, o: so!, ci: sci!, co: sco!, h: sh!, dy, returnSequences, inputGrad });
+        const pass = nativeBackwardPass(tf);
+        if (pass !== 'block') {
+          const saved: SavedForward = { x: sx!, kernel: sk!, recurrent: sr!, i: si!, cs: scs!, f: sf!, o: so!, ci: sci!, co: sco!, h: sh!, dy, returnSequences, inputGrad };
+          const [kGrad, rGrad, bGrad, xGrad] = splitBackward(tf, backend, saved, pass === 'fused');
           return [xGrad, kGrad, rGrad, bGrad];
         }
         // Only the last hour's h reaches the loss: one Pad instead of zeros + concat.

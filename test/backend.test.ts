@@ -79,6 +79,10 @@ test('doctor reports the configured backend and, when native is not active, why 
     assert.equal(auto.backend?.name, 'tensorflow');
     assert.equal(auto.native.active, true);
     assert.doesNotMatch(formatDoctorResult(auto), /^fix/m);
+    // The fused LSTM kernels come with the same set-up: doctor says whether they loaded.
+    assert.ok(auto.native.lstmOps, 'doctor reports the LSTM kernels on native');
+    if (requireNative) assert.equal(auto.native.lstmOps.loaded, true, auto.native.lstmOps.reason);
+    assert.match(formatDoctorResult(auto), /^LSTM kernels\s+(fused backward pass loaded|TensorFlow ops \(fused kernels not loaded: .+\))/m);
   } else {
     assert.equal(auto.backend?.name, 'wasm');
     assert.equal(auto.native.fix, NATIVE_FIX_COMMAND);

@@ -2,12 +2,25 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBackend, type Tf } from '../src/backend.js';
 import { buildFastModel, lstmFastOptions, lstmSequence, loopLstm, registerFastLstm } from '../src/lstm-fast.js';
+import { loadLstmOps } from '../src/lstm-ops.js';
 import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 
 function maxAbs(tf: Tf, a: Tensor, b: Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/**
+ * The native backward passes to check: TensorFlow ops, BlockLSTMGrad and, when setup-native
+ * built it, the fused kernel. CI (WINDCAST_REQUIRE_NATIVE=1) requires the fused kernel.
+ */
+function nativePasses(tf: Tf): ('fused' | 'ops' | 'block')[] {
+  const ops = loadLstmOps(tf);
+  if (!ops.loaded && process.env.WINDCAST_REQUIRE_NATIVE === '1' && tf.getBackend() === 'tensorflow') {
+    assert.fail(`the fused LSTM kernels must load here: ${ops.reason}`);
+  }
+  return ops.loaded ? ['fused', 'ops', 'block'] : ['ops', 'block'];
 }
 
 async function setup(backend: 'auto' | 'wasm' = 'auto') {
@@ -36,11 +49,11 @@ test('lstmSequence computes what tf.layers.lstm (sigmoid gates) computes, last s
   }
 });
 
-test('its gradients (both native backward passes) equal autodiff through the op-by-op loop', async () => {
+test('its gradients (every native backward pass) equal autodiff through the op-by-op loop', async () => {
   const { tf, info, x, kernel, recurrent, bias } = await setup();
   const initial = lstmFastOptions.backward;
   try {
-    for (const backward of ['split', 'block'] as const) {
+    for (const backward of nativePasses(tf)) {
       lstmFastOptions.backward = backward;
       for (const returnSequences of [false, true]) {
         for (const inputGrad of [true, false]) {
@@ -67,7 +80,7 @@ test('its gradients (both native backward passes) equal autodiff through the op-
   }
 });
 
-test('in a two-layer model, the split backward pass gives the weight gradients BlockLSTMGrad gives', async () => {
+test('in a two-layer model, each native backward pass gives the weight gradients BlockLSTMGrad gives', async () => {
   // The first layer reads the model input and skips its data gradient; the second must not.
   const { tf } = await loadBackend('auto');
   const spec: ModelSpec = { lookback: 7, nFeatures: 3, horizon: 4, units: 6, layers: 2, dropout: 0, linearSkip: true, seed: 5 };
@@ -81,23 +94,81 @@ test('in a two-layer model, the split backward pass gives the weight gradients B
   const gradients = () => tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.apply(xs, { training: true }) as Tensor, ys))) as ReturnType<Tf['scalar']>, variables).grads;
   const initial = lstmFastOptions.backward;
   try {
-    lstmFastOptions.backward = 'split';
-    const split = gradients();
     lstmFastOptions.backward = 'block';
     const block = gradients();
     const lstmWeights = variables.filter((w) => w.name.includes('lstm'));
     assert.equal(lstmWeights.length, 6, `two layers of kernel, recurrent kernel, bias: ${variables.map((w) => w.name)}`);
-    for (const v of lstmWeights) {
-      const scale = tf.tidy(() => tf.max(tf.abs(block[v.name]!)).dataSync()[0]!);
-      const gap = maxAbs(tf, split[v.name]!, block[v.name]!);
-      assert.ok(scale > 0, `${v.name}: the test needs a nonzero gradient`);
-      assert.ok(gap <= 1e-5 * Math.max(1, scale), `${v.name}: differs by ${gap} (scale ${scale})`);
+    for (const pass of nativePasses(tf).filter((p) => p !== 'block')) {
+      lstmFastOptions.backward = pass;
+      const other = gradients();
+      for (const v of lstmWeights) {
+        const scale = tf.tidy(() => tf.max(tf.abs(block[v.name]!)).dataSync()[0]!);
+        const gap = maxAbs(tf, other[v.name]!, block[v.name]!);
+        assert.ok(scale > 0, `${v.name}: the test needs a nonzero gradient`);
+        assert.ok(gap <= 1e-5 * Math.max(1, scale), `${pass} ${v.name}: differs by ${gap} (scale ${scale})`);
+      }
     }
   } finally {
     lstmFastOptions.backward = initial;
   }
   tf.dispose([xs, ys]);
   model.dispose();
+});
+
+test('the fused backward kernel matches the TensorFlow-ops pass over partial row blocks, one hour, odd units', async (t) => {
+  const { tf } = await loadBackend('auto');
+  if (tf.getBackend() !== 'tensorflow' || !nativePasses(tf).includes('fused')) {
+    t.skip('needs native TensorFlow and the fused kernels (npm run setup:native); CI requires both');
+    return;
+  }
+  const initial = lstmFastOptions.backward;
+  try {
+    // 300 rows: two full blocks of 128 and a partial one, on two threads; 7 units: no SIMD multiple.
+    for (const [B, T, F, H] of [[300, 5, 3, 7], [3, 1, 2, 4], [130, 4, 1, 16]] as const) {
+      const x = tf.randomNormal([B, T, F], 0, 1, 'float32', 11);
+      const kernel = tf.randomNormal([F, 4 * H], 0, 0.5, 'float32', 12);
+      const recurrent = tf.randomNormal([H, 4 * H], 0, 0.5, 'float32', 13);
+      const bias = tf.randomNormal([4 * H], 0, 0.5, 'float32', 14);
+      for (const returnSequences of [false, true]) {
+        const grads = (pass: 'fused' | 'ops') => {
+          lstmFastOptions.backward = pass;
+          return tf.grads((a: Tensor, k: Tensor, r: Tensor, b: Tensor) => {
+            const y = lstmSequence(tf, a, k, r, b, returnSequences, true);
+            return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 15)));
+          })([x, kernel, recurrent, bias]);
+        };
+        const fused = grads('fused');
+        const ops = grads('ops');
+        for (const [i, name] of ['x', 'kernel', 'recurrent', 'bias'].entries()) {
+          const scale = tf.tidy(() => tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
+          const gap = maxAbs(tf, fused[i]!, ops[i]!);
+          // With one hour h_{-1} = 0, so the recurrent kernel's gradient is exactly zero.
+          const zeroExpected = name === 'recurrent' && T === 1;
+          assert.ok(zeroExpected ? scale === 0 : scale > 0, `B ${B} T ${T} H ${H}: d/d${name} has scale ${scale}`);
+          assert.ok(gap <= 1e-5 * Math.max(1, scale), `B ${B} T ${T} H ${H} seq ${returnSequences}: d/d${name} differs by ${gap} (scale ${scale})`);
+        }
+        tf.dispose([...fused, ...ops]);
+      }
+      tf.dispose([x, kernel, recurrent, bias]);
+    }
+  } finally {
+    lstmFastOptions.backward = initial;
+  }
+});
+
+test('the fused backward kernel refuses inconsistent shapes with an error, not a crash', async (t) => {
+  const { tf } = await loadBackend('auto');
+  if (tf.getBackend() !== 'tensorflow' || !nativePasses(tf).includes('fused')) {
+    t.skip('needs native TensorFlow and the fused kernels (npm run setup:native); CI requires both');
+    return;
+  }
+  const backend = tf.backend() as unknown as { executeMultipleOutputs(n: string, a: unknown[], i: unknown[], k: number): Tensor[] };
+  const a = tf.ones([2, 3, 4]);
+  const run = (recurrent: Tensor, dh: Tensor) => backend.executeMultipleOutputs('WindcastLstmGrad', [], [a, a, a, a, a, a, recurrent, dh], 1);
+  assert.throws(() => run(tf.ones([4, 8]), tf.ones([3, 4])), /recurrent kernel must be \[units, 4 \* units\]/);
+  assert.throws(() => run(tf.ones([4, 16]), tf.ones([2, 4])), /dh must be/);
+  const ok = run(tf.ones([4, 16]), tf.ones([3, 4]));
+  assert.deepEqual(ok[0]!.shape, [2, 3, 16]);
 });
 
 test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {

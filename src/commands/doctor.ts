@@ -14,6 +14,7 @@ import {
   type BackendInfo, type NativeMarker,
 } from '../backend.js';
 import type { CommandContext } from '../context.js';
+import { loadLstmOps, type LstmOpsStatus } from '../lstm-ops.js';
 import { describeError } from '../errors.js';
 
 export interface DoctorResult {
@@ -34,6 +35,8 @@ export interface DoctorResult {
     fix?: string;
     /** TensorFlow's thread-pool variables as set in this environment. */
     env: Record<string, string>;
+    /** windcast's fused LSTM kernels (native/lstm_ops.cc), when native TensorFlow is active. */
+    lstmOps?: LstmOpsStatus;
   };
   node: string;
   platform: string;
@@ -78,6 +81,7 @@ export async function doctor(_args: Record<string, never> | object, ctx: Command
     }
   }
   if (dir && !existsSync(join(dir, 'package.json'))) result.native.reason ??= `${dir} is incomplete`;
+  if (result.native.active) result.native.lstmOps = loadLstmOps((await loadBackend(configured)).tf);
   return result;
 }
 
@@ -102,6 +106,12 @@ export function formatDoctorResult(r: DoctorResult): string {
     if (b.library) rows.push(['library', b.library]);
   } else {
     rows.push(['backend', `none: ${r.backendError ?? 'unknown error'}`]);
+  }
+  const ops = r.native.lstmOps;
+  if (ops) {
+    rows.push(['LSTM kernels', ops.loaded
+      ? `fused backward pass loaded (${ops.library})`
+      : `TensorFlow ops (fused kernels not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''})`]);
   }
   if (r.native.setup?.cacheDir) rows.push(['cache', r.native.setup.cacheDir]);
   if (!r.native.active) {

@@ -1,0 +1,394 @@
+// windcast's fused LSTM kernels for native TensorFlow, registered through TensorFlow's stable C
+// kernel API (tensorflow/c/kernels.h, ops.h) and run by tfjs-node's eager op executor like any
+// built-in op. Built by scripts/setup-native.mjs with the machine's g++ against the headers of
+// the same tensorflow-cpu wheel the library comes from; src/lstm-fast.ts loads it.
+//
+// Two ops, the forward and backward pass of an LSTM over a whole sequence (sigmoid gates, tanh
+// cell, no peepholes: the maths of tf.layers.lstm / Keras).
+//
+// Why: one training step of windcast's LSTM spends most of its backward pass outside the
+// matMuls. Done with TensorFlow ops, every hour of the recurrence is ~9 small kernels (one
+// memory pass each, two threads synchronised each time) plus a concat of all hours' gate
+// gradients, and each large result is fresh memory that the kernel page-faults in (see
+// docs/native-backend.md for the measurements). Here the whole recurrence is one kernel:
+//   - rows of the batch are independent through time, so each thread takes blocks of rows and
+//     runs all hours for them with no synchronisation, keeping the block in its caches;
+//   - per hour and block: one small GEMM (Eigen, compiled for this CPU) for dh_{t-1} and one
+//     fused pass for dc and the four gate gradients, written straight into the output;
+//   - outputs come from a pool of buffers reused across steps (no page faults after warm-up).
+// The weight gradients stay large matMuls over all hours in TensorFlow (src/lstm-fast.ts).
+// The forward op replaces TensorFlow's BlockLSTM the same way: per block of rows, all hours,
+// one GEMM per hour and one fused pass for the gates, outputs from the pool.
+//
+// Op WindcastLstm
+//   inputs  x          [T, B, F]   time-major input
+//           kernel     [F, 4H]     input kernel, Keras gate order i, f, c, o
+//           recurrent  [H, 4H]     recurrent kernel, same order
+//           bias       [4H]
+//   outputs i, cs, f, o, ci, co, h [T, B, H]: what WindcastLstmGrad needs (the gates after
+//           their nonlinearity, the cell state c, tanh(c), and h = o tanh(c)); h_{-1} = c_{-1} = 0.
+//
+// Op WindcastLstmGrad
+//   inputs  i, cs, f, o, ci, co   [T, B, H]  BlockLSTM's saved activations (gates after their
+//                                            nonlinearity, cell state, tanh of the cell state)
+//           recurrent             [H, 4H]    recurrent kernel, Keras gate order i, f, c, o
+//           dh                    [B, H]     gradient of the last hour's h (return_sequences
+//                                            false) or [T, B, H], of every hour's h
+//   output  dgates                [T, B, 4H] gradient of the gate pre-activations, i, f, c, o
+// Maths (c_{-1} = 0, sigmoid gates, tanh cell; the same as tf.layers.lstm / Keras):
+//   dc_t = dh_t o_t (1 - co_t^2) + dc_{t+1} f_{t+1}
+//   dz_i = dc_t ci_t i_t (1 - i_t)      dz_f = dc_t c_{t-1} f_t (1 - f_t)
+//   dz_c = dc_t i_t (1 - ci_t^2)        dz_o = dh_t co_t o_t (1 - o_t)
+//   dh_{t-1} += dz_t U^T
+
+#include <tensorflow/c/kernels.h>
+#include <tensorflow/c/ops.h>
+#include <tensorflow/c/tf_status.h>
+#include <tensorflow/c/tf_tensor.h>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The same thread count as TensorFlow's intra-op pool (tfjs-node leaves it at its default).
+int threadCount() {
+  static const int n = [] {
+    const char* env = std::getenv("TF_NUM_INTRAOP_THREADS");
+    int v = env ? std::atoi(env) : 0;
+    if (v <= 0) v = static_cast<int>(std::thread::hardware_concurrency());
+    return std::max(v, 1);
+  }();
+  return n;
+}
+
+// Runs fn(block) for every block on up to threadCount() threads (this one included).
+template <typename Fn>
+void forEachBlock(int64_t blocks, const Fn& fn) {
+  const int threads = static_cast<int>(std::min<int64_t>(threadCount(), blocks));
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t b; (b = next.fetch_add(1)) < blocks;) fn(b);
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < threads; k++) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
+// Output buffers reused across calls. TensorFlow's CPU allocator hands a tensor this large
+// fresh mmap'd memory every time, and first touching it costs about as much as the maths.
+class BufferPool {
+ public:
+  void* take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(bytes);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        held_ -= bytes;
+        return p;
+      }
+    }
+    void* p = nullptr;
+    // 64-byte aligned, so TF_NewTensor uses the buffer instead of copying it.
+    return posix_memalign(&p, 64, bytes) == 0 ? p : nullptr;
+  }
+  void give(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (held_ + bytes > kMaxHeld) {
+      std::free(p);
+      return;
+    }
+    free_.emplace(bytes, p);
+    held_ += bytes;
+  }
+
+ private:
+  static constexpr size_t kMaxHeld = size_t(2) << 30;  // a few steps' worth, bounded
+  std::mutex mu_;
+  std::multimap<size_t, void*> free_;
+  size_t held_ = 0;
+};
+
+BufferPool& bufferPool() {
+  static BufferPool* pool = new BufferPool;  // never destroyed: tensors may outlive statics
+  return *pool;
+}
+
+void returnToPool(void* data, size_t bytes, void*) { bufferPool().give(data, bytes); }
+
+// Allocates output `index` from the pool; the returned TF_Tensor must be deleted by the caller.
+TF_Tensor* pooledOutput(TF_OpKernelContext* ctx, int index, const int64_t* dims, int rank, TF_Status* status) {
+  size_t bytes = sizeof(float);
+  for (int k = 0; k < rank; k++) bytes *= static_cast<size_t>(dims[k]);
+  void* data = bufferPool().take(bytes);
+  if (!data) {
+    TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "windcast LSTM kernels: out of memory for an output");
+    return nullptr;
+  }
+  TF_Tensor* t = TF_NewTensor(TF_FLOAT, dims, rank, data, bytes, returnToPool, nullptr);
+  TF_SetOutput(ctx, index, t, status);
+  return t;
+}
+
+// Inputs of one call, deleted on every exit path.
+struct Inputs {
+  std::vector<TF_Tensor*> t;
+  ~Inputs() {
+    for (TF_Tensor* x : t) if (x) TF_DeleteTensor(x);
+  }
+  // Fetches the op's first n inputs; false (and the kernel marked failed) when one is missing.
+  bool fetch(TF_OpKernelContext* ctx, int n, TF_Status* status) {
+    t.assign(n, nullptr);
+    for (int k = 0; k < n; k++) {
+      TF_GetInput(ctx, k, &t[k], status);
+      if (TF_GetCode(status) != TF_OK) {
+        TF_OpKernelContext_Failure(ctx, status);
+        return false;
+      }
+    }
+    return true;
+  }
+  const float* data(int k) const { return static_cast<const float*>(TF_TensorData(t[k])); }
+};
+
+// Rows of the batch per block: a block's [rows, 4H] gates for one hour stay in L2 between the
+// hour's GEMM and its elementwise pass; measured flat from 64 to 2048 rows, so small enough to
+// balance the threads.
+constexpr int64_t kRows = 128;
+
+bool sameShape(TF_Tensor* a, TF_Tensor* b) {
+  if (TF_NumDims(a) != TF_NumDims(b)) return false;
+  for (int k = 0; k < TF_NumDims(a); k++) if (TF_Dim(a, k) != TF_Dim(b, k)) return false;
+  return true;
+}
+
+// One hour of one batch row: dc and the four gate gradients (see the header for the maths).
+inline void gateGradRow(int64_t H, const float* __restrict__ i, const float* __restrict__ f, const float* __restrict__ o,
+                        const float* __restrict__ ci, const float* __restrict__ co, const float* __restrict__ cPrev,
+                        const float* __restrict__ dh, float* __restrict__ dc, float* __restrict__ g) {
+  float* __restrict__ gi = g;
+  float* __restrict__ gf = g + H;
+  float* __restrict__ gc = g + 2 * H;
+  float* __restrict__ go = g + 3 * H;
+  if (cPrev) {
+    for (int64_t j = 0; j < H; j++) {
+      const float d = dh[j] * o[j] * (1.f - co[j] * co[j]) + dc[j];
+      gi[j] = d * ci[j] * i[j] * (1.f - i[j]);
+      gf[j] = d * cPrev[j] * f[j] * (1.f - f[j]);
+      gc[j] = d * i[j] * (1.f - ci[j] * ci[j]);
+      go[j] = dh[j] * co[j] * o[j] * (1.f - o[j]);
+      dc[j] = d * f[j];
+    }
+  } else {  // the first hour: c_{-1} = 0, so the forget gate gets no gradient
+    for (int64_t j = 0; j < H; j++) {
+      const float d = dh[j] * o[j] * (1.f - co[j] * co[j]) + dc[j];
+      gi[j] = d * ci[j] * i[j] * (1.f - i[j]);
+      gf[j] = 0.f;
+      gc[j] = d * i[j] * (1.f - ci[j] * ci[j]);
+      go[j] = dh[j] * co[j] * o[j] * (1.f - o[j]);
+    }
+  }
+}
+
+// One hour of one batch row: gates from their pre-activations z (i, f, c, o), the new cell
+// state and h. Eigen's vectorised logistic and tanh, as TensorFlow's own kernels use.
+inline void gateRow(int64_t H, float* __restrict__ z, const float* __restrict__ cPrev, float* __restrict__ i,
+                    float* __restrict__ f, float* __restrict__ o, float* __restrict__ ci, float* __restrict__ c,
+                    float* __restrict__ co, float* __restrict__ h) {
+  using Vec = Eigen::Map<Eigen::ArrayXf>;
+  Vec(i, H) = Vec(z, H).logistic();
+  Vec(f, H) = Vec(z + H, H).logistic();
+  Vec(ci, H) = Vec(z + 2 * H, H).tanh();
+  Vec(o, H) = Vec(z + 3 * H, H).logistic();
+  if (cPrev) {
+    for (int64_t j = 0; j < H; j++) c[j] = f[j] * cPrev[j] + i[j] * ci[j];
+  } else {  // c_{-1} = 0
+    for (int64_t j = 0; j < H; j++) c[j] = i[j] * ci[j];
+  }
+  Vec(co, H) = Vec(c, H).tanh();
+  for (int64_t j = 0; j < H; j++) h[j] = o[j] * co[j];
+}
+
+void lstmCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  auto fail = [&](const std::string& message) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
+    TF_OpKernelContext_Failure(ctx, status);
+  };
+  Inputs in;
+  if (!in.fetch(ctx, 4, status)) {
+    TF_DeleteStatus(status);
+    return;
+  }
+  TF_Tensor* out[7] = {};
+  do {
+    if (TF_NumDims(in.t[0]) != 3) { fail("WindcastLstm: x must be [hours, batch, features]"); break; }
+    const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), F = TF_Dim(in.t[0], 2);
+    if (TF_NumDims(in.t[2]) != 2 || TF_Dim(in.t[2], 1) != 4 * TF_Dim(in.t[2], 0)) {
+      fail("WindcastLstm: recurrent kernel must be [units, 4 * units]");
+      break;
+    }
+    const int64_t H = TF_Dim(in.t[2], 0), H4 = 4 * H;
+    if (TF_NumDims(in.t[1]) != 2 || TF_Dim(in.t[1], 0) != F || TF_Dim(in.t[1], 1) != H4) {
+      fail("WindcastLstm: kernel must be [features, 4 * units]");
+      break;
+    }
+    if (TF_NumDims(in.t[3]) != 1 || TF_Dim(in.t[3], 0) != H4) { fail("WindcastLstm: bias must be [4 * units]"); break; }
+    const int64_t dims[3] = {T, B, H};
+    float* o[7];
+    for (int k = 0; k < 7 && TF_GetCode(status) == TF_OK; k++) {
+      out[k] = pooledOutput(ctx, k, dims, 3, status);
+      if (out[k]) o[k] = static_cast<float*>(TF_TensorData(out[k]));
+    }
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+      break;
+    }
+    if (T == 0 || B == 0 || H == 0) break;
+    float *I = o[0], *C = o[1], *Fg = o[2], *O = o[3], *CI = o[4], *CO = o[5], *Hs = o[6];
+    const float *X = in.data(0), *K = in.data(1), *U = in.data(2), *bias = in.data(3);
+    forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
+      const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
+      RowMajor z(n, H4);
+      Eigen::Map<const RowMajor> kernel(K, F, H4), recurrent(U, H, H4);
+      Eigen::Map<const Eigen::RowVectorXf> b(bias, H4);
+      for (int64_t t = 0; t < T; t++) {
+        z.noalias() = Eigen::Map<const RowMajor>(X + (t * B + r0) * F, n, F) * kernel;
+        if (t > 0) z.noalias() += Eigen::Map<const RowMajor>(Hs + ((t - 1) * B + r0) * H, n, H) * recurrent;
+        z.rowwise() += b;
+        for (int64_t r = 0; r < n; r++) {
+          const int64_t at = (t * B + r0 + r) * H;
+          gateRow(H, z.data() + r * H4, t > 0 ? C + at - B * H : nullptr, I + at, Fg + at, O + at, CI + at, C + at, CO + at, Hs + at);
+        }
+      }
+    });
+  } while (false);
+  for (TF_Tensor* t : out) if (t) TF_DeleteTensor(t);
+  TF_DeleteStatus(status);
+}
+
+void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  auto fail = [&](const std::string& message) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
+    TF_OpKernelContext_Failure(ctx, status);
+  };
+  Inputs in;
+  if (!in.fetch(ctx, 8, status)) {
+    TF_DeleteStatus(status);
+    return;
+  }
+  TF_Tensor* out = nullptr;
+  do {
+    if (TF_NumDims(in.t[0]) != 3) { fail("WindcastLstmGrad: activations must be [hours, batch, units]"); break; }
+    bool same = true;
+    for (int k = 1; k < 6; k++) same = same && sameShape(in.t[0], in.t[k]);
+    if (!same) { fail("WindcastLstmGrad: the six activation tensors must have one shape"); break; }
+    const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), H = TF_Dim(in.t[0], 2), H4 = 4 * H;
+    if (TF_NumDims(in.t[6]) != 2 || TF_Dim(in.t[6], 0) != H || TF_Dim(in.t[6], 1) != H4) {
+      fail("WindcastLstmGrad: recurrent kernel must be [units, 4 * units]");
+      break;
+    }
+    const bool sequence = TF_NumDims(in.t[7]) == 3;
+    if (sequence ? !sameShape(in.t[7], in.t[0]) : (TF_NumDims(in.t[7]) != 2 || TF_Dim(in.t[7], 0) != B || TF_Dim(in.t[7], 1) != H)) {
+      fail("WindcastLstmGrad: dh must be [batch, units] or [hours, batch, units]");
+      break;
+    }
+    const int64_t dims[3] = {T, B, H4};
+    out = pooledOutput(ctx, 0, dims, 3, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+      break;
+    }
+    if (T == 0 || B == 0 || H == 0) break;
+    const float *I = in.data(0), *C = in.data(1), *F = in.data(2), *O = in.data(3), *CI = in.data(4), *CO = in.data(5);
+    const float* U = in.data(6);
+    const float* DH = in.data(7);
+    float* G = static_cast<float*>(TF_TensorData(out));
+    forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
+      const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
+      std::vector<float> dh(n * H), dc(n * H, 0.f);
+      Eigen::Map<const RowMajor> recurrent(U, H, H4);
+      Eigen::Map<RowMajor> dhBlock(dh.data(), n, H);
+      for (int64_t t = T - 1; t >= 0; t--) {
+        const float* dhFromAbove = sequence ? DH + (t * B + r0) * H : (t == T - 1 ? DH + r0 * H : nullptr);
+        if (t == T - 1) {
+          std::memcpy(dh.data(), dhFromAbove, n * H * sizeof(float));
+        } else {
+          Eigen::Map<const RowMajor> next(G + ((t + 1) * B + r0) * H4, n, H4);
+          dhBlock.noalias() = next * recurrent.transpose();
+          if (dhFromAbove) for (int64_t k = 0; k < n * H; k++) dh[k] += dhFromAbove[k];
+        }
+        for (int64_t r = 0; r < n; r++) {
+          const int64_t at = (t * B + r0 + r) * H;
+          gateGradRow(H, I + at, F + at, O + at, CI + at, CO + at, t > 0 ? C + at - B * H : nullptr, dh.data() + r * H,
+                      dc.data() + r * H, G + (t * B + r0 + r) * H4);
+        }
+      }
+    });
+  } while (false);
+  if (out) TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
+void* noState(TF_OpKernelConstruction*) { return nullptr; }
+void deleteNoState(void*) {}
+
+bool registerOp(const char* name, std::initializer_list<const char*> inputs, std::initializer_list<const char*> outputs,
+                void (*compute)(void*, TF_OpKernelContext*), TF_Status* status) {
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (const char* input : inputs) TF_OpDefinitionBuilderAddInput(op, input);
+  for (const char* output : outputs) TF_OpDefinitionBuilderAddOutput(op, output);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) != TF_OK) return false;
+  TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", noState, compute, deleteNoState), status);
+  return TF_GetCode(status) == TF_OK;
+}
+
+// Registers the ops and their CPU kernels; returns an empty string or what went wrong.
+std::string registerOps() {
+  TF_Status* status = TF_NewStatus();
+  std::string error;
+  const bool ok =
+      registerOp("WindcastLstm", {"x: float", "kernel: float", "recurrent: float", "bias: float"},
+                 {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "h: float"}, lstmCompute, status) &&
+      registerOp("WindcastLstmGrad",
+                 {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float"},
+                 {"dgates: float"}, lstmGradCompute, status);
+  if (!ok) error = TF_Message(status);
+  TF_DeleteStatus(status);
+  return error;
+}
+
+}  // namespace
+
+// Loaded with Node's require(): Node calls this N-API entry point once, after dlopen. It needs
+// no N-API functions (no Node headers to build against): it registers the ops with the
+// TensorFlow library tfjs-node already loaded and hands back `exports` untouched. If
+// registration fails the op simply does not exist, which src/lstm-fast.ts detects and reports.
+// Node calls it once per environment (main thread, each worker), so registration runs once.
+extern "C" __attribute__((visibility("default"))) void* napi_register_module_v1(void*, void* exports) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const std::string error = registerOps();
+    if (!error.empty()) std::fprintf(stderr, "windcast: fused LSTM kernels not registered: %s\n", error.c_str());
+  });
+  return exports;
+}
