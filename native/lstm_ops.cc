@@ -120,7 +120,7 @@ class BufferPool {
   }
 
  private:
-  static constexpr size_t kMaxHeld = size_t(2) << 30;  // a few steps' worth, bounded
+  static constexpr size_t kMaxHeld = size_t(1) << 30;  // a few steps' worth, bounded
   std::mutex mu_;
   std::multimap<size_t, void*> free_;
   size_t held_ = 0;

@@ -7,19 +7,20 @@
  * hardSigmoid's clip and its gradient (Select/ZerosLike/GreaterEqual/LessEqual per gate and
  * hour), and 24 small input matMuls with K = 18 that use the CPU badly (bench/backends.ts
  * --profile). Here:
- *   - on native TensorFlow the whole sequence is one BlockLSTM kernel forward (TensorFlow's
- *     fused C++ LSTM, in every tensorflow-cpu build, called through tfjs-node's op executor)
- *     and, wrapped in tf.customGrad, our own backward pass: the recurrence of the gate
- *     gradients, then the weight gradients as large matMuls over all hours. The recurrence
- *     runs in windcast's fused kernel WindcastLstmGrad (native/lstm_ops.cc, see
- *     src/lstm-ops.ts) when setup-native built it, else as TensorFlow ops (gateGradsWithOps,
- *     about 3x slower); TensorFlow's own BlockLSTMGrad stays available for comparison
- *     (lstmFastOptions.backward = 'block');
+ *   - on native TensorFlow the whole sequence is one fused kernel forward, and, wrapped in
+ *     tf.customGrad, our own backward pass: the recurrence of the gate gradients, then the
+ *     weight gradients as large matMuls over all hours. The kernels are windcast's own
+ *     (WindcastLstm, WindcastLstmGrad in native/lstm_ops.cc, see src/lstm-ops.ts) when
+ *     setup-native built them; else TensorFlow's BlockLSTM forward (its fused C++ LSTM, in
+ *     every tensorflow-cpu build, called through tfjs-node's op executor) and the recurrence
+ *     as TensorFlow ops (gateGradsWithOps); about 1.5x slower per step. TensorFlow's
+ *     BlockLSTMGrad stays available for comparison (lstmFastOptions);
  *   - on wasm/cpu it is the same hour-by-hour loop as tf.layers.lstm (plain tf ops, autodiff
  *     gradient) with sigmoid gates: there the fused kernels do not exist, and it is no slower.
  * Weights: kernel [features, 4*units], recurrent_kernel [units, 4*units], bias [4*units], gates
  * in tfjs/Keras order i, f, c, o — interchangeable with tf.layers.lstm's (getWeights order too).
- * BlockLSTM wants i, c, f, o: the columns are permuted on the way in and the gradient back.
+ * BlockLSTM wants i, c, f, o: the columns are permuted on the way in and the gradient back;
+ * windcast's kernels take the Keras order.
  */
 import { createRequire } from 'node:module';
 import type { Tf } from './backend.js';
@@ -56,21 +57,35 @@ function swapForgetAndCell(tf: Tf, m: Tensor, units: number): Tensor {
 }
 
 /**
- * Which backward pass the native path uses: 'fused' (WindcastLstmGrad, native/lstm_ops.cc),
- * 'ops' (the same maths as TensorFlow ops), 'block' (TensorFlow's BlockLSTMGrad) or 'auto'
- * (fused when the kernels load, else ops). Mutable so bench/backends.ts and the tests can run
- * each in one process.
+ * Which kernels the native path uses. forward: 'fused' (WindcastLstm, native/lstm_ops.cc) or
+ * 'block' (TensorFlow's BlockLSTM); backward: 'fused' (WindcastLstmGrad), 'ops' (the same
+ * maths as TensorFlow ops) or 'block' (TensorFlow's BlockLSTMGrad). 'auto': fused when the
+ * kernels load, else block forward and ops backward. Every combination computes the same
+ * thing; mutable so bench/backends.ts and the tests can run each in one process.
  */
-export const lstmFastOptions: { backward: 'auto' | 'fused' | 'ops' | 'block' } = { backward: 'auto' };
+export const lstmFastOptions: { forward: 'auto' | 'fused' | 'block'; backward: 'auto' | 'fused' | 'ops' | 'block' } = {
+  forward: 'auto',
+  backward: 'auto',
+};
+
+function requireFused(tf: Tf): void {
+  const ops = loadLstmOps(tf);
+  if (!ops.loaded) throw new Error(`the fused LSTM kernels are not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''}`);
+}
+
+/** The forward kernel 'auto' stands for in this process. */
+export function nativeForwardPass(tf: Tf): 'fused' | 'block' {
+  const choice = lstmFastOptions.forward;
+  if (choice === 'auto') return loadLstmOps(tf).loaded ? 'fused' : 'block';
+  if (choice === 'fused') requireFused(tf);
+  return choice;
+}
 
 /** The backward pass 'auto' stands for in this process. */
 export function nativeBackwardPass(tf: Tf): 'fused' | 'ops' | 'block' {
   const choice = lstmFastOptions.backward;
   if (choice === 'auto') return loadLstmOps(tf).loaded ? 'fused' : 'ops';
-  if (choice === 'fused') {
-    const ops = loadLstmOps(tf);
-    if (!ops.loaded) throw new Error(`the fused LSTM kernels are not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''}`);
-  }
+  if (choice === 'fused') requireFused(tf);
   return choice;
 }
 
@@ -168,34 +183,42 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
     { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
   ];
   const gradAttrs = [attrs[2]!, attrs[3]!];
+  // BlockLSTM's weights: one [F + H, 4H] matrix and the bias, gates in its order i, c, f, o.
+  const blockWeights = (k: Tensor, r: Tensor, bb: Tensor) => [swapForgetAndCell(tf, tf.concat([k, r], 0), units), swapForgetAndCell(tf, bb, units)];
   const run = tf.customGrad(((xIn: Tensor, kIn: Tensor, rIn: Tensor, bIn: Tensor, save: (t: Tensor[]) => void) => {
     const xT = tf.transpose(xIn, [1, 0, 2]);
-    const w = swapForgetAndCell(tf, tf.concat([kIn, rIn], 0), units);
-    const bb = swapForgetAndCell(tf, bIn, units);
-    const zeros = tf.zeros([batch, units]);
-    const peephole = tf.zeros([units]);
-    const seqLen = new int64Scalar!(steps);
-    const outs = backend.executeMultipleOutputs('BlockLSTM', attrs, [seqLen, xT, zeros, zeros, w, peephole, peephole, peephole, bb], 7);
+    let outs: Tensor[];
+    if (nativeForwardPass(tf) === 'fused') {
+      outs = backend.executeMultipleOutputs('WindcastLstm', [], [xT, kIn, rIn, bIn], 7);
+    } else {
+      const [w, bb] = blockWeights(kIn, rIn, bIn);
+      const zeros = tf.zeros([batch, units]);
+      const peephole = tf.zeros([units]);
+      outs = backend.executeMultipleOutputs('BlockLSTM', attrs, [new int64Scalar!(steps), xT, zeros, zeros, w, peephole, peephole, peephole, bb], 7);
+    }
+    // Both give BlockLSTM's outputs: gates after their nonlinearity, c, tanh(c), h.
     const [i, cs, f, o, ci, co, h] = outs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-    save([xT, zeros, w, peephole, bb, i, cs, f, o, ci, co, h, kIn, rIn]);
+    save([xT, i, cs, f, o, ci, co, h, kIn, rIn, bIn]);
     const value = returnSequences ? tf.transpose(h, [1, 0, 2]) : tf.reshape(tf.slice(h, [steps - 1, 0, 0], [1, batch, units]), [batch, units]);
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sZeros, sw, sPeep, sb, si, scs, sf, so, sci, sco, sh, sk, sr] = saved as Tensor[];
+        const [sx, si, scs, sf, so, sci, sco, sh, sk, sr, sb] = saved as Tensor[];
         const pass = nativeBackwardPass(tf);
         if (pass !== 'block') {
-          const saved: SavedForward = { x: sx!, kernel: sk!, recurrent: sr!, i: si!, cs: scs!, f: sf!, o: so!, ci: sci!, co: sco!, h: sh!, dy, returnSequences, inputGrad };
-          const [kGrad, rGrad, bGrad, xGrad] = splitBackward(tf, backend, saved, pass === 'fused');
+          const forward: SavedForward = { x: sx!, kernel: sk!, recurrent: sr!, i: si!, cs: scs!, f: sf!, o: so!, ci: sci!, co: sco!, h: sh!, dy, returnSequences, inputGrad };
+          const [kGrad, rGrad, bGrad, xGrad] = splitBackward(tf, backend, forward, pass === 'fused');
           return [xGrad, kGrad, rGrad, bGrad];
         }
         // Only the last hour's h reaches the loss: one Pad instead of zeros + concat.
         const hGrad = returnSequences
           ? tf.transpose(dy, [1, 0, 2])
           : tf.pad(tf.reshape(dy, [1, batch, units]), [[steps - 1, 0], [0, 0], [0, 0]]);
-        const csGrad = tf.zerosLike(scs!);
+        const [w, bb] = blockWeights(sk!, sr!, sb!);
+        const zeros = tf.zeros([batch, units]);
+        const peephole = tf.zeros([units]);
         const grads = backend.executeMultipleOutputs('BlockLSTMGrad', gradAttrs, [
-          new int64Scalar!(steps), sx, sZeros, sZeros, sw, sPeep, sPeep, sPeep, sb, si, scs, sf, so, sci, sco, sh, csGrad, hGrad,
+          new int64Scalar!(steps), sx, zeros, zeros, w, peephole, peephole, peephole, bb, si, scs, sf, so, sci, sco, sh, tf.zerosLike(scs!), hGrad,
         ], 8);
         const [xGrad, , , wGrad, , , , bGrad] = grads as Tensor[];
         const wGradIfco = swapForgetAndCell(tf, wGrad!, units);

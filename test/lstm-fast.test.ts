@@ -34,18 +34,28 @@ async function setup(backend: 'auto' | 'wasm' = 'auto') {
 }
 
 test('lstmSequence computes what tf.layers.lstm (sigmoid gates) computes, last step and sequence', async () => {
-  // 'auto' is native TensorFlow where it loads (the BlockLSTM path); wasm runs the op loop.
-  for (const backend of ['auto', 'wasm'] as const) {
-    const { tf, info, x, kernel, recurrent, bias, H } = await setup(backend);
-    for (const returnSequences of [false, true]) {
-      const layer = tf.layers.lstm({ units: H, recurrentActivation: 'sigmoid', returnSequences });
-      layer.apply(x);
-      layer.setWeights([kernel, recurrent, bias]);
-      const expected = layer.apply(x) as Tensor;
-      const actual = lstmSequence(tf, x, kernel, recurrent, bias, returnSequences);
-      assert.deepEqual(actual.shape, expected.shape);
-      assert.ok(maxAbs(tf, actual, expected) < 1e-5, `${info.name}, returnSequences ${returnSequences}: differs by ${maxAbs(tf, actual, expected)}`);
+  // 'auto' is native TensorFlow where it loads (both forward kernels); wasm runs the op loop.
+  const initial = lstmFastOptions.forward;
+  try {
+    for (const backend of ['auto', 'wasm'] as const) {
+      const { tf, info, x, kernel, recurrent, bias, H } = await setup(backend);
+      const forwards = info.name === 'tensorflow' ? nativePasses(tf).filter((p) => p !== 'ops') as ('fused' | 'block')[] : ['auto' as const];
+      for (const forward of forwards) {
+        lstmFastOptions.forward = forward;
+        for (const returnSequences of [false, true]) {
+          const layer = tf.layers.lstm({ units: H, recurrentActivation: 'sigmoid', returnSequences });
+          layer.apply(x);
+          layer.setWeights([kernel, recurrent, bias]);
+          const expected = layer.apply(x) as Tensor;
+          const actual = lstmSequence(tf, x, kernel, recurrent, bias, returnSequences);
+          assert.deepEqual(actual.shape, expected.shape);
+          const gap = maxAbs(tf, actual, expected);
+          assert.ok(gap < 1e-5, `${info.name} ${forward}, returnSequences ${returnSequences}: differs by ${gap}`);
+        }
+      }
     }
+  } finally {
+    lstmFastOptions.forward = initial;
   }
 });
 
@@ -115,13 +125,13 @@ test('in a two-layer model, each native backward pass gives the weight gradients
   model.dispose();
 });
 
-test('the fused backward kernel matches the TensorFlow-ops pass over partial row blocks, one hour, odd units', async (t) => {
+test('the fused kernels match BlockLSTM and the TensorFlow-ops backward over partial row blocks, one hour, odd units', async (t) => {
   const { tf } = await loadBackend('auto');
   if (tf.getBackend() !== 'tensorflow' || !nativePasses(tf).includes('fused')) {
     t.skip('needs native TensorFlow and the fused kernels (npm run setup:native); CI requires both');
     return;
   }
-  const initial = lstmFastOptions.backward;
+  const initial = { ...lstmFastOptions };
   try {
     // 300 rows: two full blocks of 128 and a partial one, on two threads; 7 units: no SIMD multiple.
     for (const [B, T, F, H] of [[300, 5, 3, 7], [3, 1, 2, 4], [130, 4, 1, 16]] as const) {
@@ -132,6 +142,7 @@ test('the fused backward kernel matches the TensorFlow-ops pass over partial row
       for (const returnSequences of [false, true]) {
         const grads = (pass: 'fused' | 'ops') => {
           lstmFastOptions.backward = pass;
+          lstmFastOptions.forward = pass === 'fused' ? 'fused' : 'block';
           return tf.grads((a: Tensor, k: Tensor, r: Tensor, b: Tensor) => {
             const y = lstmSequence(tf, a, k, r, b, returnSequences, true);
             return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 15)));
@@ -152,11 +163,11 @@ test('the fused backward kernel matches the TensorFlow-ops pass over partial row
       tf.dispose([x, kernel, recurrent, bias]);
     }
   } finally {
-    lstmFastOptions.backward = initial;
+    Object.assign(lstmFastOptions, initial);
   }
 });
 
-test('the fused backward kernel refuses inconsistent shapes with an error, not a crash', async (t) => {
+test('the fused kernels refuse inconsistent shapes with an error, not a crash', async (t) => {
   const { tf } = await loadBackend('auto');
   if (tf.getBackend() !== 'tensorflow' || !nativePasses(tf).includes('fused')) {
     t.skip('needs native TensorFlow and the fused kernels (npm run setup:native); CI requires both');
@@ -169,6 +180,13 @@ test('the fused backward kernel refuses inconsistent shapes with an error, not a
   assert.throws(() => run(tf.ones([4, 16]), tf.ones([2, 4])), /dh must be/);
   const ok = run(tf.ones([4, 16]), tf.ones([3, 4]));
   assert.deepEqual(ok[0]!.shape, [2, 3, 16]);
+  const forward = (x: Tensor, k: Tensor, r: Tensor, b: Tensor) => backend.executeMultipleOutputs('WindcastLstm', [], [x, k, r, b], 7);
+  const x = tf.ones([2, 3, 5]);
+  assert.throws(() => forward(x, tf.ones([4, 16]), tf.ones([4, 16]), tf.ones([16])), /kernel must be \[features, 4 \* units\]/);
+  assert.throws(() => forward(x, tf.ones([5, 16]), tf.ones([4, 12]), tf.ones([16])), /recurrent kernel must be/);
+  assert.throws(() => forward(x, tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([12])), /bias must be \[4 \* units\]/);
+  assert.throws(() => forward(tf.ones([6, 5]), tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([16])), /x must be \[hours, batch, features\]/);
+  assert.deepEqual(forward(x, tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([16])).map((t) => t.shape), Array(7).fill([2, 3, 4]));
 });
 
 test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
