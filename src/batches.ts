@@ -19,11 +19,15 @@ export class BatchBuffers {
     readonly lookback: number,
     readonly nFeatures: number,
     readonly horizon: number,
+    /** Over SharedArrayBuffers, for filling on a worker thread (batch-worker.ts). */
+    shared = false,
   ) {
-    this.x = new Float32Array(batchSize * lookback * nFeatures);
-    this.y = new Float32Array(batchSize * horizon);
-    this.w = new Float32Array(batchSize);
+    const floats = (n: number) => (shared ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
+    this.x = floats(batchSize * lookback * nFeatures);
+    this.y = floats(batchSize * horizon);
+    this.w = floats(batchSize);
   }
+
 }
 
 /**

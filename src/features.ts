@@ -142,7 +142,8 @@ export interface FeatureContext {
  * cell-major makes it about 2 misses per stencil point. Costs one more copy of the band.
  */
 export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
-  const out = new Float32Array(cells * hours);
+  // Shared memory, so the training batch worker (batch-worker.ts) reads it without a copy.
+  const out = new Float32Array(new SharedArrayBuffer(cells * hours * 4));
   const block = 256;
   for (let c0 = 0; c0 < cells; c0 += block) {
     const c1 = Math.min(cells, c0 + block);
@@ -154,7 +155,14 @@ export function cellMajor(band: Float32Array, cells: number, hours: number): Flo
   return out;
 }
 
-export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean } = {}): FeatureContext {
+/** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
+export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'cellStride' | 'hourStride'>;
+
+/**
+ * cellMajor: gather from a cell-major copy (training). layout: a layout built before (another
+ * thread's context over the same shared arrays), used as it is.
+ */
+export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean; layout?: FeatureLayout } = {}): FeatureContext {
   const { grid } = cube;
   if (spec.uv && (!cube.u || !cube.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
   if (stats.mean.length !== grid.width * grid.height) throw new Error(`normalisation statistics are for ${stats.mean.length} cells, the cube has ${grid.width * grid.height}`);
@@ -177,7 +185,9 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
   const stencil = buildStencil(grid, spec.ringsDeg);
   const cells = grid.width * grid.height;
   const hours = cube.times.length;
-  const layout = options.cellMajor
+  const layout: FeatureLayout = options.layout
+    ? options.layout
+    : options.cellMajor
     ? {
         speed: cellMajor(cube.speed, cells, hours),
         ...(spec.uv ? { u: cellMajor(cube.u!, cells, hours), v: cellMajor(cube.v!, cells, hours) } : {}),

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { BackendInfo, Tf } from './backend.js';
 import { PROJECT_ROOT } from './backend.js';
 import { fitLinearBaseline, linearForecast, solveRidge } from './baselines.js';
-import { BatchBuffers, batchTensors, fillBatch, storedTensor } from './batches.js';
+import { BatchWorker } from './batch-worker.js';
+import { batchTensors, storedTensor } from './batches.js';
 import {
   acquireLock,
   cleanStaleTemporaries,
@@ -301,6 +302,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   const tensorsAtStart = tf.memory().numTensors;
   let model: LayersModel | undefined;
   let optimizer: ReturnType<Tf['train']['adam']> | undefined;
+  let batchThread: BatchWorker | undefined;
   try {
     for (const name of cleanStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
     const hours = cubeHours(cube);
@@ -433,7 +435,6 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     const variables = trainableVariables(model);
     const trainAnchors = periodAnchors(split, split.train, config.train.stride);
     const B = config.train.batchSize;
-    const buf = new BatchBuffers(B, spec.lookback, spec.nFeatures, spec.horizon);
     const epochs = config.train.epochs;
     const distinct = trainAnchors.length * cube.grid.width * cube.grid.height;
     const perEpoch = Math.max(1, Math.min(config.train.samplesPerEpoch, Math.round(config.train.maxPassesPerEpoch * distinct)));
@@ -509,10 +510,17 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       });
       let sqSum = 0;
       let done = 0;
-      for (let start = 0; start < perEpoch; start += B) {
+      // Batch k+1 is gathered on the batch thread while the model runs batch k.
+      const batches = (batchThread ??= BatchWorker.start(ctx, B));
+      batches.setSample(sample);
+      let next = batches.fill(0, 0, Math.min(B, perEpoch));
+      for (let k = 0, start = 0; start < perEpoch; k++, start += B) {
         if (options.signal?.aborted) break;
         const count = Math.min(B, perEpoch - start);
-        const wSum = fillBatch(ctx, sample, start, count, buf);
+        const slot = (k % 2) as 0 | 1;
+        const wSum = await next;
+        if (start + B < perEpoch) next = batches.fill((1 - slot) as 0 | 1, start + B, Math.min(B, perEpoch - start - B));
+        const buf = batches.buffers[slot];
         if (wSum > 0) {
           const batch = batchTensors(tf, buf, count);
           try {
@@ -657,6 +665,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     };
   } finally {
+    await batchThread?.close();
     model?.dispose();
     optimizer?.dispose();
     lock.release();
