@@ -58,7 +58,9 @@ const STEPS: Step[] = [
     name: 'backends',
     title: 'Model throughput per engine: native TensorFlow, wasm, cpu, Keras, PyTorch',
     target: 'native training at least as fast as Keras on the same machine',
-    argv: ['node', 'dist/bench/backends.js'],
+    // fast-ops: the same model without windcast's fused kernels (what a machine gets when
+    // they cannot be built), to show what they bring.
+    argv: ['node', 'dist/bench/backends.js', '--lstm', 'layers,fast,fast-ops'],
   },
   {
     name: 'train-throughput',
