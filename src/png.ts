@@ -703,41 +703,32 @@ export const SERIES_COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f
 
 /**
  * A line chart with title, axes, nice ticks, grid lines, axis labels and a legend, e.g.
- * RMSE (m/s) against lead hour for the model and its baselines. Returns the canvas; call
- * .toPng() for the bytes.
+ * RMSE (m/s) against lead hour for the model and its baselines. The legend goes in a corner
+ * no curve passes through, with headroom added above the data when every corner is taken.
+ * Returns the canvas (with where the legend went and the drawn points, pixel x, y pairs per
+ * series); call .toPng() for the bytes.
  */
-export function lineChart(options: LineChartOptions): Canvas {
+export function lineChart(options: LineChartOptions): Canvas & { legend?: LegendBox; lines: number[][] } {
   const width = options.width ?? 720;
   const height = options.height ?? 440;
   const canvas = new Canvas(width, height, '#ffffff');
   const n = Math.max(0, ...options.series.map((s) => s.values.length));
   const xs = Array.from({ length: n }, (_, i) => (options.x ? Number(options.x[i]) : i + 1));
-  let yLo = Infinity;
-  let yHi = -Infinity;
+  let dataLo = Infinity;
+  let dataHi = -Infinity;
   for (const s of options.series) {
     for (let i = 0; i < s.values.length; i++) {
       const v = s.values[i]!;
       if (Number.isFinite(v)) {
-        yLo = Math.min(yLo, v);
-        yHi = Math.max(yHi, v);
+        dataLo = Math.min(dataLo, v);
+        dataHi = Math.max(dataHi, v);
       }
     }
   }
-  if (!Number.isFinite(yLo)) {
-    yLo = 0;
-    yHi = 1;
+  if (!Number.isFinite(dataLo)) {
+    dataLo = 0;
+    dataHi = 1;
   }
-  if (yLo > 0) yLo = 0;
-  yLo = options.yMin ?? yLo;
-  yHi = options.yMax ?? yHi;
-  const yTicks = niceTicks(yLo, yHi, 6);
-  if (yTicks.length >= 2) {
-    yLo = Math.min(yLo, yTicks[0]!);
-    const step = yTicks[1]! - yTicks[0]!;
-    if (yTicks[yTicks.length - 1]! < yHi) yTicks.push(Number((yTicks[yTicks.length - 1]! + step).toPrecision(12)));
-    yHi = Math.max(yHi, yTicks[yTicks.length - 1]!);
-  }
-  if (yHi === yLo) yHi = yLo + 1;
   const finiteXs = xs.filter(Number.isFinite);
   let xLo = finiteXs.length ? Math.min(...finiteXs) : 0;
   let xHi = finiteXs.length ? Math.max(...finiteXs) : 1;
@@ -746,19 +737,72 @@ export function lineChart(options: LineChartOptions): Canvas {
     xHi += 1;
   }
   const xTicks = niceTicks(xLo, xHi, 8).filter((t) => t >= xLo && t <= xHi);
-
-  const yStep = yTicks.length >= 2 ? yTicks[1]! - yTicks[0]! : 1;
   const xStep = xTicks.length >= 2 ? xTicks[1]! - xTicks[0]! : 1;
-  const yLabels = yTicks.map((t) => formatTick(t, yStep));
-  const labelW = Math.max(0, ...yLabels.map((s) => textWidth(s)));
-  const left = 14 + textHeight() + 6 + labelW + 6;
-  const top = 12 + textHeight(2) + 10;
-  const right = 16;
-  const bottom = 8 + textHeight() + 8 + textHeight() + 10;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
-  const px = (x: number): number => left + ((x - xLo) / (xHi - xLo)) * (plotW - 1);
-  const py = (y: number): number => top + plotH - 1 - ((y - yLo) / (yHi - yLo)) * (plotH - 1);
+
+  // Legend box size: it depends only on the names.
+  const rowH = textHeight() + 6;
+  const legend = options.series.length > 0
+    ? { w: 8 + 18 + 6 + Math.max(...options.series.map((s) => textWidth(s.name))) + 8, h: options.series.length * rowH + 8 }
+    : undefined;
+
+  // The plot for a given top of the y axis; `headroom` extra tick steps above the data make
+  // room for the legend when every corner would cover a curve.
+  const layout = (headroom: number) => {
+    let yLo = Math.min(dataLo, 0);
+    let yHi = dataHi;
+    yLo = options.yMin ?? yLo;
+    yHi = options.yMax ?? yHi;
+    const yTicks = niceTicks(yLo, yHi, 6);
+    if (yTicks.length >= 2) {
+      yLo = Math.min(yLo, yTicks[0]!);
+      const step = yTicks[1]! - yTicks[0]!;
+      if (yTicks[yTicks.length - 1]! < yHi) yTicks.push(Number((yTicks[yTicks.length - 1]! + step).toPrecision(12)));
+      for (let k = 0; k < headroom; k++) yTicks.push(Number((yTicks[yTicks.length - 1]! + step).toPrecision(12)));
+      yHi = Math.max(yHi, yTicks[yTicks.length - 1]!);
+    }
+    if (yHi === yLo) yHi = yLo + 1;
+    const yStep = yTicks.length >= 2 ? yTicks[1]! - yTicks[0]! : 1;
+    const yLabels = yTicks.map((t) => formatTick(t, yStep));
+    const labelW = Math.max(0, ...yLabels.map((t) => textWidth(t)));
+    const left = 14 + textHeight() + 6 + labelW + 6;
+    const top = 12 + textHeight(2) + 10;
+    const plotW = width - left - 16;
+    const plotH = height - top - (8 + textHeight() + 8 + textHeight() + 10);
+    const px = (x: number): number => left + ((x - xLo) / (xHi - xLo)) * (plotW - 1);
+    const py = (y: number): number => top + plotH - 1 - ((y - yLo) / (yHi - yLo)) * (plotH - 1);
+    const lines = options.series.map((s) => {
+      const pts: number[] = [];
+      for (let i = 0; i < s.values.length; i++) {
+        const v = s.values[i]!;
+        const x = xs[i]!;
+        if (Number.isFinite(v) && Number.isFinite(x)) pts.push(px(x), py(Math.max(yLo, Math.min(yHi, v))));
+        else pts.push(NaN, NaN);
+      }
+      return pts;
+    });
+    return { yLo, yHi, yTicks, yLabels, left, top, plotW, plotH, px, py, lines };
+  };
+
+  let plot = layout(0);
+  let legendAt: LegendBox | undefined;
+  if (legend) {
+    // A corner the curves stay out of; else headroom above the data (at most 3 tick steps)
+    // for the top corners; else the corner that covers the least.
+    let best: { box: LegendBox; covered: number; plot: ReturnType<typeof layout> } | undefined;
+    for (let headroom = 0; headroom <= 3 && !(best && best.covered === 0); headroom++) {
+      const p = layout(headroom);
+      const corners = headroom === 0 ? legendCorners(p, legend) : legendCorners(p, legend).slice(0, 2);
+      for (const box of corners) {
+        const covered = pointsInBox(p.lines, box);
+        if (!best || covered < best.covered) best = { box, covered, plot: p };
+        if (covered === 0) break;
+      }
+    }
+    plot = best!.plot;
+    legendAt = best!.box;
+  }
+  const { yTicks, yLabels, left, top, plotW, plotH, px, lines } = plot;
+  const py = plot.py;
 
   canvas.text(width / 2, 12, options.title, '#000000', { scale: 2, align: 'center' });
   for (let k = 0; k < yTicks.length; k++) {
@@ -780,24 +824,14 @@ export function lineChart(options: LineChartOptions): Canvas {
   const markers = options.markers ?? n <= 48;
   options.series.forEach((s, k) => {
     const color = s.color ?? SERIES_COLORS[k % SERIES_COLORS.length]!;
-    const pts: number[] = [];
-    for (let i = 0; i < s.values.length; i++) {
-      const v = s.values[i]!;
-      const x = xs[i]!;
-      if (Number.isFinite(v) && Number.isFinite(x)) pts.push(px(x), py(Math.max(yLo, Math.min(yHi, v))));
-      else pts.push(NaN, NaN);
-    }
+    const pts = lines[k]!;
     canvas.polyline(pts, color, 2);
     if (markers) for (let i = 0; i + 1 < pts.length; i += 2) if (Number.isFinite(pts[i]!)) canvas.fillRect(pts[i]! - 2, pts[i + 1]! - 2, 5, 5, color);
   });
 
-  // Legend, top-right inside the plot, on a white box so grid lines do not cross it.
-  if (options.series.length > 0) {
-    const rowH = textHeight() + 6;
-    const boxW = 8 + 18 + 6 + Math.max(...options.series.map((s) => textWidth(s.name))) + 8;
-    const boxH = options.series.length * rowH + 8;
-    const bx = left + plotW - boxW - 8;
-    const by = top + 8;
+  // The legend on a white box, so grid lines do not cross it.
+  if (legendAt) {
+    const { x: bx, y: by, w: boxW, h: boxH } = legendAt;
     canvas.fillRect(bx, by, boxW, boxH, '#ffffff');
     canvas.strokeRect(bx, by, boxW, boxH, '#808080');
     options.series.forEach((s, k) => {
@@ -807,5 +841,49 @@ export function lineChart(options: LineChartOptions): Canvas {
       canvas.text(bx + 8 + 18 + 6, cy, s.name, '#000000', { baseline: 'middle' });
     });
   }
-  return canvas;
+  return Object.assign(canvas, { legend: legendAt, lines });
+}
+
+export interface LegendBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Candidate legend boxes inside the plot: top-right, top-left, bottom-right, bottom-left. */
+function legendCorners(p: { left: number; top: number; plotW: number; plotH: number }, size: { w: number; h: number }): LegendBox[] {
+  const m = 8;
+  const right = p.left + p.plotW - size.w - m;
+  const bottom = p.top + p.plotH - size.h - m;
+  return [
+    { x: right, y: p.top + m, ...size },
+    { x: p.left + m, y: p.top + m, ...size },
+    { x: right, y: bottom, ...size },
+    { x: p.left + m, y: bottom, ...size },
+  ];
+}
+
+/**
+ * How many points of the drawn lines fall inside the box (with a few pixels' margin), the
+ * segments sampled every 2 px: the legend should cover none.
+ */
+export function pointsInBox(lines: number[][], box: LegendBox): number {
+  const pad = 4;
+  const inside = (x: number, y: number) => x >= box.x - pad && x <= box.x + box.w + pad && y >= box.y - pad && y <= box.y + box.h + pad;
+  let count = 0;
+  for (const pts of lines) {
+    for (let i = 0; i + 1 < pts.length; i += 2) {
+      const x0 = pts[i]!;
+      const y0 = pts[i + 1]!;
+      if (!Number.isFinite(x0) || !Number.isFinite(y0)) continue;
+      if (inside(x0, y0)) count++;
+      const x1 = pts[i + 2];
+      const y1 = pts[i + 3];
+      if (x1 === undefined || y1 === undefined || !Number.isFinite(x1) || !Number.isFinite(y1)) continue;
+      const steps = Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 2);
+      for (let k = 1; k < steps; k++) if (inside(x0 + ((x1 - x0) * k) / steps, y0 + ((y1 - y0) * k) / steps)) count++;
+    }
+  }
+  return count;
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, textWidth } from '../src/png.js';
+import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, pointsInBox, textWidth } from '../src/png.js';
 
 function hasTool(name: string): boolean {
   try {
@@ -157,6 +157,35 @@ test('niceTicks uses 1-2-5 steps covering the range', () => {
   assert.deepEqual(niceTicks(1, 24, 8), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]);
   assert.deepEqual(niceTicks(-3, 7, 2), [0, 5]);
   assert.deepEqual(niceTicks(3, 3, 4).length > 0, true);
+});
+
+test('the legend covers no curve: another corner, or headroom when every corner is taken', () => {
+  const lead = Array.from({ length: 24 }, (_, i) => i + 1);
+  // The evaluation chart of the default run: baselines flat near the top (yesterday,
+  // climatology) and rising into the top-right corner (persistence), the model below.
+  const evaluation = [
+    { name: 'persistence (2.55 m/s)', values: lead.map((h) => 3.1 - 2.3 * Math.exp(-h / 6)) },
+    { name: 'yesterday (3.27 m/s)', values: lead.map((h) => 3.3 - 0.004 * h) },
+    { name: 'climatology (2.95 m/s)', values: lead.map(() => 2.95) },
+    { name: 'linear (2.37 m/s)', values: lead.map((h) => 2.9 - 2.5 * Math.exp(-h / 5)) },
+    { name: 'model (1.94 m/s)', values: lead.map((h) => 2.6 - 2.3 * Math.exp(-h / 8)) },
+  ];
+  // Curves low on the left and high on the right: the top-left corner is free.
+  const rising = [{ name: 'a', values: lead.map((h) => h) }, { name: 'b', values: lead.map((h) => h / 2) }];
+  // Everything spans the whole height: only headroom above the data helps.
+  const zigzag = [{ name: 'up and down', values: lead.map((h) => (h % 2 ? 0 : 10)) }];
+  for (const [what, series] of [['evaluation', evaluation], ['rising', rising], ['zigzag', zigzag]] as const) {
+    const c = lineChart({ title: what, xLabel: 'lead', yLabel: 'RMSE', width: 800, height: 480, series: series.map((x) => ({ ...x, values: [...x.values] })) });
+    assert.ok(c.legend, `${what}: a legend`);
+    assert.equal(pointsInBox(c.lines, c.legend), 0, `${what}: the legend covers a curve`);
+    // The check can fail: the fixed top-right box of before covered the evaluation curves.
+    if (what === 'evaluation') {
+      const plotRight = Math.max(...c.lines.flatMap((pts) => pts.filter((_, i) => i % 2 === 0)));
+      const oldBox = { x: plotRight - c.legend.w - 8, y: 12 + 2 * 8 + 10 + 8, w: c.legend.w, h: c.legend.h };
+      assert.ok(pointsInBox(c.lines, oldBox) > 0, 'the old top-right placement overlapped');
+    }
+    if (what === 'rising') assert.ok(c.legend.x < 200, 'rising curves: the legend moves to the top left');
+  }
 });
 
 test('lineChart draws each series in its colour at the right size', () => {
