@@ -410,10 +410,12 @@ function verifyLstmOps(tfjsNodeDir) {
   const probe = `
     const tf = require('@tensorflow/tfjs-node');
     require(${JSON.stringify(join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_LIBRARY))});
+    const run = (op, inputs, n) => tf.backend().executeMultipleOutputs(op, [], inputs, n);
+    const gate = run('WindcastLstm', [tf.ones([1, 1, 1]), tf.zeros([1, 4]), tf.zeros([1, 4]), tf.zeros([4])], 7)[0].dataSync()[0];
+    if (Math.abs(gate - 0.5) > 1e-6) throw new Error('WindcastLstm: wrong result ' + gate);
     const a = tf.fill([1, 1, 1], 0.5);
-    const out = tf.backend().executeMultipleOutputs('WindcastLstmGrad', [], [a, a, a, a, a, a, tf.ones([1, 4]), tf.ones([1, 1])], 1)[0];
-    const g = out.dataSync();
-    if (Math.abs(g[3] - 0.125) > 1e-6) throw new Error('wrong result ' + Array.from(g));`;
+    const g = run('WindcastLstmGrad', [a, a, a, a, a, a, tf.ones([1, 4]), tf.ones([1, 1])], 1)[0].dataSync();
+    if (Math.abs(g[3] - 0.125) > 1e-6) throw new Error('WindcastLstmGrad: wrong result ' + Array.from(g));`;
   const result = run(process.execPath, ['-e', probe], {
     env: { ...process.env, LD_BIND_NOW: '1', TF_CPP_MIN_LOG_LEVEL: '2' },
     allowFail: true,

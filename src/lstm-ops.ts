@@ -5,9 +5,10 @@
  * scripts/setup-native.mjs compiles native/lstm_ops.cc against the tensorflow-cpu wheel it
  * took libtensorflow from and puts the result beside that library, in tfjs-node's deps/lib,
  * with a small JSON record of what it was built from. Loading it (Node's require, as an N-API
- * module) registers the op WindcastLstmGrad with the TensorFlow that tfjs-node loaded; tfjs-node
- * then runs it like any built-in op. Everything here degrades to "not loaded, because ...":
- * src/lstm-fast.ts then uses its TensorFlow-ops backward pass, which computes the same thing.
+ * module) registers the ops WindcastLstm and WindcastLstmGrad with the TensorFlow that tfjs-node
+ * loaded; tfjs-node then runs them like any built-in op. Everything here degrades to "not loaded, because ...":
+ * src/lstm-fast.ts then uses TensorFlow's BlockLSTM forward and its TensorFlow-ops backward
+ * pass, which compute the same thing.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -104,10 +105,14 @@ export function loadLstmOps(tf: Tf): LstmOpsStatus {
   return (status = { loaded: true, library });
 }
 
-/** Run WindcastLstmGrad on one hour of one row: throws when the op is not registered. */
+/** Run both ops on one hour of one row: throws when they are not registered or compute wrong. */
 function probeOp(tf: Tf): void {
   const backend = tf.backend() as unknown as NativeExecutor;
   tf.tidy(() => {
+    // Forward with zero weights: every gate is sigmoid(0) = 0.5, ci = tanh(0) = 0, so h = 0.
+    const forward = backend.executeMultipleOutputs('WindcastLstm', [], [tf.ones([1, 1, 1]), tf.zeros([1, 4]), tf.zeros([1, 4]), tf.zeros([4])], 7);
+    const gate = forward[0]!.dataSync()[0]!;
+    if (forward.length !== 7 || Math.abs(gate - 0.5) > 1e-6) throw new Error(`WindcastLstm returned ${forward.length} outputs, input gate ${gate} (expected 7, 0.5)`);
     const a = tf.fill([1, 1, 1], 0.5);
     const out = backend.executeMultipleOutputs('WindcastLstmGrad', [], [a, a, a, a, a, a, tf.ones([1, 4]), tf.ones([1, 1])], 1)[0]!;
     // do = dh co o (1 - o) = 0.125: a wrong or misloaded kernel does not give that.

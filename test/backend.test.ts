@@ -82,7 +82,7 @@ test('doctor reports the configured backend and, when native is not active, why 
     // The fused LSTM kernels come with the same set-up: doctor says whether they loaded.
     assert.ok(auto.native.lstmOps, 'doctor reports the LSTM kernels on native');
     if (requireNative) assert.equal(auto.native.lstmOps.loaded, true, auto.native.lstmOps.reason);
-    assert.match(formatDoctorResult(auto), /^LSTM kernels\s+(fused backward pass loaded|TensorFlow ops \(fused kernels not loaded: .+\))/m);
+    assert.match(formatDoctorResult(auto), /^LSTM kernels\s+(windcast's fused forward and backward kernels|TensorFlow ops \(fused kernels not loaded: .+\))/m);
   } else {
     assert.equal(auto.backend?.name, 'wasm');
     assert.equal(auto.native.fix, NATIVE_FIX_COMMAND);

@@ -110,7 +110,7 @@ export function formatDoctorResult(r: DoctorResult): string {
   const ops = r.native.lstmOps;
   if (ops) {
     rows.push(['LSTM kernels', ops.loaded
-      ? `fused backward pass loaded (${ops.library})`
+      ? `windcast's fused forward and backward kernels (${ops.library})`
       : `TensorFlow ops (fused kernels not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''})`]);
   }
   if (r.native.setup?.cacheDir) rows.push(['cache', r.native.setup.cacheDir]);
