@@ -3,8 +3,8 @@
 // built-in op. Built by scripts/setup-native.mjs with the machine's g++ against the headers of
 // the same tensorflow-cpu wheel the library comes from; src/lstm-fast.ts loads it.
 //
-// Two ops, the forward and backward pass of an LSTM over a whole sequence (sigmoid gates, tanh
-// cell, no peepholes: the maths of tf.layers.lstm / Keras).
+// Three ops, the forward (training, inference) and backward pass of an LSTM over a whole
+// sequence (sigmoid gates, tanh cell, no peepholes: the maths of tf.layers.lstm / Keras).
 //
 // Why: one training step of windcast's LSTM spends most of its backward pass outside the
 // matMuls. Done with TensorFlow ops, every hour of the recurrence is ~9 small kernels (one
@@ -27,6 +27,9 @@
 //           bias       [4H]
 //   outputs i, cs, f, o, ci, co, h [T, B, H]: what WindcastLstmGrad needs (the gates after
 //           their nonlinearity, the cell state c, tanh(c), and h = o tanh(c)); h_{-1} = c_{-1} = 0.
+//
+// Op WindcastLstmLast: the same inputs, output h [B, H] of the last hour only, for inference
+// (predict, evaluate, validation): nothing but h_T leaves a block's caches.
 //
 // Op WindcastLstmGrad
 //   inputs  i, cs, f, o, ci, co   [T, B, H]  BlockLSTM's saved activations (gates after their
@@ -226,10 +229,14 @@ inline void gateRow(int64_t H, float* __restrict__ z, const float* __restrict__ 
   for (int64_t j = 0; j < H; j++) h[j] = o[j] * co[j];
 }
 
-void lstmCompute(void*, TF_OpKernelContext* ctx) {
+// The forward pass of WindcastLstm (training: every hour's activations are outputs, for the
+// backward pass) and WindcastLstmLast (inference: only the last hour's h; the activations of
+// a block live in its own small buffers, in cache, and never go to memory).
+void lstmForward(TF_OpKernelContext* ctx, bool training) {
+  const char* name = training ? "WindcastLstm" : "WindcastLstmLast";
   TF_Status* status = TF_NewStatus();
   auto fail = [&](const std::string& message) {
-    TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, (std::string(name) + ": " + message).c_str());
     TF_OpKernelContext_Failure(ctx, status);
   };
   Inputs in;
@@ -239,22 +246,24 @@ void lstmCompute(void*, TF_OpKernelContext* ctx) {
   }
   TF_Tensor* out[7] = {};
   do {
-    if (TF_NumDims(in.t[0]) != 3) { fail("WindcastLstm: x must be [hours, batch, features]"); break; }
+    if (TF_NumDims(in.t[0]) != 3) { fail("x must be [hours, batch, features]"); break; }
     const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), F = TF_Dim(in.t[0], 2);
     if (TF_NumDims(in.t[2]) != 2 || TF_Dim(in.t[2], 1) != 4 * TF_Dim(in.t[2], 0)) {
-      fail("WindcastLstm: recurrent kernel must be [units, 4 * units]");
+      fail("recurrent kernel must be [units, 4 * units]");
       break;
     }
     const int64_t H = TF_Dim(in.t[2], 0), H4 = 4 * H;
     if (TF_NumDims(in.t[1]) != 2 || TF_Dim(in.t[1], 0) != F || TF_Dim(in.t[1], 1) != H4) {
-      fail("WindcastLstm: kernel must be [features, 4 * units]");
+      fail("kernel must be [features, 4 * units]");
       break;
     }
-    if (TF_NumDims(in.t[3]) != 1 || TF_Dim(in.t[3], 0) != H4) { fail("WindcastLstm: bias must be [4 * units]"); break; }
+    if (TF_NumDims(in.t[3]) != 1 || TF_Dim(in.t[3], 0) != H4) { fail("bias must be [4 * units]"); break; }
+    if (!training && T == 0) { fail("x must have at least one hour"); break; }
     const int64_t dims[3] = {T, B, H};
-    float* o[7];
-    for (int k = 0; k < 7 && TF_GetCode(status) == TF_OK; k++) {
-      out[k] = pooledOutput(ctx, k, dims, 3, status);
+    const int64_t lastDims[2] = {B, H};
+    float* o[7] = {};
+    for (int k = 0; k < (training ? 7 : 1) && TF_GetCode(status) == TF_OK; k++) {
+      out[k] = training ? pooledOutput(ctx, k, dims, 3, status) : pooledOutput(ctx, k, lastDims, 2, status);
       if (out[k]) o[k] = static_cast<float*>(TF_TensorData(out[k]));
     }
     if (TF_GetCode(status) != TF_OK) {
@@ -262,27 +271,41 @@ void lstmCompute(void*, TF_OpKernelContext* ctx) {
       break;
     }
     if (T == 0 || B == 0 || H == 0) break;
-    float *I = o[0], *C = o[1], *Fg = o[2], *O = o[3], *CI = o[4], *CO = o[5], *Hs = o[6];
     const float *X = in.data(0), *K = in.data(1), *U = in.data(2), *bias = in.data(3);
     forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       RowMajor z(n, H4);
       Eigen::Map<const RowMajor> kernel(K, F, H4), recurrent(U, H, H4);
       Eigen::Map<const Eigen::RowVectorXf> b(bias, H4);
+      // Inference: [n, H] slots of the block's own buffer per output (i, c, f, o, ci, co, h in
+      // output order); c and h get two, for this hour and the last, alternating.
+      constexpr int kSlot[7] = {0, 5, 1, 2, 3, 4, 7};  // c: 5 and 6, h: 7 and 8
+      std::vector<float> scratch(training ? 0 : 9 * n * H);
+      auto slot = [&](int k, int64_t t) { return kSlot[k] + (k == 1 || k == 6 ? static_cast<int>(t & 1) : 0); };
       for (int64_t t = 0; t < T; t++) {
+        // Where hour t's activations of row r go: the outputs, or the block's buffer.
+        auto at = [&](int k, int64_t r) -> float* {
+          return training ? o[k] + (t * B + r0 + r) * H : scratch.data() + (slot(k, t) * n + r) * H;
+        };
+        auto prev = [&](int k, int64_t r) -> const float* {
+          return training ? o[k] + ((t - 1) * B + r0 + r) * H : scratch.data() + (slot(k, t - 1) * n + r) * H;
+        };
         z.noalias() = Eigen::Map<const RowMajor>(X + (t * B + r0) * F, n, F) * kernel;
-        if (t > 0) z.noalias() += Eigen::Map<const RowMajor>(Hs + ((t - 1) * B + r0) * H, n, H) * recurrent;
+        if (t > 0) z.noalias() += Eigen::Map<const RowMajor>(prev(6, 0), n, H) * recurrent;
         z.rowwise() += b;
         for (int64_t r = 0; r < n; r++) {
-          const int64_t at = (t * B + r0 + r) * H;
-          gateRow(H, z.data() + r * H4, t > 0 ? C + at - B * H : nullptr, I + at, Fg + at, O + at, CI + at, C + at, CO + at, Hs + at);
+          gateRow(H, z.data() + r * H4, t > 0 ? prev(1, r) : nullptr, at(0, r), at(2, r), at(3, r), at(4, r), at(1, r), at(5, r), at(6, r));
         }
       }
+      if (!training) std::memcpy(o[0] + r0 * H, scratch.data() + slot(6, T - 1) * n * H, n * H * sizeof(float));
     });
   } while (false);
   for (TF_Tensor* t : out) if (t) TF_DeleteTensor(t);
   TF_DeleteStatus(status);
 }
+
+void lstmCompute(void*, TF_OpKernelContext* ctx) { lstmForward(ctx, true); }
+void lstmLastCompute(void*, TF_OpKernelContext* ctx) { lstmForward(ctx, false); }
 
 void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
@@ -369,6 +392,7 @@ std::string registerOps() {
   const bool ok =
       registerOp("WindcastLstm", {"x: float", "kernel: float", "recurrent: float", "bias: float"},
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "h: float"}, lstmCompute, status) &&
+      registerOp("WindcastLstmLast", {"x: float", "kernel: float", "recurrent: float", "bias: float"}, {"h: float"}, lstmLastCompute, status) &&
       registerOp("WindcastLstmGrad",
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float"},
                  {"dgates: float"}, lstmGradCompute, status);

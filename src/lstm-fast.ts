@@ -256,10 +256,17 @@ export function loopLstm(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, b
 /**
  * x [batch, T, F] -> [batch, H] (or [batch, T, H]): the fastest implementation for the backend.
  * inputGrad false: x is data, its gradient is not needed (the native backward returns zeros).
+ * inference true: no gradient will be taken (predict, evaluate, validation), so on native with
+ * the fused kernels the last hour's h comes from WindcastLstmLast, which keeps every other
+ * activation in cache instead of writing seven [T, batch, H] tensors for a backward pass.
  */
-export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences = false, inputGrad = true): Tensor {
+export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences = false, inputGrad = true, inference = false): Tensor {
   const native = nativeBackend(tf);
-  return native ? blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad) : loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
+  if (!native) return loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
+  if (inference && !returnSequences && nativeForwardPass(tf) === 'fused') {
+    return native.executeMultipleOutputs('WindcastLstmLast', [], [tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias], 1)[0]!;
+  }
+  return blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad);
 }
 
 /** The tf.layers.lstm arguments FastLSTM honours; the gates are always sigmoid (see header). */
@@ -353,7 +360,8 @@ export function registerFastLstm(tf: Tf): void {
           const [batch, , features] = x.shape as [number, number, number];
           x = tf.mul(x, tf.expandDims(tf.dropout(tf.ones([batch, features]), this.dropout), 1));
         }
-        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences, !this.readsModelInput());
+        // Only a training call (trainStep: model.apply(xs, {training: true})) takes gradients.
+        return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences, !this.readsModelInput(), !kwargs?.training);
       });
     }
     /** Whether this layer's input is the model's input (data, so no gradient is needed for it). */

@@ -150,6 +150,15 @@ test('the fused kernels match BlockLSTM and the TensorFlow-ops backward over par
         };
         const fused = grads('fused');
         const ops = grads('ops');
+        if (!returnSequences) {
+          // The inference kernel (last hour only) gives the training kernel's last h exactly.
+          lstmFastOptions.forward = 'fused';
+          const trained = lstmSequence(tf, x, kernel, recurrent, bias, false, true, false);
+          const inferred = lstmSequence(tf, x, kernel, recurrent, bias, false, true, true);
+          assert.deepEqual(inferred.shape, [B, H]);
+          assert.equal(maxAbs(tf, trained, inferred), 0, `B ${B} T ${T} H ${H}: WindcastLstmLast differs`);
+          tf.dispose([trained, inferred]);
+        }
         for (const [i, name] of ['x', 'kernel', 'recurrent', 'bias'].entries()) {
           const scale = tf.tidy(() => tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
           const gap = maxAbs(tf, fused[i]!, ops[i]!);
@@ -187,6 +196,10 @@ test('the fused kernels refuse inconsistent shapes with an error, not a crash', 
   assert.throws(() => forward(x, tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([12])), /bias must be \[4 \* units\]/);
   assert.throws(() => forward(tf.ones([6, 5]), tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([16])), /x must be \[hours, batch, features\]/);
   assert.deepEqual(forward(x, tf.ones([5, 16]), tf.ones([4, 16]), tf.ones([16])).map((t) => t.shape), Array(7).fill([2, 3, 4]));
+  const last = (xIn: Tensor, r: Tensor) => backend.executeMultipleOutputs('WindcastLstmLast', [], [xIn, tf.ones([5, 16]), r, tf.ones([16])], 1);
+  assert.throws(() => last(x, tf.ones([4, 12])), /WindcastLstmLast: recurrent kernel must be/);
+  assert.throws(() => last(tf.ones([0, 3, 5]), tf.ones([4, 16])), /WindcastLstmLast: x must have at least one hour/);
+  assert.deepEqual(last(x, tf.ones([4, 16]))[0]!.shape, [3, 4]);
 });
 
 test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
