@@ -13,8 +13,8 @@
 // docs/native-backend.md for the measurements). Here the whole recurrence is one kernel:
 //   - rows of the batch are independent through time, so each thread takes blocks of rows and
 //     runs all hours for them with no synchronisation, keeping the block in its caches;
-//   - per hour and block: one small GEMM (Eigen, compiled for this CPU) for dh_{t-1} and one
-//     fused pass for dc and the four gate gradients, written straight into the output;
+//   - per hour and block: one small GEMM for dh_{t-1} (Eigen, built for the CPU's x86-64
+//     level) and one fused pass for dc and the four gate gradients, written into the output;
 //   - outputs come from a pool of buffers reused across steps (no page faults after warm-up).
 // The weight gradients stay large matMuls over all hours in TensorFlow (src/lstm-fast.ts).
 // The forward op replaces TensorFlow's BlockLSTM the same way: per block of rows, all hours,
@@ -32,8 +32,8 @@
 // (predict, evaluate, validation): nothing but h_T leaves a block's caches.
 //
 // Op WindcastLstmGrad
-//   inputs  i, cs, f, o, ci, co   [T, B, H]  BlockLSTM's saved activations (gates after their
-//                                            nonlinearity, cell state, tanh of the cell state)
+//   inputs  i, cs, f, o, ci, co   [T, B, H]  WindcastLstm's (or BlockLSTM's) outputs (gates after
+//                                            their nonlinearity, cell state, its tanh)
 //           recurrent             [H, 4H]    recurrent kernel, Keras gate order i, f, c, o
 //           dh                    [B, H]     gradient of the last hour's h (return_sequences
 //                                            false) or [T, B, H], of every hour's h
