@@ -27,6 +27,7 @@ import { cubeHours, type Cube } from './cube.js';
 import { CheckpointError, ConfigError, DataError } from './errors.js';
 import { featureContext, featureSpec, gatherTargets, gatherWindow, windowValid, type FeatureContext } from './features.js';
 import { ForecastScratch, checkCubeMatches, forecastWindows } from './forecast.js';
+import { loadLstmOps } from './lstm-ops.js';
 import { createModel, setLinearPath, trainStep, trainableVariables, type LinearStart, type ModelSpec } from './model.js';
 import { computeStats, type NormStats } from './normalize.js';
 import type { Progress } from './progress.js';
@@ -408,6 +409,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     const ctx = featureContext(cube, spec, stats, { cellMajor: true });
     log(`features: ${spec.nFeatures} per hour (${spec.names.join(', ')}), normalisation per ${stats.mode === 'cell' ? 'cell' : 'grid'}, targets ${spec.predictDelta ? 'change from the last hour' : 'speed'}`);
     log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
+    if (modelSpec.lstm === 'fast' && options.backend.name === 'tensorflow') {
+      // The kernels decide the speed on native TensorFlow: say which ones run, and why not ours.
+      const ops = loadLstmOps(tf);
+      log(ops.loaded
+        ? "LSTM kernels: windcast's fused forward and backward (native/lstm_ops.cc)"
+        : `LSTM kernels: TensorFlow's (about 1.5x slower per step; windcast's fused kernels not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''})`);
+    }
 
     if (startEpoch === 0 && modelSpec.linearSkip) {
       const fitAnchors = periodAnchors(split, split.train, 1);

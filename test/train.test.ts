@@ -180,3 +180,21 @@ test('the linear start: the untrained model beats persistence and is near the li
   assert.ok(before < persistence, `start ${before} vs persistence ${persistence}`);
   assert.ok(before < linear * 1.1, `start ${before} vs linear ${linear}`);
 });
+
+test('on native TensorFlow the log names the LSTM kernels that run (CI: windcast\'s own)', async (t) => {
+  const native = await loadBackend('auto');
+  try {
+    if (native.info.name !== 'tensorflow') {
+      t.skip('native TensorFlow is not set up here (CI requires it)');
+      return;
+    }
+    const lines: string[] = [];
+    const config = tinyConfig({ epochs: 1 });
+    await runTraining({ tf: native.tf, backend: native.info, cube: tinyCube(), dataDir: 'f', runDir: join(tmp('kernels'), 'run'), run: 'run', config, progress: silentProgress, log: (l) => lines.push(l) });
+    const kernels = lines.find((l) => l.startsWith('LSTM kernels: '));
+    assert.ok(kernels, `no LSTM kernels line in: ${lines.join(' | ')}`);
+    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.match(kernels, /windcast's fused forward and backward/);
+  } finally {
+    await loadBackend('cpu'); // the other tests of this file run on cpu
+  }
+});
