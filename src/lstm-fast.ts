@@ -10,11 +10,12 @@
  *   - on native TensorFlow the whole sequence is one fused kernel forward, and, wrapped in
  *     tf.customGrad, our own backward pass: the recurrence of the gate gradients, then the
  *     weight gradients as large matMuls over all hours. The kernels are windcast's own
- *     (WindcastLstm, WindcastLstmGrad in native/lstm_ops.cc, see src/lstm-ops.ts) when
- *     setup-native built them; else TensorFlow's BlockLSTM forward (its fused C++ LSTM, in
- *     every tensorflow-cpu build, called through tfjs-node's op executor) and the recurrence
- *     as TensorFlow ops (gateGradsWithOps); about 1.5x slower per step. TensorFlow's
- *     BlockLSTMGrad stays available for comparison (lstmFastOptions);
+ *     (WindcastLstm, WindcastLstmGrad in native/lstm_ops.cc, see src/lstm-ops.ts; and
+ *     WindcastLstmLast for inference, which writes only the last h) when setup-native built
+ *     them; else TensorFlow's BlockLSTM forward (its fused C++ LSTM, in every tensorflow-cpu
+ *     build, called through tfjs-node's op executor) and the recurrence as TensorFlow ops
+ *     (gateGradsWithOps), about 1.5x slower per step. TensorFlow's BlockLSTMGrad stays
+ *     available for comparison (lstmFastOptions);
  *   - on wasm/cpu it is the same hour-by-hour loop as tf.layers.lstm (plain tf ops, autodiff
  *     gradient) with sigmoid gates: there the fused kernels do not exist, and it is no slower.
  * Weights: kernel [features, 4*units], recurrent_kernel [units, 4*units], bias [4*units], gates
@@ -89,7 +90,7 @@ export function nativeBackwardPass(tf: Tf): 'fused' | 'ops' | 'block' {
   return choice;
 }
 
-/** BlockLSTM's saved activations, time-major [T, batch, H], and what the backward pass needs. */
+/** The forward kernel's saved activations (WindcastLstm or BlockLSTM, time-major [T, batch, H]) and what the backward pass needs. */
 interface SavedForward {
   x: Tensor; kernel: Tensor; recurrent: Tensor;
   i: Tensor; cs: Tensor; f: Tensor; o: Tensor; ci: Tensor; co: Tensor; h: Tensor;
@@ -97,8 +98,8 @@ interface SavedForward {
 }
 
 /**
- * The LSTM backward pass from BlockLSTM's saved activations, split so that only what is truly
- * sequential runs per hour: dc, the gate gradients dG and dh_{t-1} = dG_t U^T (in the fused
+ * The LSTM backward pass from the forward kernel's saved activations, split so that only what is
+ * truly sequential runs per hour: dc, the gate gradients dG and dh_{t-1} = dG_t U^T (in the fused
  * kernel or as TensorFlow ops). The weight and input gradients are then three large matMuls
  * over all hours at once (dK = X^T dG, dU = H_prev^T dG, dx = dG K^T), where BlockLSTMGrad
  * does two [batch, F + H] x [.., 4H] matMuls per hour. dG is in tfjs/Keras gate order
