@@ -3,11 +3,11 @@
  * maps with a colour bar in m/s and labelled lat/lon grid lines, and a contact sheet of
  * all forecast leads on one shared colour scale.
  *
- * No coastlines: the project carries no vector data, and on a wind-speed field the
- * continents show by themselves (calm land, windy oceans). Grid lines and their labels give
- * the orientation instead. Cells are drawn by nearest neighbour (no smoothing), so what
- * you see is what is in the GeoTIFF; cells with nodata are grey.
+ * Coastlines (Natural Earth via world-atlas, src/coastlines.ts) and labelled grid lines give
+ * the orientation. Cells are drawn by nearest neighbour (no smoothing), so what you see is
+ * what is in the GeoTIFF; cells with nodata are grey.
  */
+import { coastlineScale, coastlines } from './coastlines.js';
 import { colLon, rowLat, wrapsLongitude, type GridSpec } from './grid.js';
 import { Canvas, colormapTable, formatTick, niceTicks, textHeight, textWidth, type ColormapName } from './png.js';
 
@@ -135,6 +135,52 @@ function drawField(canvas: Canvas, x: number, y: number, w: number, h: number, o
   }
 }
 
+/** Coastline colour: opaque light grey, readable on every viridis shade. */
+export const COASTLINE_COLOR = '#d9d9d9';
+
+/**
+ * Coastlines over the w x h box at (x, y) showing `extent`, clipped to the box. Each segment
+ * is shifted by a multiple of 360 degrees to the copy nearest the map's centre, so maps in the
+ * 0..360 convention and regional maps across the antimeridian get their coasts too.
+ */
+export function drawCoastlines(canvas: Canvas, x: number, y: number, w: number, h: number, extent: MapExtent, color = COASTLINE_COLOR): void {
+  const spanLon = extent.east - extent.west;
+  const centre = (extent.west + extent.east) / 2;
+  const lonToX = (lon: number) => x + ((lon - extent.west) / spanLon) * w;
+  const latToY = (lat: number) => y + ((extent.north - lat) / (extent.north - extent.south)) * h;
+  for (const line of coastlines(coastlineScale(Math.max(spanLon, extent.north - extent.south)))) {
+    for (let i = 0; i + 3 < line.length; i += 2) {
+      const a = line[i]!;
+      const shift = Math.round((centre - a) / 360) * 360;
+      const seg = clipSegment(lonToX(a + shift), latToY(line[i + 1]!), lonToX(line[i + 2]! + shift), latToY(line[i + 3]!), x, y, x + w - 1, y + h - 1);
+      if (seg) canvas.line(seg[0], seg[1], seg[2], seg[3], color);
+    }
+  }
+}
+
+/** Liang-Barsky: the part of a segment inside the box, or undefined. */
+export function clipSegment(x0: number, y0: number, x1: number, y1: number, xMin: number, yMin: number, xMax: number, yMax: number): [number, number, number, number] | undefined {
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  let t0 = 0;
+  let t1 = 1;
+  for (const [p, q] of [[-dx, x0 - xMin], [dx, xMax - x0], [-dy, y0 - yMin], [dy, yMax - y0]] as const) {
+    if (p === 0) {
+      if (q < 0) return undefined;
+      continue;
+    }
+    const r = q / p;
+    if (p < 0) {
+      if (r > t1) return undefined;
+      if (r > t0) t0 = r;
+    } else {
+      if (r < t0) return undefined;
+      if (r < t1) t1 = r;
+    }
+  }
+  return [x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy];
+}
+
 /** Grid lines over the box, optionally labelled outside it (lat on the left, lon below). */
 function drawGraticule(canvas: Canvas, x: number, y: number, w: number, h: number, extent: MapExtent, labels: boolean | { lat: boolean; lon: boolean }): void {
   const latLabels = typeof labels === 'boolean' ? labels : labels.lat;
@@ -219,6 +265,7 @@ export function renderSpeedMap(options: SpeedMapOptions): Canvas {
   if (options.subtitle) canvas.text(left, 10 + textHeight(2) + 6, options.subtitle, '#404040');
   const panel = { grid, field, extent, min: scale.min, max: scale.max, colormap };
   drawField(canvas, left, top, mapW, mapH, panel);
+  drawCoastlines(canvas, left, top, mapW, mapH, extent);
   drawGraticule(canvas, left, top, mapW, mapH, extent, true);
   drawColorBar(canvas, left + mapW + 16, top, mapH, { ...scale, colormap, units });
   if (hasNoData(field)) {
@@ -278,6 +325,7 @@ export function renderContactSheet(options: ContactSheetOptions): Canvas {
     const py = top + Math.floor(k / columns) * (captionH + ph + gap);
     canvas.text(px, py, options.captions[k]!, '#000000');
     drawField(canvas, px, py + captionH, pw, ph, { grid, field, extent, min: scale.min, max: scale.max, colormap });
+    drawCoastlines(canvas, px, py + captionH, pw, ph, extent);
     const row = Math.floor(k / columns);
     const lastInColumn = row === rowsN - 1 || k + columns >= fields.length;
     drawGraticule(canvas, px, py + captionH, pw, ph, extent, { lat: k % columns === 0, lon: lastInColumn });
@@ -285,7 +333,7 @@ export function renderContactSheet(options: ContactSheetOptions): Canvas {
   drawColorBar(canvas, left + columns * pw + (columns - 1) * gap + 16, top + captionH, Math.min(rowsN * (captionH + ph) + (rowsN - 1) * gap - captionH, 400), { ...scale, colormap, units });
   // A global map runs 180W..180E, which degreeLabel writes as 180°..180°: say what it means.
   const lonRange = extent.east - extent.west >= 360 - 1e-6 ? '180°W..180°E' : `${degreeLabel(extent.west, 'lon')}..${degreeLabel(extent.east, 'lon')}`;
-  const note = `Equirectangular, ${lonRange}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}°; grey = no data`;
+  const note = `Equirectangular, ${lonRange}, ${degreeLabel(extent.south, 'lat')}..${degreeLabel(extent.north, 'lat')}; grid lines every ${gridStep}°; coastlines Natural Earth; grey = no data`;
   canvas.text(left, sheetH - 8, note, '#404040', { baseline: 'bottom' });
   return canvas;
 }

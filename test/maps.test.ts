@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { era5Grid, type GridSpec } from '../src/grid.js';
-import { degreeLabel, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/maps.js';
-import { colormapColor, decodePng, parseColor, type Canvas } from '../src/png.js';
+import { COASTLINE_COLOR, clipSegment, degreeLabel, drawCoastlines, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/maps.js';
+import { coastlines, decodeArcs } from '../src/coastlines.js';
+import { Canvas, colormapColor, decodePng, parseColor } from '../src/png.js';
 
 /** Pixels of exactly one RGB colour. */
 function countColor(c: Canvas, rgb: readonly number[]): number {
@@ -85,11 +86,61 @@ test('contact sheet: one panel per lead on a shared scale', () => {
   const n = grid.width * grid.height;
   const fields = Array.from({ length: 6 }, (_, k) => new Float32Array(n).fill(k * 2));
   const sheet = renderContactSheet({ grid, fields, captions: fields.map((_, k) => `+${k + 1} h`), title: 'leads', min: 0, max: 10, panelWidth: 120, columns: 3 });
-  // Each uniform panel is drawn in its own colour, about 120 x 60 pixels minus grid lines.
+  // Each uniform panel is drawn in its own colour, 120 x 60 pixels minus grid lines and
+  // coastlines (a third of the pixels on panels this small).
   for (let k = 0; k < 6; k++) {
     const rgb = colormapColor('viridis', k * 2, 0, 10);
     const count = countColor(sheet, rgb);
-    assert.ok(count > 120 * 60 * 0.7, `lead ${k + 1}: ${count} pixels of its colour`);
+    assert.ok(count > 120 * 60 * 0.55, `lead ${k + 1}: ${count} pixels of its colour`);
   }
+  assert.ok(countColor(sheet, parseColor(COASTLINE_COLOR)) > 6 * 500, 'every panel has its coastlines');
   assert.throws(() => renderContactSheet({ grid, fields, captions: ['one'], title: 'x' }), /6 fields but 1 captions/);
+});
+
+test('coastlines: TopoJSON arcs decode to lon/lat, and the 1:110m land has the coasts it should', () => {
+  // Quantized, delta-encoded: (0,0) (2,4) (1,-4) -> 10 + x/2, 20 + y/4.
+  const [line] = decodeArcs({ transform: { scale: [0.5, 0.25], translate: [10, 20] }, arcs: [[[0, 0], [2, 4], [1, -4]]] });
+  assert.deepEqual(Array.from(line!), [10, 20, 11, 21, 11.5, 20]);
+  const lines = coastlines('110m');
+  assert.ok(lines.length > 100, `${lines.length} arcs`);
+  const near = (lon: number, lat: number) => lines.some((l) => {
+    for (let i = 0; i < l.length; i += 2) if (Math.abs(l[i]! - lon) < 0.6 && Math.abs(l[i + 1]! - lat) < 0.6) return true;
+    return false;
+  });
+  for (const l of lines) for (let i = 0; i < l.length; i += 2) assert.ok(Math.abs(l[i]!) <= 180 && Math.abs(l[i + 1]!) <= 90);
+  assert.ok(near(20.0, -34.8), 'Cape Agulhas');
+  assert.ok(near(-5.6, 36.0), 'Gibraltar');
+  assert.ok(!near(-25, -40), 'no coast in the middle of the South Atlantic');
+});
+
+test('coastlines are drawn inside their box only, on global and 0..360 regional extents', () => {
+  const coast = parseColor(COASTLINE_COLOR);
+  const inBox = (c: Canvas, x0: number, y0: number, w: number, h: number) => {
+    let inside = 0;
+    let outside = 0;
+    for (let y = 0; y < c.height; y++) {
+      for (let x = 0; x < c.width; x++) {
+        const p = c.getPixel(x, y);
+        if (p[0] === coast[0] && p[1] === coast[1] && p[2] === coast[2]) {
+          if (x >= x0 && x < x0 + w && y >= y0 && y < y0 + h) inside++;
+          else outside++;
+        }
+      }
+    }
+    return { inside, outside };
+  };
+  // Globe, 1 px per degree at (20, 30): the South Atlantic at 30..15W, 45..30S has no coast.
+  const globe = new Canvas(400, 240, '#000000');
+  drawCoastlines(globe, 20, 30, 360, 180, { west: -180, east: 180, south: -90, north: 90 });
+  const g = inBox(globe, 20, 30, 360, 180);
+  assert.ok(g.inside > 1500 && g.outside === 0, JSON.stringify(g));
+  assert.equal(inBox(globe, 20 + 150, 30 + 120, 15, 15).inside, 0, 'South Atlantic');
+  // Western Europe in the 0..360 convention (350..370E): coasts of Britain and France.
+  const europe = new Canvas(300, 200, '#000000');
+  drawCoastlines(europe, 50, 40, 200, 150, { west: 350, east: 370, south: 45, north: 60 });
+  const e = inBox(europe, 50, 40, 200, 150);
+  assert.ok(e.inside > 300 && e.outside === 0, JSON.stringify(e));
+  // Clipping itself: a segment through the box keeps only its inside part.
+  assert.deepEqual(clipSegment(-10, 5, 30, 5, 0, 0, 20, 10), [0, 5, 20, 5]);
+  assert.equal(clipSegment(-10, -5, -1, -1, 0, 0, 20, 10), undefined);
 });
