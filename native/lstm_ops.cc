@@ -79,18 +79,40 @@ int threadCount() {
   return n;
 }
 
-// Runs fn(block) for every block on up to threadCount() threads (this one included).
+// Runs fn(block) for every block on up to threadCount() threads (this one included). No C++
+// exception may cross TensorFlow's C API or leave a std::thread (either aborts the process):
+// a thread that cannot start leaves its blocks to the others, and a block that throws (out of
+// memory) stops the work and makes this return false, which the kernel reports as an error.
 template <typename Fn>
-void forEachBlock(int64_t blocks, const Fn& fn) {
+bool forEachBlock(int64_t blocks, const Fn& fn) {
   const int threads = static_cast<int>(std::min<int64_t>(threadCount(), blocks));
   std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
   auto work = [&] {
-    for (int64_t b; (b = next.fetch_add(1)) < blocks;) fn(b);
+    try {
+      for (int64_t b; !failed.load() && (b = next.fetch_add(1)) < blocks;) fn(b);
+    } catch (...) {
+      failed = true;
+    }
   };
   std::vector<std::thread> pool;
-  for (int k = 1; k < threads; k++) pool.emplace_back(work);
+  for (int k = 1; k < threads; k++) {
+    try {
+      pool.emplace_back(work);
+    } catch (...) {
+      break;
+    }
+  }
   work();
   for (auto& t : pool) t.join();
+  return !failed.load();
+}
+
+// Marks the kernel failed when forEachBlock did not finish.
+void failIfIncomplete(bool complete, TF_OpKernelContext* ctx, TF_Status* status, const char* name) {
+  if (complete) return;
+  TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, (std::string(name) + ": a worker thread failed (out of memory?)").c_str());
+  TF_OpKernelContext_Failure(ctx, status);
 }
 
 // Output buffers reused across calls. TensorFlow's CPU allocator hands a tensor this large
@@ -272,7 +294,7 @@ void lstmForward(TF_OpKernelContext* ctx, bool training) {
     }
     if (T == 0 || B == 0 || H == 0) break;
     const float *X = in.data(0), *K = in.data(1), *U = in.data(2), *bias = in.data(3);
-    forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
+    const bool complete = forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       RowMajor z(n, H4);
       Eigen::Map<const RowMajor> kernel(K, F, H4), recurrent(U, H, H4);
@@ -299,6 +321,7 @@ void lstmForward(TF_OpKernelContext* ctx, bool training) {
       }
       if (!training) std::memcpy(o[0] + r0 * H, scratch.data() + slot(6, T - 1) * n * H, n * H * sizeof(float));
     });
+    failIfIncomplete(complete, ctx, status, name);
   } while (false);
   for (TF_Tensor* t : out) if (t) TF_DeleteTensor(t);
   TF_DeleteStatus(status);
@@ -345,7 +368,7 @@ void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
     const float* U = in.data(6);
     const float* DH = in.data(7);
     float* G = static_cast<float*>(TF_TensorData(out));
-    forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
+    const bool complete = forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       std::vector<float> dh(n * H), dc(n * H, 0.f);
       Eigen::Map<const RowMajor> recurrent(U, H, H4);
@@ -366,6 +389,7 @@ void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
         }
       }
     });
+    failIfIncomplete(complete, ctx, status, "WindcastLstmGrad");
   } while (false);
   if (out) TF_DeleteTensor(out);
   TF_DeleteStatus(status);
