@@ -96,6 +96,8 @@ export interface DecodePoolOptions {
   workers: number;
   progress: Progress;
   label: string;
+  /** Longest time one file may take, seconds (default DECODE_TIMEOUT_S; tests shorten it). */
+  timeoutSeconds?: number;
 }
 
 /** Messages between the pool and src/cube-worker.ts. */
@@ -117,6 +119,7 @@ export function workerCount(requested: number, files: number): number {
 /** Decode files on worker threads; results come back in file order. Never throws for bad files. */
 export async function decodeFiles(options: DecodePoolOptions): Promise<FileDecodeResult[]> {
   const { files, reference, outputs, progress, label } = options;
+  const timeoutS = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
   const results: FileDecodeResult[] = new Array(files.length);
   const init: WorkerInit = {
     cells: cellCount(reference.grid),
@@ -144,8 +147,8 @@ export async function decodeFiles(options: DecodePoolOptions): Promise<FileDecod
         const job = current;
         // A corrupt file can make a decoder spin forever: give up on it rather than hang.
         watchdog = setTimeout(() => {
-          reject(new DataError(job.path, `decoding did not finish within ${DECODE_TIMEOUT_S} s; the file is probably corrupt`));
-        }, DECODE_TIMEOUT_S * 1000);
+          reject(new DataError(job.path, `decoding did not finish within ${timeoutS} s; the file is probably corrupt`));
+        }, timeoutS * 1000);
         worker.postMessage(current);
       };
       worker.on('message', (msg: FileDecodeResult) => {

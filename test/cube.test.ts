@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCatalog } from '../src/catalog.js';
-import { buildCube, frame, type BuildCubeOptions } from '../src/cube.js';
+import { buildCube, decodeFiles, frame, type BuildCubeOptions } from '../src/cube.js';
+import { readRasterHeader } from '../src/raster.js';
 import { DataError } from '../src/errors.js';
 import { silentProgress } from '../src/progress.js';
 import { encodeFixture, latLonFixture, writeFixture, type FixtureOptions } from './ingest-fixtures.js';
@@ -187,6 +189,37 @@ test('a corrupt cache file is rebuilt, not trusted', async () => {
     assert.equal(b.source.cache?.hit, false);
     assertCubeValues(b, 3, 1e-6);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The test's own timeout: without a working watchdog the pool would wait forever.
+test('a file whose decoding never finishes is given up after the timeout, with its name', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'windcast-watchdog-'));
+  // A named pipe with no writer: opening it blocks the decoder thread for good, the way a
+  // decoder spinning on a corrupt file would.
+  const fifo = join(dir, 'windspeed_2024-01-01T01Z.tif');
+  if (spawnSync('mkfifo', [fifo]).status !== 0) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  try {
+    const real = join(dir, 'windspeed_2024-01-01T00Z.tif');
+    writeFixture(real, latLonFixture(8, 4, (r, c) => r + c));
+    const reference = await readRasterHeader(real);
+    const started = Date.now();
+    await assert.rejects(
+      decodeFiles({ files: [fifo], reference, workers: 1, progress: silentProgress, label: 'test', timeoutSeconds: 1 }),
+      (err: unknown) => err instanceof DataError && err.message.includes(fifo) && /did not finish within 1 s; the file is probably corrupt/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 10_000, 'gave up after about the timeout');
+  } finally {
+    // Release the blocked thread (non-blocking: if nothing waits on the pipe, nothing to do).
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no reader left
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 });
