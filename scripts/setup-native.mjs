@@ -385,7 +385,7 @@ async function ensureLstmOps(tfLibDir) {
   if (spawnSync('g++', ['--version']).status !== 0) throw new SetupError('g++ is not installed (apt-get install build-essential)');
   const stage = mkdtempSync(join(cacheRoot, 'stage-ops-'));
   try {
-    say(`compiling windcast's fused LSTM kernels (native/lstm_ops.cc, -march=${march}; ~20 s, once)`);
+    say(`compiling windcast's fused LSTM kernels (native/lstm_ops.cc, -march=${march}; a few seconds, once)`);
     // -DNDEBUG: Eigen's bounds assertions off. rpath $ORIGIN: the library sits beside
     // libtensorflow_framework.so.2 in deps/lib, already loaded by tfjs-node when we load.
     run('g++', ['-O3', `-march=${march}`, '-std=c++17', '-DNDEBUG', '-DEIGEN_MAX_ALIGN_BYTES=64', '-shared', '-fPIC',
