@@ -27,7 +27,6 @@ export class BatchBuffers {
     this.y = floats(batchSize * horizon);
     this.w = floats(batchSize);
   }
-
 }
 
 /**

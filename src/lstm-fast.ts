@@ -25,7 +25,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Tf } from './backend.js';
-import { loadLstmOps } from './lstm-ops.js';
+import { loadLstmOps, whyNotLoaded } from './lstm-ops.js';
 import { buildModel, type ModelSpec } from './model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
@@ -71,7 +71,7 @@ export const lstmFastOptions: { forward: 'auto' | 'fused' | 'block'; backward: '
 
 function requireFused(tf: Tf): void {
   const ops = loadLstmOps(tf);
-  if (!ops.loaded) throw new Error(`the fused LSTM kernels are not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''}`);
+  if (!ops.loaded) throw new Error(`the fused LSTM kernels are not loaded: ${whyNotLoaded(ops)}`);
 }
 
 /** The forward kernel 'auto' stands for in this process. */
@@ -184,17 +184,21 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
     { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
   ];
   const gradAttrs = [attrs[2]!, attrs[3]!];
-  // BlockLSTM's weights: one [F + H, 4H] matrix and the bias, gates in its order i, c, f, o.
-  const blockWeights = (k: Tensor, r: Tensor, bb: Tensor) => [swapForgetAndCell(tf, tf.concat([k, r], 0), units), swapForgetAndCell(tf, bb, units)];
+  // BlockLSTM's and BlockLSTMGrad's weight inputs: one [F + H, 4H] matrix and the bias, gates
+  // in their order i, c, f, o; zero initial state and (unused) peepholes.
+  const blockInputs = (k: Tensor, r: Tensor, b: Tensor) => ({
+    w: swapForgetAndCell(tf, tf.concat([k, r], 0), units),
+    bb: swapForgetAndCell(tf, b, units),
+    zeros: tf.zeros([batch, units]),
+    peephole: tf.zeros([units]),
+  });
   const run = tf.customGrad(((xIn: Tensor, kIn: Tensor, rIn: Tensor, bIn: Tensor, save: (t: Tensor[]) => void) => {
     const xT = tf.transpose(xIn, [1, 0, 2]);
     let outs: Tensor[];
     if (nativeForwardPass(tf) === 'fused') {
       outs = backend.executeMultipleOutputs('WindcastLstm', [], [xT, kIn, rIn, bIn], 7);
     } else {
-      const [w, bb] = blockWeights(kIn, rIn, bIn);
-      const zeros = tf.zeros([batch, units]);
-      const peephole = tf.zeros([units]);
+      const { w, bb, zeros, peephole } = blockInputs(kIn, rIn, bIn);
       outs = backend.executeMultipleOutputs('BlockLSTM', attrs, [new int64Scalar!(steps), xT, zeros, zeros, w, peephole, peephole, peephole, bb], 7);
     }
     // Both give BlockLSTM's outputs: gates after their nonlinearity, c, tanh(c), h.
@@ -215,9 +219,7 @@ function blockLstm(tf: Tf, backend: NativeBackend, x: Tensor, kernel: Tensor, re
         const hGrad = returnSequences
           ? tf.transpose(dy, [1, 0, 2])
           : tf.pad(tf.reshape(dy, [1, batch, units]), [[steps - 1, 0], [0, 0], [0, 0]]);
-        const [w, bb] = blockWeights(sk!, sr!, sb!);
-        const zeros = tf.zeros([batch, units]);
-        const peephole = tf.zeros([units]);
+        const { w, bb, zeros, peephole } = blockInputs(sk!, sr!, sb!);
         const grads = backend.executeMultipleOutputs('BlockLSTMGrad', gradAttrs, [
           new int64Scalar!(steps), sx, zeros, zeros, w, peephole, peephole, peephole, bb, si, scs, sf, so, sci, sco, sh, tf.zerosLike(scs!), hGrad,
         ], 8);

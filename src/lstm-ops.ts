@@ -51,6 +51,11 @@ interface NativeExecutor {
 
 let status: LstmOpsStatus | undefined;
 
+/** Why the kernels did not load, with the fix when there is one: "reason; fix: command". */
+export function whyNotLoaded(ops: LstmOpsStatus): string {
+  return `${ops.reason ?? 'unknown'}${ops.fix ? `; fix: ${ops.fix}` : ''}`;
+}
+
 function cpuFlags(): Set<string> {
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));

@@ -801,8 +801,7 @@ export function lineChart(options: LineChartOptions): Canvas & { legend?: Legend
     plot = best!.plot;
     legendAt = best!.box;
   }
-  const { yTicks, yLabels, left, top, plotW, plotH, px, lines } = plot;
-  const py = plot.py;
+  const { yTicks, yLabels, left, top, plotW, plotH, px, py, lines } = plot;
 
   canvas.text(width / 2, 12, options.title, '#000000', { scale: 2, align: 'center' });
   for (let k = 0; k < yTicks.length; k++) {

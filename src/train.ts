@@ -27,7 +27,7 @@ import { cubeHours, type Cube } from './cube.js';
 import { CheckpointError, ConfigError, DataError } from './errors.js';
 import { featureContext, featureSpec, gatherTargets, gatherWindow, windowValid, type FeatureContext } from './features.js';
 import { ForecastScratch, checkCubeMatches, forecastWindows } from './forecast.js';
-import { loadLstmOps } from './lstm-ops.js';
+import { loadLstmOps, whyNotLoaded } from './lstm-ops.js';
 import { createModel, setLinearPath, trainStep, trainableVariables, type LinearStart, type ModelSpec } from './model.js';
 import { computeStats, type NormStats } from './normalize.js';
 import type { Progress } from './progress.js';
@@ -414,7 +414,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       const ops = loadLstmOps(tf);
       log(ops.loaded
         ? "LSTM kernels: windcast's fused forward and backward (native/lstm_ops.cc)"
-        : `LSTM kernels: TensorFlow's (about 1.5x slower per step; windcast's fused kernels not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''})`);
+        : `LSTM kernels: TensorFlow's (about 1.5x slower per step; windcast's fused kernels not loaded: ${whyNotLoaded(ops)})`);
     }
 
     if (startEpoch === 0 && modelSpec.linearSkip) {

@@ -14,7 +14,7 @@ import {
   type BackendInfo, type NativeMarker,
 } from '../backend.js';
 import type { CommandContext } from '../context.js';
-import { loadLstmOps, type LstmOpsStatus } from '../lstm-ops.js';
+import { loadLstmOps, whyNotLoaded, type LstmOpsStatus } from '../lstm-ops.js';
 import { describeError } from '../errors.js';
 
 export interface DoctorResult {
@@ -58,8 +58,11 @@ export async function doctor(_args: Record<string, never> | object, ctx: Command
     const value = process.env[name];
     if (value !== undefined) result.native.env[name] = value;
   }
+  let tf: Awaited<ReturnType<typeof loadBackend>>['tf'] | undefined;
   try {
-    result.backend = (await loadBackend(configured)).info;
+    const loaded = await loadBackend(configured);
+    result.backend = loaded.info;
+    tf = loaded.tf;
   } catch (err) {
     result.backendError = describeError(err);
   }
@@ -81,7 +84,7 @@ export async function doctor(_args: Record<string, never> | object, ctx: Command
     }
   }
   if (dir && !existsSync(join(dir, 'package.json'))) result.native.reason ??= `${dir} is incomplete`;
-  if (result.native.active) result.native.lstmOps = loadLstmOps((await loadBackend(configured)).tf);
+  if (result.native.active && tf) result.native.lstmOps = loadLstmOps(tf);
   return result;
 }
 
@@ -111,7 +114,7 @@ export function formatDoctorResult(r: DoctorResult): string {
   if (ops) {
     rows.push(['LSTM kernels', ops.loaded
       ? `windcast's fused forward and backward kernels (${ops.library})`
-      : `TensorFlow ops (fused kernels not loaded: ${ops.reason}${ops.fix ? `; fix: ${ops.fix}` : ''})`]);
+      : `TensorFlow ops (fused kernels not loaded: ${whyNotLoaded(ops)})`]);
   }
   if (r.native.setup?.cacheDir) rows.push(['cache', r.native.setup.cacheDir]);
   if (!r.native.active) {
