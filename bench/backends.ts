@@ -7,7 +7,7 @@
  *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast,fast-fused,fast-ops,fast-block]
  *       [--profile] [--json FILE]
  *
- * Model: the project's buildModel (src/model.ts) with the default config: lookback 24 hours,
+ * Model: the project's buildModel (src/model/model.ts) with the default config: lookback 24 hours,
  * 18 features per hour (src/features.ts defaults), LSTM(64), a 24-lead dense head plus the
  * linear path; loss = weighted MSE, Adam. Inputs are random normals (speed does not depend on
  * values). Each backend runs in its own process (thread pools, memory) with
@@ -16,7 +16,7 @@
  * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
  * batch * steps / seconds; cpu, at minutes per step, gets one warm-up and one timed step. --profile adds a per-kernel breakdown of one training step
  * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
- * src/model.ts builds it ('layers'), src/lstm-fast.ts ('fast': its default backward pass, the
+ * src/model.ts builds it ('layers'), src/model/lstm-fast.ts ('fast': its default backward pass, the
  * fused kernel of native/lstm_ops.cc when built; 'fast-fused', 'fast-ops', 'fast-block' force
  * one: the fused kernel, the same maths as TensorFlow ops, TensorFlow's BlockLSTMGrad), or a
  * list (default layers,fast); list a name twice to alternate runs on a noisy machine.
@@ -28,8 +28,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadBackend, type BackendName, type Tf } from '../src/backend.js';
-import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
+import { loadBackend, type BackendName, type Tf } from '../src/runtime/backend.js';
+import { buildModel, createModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 
@@ -96,15 +96,15 @@ async function timeLoop(seconds: number, minSteps: number, step: () => Promise<v
   return { steps, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
 }
 
-/** --lstm names: tf.layers.lstm, or src/lstm-fast.ts with its default or a named backward pass. */
+/** --lstm names: tf.layers.lstm, or src/model/lstm-fast.ts with its default or a named backward pass. */
 const FAST_BACKWARD = { fast: 'auto', 'fast-fused': 'fused', 'fast-ops': 'ops', 'fast-block': 'block' } as const;
 
 async function buildBenchModel(tf: Tf) {
   const backward = FAST_BACKWARD[opts.lstm as keyof typeof FAST_BACKWARD];
   if (backward) {
-    const { buildFastModel, lstmFastOptions } = await import('../src/lstm-fast.js');
+    const { lstmFastOptions } = await import('../src/model/lstm-fast.js');
     lstmFastOptions.backward = backward;
-    return buildFastModel(tf, spec);
+    return createModel(tf, { ...spec, lstm: 'fast' });
   }
   return buildModel(tf, spec);
 }

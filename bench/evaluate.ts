@@ -18,13 +18,14 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/baselines.js';
-import { HOUR_MS, type Cube } from '../src/cube.js';
-import { era5Grid, rowLat, colLon } from '../src/grid.js';
-import { ScoreAccumulator } from '../src/metrics.js';
-import { LATITUDE_BANDS, sampleCells } from '../src/regions.js';
-import { schemaDefaults } from '../src/config.js';
-import { splitHours } from '../src/split.js';
+import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { HOUR_MS } from '../src/core/time.js';
+import { era5Grid, rowLat, colLon } from '../src/core/grid.js';
+import { ScoreAccumulator } from '../src/evaluate/metrics.js';
+import { LATITUDE_BANDS, sampleCells } from '../src/evaluate/regions.js';
+import { schemaDefaults } from '../src/core/config.js';
+import { splitHours } from '../src/prepare/split.js';
 import { LINEAR_LOOKBACK, LINEAR_SAMPLE_CELLS, testAnchors } from '../src/commands/evaluate.js';
 
 function seconds(t0: number): number {
@@ -124,7 +125,7 @@ function partOne(): void {
 
 async function partTwo(model: string, data: string, backend: string | undefined): Promise<void> {
   const { evaluate, formatEvaluateResult } = await import('../src/commands/evaluate.js');
-  const { streamProgress } = await import('../src/progress.js');
+  const { streamProgress } = await import('../src/core/progress.js');
   const config = schemaDefaults();
   if (backend) config.train.backend = backend as typeof config.train.backend;
   const out = mkdtempSync(join(tmpdir(), 'windcast-bench-eval-'));

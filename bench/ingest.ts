@@ -20,9 +20,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCatalog } from '../src/catalog.js';
-import { buildCube, cubeBytes, type CacheEncoding } from '../src/cube.js';
-import type { Progress } from '../src/progress.js';
+import { buildCatalog } from '../src/ingest/catalog.js';
+import { buildCube, cubeBytes, type CacheEncoding } from '../src/ingest/cube.js';
+import type { Progress } from '../src/core/progress.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -50,7 +50,7 @@ async function child(step: string, dir: string, workers: number, encoding: Cache
   const catalog = await buildCatalog(dir, { glob: '*.tif', timePattern: 'auto' });
   if (step === 'touch') {
     // The floor for any reload: a fresh cube-sized Float32Array written once (page faults only).
-    const header = (await import('../src/raster.js')).readRasterHeader;
+    const header = (await import('../src/ingest/raster.js')).readRasterHeader;
     const grid = (await header(catalog.entries[0]!.path)).grid;
     const bytes = cubeBytes(grid, catalog.entries.length, 1);
     const t0 = performance.now();

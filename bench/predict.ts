@@ -22,19 +22,20 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadBackend, type BackendName } from '../src/backend.js';
-import { inputTensor } from '../src/batches.js';
-import { listCatalog } from '../src/catalog.js';
-import { loadCheckpoint, readMeta, writeCheckpoint } from '../src/checkpoint.js';
+import { loadBackend, type BackendName } from '../src/runtime/backend.js';
+import { inputTensor } from '../src/prepare/batches.js';
+import { listCatalog } from '../src/ingest/catalog.js';
+import { loadCheckpoint, readMeta, writeCheckpoint } from '../src/model/checkpoint.js';
 import { predict, selectInputHours, type PredictResult } from '../src/commands/predict.js';
-import { schemaDefaults } from '../src/config.js';
-import { testContext } from '../src/context.js';
-import { buildCube, HOUR_MS, type Cube } from '../src/cube.js';
-import { featureContext, gatherWindow, type FeatureSpec } from '../src/features.js';
-import { colLon, era5Grid, rowLat, type GridSpec } from '../src/grid.js';
-import { readRasterHeader } from '../src/raster.js';
-import { runTraining } from '../src/train.js';
-import { silentProgress } from '../src/progress.js';
+import { schemaDefaults } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
+import { buildCube, type Cube } from '../src/ingest/cube.js';
+import { HOUR_MS } from '../src/core/time.js';
+import { featureContext, gatherWindow, type FeatureSpec } from '../src/prepare/features.js';
+import { colLon, era5Grid, rowLat, type GridSpec } from '../src/core/grid.js';
+import { readRasterHeader } from '../src/ingest/raster.js';
+import { runTraining } from '../src/train/train.js';
+import { silentProgress } from '../src/core/progress.js';
 
 const { values: opts } = parseArgs({
   options: {

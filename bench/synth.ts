@@ -18,9 +18,10 @@ import { availableParallelism, cpus } from 'node:os';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { synth } from '../src/commands/synth.js';
-import { parseConfig } from '../src/config.js';
-import { silentProgress } from '../src/progress.js';
-import { HOUR_MS, parseIsoHour, persistenceStats, planSynth, steeringFlow, synthGrid, synthHour } from '../src/synth.js';
+import { parseConfig } from '../src/core/config.js';
+import { silentProgress } from '../src/core/progress.js';
+import { HOUR_MS, parseIsoHour } from '../src/core/time.js';
+import { persistenceStats, planSynth, steeringFlow, synthGrid, synthHour } from '../src/synth/generator.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,7 +66,7 @@ if (!flag('skip-write')) {
 if (!flag('skip-stats')) {
   const grid = synthGrid({ step: statsStep, bbox: null, lon180: false });
   const t0 = performance.now();
-  const stats = persistenceStats({ seed: config.synth.seed, startMs: parseIsoHour(config.synth.start), hours, grid });
+  const stats = persistenceStats({ seed: config.synth.seed, startMs: parseIsoHour(config.synth.start, 'synth.start'), hours, grid });
   const r = stats.rmse;
   console.log(
     `stats (${stats.grid}, ${hours} h from ${config.synth.start}, seed ${config.synth.seed}, ${((performance.now() - t0) / 1000).toFixed(0)} s): ` +
@@ -78,7 +79,7 @@ if (!flag('skip-stats')) {
 if (!flag('skip-stats')) {
   const grid = synthGrid({ step: 1, bbox: null, lon180: false });
   const plan = planSynth(grid, config.synth.seed);
-  const start = parseIsoHour(config.synth.start);
+  const start = parseIsoHour(config.synth.start, 'synth.start');
   const lead = 6;
   let plain = 0, advected = 0, weight = 0;
   const frames: Float32Array[] = [];

@@ -16,19 +16,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBackend, type Tf } from '../src/backend.js';
-import { BatchBuffers, fillBatch } from '../src/batches.js';
-import { schemaDefaults } from '../src/config.js';
-import type { Cube } from '../src/cube.js';
-import { HOUR_MS } from '../src/cube.js';
-import { featureContext, featureSpec } from '../src/features.js';
-import { era5Grid } from '../src/grid.js';
-import { createModel, trainStep, trainableVariables } from '../src/model.js';
-import { computeStats } from '../src/normalize.js';
-import { silentProgress } from '../src/progress.js';
-import { splitHours } from '../src/split.js';
-import { runTraining } from '../src/train.js';
-import { periodAnchors, sampleWindows } from '../src/windows.js';
+import { loadBackend, type Tf } from '../src/runtime/backend.js';
+import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
+import { schemaDefaults } from '../src/core/config.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { HOUR_MS } from '../src/core/time.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { era5Grid } from '../src/core/grid.js';
+import { createModel, trainStep, trainableVariables } from '../src/model/model.js';
+import { computeStats } from '../src/prepare/normalize.js';
+import { silentProgress } from '../src/core/progress.js';
+import { splitHours } from '../src/prepare/split.js';
+import { runTraining } from '../src/train/train.js';
+import { periodAnchors, sampleWindows } from '../src/prepare/windows.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -61,8 +61,8 @@ function generatedCube(step: number, hours: number): Cube {
 }
 
 async function loadData(dir: string): Promise<Cube> {
-  const { buildCatalog } = await import('../src/catalog.js');
-  const { buildCube } = await import('../src/cube.js');
+  const { buildCatalog } = await import('../src/ingest/catalog.js');
+  const { buildCube } = await import('../src/ingest/cube.js');
   const config = schemaDefaults();
   const catalog = await buildCatalog(dir, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
   return buildCube(catalog, { cacheEncoding: config.ingest.cacheEncoding, cache: config.ingest.cache, workers: config.ingest.workers }, silentProgress);
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
   // Bare model: model.fit on random tensors in memory.
   const steps = Math.max(3, Math.floor(samples / B / 2));
-  const model = await createModel(tf, modelSpec);
+  const model = createModel(tf, modelSpec);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
   const X = tf.randomNormal([B * steps, 24, spec.nFeatures]);
   const Y = tf.randomNormal([B * steps, 24]);

@@ -18,7 +18,7 @@
  *   6. compiles windcast's fused LSTM kernels (native/lstm_ops.cc, TensorFlow's C kernel API
  *      plus Eigen from the same wheel) into deps/lib/windcast_lstm_ops.node, for this CPU's
  *      instruction level, and checks in a child process that the op registers and computes.
- *      Rebuilt whenever native/lstm_ops.cc changes (src/lstm-ops.ts refuses a stale build).
+ *      Rebuilt whenever native/lstm_ops.cc changes (src/runtime/lstm-kernels.ts refuses a stale build).
  * Everything expensive is cached outside the repository (default ~/.cache/windcast/native), so
  * a second install, or CI on the same machine, takes seconds. ABI facts: docs/native-backend.md.
  *
@@ -352,14 +352,14 @@ function installAddon(addonDir, tfjsNodeDir) {
 }
 
 const LSTM_OPS_SOURCE = join(ROOT, 'native', 'lstm_ops.cc');
-// The names src/lstm-ops.ts looks for in tfjs-node's deps/lib.
+// The names src/runtime/lstm-kernels.ts looks for in tfjs-node's deps/lib.
 const LSTM_OPS_LIBRARY = 'windcast_lstm_ops.node';
 const LSTM_OPS_RECORD = 'windcast_lstm_ops.json';
 
 /**
  * The instruction level to compile the kernels for, and the /proc/cpuinfo flags it needs (the
  * x86-64 psABI levels). Not -march=native: the build is cached and may be copied with
- * node_modules; src/lstm-ops.ts checks the flags before loading, since SIGILL cannot be caught.
+ * node_modules; src/runtime/lstm-kernels.ts checks the flags before loading, since SIGILL cannot be caught.
  */
 function instructionLevel() {
   let flags = new Set();
@@ -405,7 +405,7 @@ async function ensureLstmOps(tfLibDir) {
   }
 }
 
-/** Check in a fresh process that the kernels register and compute (see src/lstm-ops.ts). */
+/** Check in a fresh process that the kernels register and compute (see src/runtime/lstm-kernels.ts). */
 function verifyLstmOps(tfjsNodeDir) {
   const probe = `
     const tf = require('@tensorflow/tfjs-node');

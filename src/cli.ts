@@ -4,9 +4,9 @@
  * so `windcast --help` never loads TensorFlow.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, parseConfig, schemaDefaults, type Config } from './config.js';
-import type { CommandContext } from './context.js';
-import { streamProgress, silentProgress } from './progress.js';
+import { loadConfig, parseConfig, schemaDefaults, type Config } from './core/config.js';
+import type { CommandContext } from './commands/context.js';
+import { streamProgress, silentProgress } from './core/progress.js';
 
 const defaults = schemaDefaults();
 

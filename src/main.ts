@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { runCli } from './cli.js';
-import { WindcastError, EXIT_CODES } from './errors.js';
+import { WindcastError, EXIT_CODES } from './core/errors.js';
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NATIVE_FIX_COMMAND, PROJECT_ROOT, formatBackendLine, loadBackend, probeNativeBackend } from '../src/backend.js';
+import { NATIVE_FIX_COMMAND, PROJECT_ROOT, formatBackendLine, loadBackend, probeNativeBackend } from '../src/runtime/backend.js';
 import { doctor, formatDoctorResult } from '../src/commands/doctor.js';
-import { parseConfig } from '../src/config.js';
-import { testContext } from '../src/context.js';
-import { WindcastError } from '../src/errors.js';
+import { parseConfig } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
+import { WindcastError } from '../src/core/errors.js';
 
 /** .ci/run sets this after the strict native set-up: then native TensorFlow must be what 'auto' picks. */
 const requireNative = process.env.WINDCAST_REQUIRE_NATIVE === '1';

@@ -8,15 +8,15 @@ import {
   fitClimatology,
   fitLinearBaseline,
   forecastBaselines,
-  hourOfDay,
   linearForecast,
   persistenceForecast,
   solveSymmetric,
   truthWindow,
   yesterdayForecast,
-} from '../src/baselines.js';
-import { HOUR_MS, type Cube } from '../src/cube.js';
-import type { GridSpec } from '../src/grid.js';
+} from '../src/evaluate/baselines.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { HOUR_MS, hourOfDay } from '../src/core/time.js';
+import type { GridSpec } from '../src/core/grid.js';
 
 const START = Date.UTC(2024, 0, 1, 0);
 

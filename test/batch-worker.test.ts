@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BatchWorker } from '../src/batch-worker.js';
-import { BatchBuffers, fillBatch } from '../src/batches.js';
-import { featureContext, featureSpec } from '../src/features.js';
-import { computeStats } from '../src/normalize.js';
-import { sampleWindows } from '../src/windows.js';
+import { BatchWorker } from '../src/prepare/batch.worker.js';
+import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { computeStats } from '../src/prepare/normalize.js';
+import { sampleWindows } from '../src/prepare/windows.js';
 import { makeCube } from './train-fixtures.js';
 
 test('the batch thread fills exactly what fillBatch fills on the main thread, in both slots, with NaN windows weighted 0', async () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCatalog, globToRegExp, listCatalog, requireConsecutive, timeFromName } from '../src/catalog.js';
-import { DataError } from '../src/errors.js';
+import { buildCatalog, globToRegExp, listCatalog, requireConsecutive, timeFromName } from '../src/ingest/catalog.js';
+import { DataError } from '../src/core/errors.js';
 import { latLonFixture, writeFixture } from './ingest-fixtures.js';
 
 const H = 3_600_000;

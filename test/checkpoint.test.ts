@@ -5,13 +5,13 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { loadBackend } from '../src/backend.js';
-import { acquireLock, loadCheckpoint, readMeta, resolveCheckpointDir, restoreOptimizer, writeCheckpoint } from '../src/checkpoint.js';
-import { CheckpointError } from '../src/errors.js';
-import { loadForecaster } from '../src/forecast.js';
-import { buildModel, trainStep, trainableVariables } from '../src/model.js';
-import { silentProgress } from '../src/progress.js';
-import { runTraining } from '../src/train.js';
+import { loadBackend } from '../src/runtime/backend.js';
+import { acquireLock, loadCheckpoint, readMeta, resolveCheckpointDir, restoreOptimizer, writeCheckpoint } from '../src/model/checkpoint.js';
+import { CheckpointError } from '../src/core/errors.js';
+import { loadForecaster } from '../src/forecast/forecast.js';
+import { buildModel, trainStep, trainableVariables } from '../src/model/model.js';
+import { silentProgress } from '../src/core/progress.js';
+import { runTraining } from '../src/train/train.js';
 import { tinyConfig, tinyCube } from './train-fixtures.js';
 
 const { tf, info } = await loadBackend('cpu');
@@ -99,8 +99,8 @@ test('Adam state survives a save and restore (step count and moments)', async ()
 
 test('a checkpoint write killed at any stage leaves the previous checkpoint usable', async () => {
   const runDir = await trainedRun();
-  const moduleUrl = pathToFileURL(join(import.meta.dirname, '..', 'src', 'checkpoint.js')).href;
-  const backendUrl = pathToFileURL(join(import.meta.dirname, '..', 'src', 'backend.js')).href;
+  const moduleUrl = pathToFileURL(join(import.meta.dirname, '..', 'src', 'model', 'checkpoint.js')).href;
+  const backendUrl = pathToFileURL(join(import.meta.dirname, '..', 'src', 'runtime', 'backend.js')).href;
   for (const stage of ['weights.bin', 'norm.bin', 'meta.json', 'moved-previous']) {
     // The child rewrites last/ as epoch 99 and SIGKILLs itself in the middle.
     const script = `

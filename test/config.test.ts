@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, schemaDefaults } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig, schemaDefaults } from '../src/core/config.js';
+import { ConfigError } from '../src/core/errors.js';
 
 test('config/default.json is exactly the schema defaults', () => {
   const file = JSON.parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'));

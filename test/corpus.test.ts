@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError } from '../src/errors.js';
-import { readRaster, type Raster } from '../src/raster.js';
+import { DataError } from '../src/core/errors.js';
+import { readRaster, type Raster } from '../src/ingest/raster.js';
 import { compareValues, gdalRead, hasGdal } from './ingest-fixtures.js';
 
 const CORPUS = fileURLToPath(new URL('../../../shared/data/geotiff-corpus', import.meta.url));

@@ -4,11 +4,11 @@ import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, r
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCatalog } from '../src/catalog.js';
-import { buildCube, decodeFiles, frame, type BuildCubeOptions } from '../src/cube.js';
-import { readRasterHeader } from '../src/raster.js';
-import { DataError } from '../src/errors.js';
-import { silentProgress } from '../src/progress.js';
+import { buildCatalog } from '../src/ingest/catalog.js';
+import { buildCube, decodeFiles, frame, type BuildCubeOptions } from '../src/ingest/cube.js';
+import { readRasterHeader } from '../src/ingest/raster.js';
+import { DataError } from '../src/core/errors.js';
+import { silentProgress } from '../src/core/progress.js';
 import { encodeFixture, latLonFixture, writeFixture, type FixtureOptions } from './ingest-fixtures.js';
 
 type HourOptions = Partial<FixtureOptions> & { bandCount?: number; step?: number; top?: number; west?: number };

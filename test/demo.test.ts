@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { demo, formatDemoResult, reducedBudget, synthSetMatches } from '../src/commands/demo.js';
-import { schemaDefaults, type Config } from '../src/config.js';
-import { readRaster } from '../src/raster.js';
-import { silentProgress } from '../src/progress.js';
+import { schemaDefaults, type Config } from '../src/core/config.js';
+import { readRaster } from '../src/ingest/raster.js';
+import { silentProgress } from '../src/core/progress.js';
 import { hasGdal } from './ingest-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-demo-'));

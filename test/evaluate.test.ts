@@ -3,14 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { persistenceForecast } from '../src/baselines.js';
-import type { CheckpointMeta } from '../src/checkpoint.js';
+import { persistenceForecast } from '../src/evaluate/baselines.js';
+import type { CheckpointMeta } from '../src/model/checkpoint.js';
 import { checkDataMatches, evaluateCube, formatEvaluateResult, testAnchors, writeEvaluation } from '../src/commands/evaluate.js';
-import type { Cube } from '../src/cube.js';
-import { DataError } from '../src/errors.js';
-import { decodePng } from '../src/png.js';
-import { silentProgress } from '../src/progress.js';
-import { splitHours } from '../src/split.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { DataError } from '../src/core/errors.js';
+import { decodePng } from '../src/output/png.js';
+import { silentProgress } from '../src/core/progress.js';
+import { splitHours } from '../src/prepare/split.js';
 import { makeCube } from './train-fixtures.js';
 
 const scratch: string[] = [];
@@ -111,11 +111,11 @@ test('data that is not the checkpoint\'s is refused with a DataError naming the 
 });
 
 test('evaluate a trained model end to end: report files, baselines beside it, no tensor leaks', async () => {
-  const { loadBackend } = await import('../src/backend.js');
-  const { runTraining } = await import('../src/train.js');
-  const { loadForecaster } = await import('../src/forecast.js');
-  const { resolveCheckpointDir } = await import('../src/checkpoint.js');
-  const { parseConfig } = await import('../src/config.js');
+  const { loadBackend } = await import('../src/runtime/backend.js');
+  const { runTraining } = await import('../src/train/train.js');
+  const { loadForecaster } = await import('../src/forecast/forecast.js');
+  const { resolveCheckpointDir } = await import('../src/model/checkpoint.js');
+  const { parseConfig } = await import('../src/core/config.js');
   const { tf, info } = await loadBackend('cpu');
   const cube = makeCube({ hours: 300, step: 20 });
   const root = tempDir('windcast-eval-e2e-');
@@ -146,12 +146,12 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
 });
 
 test('windcast evaluate on GeoTIFF files through the CLI; other data is refused with a DataError', async () => {
-  const { writeGeoTiff } = await import('../src/geotiff-write.js');
-  const { buildCatalog } = await import('../src/catalog.js');
-  const { buildCube } = await import('../src/cube.js');
-  const { loadBackend } = await import('../src/backend.js');
-  const { runTraining } = await import('../src/train.js');
-  const { parseConfig } = await import('../src/config.js');
+  const { writeGeoTiff } = await import('../src/output/geotiff-write.js');
+  const { buildCatalog } = await import('../src/ingest/catalog.js');
+  const { buildCube } = await import('../src/ingest/cube.js');
+  const { loadBackend } = await import('../src/runtime/backend.js');
+  const { runTraining } = await import('../src/train/train.js');
+  const { parseConfig } = await import('../src/core/config.js');
   const { runCli } = await import('../src/cli.js');
   const root = tempDir('windcast-eval-cli-');
   const writeSeries = async (dir: string, seed: number) => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Cube } from '../src/cube.js';
-import { HOUR_MS } from '../src/cube.js';
-import { buildStencil, featureContext, featureSpec, gatherTargets, gatherWindow, stencilCell } from '../src/features.js';
-import { era5Grid, type GridSpec } from '../src/grid.js';
-import { computeStats } from '../src/normalize.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { HOUR_MS } from '../src/core/time.js';
+import { buildStencil, featureContext, featureSpec, gatherTargets, gatherWindow, stencilCell } from '../src/prepare/features.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
+import { computeStats } from '../src/prepare/normalize.js';
 import { makeCube } from './train-fixtures.js';
 
 // Ring directions in the stencil: 0 E, 1 NE, 2 N, 3 NW, 4 W, 5 SW, 6 S, 7 SE.

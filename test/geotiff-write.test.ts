@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fromArrayBuffer } from 'geotiff';
-import { DataError } from '../src/errors.js';
-import { encodeGeoTiff, writeGeoTiff, type GeoTiffWriteOptions } from '../src/geotiff-write.js';
-import { era5Grid, type GridSpec } from '../src/grid.js';
+import { DataError } from '../src/core/errors.js';
+import { encodeGeoTiff, writeGeoTiff, type GeoTiffWriteOptions } from '../src/output/geotiff-write.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
 import { hasGdal } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-gtw-'));

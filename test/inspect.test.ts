@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatInspectResult, inspect } from '../src/commands/inspect.js';
-import { schemaDefaults } from '../src/config.js';
-import { testContext } from '../src/context.js';
+import { schemaDefaults } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
 import { latLonFixture, writeFixture } from './ingest-fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/windcast', import.meta.url));

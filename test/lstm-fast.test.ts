@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadBackend, type Tf } from '../src/backend.js';
-import { buildFastModel, lstmFastOptions, lstmSequence, loopLstm, registerFastLstm } from '../src/lstm-fast.js';
-import { loadLstmOps } from '../src/lstm-ops.js';
-import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
+import { loadBackend, type Tf } from '../src/runtime/backend.js';
+import { lstmFastOptions, lstmSequence, loopLstm, registerFastLstm } from '../src/model/lstm-fast.js';
+import { loadLstmOps } from '../src/runtime/lstm-kernels.js';
+import { buildModel, createModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 
@@ -94,7 +94,7 @@ test('in a two-layer model, each native backward pass gives the weight gradients
   // The first layer reads the model input and skips its data gradient; the second must not.
   const { tf } = await loadBackend('auto');
   const spec: ModelSpec = { lookback: 7, nFeatures: 3, horizon: 4, units: 6, layers: 2, dropout: 0, linearSkip: true, seed: 5 };
-  const model = buildFastModel(tf, spec);
+  const model = createModel(tf, { ...spec, lstm: 'fast' });
   const xs = tf.randomNormal([10, spec.lookback, spec.nFeatures], 0, 1, 'float32', 7);
   const ys = tf.randomNormal([10, spec.horizon], 0, 1, 'float32', 8);
   // The head starts at zero, which would cut every LSTM gradient: give it weights.
@@ -202,10 +202,10 @@ test('the fused kernels refuse inconsistent shapes with an error, not a crash', 
   assert.deepEqual(last(x, tf.ones([4, 16]))[0]!.shape, [3, 4]);
 });
 
-test('buildFastModel has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
+test('the fast model has the weights of buildModel, trains without leaking tensors and survives a save/load', async () => {
   const { tf } = await loadBackend('auto');
   const spec: ModelSpec = { lookback: 6, nFeatures: 3, horizon: 4, units: 8, layers: 2, dropout: 0, linearSkip: true, seed: 3 };
-  const fast = buildFastModel(tf, spec);
+  const fast = createModel(tf, { ...spec, lstm: 'fast' });
   const reference = buildModel(tf, spec);
   assert.deepEqual(fast.getWeights().map((w) => w.shape), reference.getWeights().map((w) => w.shape));
   reference.dispose();

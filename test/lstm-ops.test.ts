@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LSTM_OPS_SOURCE, checkLstmOpsBuild, type LstmOpsRecord } from '../src/lstm-ops.js';
+import { LSTM_OPS_SOURCE, checkLstmOpsBuild, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
 
 test('a fused-kernel build is used only when it exists, matches native/lstm_ops.cc and this CPU', () => {
   const dir = mkdtempSync(join(tmpdir(), 'windcast-ops-'));

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { era5Grid, type GridSpec } from '../src/grid.js';
-import { COASTLINE_COLOR, clipSegment, degreeLabel, drawCoastlines, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/maps.js';
-import { coastlines, decodeArcs } from '../src/coastlines.js';
-import { Canvas, colormapColor, decodePng, parseColor } from '../src/png.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
+import { COASTLINE_COLOR, clipSegment, degreeLabel, drawCoastlines, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/output/maps.js';
+import { coastlines, decodeArcs } from '../src/output/coastlines.js';
+import { Canvas, colormapColor, decodePng, parseColor } from '../src/output/png.js';
 
 /** Pixels of exactly one RGB colour. */
 function countColor(c: Canvas, rgb: readonly number[]): number {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ScoreAccumulator, scoreForecasts, skillScore } from '../src/metrics.js';
-import { latitudeWeights } from '../src/regions.js';
-import type { GridSpec } from '../src/grid.js';
+import { ScoreAccumulator, scoreForecasts, skillScore } from '../src/evaluate/metrics.js';
+import { latitudeWeights } from '../src/evaluate/regions.js';
+import type { GridSpec } from '../src/core/grid.js';
 
 function close(actual: number, expected: number, what = '', tol = 1e-9): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} != ${expected}`);

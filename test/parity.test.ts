@@ -14,8 +14,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadBackend, probeNativeBackend, type Tf } from '../src/backend.js';
-import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model.js';
+import { loadBackend, probeNativeBackend, type Tf } from '../src/runtime/backend.js';
+import { buildModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
 
 const RTOL = 1e-4;
 const STEPS = 8;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, pointsInBox, textWidth } from '../src/png.js';
+import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, pointsInBox, textWidth } from '../src/output/png.js';
 
 function hasTool(name: string): boolean {
   try {

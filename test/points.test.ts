@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError } from '../src/errors.js';
-import { era5Grid, type GridSpec } from '../src/grid.js';
-import { collectSites, parsePoint, parsePointsCsv, planSite, readPointsFile, sampleFrame, type Site } from '../src/points.js';
+import { DataError } from '../src/core/errors.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
+import { collectSites, parsePoint, parsePointsCsv, planSite, readPointsFile, sampleFrame, type Site } from '../src/output/points.js';
 
 const site = (lat: number, lon: number, name = 'x'): Site => ({ name, lat, lon });
 

@@ -15,22 +15,22 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackend } from '../src/backend.js';
-import { readMeta, writeCheckpoint, type CheckpointMeta } from '../src/checkpoint.js';
+import { loadBackend } from '../src/runtime/backend.js';
+import { readMeta, writeCheckpoint, type CheckpointMeta } from '../src/model/checkpoint.js';
 import { runCli } from '../src/cli.js';
-import { formatPredictResult, leadFileName, parseIssueTime, predict, type PredictArgs } from '../src/commands/predict.js';
-import type { Config } from '../src/config.js';
-import { testContext } from '../src/context.js';
-import { HOUR_MS } from '../src/cube.js';
-import { DataError, WindcastError } from '../src/errors.js';
-import { loadForecaster } from '../src/forecast.js';
-import { writeGeoTiff } from '../src/geotiff-write.js';
-import { colLon, era5Grid, rowLat, type GridSpec } from '../src/grid.js';
-import { buildModel } from '../src/model.js';
-import { decodePng } from '../src/png.js';
-import { silentProgress } from '../src/progress.js';
-import { readRaster, readRasterHeader } from '../src/raster.js';
-import { runTraining } from '../src/train.js';
+import { formatPredictResult, leadFileName, predict, type PredictArgs } from '../src/commands/predict.js';
+import type { Config } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
+import { HOUR_MS, parseIsoHour } from '../src/core/time.js';
+import { DataError, WindcastError } from '../src/core/errors.js';
+import { loadForecaster } from '../src/forecast/forecast.js';
+import { writeGeoTiff } from '../src/output/geotiff-write.js';
+import { colLon, era5Grid, rowLat, type GridSpec } from '../src/core/grid.js';
+import { buildModel } from '../src/model/model.js';
+import { decodePng } from '../src/output/png.js';
+import { silentProgress } from '../src/core/progress.js';
+import { readRaster, readRasterHeader } from '../src/ingest/raster.js';
+import { runTraining } from '../src/train/train.js';
 import { hasGdal } from './ingest-fixtures.js';
 import { tinyConfig, tinyCube } from './train-fixtures.js';
 
@@ -336,11 +336,11 @@ test('bad input leaves an existing forecast untouched, with an error naming the 
 });
 
 test('--at parses ISO hours and refuses others', () => {
-  assert.equal(parseIssueTime('2024-01-31T00Z'), Date.UTC(2024, 0, 31, 0));
-  assert.equal(parseIssueTime('2024-01-31T06:00:00Z'), Date.UTC(2024, 0, 31, 6));
-  assert.equal(parseIssueTime('2024-01-31T06'), Date.UTC(2024, 0, 31, 6));
-  assert.throws(() => parseIssueTime('2024-01-31T06:30Z'), /on the hour/);
-  assert.throws(() => parseIssueTime('2024-02-30T00Z'), /not a real UTC hour/);
+  assert.equal(parseIsoHour('2024-01-31T00Z', '--at'), Date.UTC(2024, 0, 31, 0));
+  assert.equal(parseIsoHour('2024-01-31T06:00:00Z', '--at'), Date.UTC(2024, 0, 31, 6));
+  assert.equal(parseIsoHour('2024-01-31T06', '--at'), Date.UTC(2024, 0, 31, 6));
+  assert.throws(() => parseIsoHour('2024-01-31T06:30Z', '--at'), /on the hour/);
+  assert.throws(() => parseIsoHour('2024-02-30T00Z', '--at'), /not a real UTC hour/);
 });
 
 test('CLI: windcast predict drives the command and writes the forecast', async () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError } from '../src/errors.js';
-import { readRaster, readRasterHeader, rasterSpeed } from '../src/raster.js';
+import { DataError } from '../src/core/errors.js';
+import { readRaster, readRasterHeader, rasterSpeed } from '../src/ingest/raster.js';
 import { compareValues, encodeFixture, gdalRead, hasGdal, latLonFixture, writeFixture, type FixtureOptions } from './ingest-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'windcast-raster-'));

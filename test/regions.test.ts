@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { era5Grid, type GridSpec } from '../src/grid.js';
-import { LATITUDE_BANDS, bandIndex, latitudeWeights, rowEdges, sampleCells } from '../src/regions.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
+import { LATITUDE_BANDS, bandIndex, latitudeWeights, rowEdges, sampleCells } from '../src/evaluate/regions.js';
 
 const DEG = Math.PI / 180;
 

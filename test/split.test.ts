@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../src/errors.js';
-import { anchorRange, periodOfHour, splitHours, windowHours } from '../src/split.js';
-import { periodAnchors } from '../src/windows.js';
+import { ConfigError } from '../src/core/errors.js';
+import { anchorRange, periodOfHour, splitHours, windowHours } from '../src/prepare/split.js';
+import { periodAnchors } from '../src/prepare/windows.js';
 
 const base = { lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] as const };
 

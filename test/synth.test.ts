@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fromArrayBuffer } from 'geotiff';
 import { synth, formatSynthResult, type SynthArgs } from '../src/commands/synth.js';
-import { parseConfig, type SynthConfig } from '../src/config.js';
-import { testContext } from '../src/context.js';
-import { DataError, WindcastError } from '../src/errors.js';
-import { colLon, rowLat } from '../src/grid.js';
-import { parseIsoHour, persistenceStats, synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth.js';
+import { parseConfig, type SynthConfig } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
+import { DataError, WindcastError } from '../src/core/errors.js';
+import { colLon, rowLat } from '../src/core/grid.js';
+import { parseIsoHour } from '../src/core/time.js';
+import { persistenceStats, synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/generator.js';
 import { hasGdal } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-synth-'));
@@ -50,10 +51,10 @@ test('grid: ERA5 layout by default, -180..180, coarse steps and regional subsets
 });
 
 test('start hours are parsed strictly', () => {
-  assert.equal(parseIsoHour('2024-01-01T00Z'), Date.UTC(2024, 0, 1));
-  assert.equal(parseIsoHour('2024-03-05T07:00:00Z'), Date.UTC(2024, 2, 5, 7));
-  assert.throws(() => parseIsoHour('2024-02-30T00Z'), WindcastError);
-  assert.throws(() => parseIsoHour('2024-01-01T00:30Z'), /on the hour/);
+  assert.equal(parseIsoHour('2024-01-01T00Z', '--start'), Date.UTC(2024, 0, 1));
+  assert.equal(parseIsoHour('2024-03-05T07:00:00Z', '--start'), Date.UTC(2024, 2, 5, 7));
+  assert.throws(() => parseIsoHour('2024-02-30T00Z', '--start'), WindcastError);
+  assert.throws(() => parseIsoHour('2024-01-01T00:30Z', '--start'), /on the hour/);
   assert.equal(synthFileName(Date.UTC(2024, 0, 1, 5), 'speed'), 'windspeed_2024-01-01T05Z.tif');
   assert.ok(SYNTH_FILE_PATTERN.test(synthFileName(0, 'uv')));
 });
@@ -155,7 +156,7 @@ test('refuses a folder with other files or another run, re-writes its own run in
 });
 
 test('persistence gets harder with lead time and the speeds look like 10 m wind', () => {
-  const stats = persistenceStats({ seed: 42, startMs: parseIsoHour('2024-01-01T00Z'), hours: 30, grid: synthGrid({ step: 5, bbox: null, lon180: false }) });
+  const stats = persistenceStats({ seed: 42, startMs: parseIsoHour('2024-01-01T00Z', '--start'), hours: 30, grid: synthGrid({ step: 5, bbox: null, lon180: false }) });
   const r = stats.rmse;
   assert.ok(r[1]! > 0.2 && r[1]! < r[6]! && r[6]! < r[24]!, JSON.stringify(r));
   assert.ok(stats.meanSpeed > 4 && stats.meanSpeed < 9, `mean ${stats.meanSpeed}`);

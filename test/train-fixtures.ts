@@ -3,11 +3,11 @@
  * weather-like structure the model can learn: patterns drifting east with latitude-dependent
  * speed, a diurnal cycle in local solar time, and a little noise.
  */
-import { schemaDefaults, type Config } from '../src/config.js';
-import type { Cube } from '../src/cube.js';
-import { HOUR_MS } from '../src/cube.js';
-import { era5Grid, type GridSpec } from '../src/grid.js';
-import { makeRng } from '../src/windows.js';
+import { schemaDefaults, type Config } from '../src/core/config.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { HOUR_MS } from '../src/core/time.js';
+import { era5Grid, type GridSpec } from '../src/core/grid.js';
+import { makeRng } from '../src/prepare/windows.js';
 
 export interface FixtureOptions {
   hours: number;

@@ -4,16 +4,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadBackend } from '../src/backend.js';
-import { readMeta } from '../src/checkpoint.js';
+import { loadBackend } from '../src/runtime/backend.js';
+import { readMeta } from '../src/model/checkpoint.js';
 import { runCli } from '../src/cli.js';
 import { train } from '../src/commands/train.js';
-import { testContext } from '../src/context.js';
-import { CheckpointError } from '../src/errors.js';
-import { writeGeoTiff } from '../src/geotiff-write.js';
-import { silentProgress } from '../src/progress.js';
-import { synthFileName } from '../src/synth.js';
-import { runTraining } from '../src/train.js';
+import { testContext } from '../src/commands/context.js';
+import { CheckpointError } from '../src/core/errors.js';
+import { writeGeoTiff } from '../src/output/geotiff-write.js';
+import { silentProgress } from '../src/core/progress.js';
+import { synthFileName } from '../src/synth/generator.js';
+import { runTraining } from '../src/train/train.js';
 import { makeCube, tinyConfig, tinyCube } from './train-fixtures.js';
 
 const { tf, info } = await loadBackend('cpu');

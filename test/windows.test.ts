@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { era5Grid, rowLat } from '../src/grid.js';
-import { splitHours } from '../src/split.js';
-import { makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/windows.js';
+import { era5Grid, rowLat } from '../src/core/grid.js';
+import { splitHours } from '../src/prepare/split.js';
+import { makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/prepare/windows.js';
 
 const split = splitHours({ hours: 720, lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] });
 

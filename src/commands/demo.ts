@@ -13,9 +13,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Config } from '../config.js';
-import type { CommandContext } from '../context.js';
-import { formatDuration } from '../progress.js';
+import type { Config } from '../core/config.js';
+import type { CommandContext } from './context.js';
+import { formatDuration } from '../core/progress.js';
 import type { EvaluateResult } from './evaluate.js';
 import type { PredictResult } from './predict.js';
 import type { SynthResult } from './synth.js';
@@ -108,7 +108,7 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   const seconds = { synth: 0, train: 0, evaluate: 0, predict: 0, total: 0 };
   const stage = (n: number, text: string) => progress.log(`\n[${n}/4] ${text}`);
 
-  const { loadBackend, formatBackendLine } = await import('../backend.js');
+  const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
   const { info } = await loadBackend(ctx.config.train.backend, (line) => progress.log(line));
   let config = ctx.config;
   let budgetNote: string | undefined;

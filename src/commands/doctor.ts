@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import {
   NATIVE_FIX_COMMAND, loadBackend, packageDir, probeNativeBackend, readNativeMarker,
   type BackendInfo, type NativeMarker,
-} from '../backend.js';
-import type { CommandContext } from '../context.js';
-import { loadLstmOps, whyNotLoaded, type LstmOpsStatus } from '../lstm-ops.js';
-import { describeError } from '../errors.js';
+} from '../runtime/backend.js';
+import type { CommandContext } from './context.js';
+import { loadLstmOps, whyNotLoaded, type LstmOpsStatus } from '../runtime/lstm-kernels.js';
+import { describeError } from '../core/errors.js';
 
 export interface DoctorResult {
   /** train.backend from the configuration. */

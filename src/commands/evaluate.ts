@@ -11,19 +11,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Tf } from '../backend.js';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, truthWindow } from '../baselines.js';
-import { rmseChart } from '../chart.js';
-import type { CheckpointMeta } from '../checkpoint.js';
-import type { CommandContext } from '../context.js';
-import { loadDataCube, type Cube } from '../cube.js';
-import { CheckpointError, DataError, WindcastError } from '../errors.js';
-import type { Forecaster } from '../forecast.js';
-import { describeGrid, gridDifferences } from '../grid.js';
-import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from '../metrics.js';
-import type { Progress } from '../progress.js';
-import { LATITUDE_BANDS, sampleCells } from '../regions.js';
-import { writeReport, type EvaluationReport, type GroupReport } from '../report.js';
+import type { Tf } from '../runtime/backend.js';
+import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, truthWindow } from '../evaluate/baselines.js';
+import { rmseChart } from '../evaluate/chart.js';
+import type { CheckpointMeta } from '../model/checkpoint.js';
+import type { CommandContext } from './context.js';
+import { loadDataCube, type Cube } from '../ingest/cube.js';
+import { CheckpointError, DataError, WindcastError } from '../core/errors.js';
+import type { Forecaster } from '../forecast/forecast.js';
+import { describeGrid, gridDifferences } from '../core/grid.js';
+import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from '../evaluate/metrics.js';
+import type { Progress } from '../core/progress.js';
+import { LATITUDE_BANDS, sampleCells } from '../evaluate/regions.js';
+import { writeReport, type EvaluationReport, type GroupReport } from '../evaluate/report.js';
+import { isoHour } from '../core/time.js';
 
 /** The linear baseline's lookback, hours: the issue fixes it at the cell's last 24 hours. */
 export const LINEAR_LOOKBACK = 24;
@@ -45,9 +46,6 @@ export interface EvaluateResult {
   files: { json: string; markdown: string; chart: string };
 }
 
-function isoHour(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 13) + 'Z';
-}
 
 /** Window anchors (last observed hour) inside the test period, every `stride` hours. */
 export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number): number[] {
@@ -270,9 +268,9 @@ export function writeEvaluation(out: string, report: EvaluationReport): Evaluate
 export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult> {
   const started = performance.now();
   const { config, progress } = ctx;
-  const { loadBackend, formatBackendLine } = await import('../backend.js');
-  const { resolveCheckpointDir } = await import('../checkpoint.js');
-  const { loadForecaster } = await import('../forecast.js');
+  const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
+  const { resolveCheckpointDir } = await import('../model/checkpoint.js');
+  const { loadForecaster } = await import('../forecast/forecast.js');
   const checkpointDir = resolveCheckpointDir(args.model, 'best');
   const { tf, info } = await loadBackend(config.train.backend, (line) => progress.log(line));
   const tensorsAtStart = tf.memory().numTensors;

@@ -5,12 +5,13 @@
  * the cube will need.
  */
 import { basename } from 'node:path';
-import { describeProblems, formatHour, listCatalog, type Catalog } from '../catalog.js';
-import type { CommandContext } from '../context.js';
-import { cubeBytes, decodeFiles } from '../cube.js';
-import { DataError } from '../errors.js';
-import { describeGrid, type GridSpec } from '../grid.js';
-import { readRasterHeader, type RasterHeader } from '../raster.js';
+import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.js';
+import type { CommandContext } from './context.js';
+import { cubeBytes, decodeFiles } from '../ingest/cube.js';
+import { DataError } from '../core/errors.js';
+import { describeGrid, type GridSpec } from '../core/grid.js';
+import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
+import { HOUR_MS, isoMinute } from '../core/time.js';
 
 export interface InspectResult {
   input: string;
@@ -133,11 +134,11 @@ function timeSummary(catalog: Catalog): Pick<InspectResult, 'timeRange' | 'timeS
   const first = e[0]?.time;
   const last = e[e.length - 1]?.time;
   return {
-    timeRange: first !== undefined && last !== undefined ? { first: formatHour(first), last: formatHour(last), spanHours: Math.round((last - first) / 3_600_000) + 1 } : null,
+    timeRange: first !== undefined && last !== undefined ? { first: isoMinute(first), last: isoMinute(last), spanHours: Math.round((last - first) / HOUR_MS) + 1 } : null,
     timeSources: sources,
     consecutive: catalog.gaps.length === 0 && catalog.duplicates.length === 0,
-    gaps: catalog.gaps.map((g) => ({ from: formatHour(g.from), to: formatHour(g.to), hours: g.hours })),
-    duplicates: catalog.duplicates.map((d) => ({ hour: formatHour(d.time), files: d.files })),
+    gaps: catalog.gaps.map((g) => ({ from: isoMinute(g.from), to: isoMinute(g.to), hours: g.hours })),
+    duplicates: catalog.duplicates.map((d) => ({ hour: isoMinute(d.time), files: d.files })),
   };
 }
 

@@ -25,21 +25,22 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadBackend, type BackendInfo, type Tf } from '../backend.js';
-import { inputTensor } from '../batches.js';
-import { isGlob, listCatalog, type Catalog, type CatalogEntry } from '../catalog.js';
-import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../checkpoint.js';
-import type { CommandContext } from '../context.js';
-import { buildCube, HOUR_MS, type Cube } from '../cube.js';
-import { DataError, WindcastError, describeError } from '../errors.js';
-import { denormalize, featureContext, type FeatureSpec } from '../features.js';
-import type { GatherInit, GatherRequest } from '../gather-worker.js';
-import type { GeoTiffWriteOptions } from '../geotiff-write.js';
-import { cellCount, describeGrid, gridDifferences, type GridSpec } from '../grid.js';
-import { renderContactSheet } from '../maps.js';
-import { collectSites, planSite, sampleSite, type Interpolation, type Site, type SitePlan } from '../points.js';
-import type { EncodeReply, EncodeTask } from '../predict-worker.js';
-import { readRasterHeader } from '../raster.js';
+import { loadBackend, type BackendInfo, type Tf } from '../runtime/backend.js';
+import { inputTensor } from '../prepare/batches.js';
+import { isGlob, listCatalog, type Catalog, type CatalogEntry } from '../ingest/catalog.js';
+import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
+import type { CommandContext } from './context.js';
+import { buildCube, type Cube } from '../ingest/cube.js';
+import { DataError, WindcastError, describeError } from '../core/errors.js';
+import { denormalize, featureContext, type FeatureSpec } from '../prepare/features.js';
+import type { GatherInit, GatherRequest } from '../forecast/gather.worker.js';
+import type { GeoTiffWriteOptions } from '../output/geotiff-write.js';
+import { cellCount, describeGrid, gridDifferences, type GridSpec } from '../core/grid.js';
+import { renderContactSheet } from '../output/maps.js';
+import { collectSites, planSite, sampleSite, type Interpolation, type Site, type SitePlan } from '../output/points.js';
+import type { EncodeReply, EncodeTask } from '../output/encode.worker.js';
+import { readRasterHeader } from '../ingest/raster.js';
+import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 
 export interface PredictArgs {
   /** Checkpoint folder, or a run folder (best/ is used, else last/). */
@@ -108,24 +109,7 @@ export interface PredictResult {
 
 // ---------------------------------------------------------------------------------------
 
-/** Epoch ms of an ISO hour: 2024-01-31T00Z, 2024-01-31T00:00Z, 2024-01-31T00:00:00Z, 2024-01-31T00. */
-export function parseIssueTime(text: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2})(?::(\d{2})(?::(\d{2}))?)?(Z|\+00(?::?00)?)?$/.exec(text.trim());
-  if (!m) throw new WindcastError('usage', `--at must be an ISO hour in UTC like 2024-01-31T00Z, got "${text}"`);
-  const [, y, mo, d, h, mi = '00', s = '00'] = m;
-  if (mi !== '00' || s !== '00') throw new WindcastError('usage', `--at must be on the hour, got "${text}"`);
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h));
-  const back = new Date(ms);
-  if (Number(h) > 23 || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d)) {
-    throw new WindcastError('usage', `--at is not a real UTC hour: "${text}"`);
-  }
-  return ms;
-}
 
-/** "2024-01-31T01Z", the form used in file names and metadata. */
-export function isoHour(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 13) + 'Z';
-}
 
 /** Two-digit lead for names: f01..f24 (three digits beyond 99 hours). */
 function leadTag(lead: number, horizon: number): string {
@@ -198,7 +182,7 @@ async function writeGeoTiffs(tasks: Array<{ path: string; options: GeoTiffWriteO
     await Promise.all(
       Array.from({ length: n }, () =>
         new Promise<void>((resolveWorker, reject) => {
-          const worker = new Worker(new URL('../predict-worker.js', import.meta.url));
+          const worker = new Worker(new URL('../output/encode.worker.js', import.meta.url));
           workers.push(worker);
           let current: number | undefined;
           const feed = () => {
@@ -325,7 +309,7 @@ export async function forecastCells(
     x,
     valid,
   };
-  const worker = new Worker(new URL('../gather-worker.js', import.meta.url), { workerData: init });
+  const worker = new Worker(new URL('../forecast/gather.worker.js', import.meta.url), { workerData: init });
   let waiting: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   let failure: unknown;
   worker.on('message', () => {
@@ -423,7 +407,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
 
   // 1. Everything a user can get wrong, cheapest first, before any heavy work or any write.
   const sites: Site[] = collectSites(args.points, args.pointsFile);
-  const atMs = args.at !== undefined ? parseIssueTime(args.at) : undefined;
+  const atMs = args.at !== undefined ? parseIsoHour(args.at, '--at') : undefined;
   const checkpoint = resolveCheckpointDir(args.model, 'best');
   const meta: CheckpointMeta = readMeta(checkpoint);
   const modelGrid = meta.grid as GridSpec;

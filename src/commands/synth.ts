@@ -10,14 +10,15 @@ import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CommandContext } from '../context.js';
-import { CUBE_CACHE_DIR } from '../cube.js';
-import { DataError, WindcastError, describeError } from '../errors.js';
-import { writeFileAtomic } from '../geotiff-write.js';
-import { describeGrid, type GridSpec } from '../grid.js';
-import { formatDuration } from '../progress.js';
-import { HOUR_MS, isoHour, parseIsoHour, planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth.js';
-import { renderHourFile, type SynthJobSettings, type WorkerReply, type WorkerRequest } from '../synth-worker.js';
+import type { CommandContext } from './context.js';
+import { CUBE_CACHE_DIR } from '../ingest/cube.js';
+import { DataError, WindcastError, describeError } from '../core/errors.js';
+import { writeFileAtomic } from '../output/geotiff-write.js';
+import { describeGrid, type GridSpec } from '../core/grid.js';
+import { formatDuration } from '../core/progress.js';
+import { planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/generator.js';
+import { renderHourFile, type SynthJobSettings, type WorkerReply, type WorkerRequest } from '../synth/synth.worker.js';
+import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 
 export interface SynthArgs {
   out: string;
@@ -51,7 +52,7 @@ const STALE_TMP = /^\.(windspeed|wind_uv)_.*\.tmp$|^\.synth\.json\..*\.tmp$/;
 
 export async function synth(args: SynthArgs, ctx: CommandContext): Promise<SynthResult> {
   const cfg = ctx.config.synth;
-  const startMs = parseIsoHour(cfg.start);
+  const startMs = parseIsoHour(cfg.start, '--start');
   const grid = synthGrid({ step: cfg.step, bbox: cfg.bbox, lon180: cfg.lon180 });
   const out = resolve(args.out);
   const hours = Array.from({ length: cfg.hours }, (_, i) => startMs + i * HOUR_MS);
@@ -164,7 +165,7 @@ async function prepareFolder(out: string, names: Set<string>): Promise<number> {
 
 /** Hand hours to the workers one at a time (each takes the next when it finishes one). */
 async function runPool(count: number, settings: SynthJobSettings, hours: number[], onDone: (d: { file: string; bytes: number }) => void): Promise<void> {
-  const url = new URL('../synth-worker.js', import.meta.url);
+  const url = new URL('../synth/synth.worker.js', import.meta.url);
   const workers: Worker[] = [];
   let next = 0;
   let finished = 0;

@@ -4,11 +4,11 @@
  * next batch, saves last/ and returns normally (a second Ctrl-C exits at once).
  */
 import { resolve, join } from 'node:path';
-import type { CommandContext } from '../context.js';
-import { loadDataCube, type Cube } from '../cube.js';
-import { describeGrid } from '../grid.js';
-import { formatDuration } from '../progress.js';
-import type { TrainOutcome } from '../train.js';
+import type { CommandContext } from './context.js';
+import { loadDataCube, type Cube } from '../ingest/cube.js';
+import { describeGrid } from '../core/grid.js';
+import { formatDuration } from '../core/progress.js';
+import type { TrainOutcome } from '../train/train.js';
 
 export interface TrainArgs {
   data: string;
@@ -33,8 +33,8 @@ export interface TrainResult extends TrainOutcome {
 
 export async function train(args: TrainArgs, ctx: CommandContext): Promise<TrainResult> {
   const { config, progress } = ctx;
-  const { loadBackend, formatBackendLine } = await import('../backend.js');
-  const { runTraining } = await import('../train.js');
+  const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
+  const { runTraining } = await import('../train/train.js');
   const log = (line: string) => progress.log(line);
   const { tf, info } = await loadBackend(config.train.backend, log);
   const t = performance.now();

@@ -1,0 +1,488 @@
+/**
+ * Reference forecasts a model must beat, as pure functions over a Cube.
+ *
+ * Window convention (the same as forecast.ts): t0 is the index of the LAST OBSERVED hour;
+ * lead h = 1..horizon is the hour t0 + h. Every forecast is written into a Float32Array
+ * [cells x horizon] (index i * horizon + h - 1 for the i-th requested cell), in m/s, and is
+ * NaN where the inputs it needs are not finite; the scorer then leaves those pairs out for
+ * every forecaster alike.
+ *
+ *  - persistence: the last observed hour, repeated.
+ *  - yesterday: the same hour one day earlier (t0 + h - 24; for leads past 24 h, the latest
+ *    observed hour with the same hour of day).
+ *  - climatology: the training-period mean of the cell at that UTC hour of day.
+ *  - linear: per lead, a ridge regression on the cell's last `lookback` hours, sin/cos of the
+ *    hour of day of t0 and an intercept, fitted by normal equations on a deterministic,
+ *    area-weighted sample of training windows pooled over cells: the classic autoregressive
+ *    forecast an LSTM must beat to be worth its cost.
+ */
+import type { Cube } from '../ingest/cube.js';
+import { latitudeWeights } from './regions.js';
+import { HOUR_MS, hourOfDay } from '../core/time.js';
+
+export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
+
+/** Half-open range of hour indices [start, end) into a cube. */
+export type HourRange = readonly [number, number];
+
+export interface WindowRequest {
+  /** Index of the last observed hour. */
+  t0: number;
+  /** Flat cell indices row * width + col. */
+  cells: Int32Array;
+  horizon: number;
+  /** Preallocated [cells.length * horizon]; allocated when omitted. */
+  out?: Float32Array;
+}
+
+function cellsPerHour(cube: Cube): number {
+  return cube.grid.width * cube.grid.height;
+}
+
+function outputFor(req: WindowRequest): Float32Array {
+  const n = req.cells.length * req.horizon;
+  if (req.out) {
+    if (req.out.length !== n) throw new Error(`output holds ${req.out.length} values, expected ${req.cells.length} cells x ${req.horizon} leads`);
+    return req.out;
+  }
+  return new Float32Array(n);
+}
+
+function checkHour(cube: Cube, t: number, what: string): void {
+  if (!Number.isInteger(t) || t < 0 || t >= cube.times.length) {
+    throw new Error(`${what} needs hour index ${t}, outside the cube's ${cube.times.length} hours`);
+  }
+}
+
+
+/** The observed values at leads 1..horizon after t0: the truth a forecast is scored on. */
+export function truthWindow(cube: Cube, req: WindowRequest): Float32Array {
+  const out = outputFor(req);
+  checkHour(cube, req.t0 + req.horizon, 'the truth window');
+  const n = cellsPerHour(cube);
+  const H = req.horizon;
+  const speed = cube.speed;
+  for (let h = 1; h <= H; h++) {
+    const base = (req.t0 + h) * n;
+    for (let i = 0; i < req.cells.length; i++) out[i * H + h - 1] = speed[base + req.cells[i]!]!;
+  }
+  return out;
+}
+
+/** Persistence: the speed at t0 for every lead. */
+export function persistenceForecast(cube: Cube, req: WindowRequest): Float32Array {
+  const out = outputFor(req);
+  checkHour(cube, req.t0, 'persistence');
+  const n = cellsPerHour(cube);
+  const H = req.horizon;
+  const base = req.t0 * n;
+  for (let i = 0; i < req.cells.length; i++) {
+    const v = cube.speed[base + req.cells[i]!]!;
+    out.fill(v, i * H, (i + 1) * H);
+  }
+  return out;
+}
+
+/** Same hour yesterday: lead h gets the hour t0 + h - 24 * ceil(h / 24), always observed. */
+export function yesterdayForecast(cube: Cube, req: WindowRequest): Float32Array {
+  const out = outputFor(req);
+  const n = cellsPerHour(cube);
+  const H = req.horizon;
+  for (let h = 1; h <= H; h++) {
+    const t = req.t0 + h - 24 * Math.ceil(h / 24);
+    checkHour(cube, t, 'same hour yesterday');
+    const base = t * n;
+    for (let i = 0; i < req.cells.length; i++) out[i * H + h - 1] = cube.speed[base + req.cells[i]!]!;
+  }
+  return out;
+}
+
+export interface Climatology {
+  /** Training hours the means come from. */
+  hours: HourRange;
+  /** The cells fitted (flat indices); mean row i belongs to cells[i]. */
+  cells: Int32Array;
+  /** Mean speed, index i * 24 + UTC hour of day; NaN where the cell never had a finite value at that hour. */
+  mean: Float32Array;
+  /** Flat cell index -> row in mean, -1 when not fitted. */
+  position: Int32Array;
+}
+
+/** Per cell and UTC hour of day, the mean speed over the given (training) hours. */
+export function fitClimatology(cube: Cube, options: { hours: HourRange; cells?: Int32Array }): Climatology {
+  const n = cellsPerHour(cube);
+  const [start, end] = options.hours;
+  if (!(start >= 0 && end <= cube.times.length && end > start)) {
+    throw new Error(`climatology hours [${start}, ${end}) are not inside the cube's ${cube.times.length} hours`);
+  }
+  const cells = options.cells ?? Int32Array.from({ length: n }, (_, i) => i);
+  // Sums are laid out hour-of-day major so each hour's pass writes one contiguous block.
+  const m = cells.length;
+  const sums = new Float64Array(m * 24);
+  const counts = new Uint32Array(m * 24);
+  for (let t = start; t < end; t++) {
+    const o = hourOfDay(cube.times[t]!) * m;
+    const base = t * n;
+    for (let i = 0; i < m; i++) {
+      const v = cube.speed[base + cells[i]!]!;
+      if (Number.isFinite(v)) {
+        sums[o + i]! += v;
+        counts[o + i]!++;
+      }
+    }
+  }
+  const mean = new Float32Array(m * 24);
+  for (let i = 0; i < m; i++) {
+    for (let hod = 0; hod < 24; hod++) {
+      const k = hod * m + i;
+      mean[i * 24 + hod] = counts[k]! > 0 ? sums[k]! / counts[k]! : NaN;
+    }
+  }
+  const position = new Int32Array(n).fill(-1);
+  for (let i = 0; i < cells.length; i++) position[cells[i]!] = i;
+  return { hours: [start, end], cells, mean, position };
+}
+
+/** Climatology for the hours t0 + 1..horizon (UTC hour of day from cube.times[t0]). */
+export function climatologyForecast(clim: Climatology, cube: Cube, req: WindowRequest): Float32Array {
+  const out = outputFor(req);
+  checkHour(cube, req.t0, 'climatology');
+  const H = req.horizon;
+  const hod0 = hourOfDay(cube.times[req.t0]!);
+  for (let i = 0; i < req.cells.length; i++) {
+    const p = clim.position[req.cells[i]!] ?? -1;
+    for (let h = 1; h <= H; h++) out[i * H + h - 1] = p >= 0 ? clim.mean[p * 24 + ((hod0 + h) % 24)]! : NaN;
+  }
+  return out;
+}
+
+export interface LinearBaseline {
+  lookback: number;
+  horizon: number;
+  lambda: number;
+  /** Training hours the fit used. */
+  hours: HourRange;
+  /** Features: speeds at t0-lookback+1..t0 (oldest first), sin and cos of the hour of day of t0, 1. */
+  features: number;
+  /** Coefficients, index feature * horizon + lead - 1. */
+  coefficients: Float64Array;
+  /** (t0, cell) samples the fit used (all features and targets finite). */
+  samples: number;
+}
+
+export interface LinearFitOptions {
+  /** Training hours [start, end): every window lies inside them. */
+  hours: HourRange;
+  lookback?: number;
+  horizon?: number;
+  /** Ridge penalty on the mean (per-sample) normal equations; the intercept is not penalised. */
+  lambda?: number;
+  /** Cells in the fit, spread evenly over the grid (default 4096; all cells if the grid is smaller). */
+  sampleCells?: number;
+  /** Hours between fitted window starts (default 1). */
+  hourStride?: number;
+  /**
+   * 'auto' (default) sums gap-free cells through prefix sums; 'per-window' adds every window
+   * one by one. Both give the same equations (up to rounding); tests check one against the other.
+   */
+  method?: 'auto' | 'per-window';
+}
+
+/** Evenly spaced flat cell indices, deterministic: the i-th is floor((i + 0.5) * n / count). */
+export function evenCells(totalCells: number, count: number): Int32Array {
+  const k = Math.min(count, totalCells);
+  const out = new Int32Array(k);
+  for (let i = 0; i < k; i++) out[i] = Math.floor(((i + 0.5) * totalCells) / k);
+  return out;
+}
+
+/** Fit the per-lead ridge regression (all leads share one design, so one solve). */
+export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): LinearBaseline {
+  const L = options.lookback ?? 24;
+  const H = options.horizon ?? 24;
+  const lambda = options.lambda ?? 1e-3;
+  const hourStride = options.hourStride ?? 1;
+  const [start, end] = options.hours;
+  const n = cellsPerHour(cube);
+  const P = L + 3;
+  const firstT0 = start + L - 1;
+  const lastT0 = end - 1 - H;
+  if (!(start >= 0 && end <= cube.times.length)) throw new Error(`linear baseline hours [${start}, ${end}) are not inside the cube's ${cube.times.length} hours`);
+  if (lastT0 < firstT0) {
+    throw new Error(`the training period (${end - start} hours) is too short for a ${L}-hour lookback and a ${H}-hour horizon`);
+  }
+  const cells = evenCells(n, options.sampleCells ?? 4096);
+  const rowW = latitudeWeights(cube.grid);
+  const width = cube.grid.width;
+  const xtx = new Float64Array(P * P);
+  const xty = new Float64Array(P * H);
+  // Hour-of-day terms of every anchor, shared by all cells.
+  const span = end - start;
+  const sinH = new Float64Array(span);
+  const cosH = new Float64Array(span);
+  for (let k = 0; k < span; k++) {
+    const angle = (2 * Math.PI * hourOfDay(cube.times[start + k]!)) / 24;
+    sinH[k] = Math.sin(angle);
+    cosH[k] = Math.cos(angle);
+  }
+  // Cell by cell: read the cell's training series once (one strided read per hour instead of
+  // lookback + horizon per window), and find windows with a NaN through a running count.
+  const series = new Float64Array(span);
+  const x = new Float64Array(P);
+  const badBefore = new Int32Array(span + 1);
+  // Every product the normal equations need is s[i] * s[i + d] for an offset d < L + H, or
+  // s[i] times an hour-of-day term; with every window of a gap-free series in the fit, each
+  // sum over windows is a difference of prefix sums, O(L + H) per hour instead of O(P^2) per
+  // window. Cells with a NaN, or a stride > 1, take the per-window path.
+  const D = L + H;
+  const anchors = lastT0 - firstT0 + 1;
+  const first0 = firstT0 - L + 1 - start;
+  const prefix = new Float64Array(D * (span + 1));
+  const bySin = new Float64Array(D);
+  const byCos = new Float64Array(D);
+  const byOne = new Float64Array(D);
+  // Cell-independent sums of the hour-of-day terms over the anchors.
+  let sSS = 0;
+  let sSC = 0;
+  let sCC = 0;
+  let sS = 0;
+  let sC = 0;
+  for (let k0 = firstT0 - start; k0 <= lastT0 - start; k0++) {
+    sSS += sinH[k0]! * sinH[k0]!;
+    sSC += sinH[k0]! * cosH[k0]!;
+    sCC += cosH[k0]! * cosH[k0]!;
+    sS += sinH[k0]!;
+    sC += cosH[k0]!;
+  }
+  let sumW = 0;
+  let samples = 0;
+  const speed = cube.speed;
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i]!;
+    for (let k = 0; k < span; k++) {
+      const v = speed[(start + k) * n + cell]!;
+      series[k] = v;
+      badBefore[k + 1] = badBefore[k]! + (Number.isFinite(v) ? 0 : 1);
+    }
+    const w = rowW[Math.floor(cell / width)]!;
+    if (hourStride === 1 && badBefore[span] === 0 && options.method !== 'per-window') {
+      // Window f (0..anchors-1) starts at hour first0 + f; feature a < L is s[first0 + f + a],
+      // target h is s[first0 + f + L + h], the hour terms belong to hour first0 + f + L - 1.
+      for (let d = 0; d < D; d++) {
+        const row = d * (span + 1);
+        prefix[row] = 0;
+        for (let k = 0; k + d < span; k++) prefix[row + k + 1] = prefix[row + k]! + series[k]! * series[k + d]!;
+      }
+      for (let o = 0; o < D; o++) {
+        let ss = 0;
+        let sc = 0;
+        let s1 = 0;
+        for (let f = 0; f < anchors; f++) {
+          const v = series[first0 + f + o]!;
+          const k0 = first0 + f + L - 1;
+          ss += v * sinH[k0]!;
+          sc += v * cosH[k0]!;
+          s1 += v;
+        }
+        bySin[o] = ss;
+        byCos[o] = sc;
+        byOne[o] = s1;
+      }
+      // Sum over windows of s[first0 + f + a] * s[first0 + f + a + d].
+      const pair = (a: number, d: number) => prefix[d * (span + 1) + first0 + a + anchors]! - prefix[d * (span + 1) + first0 + a]!;
+      for (let a = 0; a < L; a++) {
+        for (let b = a; b < L; b++) xtx[a * P + b]! += w * pair(a, b - a);
+        xtx[a * P + L]! += w * bySin[a]!;
+        xtx[a * P + L + 1]! += w * byCos[a]!;
+        xtx[a * P + L + 2]! += w * byOne[a]!;
+        for (let h = 0; h < H; h++) xty[a * H + h]! += w * pair(a, L + h - a);
+      }
+      for (let h = 0; h < H; h++) {
+        xty[L * H + h]! += w * bySin[L + h]!;
+        xty[(L + 1) * H + h]! += w * byCos[L + h]!;
+        xty[(L + 2) * H + h]! += w * byOne[L + h]!;
+      }
+      xtx[L * P + L]! += w * sSS;
+      xtx[L * P + L + 1]! += w * sSC;
+      xtx[L * P + L + 2]! += w * sS;
+      xtx[(L + 1) * P + L + 1]! += w * sCC;
+      xtx[(L + 1) * P + L + 2]! += w * sC;
+      xtx[(L + 2) * P + L + 2]! += w * anchors;
+      sumW += w * anchors;
+      samples += anchors;
+      continue;
+    }
+    for (let t0 = firstT0; t0 <= lastT0; t0 += hourStride) {
+      const k0 = t0 - start;
+      const first = k0 - L + 1;
+      // Hours first..k0 + H must all be finite.
+      if (badBefore[k0 + H + 1]! - badBefore[first]! !== 0) continue;
+      for (let j = 0; j < L; j++) x[j] = series[first + j]!;
+      x[L] = sinH[k0]!;
+      x[L + 1] = cosH[k0]!;
+      x[L + 2] = 1;
+      const yOff = k0 + 1;
+      // Upper triangle only; mirrored after the loop.
+      for (let a = 0; a < P; a++) {
+        const wa = w * x[a]!;
+        const rowA = a * P;
+        for (let b = a; b < P; b++) xtx[rowA + b]! += wa * x[b]!;
+        const rowY = a * H;
+        for (let h = 0; h < H; h++) xty[rowY + h]! += wa * series[yOff + h]!;
+      }
+      sumW += w;
+      samples++;
+    }
+  }
+  if (samples < P) {
+    throw new Error(`the linear baseline needs at least ${P} complete training windows, found ${samples} (too many NaN cells or too few hours)`);
+  }
+  const coefficients = solveRidge({ xtx, xty, inputs: P, outputs: H, sumW, lambda });
+  return { lookback: L, horizon: H, lambda, hours: [start, end], features: P, coefficients, samples };
+}
+
+/**
+ * Finish a weighted ridge fit from accumulated normal equations: xtx holds only its upper
+ * triangle (P x P, the last input being the intercept) and xty is P x H, both summed with
+ * weights totalling sumW. Averages them (so lambda means the same whatever the sample size),
+ * mirrors the triangle, penalises every input but the intercept, and solves. xtx and xty are
+ * overwritten. Shared by the linear baseline and the model's linear-path start (train.ts).
+ */
+export function solveRidge(o: { xtx: Float64Array; xty: Float64Array; inputs: number; outputs: number; sumW: number; lambda: number }): Float64Array {
+  const { xtx, xty, inputs: P, outputs: H, sumW, lambda } = o;
+  for (let a = 0; a < P; a++) {
+    for (let b = a; b < P; b++) {
+      const v = xtx[a * P + b]! / sumW;
+      xtx[a * P + b] = v;
+      xtx[b * P + a] = v;
+    }
+    for (let h = 0; h < H; h++) xty[a * H + h]! /= sumW;
+  }
+  for (let a = 0; a < P - 1; a++) xtx[a * P + a]! += lambda;
+  return solveSymmetric(xtx, xty, P, H);
+}
+
+/**
+ * Solve A X = B for symmetric positive definite A (P x P) and B (P x H) by Cholesky. With a
+ * zero penalty and collinear inputs (constant series) A is only semi-definite: then retry
+ * with a tiny diagonal jitter relative to A's scale rather than fail.
+ */
+export function solveSymmetric(A: Float64Array, B: Float64Array, P: number, H: number): Float64Array {
+  let trace = 0;
+  for (let a = 0; a < P; a++) trace += A[a * P + a]!;
+  for (const jitter of [0, 1e-10, 1e-7, 1e-4]) {
+    const Lm = cholesky(A, P, (jitter * trace) / P);
+    if (!Lm) continue;
+    const X = new Float64Array(P * H);
+    for (let h = 0; h < H; h++) {
+      // Forward: L z = b.
+      const z = new Float64Array(P);
+      for (let i = 0; i < P; i++) {
+        let s = B[i * H + h]!;
+        for (let k = 0; k < i; k++) s -= Lm[i * P + k]! * z[k]!;
+        z[i] = s / Lm[i * P + i]!;
+      }
+      // Back: L^T x = z.
+      for (let i = P - 1; i >= 0; i--) {
+        let s = z[i]!;
+        for (let k = i + 1; k < P; k++) s -= Lm[k * P + i]! * X[k * H + h]!;
+        X[i * H + h] = s / Lm[i * P + i]!;
+      }
+    }
+    return X;
+  }
+  throw new Error('the linear baseline normal equations are singular (the training data has no variation)');
+}
+
+function cholesky(A: Float64Array, P: number, jitter: number): Float64Array | undefined {
+  const Lm = new Float64Array(P * P);
+  for (let i = 0; i < P; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = A[i * P + j]! + (i === j ? jitter : 0);
+      for (let k = 0; k < j; k++) s -= Lm[i * P + k]! * Lm[j * P + k]!;
+      if (i === j) {
+        if (!(s > 1e-12 * Math.max(1, Math.abs(A[i * P + i]!)))) return undefined;
+        Lm[i * P + i] = Math.sqrt(s);
+      } else {
+        Lm[i * P + j] = s / Lm[j * P + j]!;
+      }
+    }
+  }
+  return Lm;
+}
+
+/** The linear baseline's forecast for leads 1..horizon after t0. */
+export function linearForecast(model: LinearBaseline, cube: Cube, req: Omit<WindowRequest, 'horizon'> & { horizon?: number }): Float32Array {
+  const H = model.horizon;
+  if (req.horizon !== undefined && req.horizon !== H) throw new Error(`the linear baseline was fitted for ${H} leads, ${req.horizon} requested`);
+  const out = outputFor({ ...req, horizon: H });
+  const L = model.lookback;
+  checkHour(cube, req.t0, 'the linear baseline');
+  checkHour(cube, req.t0 - L + 1, 'the linear baseline');
+  const n = cellsPerHour(cube);
+  const angle = (2 * Math.PI * hourOfDay(cube.times[req.t0]!)) / 24;
+  const coef = model.coefficients;
+  // The hour-of-day and intercept terms are the same for every cell of the window.
+  const constant = new Float64Array(H);
+  for (let h = 0; h < H; h++) constant[h] = Math.sin(angle) * coef[L * H + h]! + Math.cos(angle) * coef[(L + 1) * H + h]! + coef[(L + 2) * H + h]!;
+  const acc = new Float64Array(H);
+  const speed = cube.speed;
+  const firstBase = (req.t0 - L + 1) * n;
+  for (let i = 0; i < req.cells.length; i++) {
+    const cell = req.cells[i]!;
+    acc.set(constant);
+    for (let j = 0; j < L; j++) {
+      const v = speed[firstBase + j * n + cell]!;
+      const row = j * H;
+      for (let h = 0; h < H; h++) acc[h]! += v * coef[row + h]!;
+    }
+    // A NaN input propagates through the sums: that cell's forecast is NaN, as documented.
+    for (let h = 0; h < H; h++) out[i * H + h] = acc[h]!;
+  }
+  return out;
+}
+
+export interface BaselineSet {
+  climatology: Climatology;
+  linear: LinearBaseline;
+}
+
+export interface BaselineFitOptions {
+  /** Training hours [start, end). */
+  hours: HourRange;
+  horizon: number;
+  /** Cells the climatology is kept for (all cells when omitted: 96 bytes per cell). */
+  cells?: Int32Array;
+  lookback?: number;
+  lambda?: number;
+  sampleCells?: number;
+}
+
+/** Fit climatology and the linear baseline on the training hours. */
+export function fitBaselines(cube: Cube, options: BaselineFitOptions): BaselineSet {
+  const climatology = fitClimatology(cube, { hours: options.hours, ...(options.cells ? { cells: options.cells } : {}) });
+  const linear = fitLinearBaseline(cube, {
+    hours: options.hours,
+    horizon: options.horizon,
+    ...(options.lookback !== undefined ? { lookback: options.lookback } : {}),
+    ...(options.lambda !== undefined ? { lambda: options.lambda } : {}),
+    ...(options.sampleCells !== undefined ? { sampleCells: options.sampleCells } : {}),
+  });
+  return { climatology, linear };
+}
+
+/**
+ * Every baseline's forecast for one window, in BASELINE_NAMES order; pass `outs` (one
+ * [cells x horizon] array per baseline) to reuse buffers across windows.
+ */
+export function forecastBaselines(set: BaselineSet, cube: Cube, req: Omit<WindowRequest, 'out'> & { outs?: Float32Array[] }): Float32Array[] {
+  const size = req.cells.length * req.horizon;
+  const outs = req.outs ?? BASELINE_NAMES.map(() => new Float32Array(size));
+  const base = { t0: req.t0, cells: req.cells, horizon: req.horizon };
+  persistenceForecast(cube, { ...base, out: outs[0]! });
+  yesterdayForecast(cube, { ...base, out: outs[1]! });
+  climatologyForecast(set.climatology, cube, { ...base, out: outs[2]! });
+  linearForecast(set.linear, cube, { ...base, out: outs[3]! });
+  return outs;
+}

@@ -1,0 +1,333 @@
+/**
+ * Features per (anchor hour, cell): for each of the lookback input hours, the cell's own speed,
+ * a multi-scale stencil of its neighbourhood, the local solar time and day of year, its
+ * latitude and longitude, and u/v when the cube has them. Wind at +24 h depends on air several
+ * degrees upstream, so the stencil has square rings at several radii (default 0.25, 1 and 4
+ * degrees); per ring and hour: the mean speed on the ring's 8 points, the east-minus-west and
+ * north-minus-south differences (which way the gradient runs, i.e. what is upstream).
+ *
+ * Edges, decided once per row:
+ * - longitude wraps around the globe when the grid covers 360 degrees (wrapsLongitude);
+ * - a ring point past a pole on a longitude-wrapping grid is reflected across the pole: the
+ *   point at latitude 90+d is the point at 90-d on the meridian 180 degrees away (the real
+ *   neighbour over the pole), then clamped to the grid's rows if the grid stops short of it;
+ * - on regional grids, rows and columns past an edge are clamped to the edge.
+ * Ring offsets are whole cells (at least one), so on coarse grids small rings coincide.
+ *
+ * Values are normalised with the centre cell's statistics (normalize.ts): speeds as
+ * (v - mean) / std, differences and u/v as v / std. Gathering writes into a caller's
+ * preallocated Float32Array [batch, lookback, nFeatures]: no allocation per sample.
+ */
+import type { Cube } from '../ingest/cube.js';
+import { colLon, rowLat, wrapsLongitude, type GridSpec } from '../core/grid.js';
+import type { NormStats } from './normalize.js';
+import { HOUR_MS, TROPICAL_YEAR_HOURS } from '../core/time.js';
+
+export interface FeatureSpec {
+  lookback: number;
+  horizon: number;
+  ringsDeg: number[];
+  /** u/v of the centre cell are features (the cube had u/v bands). */
+  uv: boolean;
+  /**
+   * Day-of-year sin/cos are features. Only when the training period spans a year: from less,
+   * the seasonal cycle cannot be learnt and the feature is a trend that does not extrapolate.
+   */
+  dayOfYear: boolean;
+  /** Targets are the change from the last observed hour (else the normalised speed). */
+  predictDelta: boolean;
+  normalization: NormStats['mode'];
+  poles: 'reflect';
+  names: string[];
+  nFeatures: number;
+}
+
+/** The 8 directions of a ring as (east, north) unit steps. */
+const DIRS: ReadonlyArray<readonly [number, number]> = [
+  [1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1],
+];
+const POINTS = DIRS.length;
+
+export function featureSpec(options: { lookback: number; horizon: number; ringsDeg: number[]; uv: boolean; dayOfYear: boolean; predictDelta: boolean; normalization: NormStats['mode'] }): FeatureSpec {
+  const names = ['speed'];
+  for (const r of options.ringsDeg) names.push(`ring${r}_mean`, `ring${r}_east_minus_west`, `ring${r}_north_minus_south`);
+  names.push('solar_hour_sin', 'solar_hour_cos');
+  if (options.dayOfYear) names.push('day_of_year_sin', 'day_of_year_cos');
+  names.push('lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
+  if (options.uv) names.push('u', 'v');
+  return { ...options, ringsDeg: [...options.ringsDeg], poles: 'reflect', names, nFeatures: names.length };
+}
+
+/**
+ * Per row, per ring point: the row it reads and the column shift. A column c reads column
+ * c + shift, wrapped (global) or clamped (regional).
+ */
+export interface Stencil {
+  grid: GridSpec;
+  wraps: boolean;
+  pointsPerRow: number;
+  row: Int32Array;
+  shift: Int32Array;
+}
+
+export function buildStencil(grid: GridSpec, ringsDeg: number[]): Stencil {
+  const wraps = wrapsLongitude(grid);
+  const pointsPerRow = ringsDeg.length * POINTS;
+  const row = new Int32Array(grid.height * pointsPerRow);
+  const shift = new Int32Array(grid.height * pointsPerRow);
+  const half = Math.round(grid.width / 2);
+  for (let r = 0; r < grid.height; r++) {
+    for (let k = 0; k < ringsDeg.length; k++) {
+      const dr = Math.max(1, Math.round(ringsDeg[k]! / grid.dLat));
+      const dc = Math.max(1, Math.round(ringsDeg[k]! / grid.dLon));
+      for (let d = 0; d < POINTS; d++) {
+        const [east, north] = DIRS[d]!;
+        let rr = r - north * dr;
+        let s = east * dc;
+        if (wraps && (rr < 0 || rr >= grid.height)) {
+          // Over the pole: latitude 90+x is 90-x on the opposite meridian (same for the south).
+          const poleRow = rr < 0 ? (grid.lat0 - 90) / grid.dLat : (grid.lat0 + 90) / grid.dLat;
+          rr = Math.round(2 * poleRow - rr);
+          s += half;
+        }
+        rr = Math.min(grid.height - 1, Math.max(0, rr));
+        row[r * pointsPerRow + k * POINTS + d] = rr;
+        shift[r * pointsPerRow + k * POINTS + d] = s;
+      }
+    }
+  }
+  return { grid, wraps, pointsPerRow, row, shift };
+}
+
+/** Flat cell index a stencil point of `cell` reads. */
+export function stencilCell(stencil: Stencil, cell: number, point: number): number {
+  const { width } = stencil.grid;
+  const r = Math.floor(cell / width);
+  const c = cell - r * width;
+  const j = r * stencil.pointsPerRow + point;
+  let cc = c + stencil.shift[j]!;
+  if (stencil.wraps) cc = ((cc % width) + width) % width;
+  else cc = cc < 0 ? 0 : cc >= width ? width - 1 : cc;
+  return stencil.row[j]! * width + cc;
+}
+
+/** Everything gathering needs, built once per cube. */
+export interface FeatureContext {
+  cube: Cube;
+  spec: FeatureSpec;
+  stats: NormStats;
+  stencil: Stencil;
+  /** sin/cos of latitude per row, of longitude per column, and longitude in hours per column. */
+  latSin: Float32Array;
+  latCos: Float32Array;
+  lonSin: Float32Array;
+  lonCos: Float32Array;
+  lonHours: Float32Array;
+  /** Scratch: stencil cell indices of the current sample. */
+  points: Int32Array;
+  /**
+   * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
+   * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
+   */
+  speed: Float32Array;
+  u?: Float32Array;
+  v?: Float32Array;
+  cellStride: number;
+  hourStride: number;
+}
+
+/**
+ * The cube's values re-laid cell-major ([cell][hour]): the lookback hours of one cell are then
+ * adjacent in memory. Training gathers random (t0, cell) windows, and in the hour-major cube
+ * each of a window's 24 hours x 25 stencil points is a cache miss (frames are megabytes apart);
+ * cell-major makes it about 2 misses per stencil point. Costs one more copy of the band.
+ */
+export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
+  // Shared memory, so the training batch worker (batch-worker.ts) reads it without a copy.
+  const out = new Float32Array(new SharedArrayBuffer(cells * hours * 4));
+  const block = 256;
+  for (let c0 = 0; c0 < cells; c0 += block) {
+    const c1 = Math.min(cells, c0 + block);
+    for (let t = 0; t < hours; t++) {
+      const base = t * cells;
+      for (let c = c0; c < c1; c++) out[c * hours + t] = band[base + c]!;
+    }
+  }
+  return out;
+}
+
+/** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
+export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'cellStride' | 'hourStride'>;
+
+/**
+ * cellMajor: gather from a cell-major copy (training). layout: a layout built before (another
+ * thread's context over the same shared arrays), used as it is.
+ */
+export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean; layout?: FeatureLayout } = {}): FeatureContext {
+  const { grid } = cube;
+  if (spec.uv && (!cube.u || !cube.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+  if (stats.mean.length !== grid.width * grid.height) throw new Error(`normalisation statistics are for ${stats.mean.length} cells, the cube has ${grid.width * grid.height}`);
+  const latSin = new Float32Array(grid.height);
+  const latCos = new Float32Array(grid.height);
+  for (let r = 0; r < grid.height; r++) {
+    const a = (rowLat(grid, r) * Math.PI) / 180;
+    latSin[r] = Math.sin(a);
+    latCos[r] = Math.cos(a);
+  }
+  const lonSin = new Float32Array(grid.width);
+  const lonCos = new Float32Array(grid.width);
+  const lonHours = new Float32Array(grid.width);
+  for (let c = 0; c < grid.width; c++) {
+    const lon = colLon(grid, c);
+    lonSin[c] = Math.sin((lon * Math.PI) / 180);
+    lonCos[c] = Math.cos((lon * Math.PI) / 180);
+    lonHours[c] = lon / 15;
+  }
+  const stencil = buildStencil(grid, spec.ringsDeg);
+  const cells = grid.width * grid.height;
+  const hours = cube.times.length;
+  const layout: FeatureLayout = options.layout
+    ? options.layout
+    : options.cellMajor
+    ? {
+        speed: cellMajor(cube.speed, cells, hours),
+        ...(spec.uv ? { u: cellMajor(cube.u!, cells, hours), v: cellMajor(cube.v!, cells, hours) } : {}),
+        cellStride: hours,
+        hourStride: 1,
+      }
+    : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), cellStride: 1, hourStride: cells };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow), ...layout };
+}
+
+const TWO_PI = 2 * Math.PI;
+
+/** True when the centre cell's inputs and (if withTargets) targets are all valid numbers. */
+export function windowValid(ctx: FeatureContext, t0: number, cell: number, withTargets: boolean): boolean {
+  const { speed, cellStride, hourStride } = ctx;
+  const first = t0 - ctx.spec.lookback + 1;
+  const last = withTargets ? t0 + ctx.spec.horizon : t0;
+  const base = cell * cellStride;
+  for (let t = first; t <= last; t++) {
+    const v = speed[base + t * hourStride]!;
+    if (v !== v) return false;
+  }
+  return true;
+}
+
+/**
+ * Write the features of window (t0, cell) into x at sample slot `slot`
+ * (x is [batch, lookback, nFeatures]). Returns false, leaving zeros, when the centre cell has a
+ * NaN input: callers give such samples zero weight (training) or NaN output (forecast).
+ */
+export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number): boolean {
+  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride } = ctx;
+  const { width } = cube.grid;
+  const nF = spec.nFeatures;
+  const L = spec.lookback;
+  const nRings = spec.ringsDeg.length;
+  const row = Math.floor(cell / width);
+  const col = cell - row * width;
+  const mean = stats.mean[cell]!;
+  const inv = 1 / stats.std[cell]!;
+  for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
+  const centreBase = cell * cellStride;
+  const latS = ctx.latSin[row]!;
+  const latC = ctx.latCos[row]!;
+  const lonS = ctx.lonSin[col]!;
+  const lonC = ctx.lonCos[col]!;
+  const lonH = ctx.lonHours[col]!;
+  const u = ctx.u;
+  const v = ctx.v;
+  let o = slot * L * nF;
+  let ok = true;
+  for (let h = 0; h < L; h++) {
+    const t = t0 - L + 1 + h;
+    const base = t * hourStride;
+    const centre = speed[centreBase + base]!;
+    if (centre !== centre) ok = false;
+    x[o++] = centre === centre ? (centre - mean) * inv : 0;
+    for (let k = 0; k < nRings; k++) {
+      // Directions: 0 E, 1 NE, 2 N, 3 NW, 4 W, 5 SW, 6 S, 7 SE.
+      const pk = k * POINTS;
+      let sum = 0;
+      let n = 0;
+      let east = 0;
+      let nEast = 0;
+      let west = 0;
+      let nWest = 0;
+      let north = 0;
+      let nNorth = 0;
+      let south = 0;
+      let nSouth = 0;
+      for (let d = 0; d < POINTS; d++) {
+        const val = speed[base + points[pk + d]!]!;
+        if (val !== val) continue;
+        sum += val;
+        n++;
+        if (d === 7 || d === 0 || d === 1) { east += val; nEast++; }
+        if (d >= 3 && d <= 5) { west += val; nWest++; }
+        if (d >= 1 && d <= 3) { north += val; nNorth++; }
+        if (d >= 5) { south += val; nSouth++; }
+      }
+      const ringMean = n > 0 ? sum / n : centre;
+      x[o++] = ringMean === ringMean ? (ringMean - mean) * inv : 0;
+      x[o++] = nEast > 0 && nWest > 0 ? (east / nEast - west / nWest) * inv : 0;
+      x[o++] = nNorth > 0 && nSouth > 0 ? (north / nNorth - south / nSouth) * inv : 0;
+    }
+    const hours = cube.times[t]! / HOUR_MS;
+    const solar = (TWO_PI * (hours + lonH)) / 24;
+    x[o++] = Math.sin(solar);
+    x[o++] = Math.cos(solar);
+    if (spec.dayOfYear) {
+      const year = (TWO_PI * hours) / TROPICAL_YEAR_HOURS;
+      x[o++] = Math.sin(year);
+      x[o++] = Math.cos(year);
+    }
+    x[o++] = latS;
+    x[o++] = latC;
+    x[o++] = lonS;
+    x[o++] = lonC;
+    if (spec.uv) {
+      const uu = u![centreBase + base]!;
+      const vv = v![centreBase + base]!;
+      x[o++] = uu === uu ? uu * inv : 0;
+      x[o++] = vv === vv ? vv * inv : 0;
+    }
+  }
+  return ok;
+}
+
+/**
+ * Write the normalised targets of window (t0, cell) into y at row `slot` (y is
+ * [batch, horizon]). Returns false when a target or the last input is NaN.
+ */
+export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: Float32Array, slot: number): boolean {
+  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const H = spec.horizon;
+  const inv = 1 / stats.std[cell]!;
+  const base = cell * cellStride;
+  const ref = spec.predictDelta ? speed[base + t0 * hourStride]! : stats.mean[cell]!;
+  let ok = ref === ref;
+  for (let j = 0; j < H; j++) {
+    const val = speed[base + (t0 + 1 + j) * hourStride]!;
+    if (val !== val || !ok) {
+      ok = false;
+      y[slot * H + j] = 0;
+    } else {
+      y[slot * H + j] = (val - ref) * inv;
+    }
+  }
+  return ok;
+}
+
+/** Turn normalised model outputs back into m/s for window (t0, cell). */
+export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number): void {
+  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const sd = stats.std[cell]!;
+  const ref = spec.predictDelta ? speed[cell * cellStride + t0 * hourStride]! : stats.mean[cell]!;
+  for (let j = 0; j < spec.horizon; j++) {
+    // Wind speed is never negative: a model slightly below zero in calm air is clipped.
+    const v = ref + sd * out[offset + j]!;
+    out[offset + j] = v !== v ? NaN : v > 0 ? v : 0;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Normalisation statistics, computed from the training period only (never validation or test
+ * hours, which would leak their climate into the model) and stored with the checkpoint.
+ *
+ * 'cell' mode keeps a mean and standard deviation of speed per grid cell: small real datasets
+ * then need not learn each cell's climate, and one network serves calm and stormy cells alike.
+ * 'global' mode uses one mean and deviation everywhere (the arrays then hold that value).
+ */
+import type { Cube } from '../ingest/cube.js';
+import { DataError } from '../core/errors.js';
+import type { Period } from './split.js';
+import { rowAreaWeight } from './windows.js';
+
+export type NormalizationMode = 'cell' | 'global';
+
+export interface NormStats {
+  mode: NormalizationMode;
+  /** Per cell mean speed over the training hours, m/s (all equal in 'global' mode). */
+  mean: Float32Array;
+  /** Per cell standard deviation, m/s, floored (see minStd) so calm cells do not blow up. */
+  std: Float32Array;
+  /** Area-weighted mean speed and deviation over all training hours and cells, m/s. */
+  globalMean: number;
+  globalStd: number;
+  /** Area-weighted mean of std^2: divides the loss weights so they average about 1. */
+  meanVariance: number;
+}
+
+/** A cell's deviation is at least this fraction of the global one (or 0.05 m/s). */
+const MIN_STD_FRACTION = 0.2;
+
+/** Mean and deviation of speed over the hours of `period`, per cell and globally. */
+export function computeStats(cube: Cube, period: Period, mode: NormalizationMode): NormStats {
+  const { width, height } = cube.grid;
+  const cells = width * height;
+  const sum = new Float64Array(cells);
+  const sumSq = new Float64Array(cells);
+  const count = new Uint32Array(cells);
+  const speed = cube.speed;
+  for (let t = period.startHour; t < period.endHour; t++) {
+    const base = t * cells;
+    for (let i = 0; i < cells; i++) {
+      const v = speed[base + i]!;
+      if (v === v) {
+        sum[i]! += v;
+        sumSq[i]! += v * v;
+        count[i]! += 1;
+      }
+    }
+  }
+  let wSum = 0;
+  let gSum = 0;
+  let gSq = 0;
+  for (let r = 0; r < height; r++) {
+    const w = rowAreaWeight(cube.grid, r);
+    for (let c = 0; c < width; c++) {
+      const i = r * width + c;
+      if (count[i]! === 0) continue;
+      wSum += w * count[i]!;
+      gSum += w * sum[i]!;
+      gSq += w * sumSq[i]!;
+    }
+  }
+  if (wSum === 0) {
+    throw new DataError(cube.source.files[period.startHour], `no valid (non-NaN) speed values in the training hours ${period.startHour}..${period.endHour - 1}`);
+  }
+  const globalMean = gSum / wSum;
+  const globalStd = Math.sqrt(Math.max(gSq / wSum - globalMean * globalMean, 0));
+  const floor = Math.max(MIN_STD_FRACTION * globalStd, 0.05);
+  const mean = new Float32Array(cells);
+  const std = new Float32Array(cells);
+  if (mode === 'global') {
+    mean.fill(globalMean);
+    std.fill(Math.max(globalStd, floor));
+  } else {
+    for (let i = 0; i < cells; i++) {
+      const n = count[i]!;
+      if (n === 0) {
+        mean[i] = globalMean;
+        std[i] = Math.max(globalStd, floor);
+        continue;
+      }
+      const m = sum[i]! / n;
+      mean[i] = m;
+      std[i] = Math.max(Math.sqrt(Math.max(sumSq[i]! / n - m * m, 0)), floor);
+    }
+  }
+  let vSum = 0;
+  let vW = 0;
+  for (let r = 0; r < height; r++) {
+    const w = rowAreaWeight(cube.grid, r);
+    for (let c = 0; c < width; c++) {
+      const s = std[r * width + c]!;
+      vSum += w * s * s;
+      vW += w;
+    }
+  }
+  return { mode, mean, std, globalMean, globalStd, meanVariance: vSum / vW };
+}
+
+/** Pack mean and std into one buffer (for the checkpoint's norm.bin). */
+export function packStats(stats: NormStats): Buffer {
+  const cells = stats.mean.length;
+  const out = new Float32Array(cells * 2);
+  out.set(stats.mean, 0);
+  out.set(stats.std, cells);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Inverse of packStats; scalars come from meta.json. */
+export function unpackStats(
+  bytes: Uint8Array,
+  scalars: { mode: NormalizationMode; globalMean: number; globalStd: number; meanVariance: number; cells: number },
+): NormStats {
+  if (bytes.byteLength !== scalars.cells * 8) {
+    throw new Error(`normalisation file has ${bytes.byteLength} bytes, expected ${scalars.cells * 8} (2 x ${scalars.cells} float32)`);
+  }
+  const copy = new Float32Array(scalars.cells * 2);
+  new Uint8Array(copy.buffer).set(bytes);
+  return {
+    mode: scalars.mode,
+    mean: copy.subarray(0, scalars.cells),
+    std: copy.subarray(scalars.cells),
+    globalMean: scalars.globalMean,
+    globalStd: scalars.globalStd,
+    meanVariance: scalars.meanVariance,
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * One synthetic hour from generator to file, and the worker thread that runs it.
+ *
+ * `windcast synth` starts one worker per core; each builds its own SynthPlan (land mask,
+ * interpolation tables) once, then turns hour after hour into an atomically written GeoTIFF.
+ * Hours are pure functions of (seed, hour, grid), so which worker writes which hour does not
+ * change a byte. The same renderHourFile runs in-process when no workers are wanted.
+ */
+import { join } from 'node:path';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { describeError } from '../core/errors.js';
+import { writeFileAtomic, encodeGeoTiffParts } from '../output/geotiff-write.js';
+import type { GridSpec } from '../core/grid.js';
+import { planSynth, synthFileName, synthHour, SYNTH_VERSION, type SynthPlan } from './generator.js';
+import { isoHour } from '../core/time.js';
+
+export interface SynthJobSettings {
+  grid: GridSpec;
+  seed: number;
+  bands: 'speed' | 'uv';
+  compress: 'none' | 'deflate';
+  outDir: string;
+}
+
+/** zlib level for synthetic hours: fast; level 1 is within a few percent of level 6 on these grids. */
+const DEFLATE_LEVEL = 1;
+
+/** Generate, encode and atomically write one hour; returns the file name and its size. */
+export async function renderHourFile(plan: SynthPlan, settings: SynthJobSettings, hourMs: number): Promise<{ file: string; bytes: number }> {
+  const frame = synthHour(plan, hourMs, settings.bands === 'uv');
+  const uv = settings.bands === 'uv' && frame.u && frame.v;
+  const parts = encodeGeoTiffParts({
+    grid: settings.grid,
+    bands: uv ? [frame.u!, frame.v!] : [frame.speed],
+    compress: settings.compress,
+    deflateLevel: DEFLATE_LEVEL,
+    metadata: {
+      source: 'windcast synth (synthetic, not observed weather)',
+      generator_version: SYNTH_VERSION,
+      seed: String(settings.seed),
+      valid_time: isoHour(hourMs),
+      units: 'm/s',
+    },
+    bandDescriptions: uv ? ['u10', 'v10'] : ['wind_speed_10m'],
+    bandMetadata: uv ? [{ units: 'm/s' }, { units: 'm/s' }] : [{ units: 'm/s' }],
+  });
+  const file = synthFileName(hourMs, settings.bands);
+  await writeFileAtomic(join(settings.outDir, file), parts);
+  return { file, bytes: parts.reduce((n, p) => n + p.length, 0) };
+}
+
+export type WorkerRequest = { hourMs: number } | { stop: true };
+export type WorkerReply =
+  | { ready: true }
+  | { hourMs: number; file: string; bytes: number }
+  | { hourMs: number; error: string };
+
+if (!isMainThread && parentPort && (workerData as { synthWorker?: boolean } | null)?.synthWorker) {
+  const port = parentPort;
+  const settings = (workerData as { settings: SynthJobSettings }).settings;
+  const plan = planSynth(settings.grid, settings.seed);
+  port.on('message', (msg: WorkerRequest) => {
+    if ('stop' in msg) {
+      port.close();
+      return;
+    }
+    renderHourFile(plan, settings, msg.hourMs).then(
+      (done) => port.postMessage({ hourMs: msg.hourMs, ...done } satisfies WorkerReply),
+      (err: unknown) => port.postMessage({ hourMs: msg.hourMs, error: describeError(err) } satisfies WorkerReply),
+    );
+  });
+  port.postMessage({ ready: true } satisfies WorkerReply);
+}
