@@ -6,14 +6,14 @@
  * manifest (synth.json) and returns what it wrote. Files are written under temporary names and
  * renamed, so an interrupted run leaves only complete hours behind.
  */
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CommandContext } from './context.js';
 import { CUBE_CACHE_DIR } from '../ingest/cube.js';
 import { DataError, WindcastError, describeError } from '../core/errors.js';
-import { writeFileAtomic } from '../output/geotiff-write.js';
+import { isTemporaryName, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { describeGrid, type GridSpec } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
 import { planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/generator.js';
@@ -48,7 +48,6 @@ export interface SynthResult {
 
 export const MANIFEST_NAME = 'synth.json';
 /** Temporary files our atomic writer leaves only if a run was killed mid-write. */
-const STALE_TMP = /^\.(windspeed|wind_uv)_.*\.tmp$|^\.synth\.json\..*\.tmp$/;
 
 export async function synth(args: SynthArgs, ctx: CommandContext): Promise<SynthResult> {
   const cfg = ctx.config.synth;
@@ -134,13 +133,15 @@ async function prepareFolder(out: string, names: Set<string>): Promise<number> {
     });
     return 0;
   }
+  // Temporaries of a killed synth go; those of a live one are its business.
+  removeStaleTemporaries(out);
   const entries = await readdir(out);
   const foreign: string[] = [];
   const otherRun: string[] = [];
   let replaced = 0;
   for (const name of entries) {
-    if (STALE_TMP.test(name)) {
-      await unlink(join(out, name)).catch(() => {});
+    if (isTemporaryName(name)) {
+      continue;
     } else if (names.has(name)) {
       replaced++;
     } else if (SYNTH_FILE_PATTERN.test(name)) {

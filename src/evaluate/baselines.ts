@@ -18,7 +18,7 @@
  */
 import type { Cube } from '../ingest/cube.js';
 import { latitudeWeights } from './regions.js';
-import { HOUR_MS, hourOfDay } from '../core/time.js';
+import { hourOfDay } from '../core/time.js';
 
 export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];

@@ -6,7 +6,8 @@
  * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
  * (0.25 = 25 % lower RMSE than the baseline).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/atomic.js';
 import { join } from 'node:path';
 import type { GroupScores, Scores, Skill } from './metrics.js';
 import type { LatitudeBand } from './regions.js';
@@ -96,17 +97,10 @@ export interface EvaluationReport {
 export function writeReport(dir: string, report: EvaluationReport, chartPng: Uint8Array): { json: string; markdown: string; chart: string } {
   mkdirSync(dir, { recursive: true });
   const paths = { json: join(dir, REPORT_FILES.json), markdown: join(dir, REPORT_FILES.markdown), chart: join(dir, REPORT_FILES.chart) };
-  writeAtomic(paths.json, JSON.stringify(report, finiteOrNull, 2) + '\n');
-  writeAtomic(paths.markdown, formatReportMarkdown(report));
-  writeAtomic(paths.chart, chartPng);
+  writeFileAtomicSync(paths.json, JSON.stringify(report, finiteOrNull, 2) + '\n');
+  writeFileAtomicSync(paths.markdown, formatReportMarkdown(report));
+  writeFileAtomicSync(paths.chart, chartPng);
   return paths;
-}
-
-/** Write beside, then rename: a reader never sees half a report. */
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 function finiteOrNull(_key: string, value: unknown): unknown {

@@ -13,7 +13,8 @@
  * with larger values falls back to float32.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -24,7 +25,6 @@ import { DataError, WindcastError, describeError } from '../core/errors.js';
 import { cellCount, gridDifferences, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { readRasterHeader, type BandStats, type RasterHeader } from './raster.js';
-import { HOUR_MS } from '../core/time.js';
 
 /** Folder, inside a data folder, that holds its cube cache (see cachePathFor). */
 export const CUBE_CACHE_DIR = '.windcast-cache';
@@ -264,13 +264,6 @@ async function readParallel(path: string, target: Uint8Array, position: number):
   }
 }
 
-function writeFully(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.byteLength) {
-    done += writeSync(fd, data, done, Math.min(CHUNK_BYTES, data.byteLength - done));
-  }
-}
-
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
 export async function loadCubeCache(path: string, expectFingerprint: string, files: string[], progress?: Progress): Promise<Cube | null> {
   let fd: number;
@@ -397,35 +390,27 @@ export function writeCubeCache(path: string, cube: Cube, catalog: Catalog, encod
   headerBytes.copy(pre, 12);
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeFully(fd, pre);
+  removeStaleTemporaries(dir);
+  writeFileAtomicSync(path, (write) => {
+    write(pre);
     for (const b of bands) {
       const data = cube[b]!;
       if (enc === 'float32') {
-        writeFully(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       } else {
         const chunkCells = CHUNK_BYTES / 2;
         const buf = new Int16Array(Math.min(chunkCells, data.length));
         for (let start = 0; start < data.length; start += chunkCells) {
           const n = Math.min(chunkCells, data.length - start);
           encodeInt16(data, start, n, buf);
-          writeFully(fd, new Uint8Array(buf.buffer, 0, n * 2));
+          write(new Uint8Array(buf.buffer, 0, n * 2));
         }
       }
     }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  });
   // Older caches of this folder describe files that changed or vanished: remove them.
   for (const name of readdirSync(dir)) {
-    if (/^cube-.*\.bin(\.tmp-\d+)?$/.test(name) && join(dir, name) !== path && !name.includes('.tmp-')) {
+    if (/^cube-.*\.bin$/.test(name) && join(dir, name) !== path) {
       try { unlinkSync(join(dir, name)); } catch { /* another run may have removed it */ }
     }
   }

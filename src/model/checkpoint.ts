@@ -14,13 +14,14 @@
  * runs from writing the same folder; a lock whose process is gone is taken over.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Tf } from '../runtime/backend.js';
 import { storedTensor } from '../prepare/batches.js';
 import { ModelConfigSchema, TrainConfigSchema } from '../core/config.js';
+import { fsyncDir, processAlive, temporarySibling, writeFileSynced } from '../core/atomic.js';
 import { CheckpointError, describeError } from '../core/errors.js';
 import type { FeatureSpec } from '../prepare/features.js';
 import type { ModelSpec } from './model.js';
@@ -149,27 +150,6 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function writeFileSynced(path: string, data: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function joinBuffers(parts: ArrayBuffer | ArrayBuffer[]): Uint8Array {
   if (!Array.isArray(parts)) return new Uint8Array(parts);
   const total = parts.reduce((n, p) => n + p.byteLength, 0);
@@ -239,7 +219,7 @@ async function optimizerArtifacts(optimizer: Optimizer): Promise<{ json: string;
 export async function writeCheckpoint(tf: Tf, runDir: string, kind: CheckpointKind, payload: CheckpointPayload, hook?: WriteHook): Promise<string> {
   mkdirSync(runDir, { recursive: true });
   const target = join(runDir, kind);
-  const tmp = join(runDir, `.tmp-${kind}-${process.pid}-${Date.now()}`);
+  const tmp = temporarySibling(target);
   const { modelJson, weights } = await modelArtifacts(tf, payload.model);
   const opt = payload.optimizer ? await optimizerArtifacts(payload.optimizer) : undefined;
   const files: Record<string, Uint8Array | string> = {
@@ -279,19 +259,6 @@ export async function writeCheckpoint(tf: Tf, runDir: string, kind: CheckpointKi
     if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(`${target}: cannot write checkpoint (${describeError(err)})`, { cause: err });
   }
-}
-
-/** Remove leftovers of writes that were killed (temporary folders); returns their names. */
-export function cleanStaleTemporaries(runDir: string): string[] {
-  if (!existsSync(runDir)) return [];
-  const removed: string[] = [];
-  for (const name of readdirSync(runDir)) {
-    if (name.startsWith('.tmp-')) {
-      rmSync(join(runDir, name), { recursive: true, force: true });
-      removed.push(name);
-    }
-  }
-  return removed;
 }
 
 /**
@@ -419,15 +386,6 @@ export async function restoreOptimizer(tf: Tf, optimizer: Optimizer, state: NonN
 export interface RunLock {
   path: string;
   release(): void;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Take runDir/.lock, or fail naming the process that holds it. A dead holder's lock is taken over. */

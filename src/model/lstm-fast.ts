@@ -28,7 +28,6 @@ import type { Tf } from '../runtime/backend.js';
 import { loadLstmOps, whyNotLoaded } from '../runtime/lstm-kernels.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
-type LayersModel = ReturnType<Tf['model']>;
 type SymbolicTensor = ReturnType<Tf['input']>;
 
 const require = createRequire(import.meta.url);

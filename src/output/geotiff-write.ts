@@ -17,11 +17,9 @@
  * writeGeoTiff writes a temporary file in the target folder, fsyncs it and renames it over the
  * target, so a reader never sees a half-written file and an earlier one is never half-overwritten.
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { DataError, WindcastError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { WindcastError } from '../core/errors.js';
 import { colLon, rowLat, type GridSpec } from '../core/grid.js';
 
 export interface GeoTiffWriteOptions {
@@ -349,56 +347,7 @@ export function encodeGeoTiff(options: GeoTiffWriteOptions): Buffer {
   return Buffer.concat(encodeGeoTiffParts(options));
 }
 
-/**
- * Write already-encoded bytes atomically: a temporary file in the same folder (so the rename
- * stays on one file system), fsync, rename over the target, fsync the folder. On failure the
- * temporary file is removed and the target is untouched.
- */
-export async function writeFileAtomic(path: string, parts: Buffer[]): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let handle;
-  try {
-    handle = await open(tmp, 'wx');
-    let pending = parts;
-    while (pending.length > 0) {
-      const { bytesWritten } = await handle.writev(pending);
-      pending = skipBytes(pending, bytesWritten);
-    }
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(tmp, path);
-  } catch (err) {
-    if (handle) await handle.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    const e = err as NodeJS.ErrnoException;
-    throw new DataError(path, `cannot write: ${e.code ? `${e.code} ` : ''}${e.message}`, { cause: err });
-  }
-  // Make the rename itself durable; some file systems refuse fsync on a folder, which is harmless.
-  try {
-    const d = await open(dir, 'r');
-    await d.sync().catch(() => {});
-    await d.close();
-  } catch {
-    /* see above */
-  }
-}
-
-function skipBytes(parts: Buffer[], n: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const p of parts) {
-    if (n >= p.length) {
-      n -= p.length;
-      continue;
-    }
-    rest.push(n > 0 ? p.subarray(n) : p);
-    n = 0;
-  }
-  return rest;
-}
-
-/** Encode and write a GeoTIFF atomically (see writeFileAtomic). */
+/** Encode and write a GeoTIFF atomically (core/atomic.ts). */
 export async function writeGeoTiff(path: string, options: GeoTiffWriteOptions): Promise<void> {
   await writeFileAtomic(path, encodeGeoTiffParts(options));
 }

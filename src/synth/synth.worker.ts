@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../core/errors.js';
-import { writeFileAtomic, encodeGeoTiffParts } from '../output/geotiff-write.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { encodeGeoTiffParts } from '../output/geotiff-write.js';
 import type { GridSpec } from '../core/grid.js';
 import { planSynth, synthFileName, synthHour, SYNTH_VERSION, type SynthPlan } from './generator.js';
 import { isoHour } from '../core/time.js';

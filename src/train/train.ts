@@ -6,6 +6,7 @@
  * last/ (and best/ on improvement), append one JSONL line, and stop early when validation
  * stalls. An abort signal (Ctrl-C) ends the epoch at the next batch, saves last/ and returns.
  */
+import { removeStaleTemporaries } from '../core/atomic.js';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo, Tf } from '../runtime/backend.js';
@@ -15,7 +16,6 @@ import { BatchWorker } from '../prepare/batch.worker.js';
 import { batchTensors, storedTensor } from '../prepare/batches.js';
 import {
   acquireLock,
-  cleanStaleTemporaries,
   loadCheckpoint,
   restoreOptimizer,
   writeCheckpoint,
@@ -301,7 +301,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   let optimizer: ReturnType<Tf['train']['adam']> | undefined;
   let batchThread: BatchWorker | undefined;
   try {
-    for (const name of cleanStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
+    for (const name of removeStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
     const hours = cubeHours(cube);
     const fingerprint = cube.source.fingerprint;
     let split: TimeSplit;

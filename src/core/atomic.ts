@@ -1,0 +1,164 @@
+/**
+ * The one atomic write: a temporary sibling (same folder, so the rename stays on one file
+ * system), fsync, rename over the target, fsync of the folder. Killed at any moment, the target
+ * is either the old file or the new one, never half of either. Checkpoints, the cube cache,
+ * forecast GeoTIFFs, reports and synth files all write through here.
+ *
+ * Temporary names carry the writer's process id (`.NAME.PID.HEX.tmp`), so that a later run can
+ * tell the leftovers of a killed process from the work of a live one and remove only the former
+ * (removeStaleTemporaries).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { DataError } from './errors.js';
+
+const TEMPORARY = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** A fresh temporary sibling of `target` for this process: `.NAME.PID.HEX.tmp` in target's folder. */
+export function temporarySibling(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Appends bytes to the file being written (all of them: short writes are retried). */
+export type ByteSink = (bytes: Uint8Array) => void;
+
+/**
+ * Write `content` to `path` atomically. `content` is a string (UTF-8), bytes, or a function that
+ * streams the bytes through the sink it is given (for data too large to hold twice). On failure
+ * the temporary file is removed, the target is untouched, and the error is a DataError naming
+ * `path`.
+ */
+export function writeFileAtomicSync(path: string, content: string | Uint8Array | ((write: ByteSink) => void)): void {
+  const tmp = temporarySibling(path);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx');
+    const sink = fileSink(fd);
+    if (typeof content === 'function') content(sink);
+    else sink(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(path, err);
+  }
+  fsyncDir(dirname(path));
+}
+
+/** writeFileAtomicSync for bytes already in memory, written without blocking the event loop. */
+export async function writeFileAtomic(path: string, parts: readonly Uint8Array[]): Promise<void> {
+  const tmp = temporarySibling(path);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(tmp, 'wx');
+    let pending = parts.slice();
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending as Uint8Array[]);
+      pending = skipBytes(pending, bytesWritten);
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (err) {
+    if (handle) await handle.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw writeError(path, err);
+  }
+  fsyncDir(dirname(path));
+}
+
+/** Write a file and fsync it, in place: for files inside a temporary folder renamed as a whole. */
+export function writeFileSynced(path: string, data: Uint8Array | string): void {
+  const fd = openSync(path, 'w');
+  try {
+    fileSink(fd)(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Make a rename or a new entry in `dir` durable. Some file systems refuse fsync on a folder: harmless. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // See above: the entry is in place, only its durability across a power cut is unknown.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Whether a process with this id is running (a process of another user counts as running). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the temporary files and folders in `dir` left by processes that no longer run (a kill
+ * -9 mid-write); those of live processes are left alone. Returns the names removed.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMPORARY.exec(name);
+    if (!m || processAlive(Number(m[2]))) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Whether `name` is a temporary of this module (so listings of finished files can skip it). */
+export function isTemporaryName(name: string): boolean {
+  return TEMPORARY.test(name);
+}
+
+/** At most this much per write call: a global cube band is over 2 GB, beyond one write(2). */
+const MAX_WRITE = 1 << 30;
+
+function fileSink(fd: number): ByteSink {
+  return (bytes) => {
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, Math.min(MAX_WRITE, bytes.byteLength - off));
+  };
+}
+
+function skipBytes(parts: readonly Uint8Array[], n: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const p of parts) {
+    if (n >= p.byteLength) {
+      n -= p.byteLength;
+      continue;
+    }
+    rest.push(n > 0 ? p.subarray(n) : p);
+    n = 0;
+  }
+  return rest;
+}
+
+function writeError(path: string, err: unknown): DataError {
+  if (err instanceof DataError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new DataError(path, `cannot write: ${e.code ? `${e.code} ` : ''}${e.message}`, { cause: err });
+}
