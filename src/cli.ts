@@ -118,9 +118,10 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  windcast inspect data/synth --json')
     .action(async (dir: string, opts) => {
       const ctx = buildContext(program, { ingest: { glob: opts.glob, timePattern: opts.timePattern } });
-      const { inspect, formatInspectResult } = await import('./commands/inspect.js');
+      const { inspect, formatInspectResult, requireReadyForTraining } = await import('./commands/inspect.js');
       const result = await inspect({ dir }, ctx);
       print(opts.json ? JSON.stringify(result, null, 2) : formatInspectResult(result));
+      requireReadyForTraining(result);
     });
 
   program
