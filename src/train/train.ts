@@ -363,11 +363,6 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       if (hasCheckpoint && !options.force) {
         throw new CheckpointError(`${runDir}: already holds checkpoints; use --resume to continue it, --force to start over, or another --run name`);
       }
-      if (hasCheckpoint) {
-        // --force on a run with checkpoints: start over cleanly, so no stale best/ or log remains.
-        for (const name of ['last', 'last.prev', 'best', 'best.prev', 'train-log.jsonl']) rmSync(join(runDir, name), { recursive: true, force: true });
-        log(`${runDir}: starting over (--force): removed the previous checkpoints and log`);
-      }
       split = splitHours({ hours, lookback: config.model.lookback, horizon: config.model.horizon, fractions: config.train.split });
       stats = computeStats(cube, split.train, config.model.normalization);
     }
@@ -501,6 +496,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       bestByLead = { model: v0.byLead, persistence: validation.persistenceByLead, linear: validation.linearByLead };
       stopped = 'running';
       await writeCheckpoint(tf, runDir, 'best', { model, optimizer, stats, meta: baseMeta(0, bestByLead) }, options.writeHook);
+      if (hasCheckpoint && !options.resume) {
+        // --force on a run with checkpoints starts over, so no stale last/ or log may remain;
+        // removed only now that everything is validated and the new best/ is safely written.
+        for (const name of ['last', 'last.prev', 'best.prev', 'train-log.jsonl']) rmSync(join(runDir, name), { recursive: true, force: true });
+        log(`${runDir}: starting over (--force): removed the previous checkpoints and log`);
+      }
     }
 
     for (let epoch = startEpoch + 1; epoch <= epochs; epoch++) {
