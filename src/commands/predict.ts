@@ -32,10 +32,10 @@ import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, ty
 import type { CommandContext } from './context.js';
 import { buildCube, type Cube } from '../ingest/cube.js';
 import { DataError, WindcastError, describeError } from '../core/errors.js';
-import { denormalize, featureContext, type FeatureSpec } from '../prepare/features.js';
+import { denormalize, featureContext } from '../prepare/features.js';
 import type { GatherInit, GatherRequest } from '../forecast/gather.worker.js';
 import type { GeoTiffWriteOptions } from '../output/geotiff-write.js';
-import { cellCount, describeGrid, gridDifferences, type GridSpec } from '../core/grid.js';
+import { cellCount, describeGrid, gridDifferences } from '../core/grid.js';
 import { renderContactSheet } from '../output/maps.js';
 import { collectSites, planSite, sampleSite, type Interpolation, type Site, type SitePlan } from '../output/points.js';
 import type { EncodeReply, EncodeTask } from '../output/encode.worker.js';
@@ -287,7 +287,7 @@ export async function forecastCells(
   batchCells: number,
   onBatch: (start: number, count: number, values: Float32Array) => void,
 ): Promise<void> {
-  const spec = loaded.meta.features as FeatureSpec;
+  const spec = loaded.meta.features;
   const L = spec.lookback;
   const F = spec.nFeatures;
   const H = spec.horizon;
@@ -410,7 +410,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const atMs = args.at !== undefined ? parseIsoHour(args.at, '--at') : undefined;
   const checkpoint = resolveCheckpointDir(args.model, 'best');
   const meta: CheckpointMeta = readMeta(checkpoint);
-  const modelGrid = meta.grid as GridSpec;
+  const modelGrid = meta.grid;
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const plans: SitePlan[] = sites.map((s) => planSite(modelGrid, s, pc.interpolation));

@@ -104,7 +104,7 @@ export async function loadForecaster(checkpointDir: string, tf: Tf, options: For
 
 /** A Forecaster around an in-memory model (the training loop's, or a loaded one). */
 export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta, stats: NormStats, batchCells: number): Forecaster {
-  const spec = meta.features as FeatureSpec;
+  const spec = meta.features;
   const contexts = new WeakMap<Cube, FeatureContext>();
   let scratch: ForecastScratch | undefined;
   let disposed = false;

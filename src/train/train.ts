@@ -14,8 +14,8 @@ import { PROJECT_ROOT } from '../runtime/backend.js';
 import { fitLinearBaseline, linearForecast, solveRidge } from '../evaluate/baselines.js';
 import { BatchWorker } from '../prepare/batch.worker.js';
 import { batchTensors, storedTensor } from '../prepare/batches.js';
+import { acquireLock } from '../model/run-lock.js';
 import {
-  acquireLock,
   loadCheckpoint,
   restoreOptimizer,
   writeCheckpoint,
