@@ -29,13 +29,14 @@ import { loadBackend, type BackendInfo, type Tf } from '../runtime/backend.js';
 import { inputTensor } from '../prepare/batches.js';
 import { isGlob, listCatalog, type Catalog, type CatalogEntry } from '../ingest/catalog.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
+import { checkDataFits, fileFacts } from '../model/data-fit.js';
 import type { CommandContext } from './context.js';
 import { buildCube, type Cube } from '../ingest/cube.js';
 import { DataError, WindcastError, describeError } from '../core/errors.js';
 import { denormalize, featureContext } from '../prepare/features.js';
 import type { GatherInit, GatherRequest } from '../forecast/gather.worker.js';
 import type { GeoTiffWriteOptions } from '../output/geotiff-write.js';
-import { cellCount, describeGrid, gridDifferences } from '../core/grid.js';
+import { cellCount, describeGrid } from '../core/grid.js';
 import { renderContactSheet } from '../output/maps.js';
 import { collectSites, planSite, sampleSite, type Interpolation, type Site, type SitePlan } from '../output/points.js';
 import type { EncodeReply, EncodeTask } from '../output/encode.worker.js';
@@ -426,11 +427,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
   const { issueMs, entries } = selectInputHours(catalog, lookback, atMs);
   const reference = await readRasterHeader(entries[0]!.path);
-  const diffs = gridDifferences(modelGrid, reference.grid);
-  if (diffs.length > 0) {
-    throw new DataError(reference.path, `grid differs from the one the model was trained on (${checkpoint}): ${diffs.join('; ')} (model vs this file)`);
-  }
-  if (meta.features.uv && reference.bandCount !== 2) throw new DataError(reference.path, 'the model was trained with u/v inputs but this file has wind speed only');
+  checkDataFits(meta, fileFacts(reference));
   const sub: Catalog = { input: catalog.input, entries, gaps: [], duplicates: [] };
   // 2. Decode the hours (worker threads) while the backend and the model load on this one.
   // No cube cache: 24 hours decode in about a second, and predict must not write into --data.

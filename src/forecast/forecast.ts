@@ -7,10 +7,10 @@
 import type { Tf } from '../runtime/backend.js';
 import { inputTensor } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
 import { denormalize, featureContext, gatherWindow, type FeatureContext, type FeatureSpec } from '../prepare/features.js';
-import { gridDifferences } from '../core/grid.js';
 import type { NormStats } from '../prepare/normalize.js';
 
 type LayersModel = ReturnType<Tf['model']>;
@@ -82,14 +82,6 @@ export function forecastWindows(
   return out;
 }
 
-/** Check a cube can be forecast by a model trained with meta; DataError naming the data otherwise. */
-export function checkCubeMatches(meta: CheckpointMeta, cube: Cube): void {
-  const where = cube.source.files[0];
-  const diffs = gridDifferences(meta.grid, cube.grid);
-  if (diffs.length > 0) throw new DataError(where, `grid differs from the one the model was trained on (${diffs.join('; ')})`);
-  if (meta.features.uv && (!cube.u || !cube.v)) throw new DataError(where, 'the model was trained with u/v inputs but this data has speed only');
-}
-
 export interface ForecasterOptions {
   /** Cells per model call (memory bound); default config.predict.batchCells' default. */
   batchCells?: number;
@@ -117,7 +109,7 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
       }
       let ctx = contexts.get(cube);
       if (!ctx) {
-        checkCubeMatches(meta, cube);
+        checkDataFits(meta, cubeFacts(cube, cube.source.files[0]!));
         ctx = featureContext(cube, spec, stats);
         contexts.set(cube, ctx);
       }
