@@ -18,7 +18,7 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
+import { BASELINE_NAMES, LINEAR_SAMPLE_CELLS, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { era5Grid, rowLat, colLon } from '../src/core/grid.js';
@@ -26,7 +26,7 @@ import { ScoreAccumulator } from '../src/evaluate/metrics.js';
 import { LATITUDE_BANDS, sampleCells } from '../src/evaluate/regions.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { splitHours } from '../src/prepare/split.js';
-import { LINEAR_LOOKBACK, LINEAR_SAMPLE_CELLS, testAnchors } from '../src/evaluate/evaluate.js';
+import { LINEAR_LOOKBACK, testAnchors } from '../src/evaluate/evaluate.js';
 
 function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,24 @@ test('train --force on good data replaces the previous run whole once its first 
   assert.equal(readFileSync(join(runDir, 'train-log.jsonl'), 'utf8').trim().split('\n').length, 1, 'the old log is gone');
   const replaced = lines.findIndex((l) => /starting over \(--force\): removed the previous checkpoints and log/.test(l));
   assert.ok(replaced > lines.findIndex((l) => /validation before training/.test(l)), 'the old run is removed only after the new best/ is written');
+});
+
+test('a checkpoint write killed mid-way leaves a temporary that the next run removes; a live writer\'s stays', async () => {
+  const models = tmp('stale');
+  const runDir = join(models, 'r');
+  await train({ data: 'f', run: 'r', modelsDir: models, cube: tinyCube() }, testContext(tinyConfig({ epochs: 1 })));
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  const stale = `.last.${dead}.0123abcd.tmp`;
+  mkdirSync(join(runDir, stale));
+  writeFileSync(join(runDir, stale, 'weights.bin'), 'half');
+  const live = `.best.${process.pid}.89abcdef.tmp`;
+  mkdirSync(join(runDir, live));
+  const lines: string[] = [];
+  const progress = { ...silentProgress, log: (l: string) => lines.push(l) };
+  await train({ data: 'f', run: 'r', modelsDir: models, cube: tinyCube(), resume: true }, { config: tinyConfig({ epochs: 2 }), progress, verbose: false });
+  assert.ok(!existsSync(join(runDir, stale)), 'the dead writer\'s temporary is gone');
+  assert.ok(lines.includes(`checkpoint: removed ${stale} left by an interrupted write`), lines.join(' | '));
+  assert.ok(existsSync(join(runDir, live)), 'a live process\'s temporary is left alone');
 });
 
 test('resuming gives the same weights as running straight through', async () => {

@@ -1,5 +1,5 @@
 /**
- * `windcast demo`: the whole mission on one command, on built-in synthetic data.
+ * `windcast demo`: every stage on one command, on built-in synthetic data.
  *
  * synth (reused when data/ already holds the same set) -> train -> evaluate on the held-out
  * test period -> predict the next 24 hours with maps and a few wind-farm sites -> a summary of
@@ -19,7 +19,7 @@ import { formatDuration } from '../core/progress.js';
 import type { EvaluateResult } from './evaluate.js';
 import type { PredictResult } from './predict.js';
 import type { SynthResult } from './synth.js';
-import type { TrainResult } from './train.js';
+import { DEFAULT_MODELS_DIR, type TrainResult } from './train.js';
 
 export interface DemoArgs {
   /** Folder for the synthetic dataset (default data/synth, or data/synth-<step> off the default grid). */
@@ -102,7 +102,7 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   const { progress } = ctx;
   const step = ctx.config.synth.step;
   const data = resolve(args.data ?? (step === 0.25 ? 'data/synth' : `data/synth-${step}`));
-  const modelsDir = resolve(args.modelsDir ?? 'models');
+  const modelsDir = resolve(args.modelsDir ?? DEFAULT_MODELS_DIR);
   const run = args.run ?? (step === 0.25 ? 'demo' : `demo-${step}`);
   const runDir = join(modelsDir, run);
   const seconds = { synth: 0, train: 0, evaluate: 0, predict: 0, total: 0 };

@@ -10,10 +10,13 @@ import { describeGrid } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
 import type { TrainOutcome } from '../train/train.js';
 
+/** Where runs go when --models-dir is not given (a default the config schema is to take over). */
+export const DEFAULT_MODELS_DIR = 'models';
+
 export interface TrainArgs {
   data: string;
   run: string;
-  /** Folder holding the runs (default "models"). */
+  /** Folder holding the runs (default DEFAULT_MODELS_DIR). */
   modelsDir?: string;
   resume?: boolean;
   force?: boolean;
@@ -41,7 +44,7 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress));
   const loadSeconds = (performance.now() - t) / 1000;
   log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}${cube.u && cube.v ? ', with u/v' : ''} (read in ${formatDuration(loadSeconds)})`);
-  const runDir = resolve(args.modelsDir ?? 'models', args.run);
+  const runDir = resolve(args.modelsDir ?? DEFAULT_MODELS_DIR, args.run);
 
   let signal = args.signal;
   let onSigint: (() => void) | undefined;

@@ -21,7 +21,7 @@ import type { Cube } from '../ingest/cube.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Forecaster } from '../forecast/forecast.js';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
+import { BASELINE_NAMES, LINEAR_SAMPLE_CELLS, fitClimatology, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
 import { rmseChart } from './chart.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from './metrics.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
@@ -29,8 +29,6 @@ import { writeReport, type EvaluationReport, type GroupReport } from './report.j
 
 /** The linear baseline's lookback, hours: the issue fixes it at the cell's last 24 hours. */
 export const LINEAR_LOOKBACK = 24;
-/** Cells pooled in the linear baseline's fit (spread evenly over the grid). */
-export const LINEAR_SAMPLE_CELLS = 4096;
 export const MODEL_NAME = 'model';
 
 /** The report files of one evaluation. */
