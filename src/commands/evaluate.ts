@@ -32,7 +32,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   const { resolveCheckpointDir } = await import('../model/checkpoint.js');
   const { loadForecaster } = await import('../forecast/forecast.js');
   const checkpointDir = resolveCheckpointDir(args.model, 'best');
-  const { tf, info } = await loadBackend(config.train.backend, (line) => progress.log(line));
+  const { tf, info } = await loadBackend(config.runtime.backend, (line) => progress.log(line));
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
   let report: EvaluationReport;
@@ -49,6 +49,8 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       stride: config.evaluate.stride,
       cellStride: config.evaluate.cellStride,
       ridgeLambda: config.evaluate.ridgeLambda,
+      linearLookback: config.evaluate.linearLookback,
+      linearSampleCells: config.evaluate.linearSampleCells,
       tf,
       backend: formatBackendLine(info).replace(/^backend: /, ''),
       progress,

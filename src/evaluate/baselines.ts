@@ -19,6 +19,7 @@
 import type { Cube } from '../ingest/cube.js';
 import { latitudeWeights } from './regions.js';
 import { hourOfDay } from '../core/time.js';
+import { DEFAULTS } from '../core/config.js';
 
 export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
@@ -171,9 +172,6 @@ export interface LinearBaseline {
   samples: number;
 }
 
-/** Cells pooled in the linear baseline's fit (spread evenly over the grid): enough for a stable fit, cheap on a global grid. */
-export const LINEAR_SAMPLE_CELLS = 4096;
-
 export interface LinearFitOptions {
   /** Training hours [start, end): every window lies inside them. */
   hours: HourRange;
@@ -181,7 +179,7 @@ export interface LinearFitOptions {
   horizon: number;
   /** Ridge penalty on the mean (per-sample) normal equations; the intercept is not penalised. */
   lambda: number;
-  /** Cells in the fit, spread evenly over the grid (default LINEAR_SAMPLE_CELLS; all cells if the grid is smaller). */
+  /** Cells in the fit, spread evenly over the grid (default evaluate.linearSampleCells; all cells if the grid is smaller). */
   sampleCells?: number;
   /** Hours between fitted window starts (default 1). */
   hourStride?: number;
@@ -215,7 +213,7 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   if (lastT0 < firstT0) {
     throw new Error(`the training period (${end - start} hours) is too short for a ${L}-hour lookback and a ${H}-hour horizon`);
   }
-  const cells = evenCells(n, options.sampleCells ?? LINEAR_SAMPLE_CELLS);
+  const cells = evenCells(n, options.sampleCells ?? DEFAULTS.evaluate.linearSampleCells);
   const rowW = latitudeWeights(cube.grid);
   const width = cube.grid.width;
   const xtx = new Float64Array(P * P);

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ModelConfigSchema, TrainConfigSchema } from '../core/config.js';
+import { ModelConfigSchema, StoredTrainConfigSchema, oneLineZodError } from '../core/config.js';
 import { CheckpointError, describeError } from '../core/errors.js';
 import { GridSpecSchema } from '../core/grid.js';
 import { FeatureSpecSchema } from '../prepare/features.js';
@@ -28,7 +28,7 @@ export const CheckpointMetaSchema = z.object({
   savedAt: z.string(),
   /** Epochs completed (1-based count). */
   epoch: z.number().int().min(0),
-  config: z.object({ model: ModelConfigSchema, train: TrainConfigSchema }),
+  config: z.object({ model: ModelConfigSchema, train: StoredTrainConfigSchema }),
   model: ModelSpecSchema,
   features: FeatureSpecSchema,
   normalization: z.object({
@@ -101,6 +101,6 @@ export function readMeta(dir: string): CheckpointMeta {
     throw new CheckpointError(`${path}: cannot read checkpoint metadata (${describeError(err)})`, { cause: err });
   }
   const parsed = CheckpointMetaSchema.safeParse(raw);
-  if (!parsed.success) throw new CheckpointError(`${path}: invalid checkpoint metadata\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new CheckpointError(oneLineZodError(path, parsed.error, 'invalid checkpoint metadata'));
   return parsed.data;
 }

@@ -14,9 +14,6 @@ import { setLinearPath, type LinearStart, type ModelSpec } from '../model/model.
 
 type LayersModel = ReturnType<Tf['model']>;
 
-/** Training windows the linear path's least-squares start is fitted on (at most). */
-export const LINEAR_FIT_WINDOWS = 50_000;
-
 /** Every (anchor, cell) pair, anchor-major. */
 function allWindows(anchors: Int32Array, cells: number): WindowSample {
   const t0 = new Int32Array(anchors.length * cells);
@@ -30,7 +27,8 @@ function allWindows(anchors: Int32Array, cells: number): WindowSample {
 
 /**
  * Fit the linear start on the training period and set the model's linear path to it. Small
- * data: every training window once (exact least squares); else a seeded sample. Returns the
+ * data: every training window once (exact least squares); else a seeded sample of
+ * config.train.linearFitWindows. Returns the
  * number of windows fitted on.
  */
 export function startLinearPath(options: {
@@ -46,12 +44,12 @@ export function startLinearPath(options: {
   const grid = ctx.cube.grid;
   const cells = grid.width * grid.height;
   const fitSample =
-    fitAnchors.length * cells <= LINEAR_FIT_WINDOWS
+    fitAnchors.length * cells <= config.train.linearFitWindows
       ? allWindows(fitAnchors, cells)
       : sampleWindows({
           grid,
           anchors: fitAnchors,
-          count: LINEAR_FIT_WINDOWS,
+          count: config.train.linearFitWindows,
           seed: mixSeed(config.train.seed, 0x11aea),
           accept: (t, c) => windowValid(ctx, t, c, true),
         });

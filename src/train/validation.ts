@@ -15,9 +15,6 @@ import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
-/** Validation windows per model call: bounds the host and tensor memory of one forecast batch. */
-export const VALIDATION_BATCH = 8192;
-
 /** RMSE per lead and overall (mean of per-lead MSE) of forecasts vs truth, skipping NaN pairs. */
 export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: number): { byLead: number[]; overall: number } {
   const sum = new Float64Array(horizon);
@@ -78,6 +75,7 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
       lookback: split.lookback,
       horizon: H,
       lambda: config.evaluate.ridgeLambda,
+      sampleCells: config.evaluate.linearSampleCells,
     });
     const lin = new Float32Array(count * H);
     const one = new Int32Array(1);
@@ -99,7 +97,8 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
     linearByLead,
     linearRmse,
     pred: new Float32Array(count * H),
-    scratch: new ForecastScratch(Math.min(VALIDATION_BATCH, Math.max(1, count)), ctx.spec),
+    // Windows per model call: predict's batch bound serves validation too.
+    scratch: new ForecastScratch(Math.min(config.predict.batchCells, Math.max(1, count)), ctx.spec),
   };
 }
 
