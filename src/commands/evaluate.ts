@@ -23,7 +23,7 @@ import { describeGrid, gridDifferences } from '../core/grid.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from '../evaluate/metrics.js';
 import type { Progress } from '../core/progress.js';
 import { LATITUDE_BANDS, sampleCells } from '../evaluate/regions.js';
-import { writeReport, type EvaluationReport, type GroupReport } from '../evaluate/report.js';
+import { writeReport, type EvaluationReport, type GroupReport, type ReportPaths } from '../evaluate/report.js';
 import { isoHour } from '../core/time.js';
 
 export const MODEL_NAME = 'model';
@@ -39,7 +39,7 @@ export interface EvaluateArgs {
 
 export interface EvaluateResult {
   report: EvaluationReport;
-  files: { json: string; markdown: string; chart: string };
+  files: ReportPaths;
 }
 
 
@@ -259,9 +259,9 @@ function reportScores(report: EvaluationReport): Scores {
 }
 
 /** Write the report files for a finished evaluation. */
-export function writeEvaluation(out: string, report: EvaluationReport): EvaluateResult['files'] {
-  const png = rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
-  return writeReport(out, report, png);
+export async function writeEvaluation(out: string, report: EvaluationReport): Promise<EvaluateResult['files']> {
+  const chart = await rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
+  return writeReport(out, report, chart);
 }
 
 export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult> {
@@ -302,7 +302,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   report.run.tensorsBefore = tensorsAtStart;
   report.run.tensorsAfter = tf.memory().numTensors;
   report.run.totalSeconds = (performance.now() - started) / 1000;
-  const files = writeEvaluation(args.out, report);
+  const files = await writeEvaluation(args.out, report);
   if (report.run.tensorsAfter !== tensorsAtStart) {
     // A bug, not a user's mistake: the scores are still right, so they are written first.
     throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors (the report was written to ${files.markdown})`);
