@@ -56,7 +56,7 @@ test('test windows come from the checkpoint split, every stride hours, inside th
   assert.ok(anchors[0]! - 23 >= split.validation.endHour, 'no input hour before the test period');
 });
 
-test('a forecaster that is persistence has skill 0 over persistence, and the report says so', () => {
+test('a forecaster that is persistence has skill 0 over persistence, and the report says so', async () => {
   const cube = makeCube({ hours: 300, step: 15 });
   const n = cube.grid.width * cube.grid.height;
   // Cell 2 (sampled: row 0, column 2) is nodata throughout; cell 4 misses one test hour.
@@ -84,7 +84,7 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
   assert.deepEqual(report.bands.map((b) => b.name), ['tropics', 'midlatitudes', 'polar']);
 
   const out = tempDir('windcast-eval-out-');
-  const files = writeEvaluation(out, report);
+  const files = await writeEvaluation(out, report);
   const json = JSON.parse(readFileSync(files.json, 'utf8'));
   assert.equal(json.checkpoint.id, report.checkpoint.id);
   assert.match(json.checkpoint.id, /^fake\/best@epoch3#[0-9a-f]{12}$/);
@@ -144,7 +144,7 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
     assert.equal(r.rmse.length, 24);
     assert.ok(r.rmse.every((v) => Number.isFinite(v)), `${name} has an RMSE for every lead`);
   }
-  const files = writeEvaluation(join(root, 'eval'), report);
+  const files = await writeEvaluation(join(root, 'eval'), report);
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
 });
 

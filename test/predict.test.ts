@@ -176,14 +176,15 @@ for (const { name, grid, probe } of GRIDS) {
   });
 }
 
-test('multiband: one file with 24 described bands; --png writes a contact sheet', async () => {
+test('multiband: one file with 24 described bands; --png writes a contact sheet and a map per lead', async () => {
   const grid = era5Grid({ step: 10 });
   const data = join(root, 'data-mb');
   const out = join(root, 'out-mb');
   await writeHours(data, grid, 24);
   const model = await persistenceCheckpoint(grid, 'mb');
   const result = await run({ model, data, out }, { multiband: true, png: true });
-  assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png']);
+  const maps = Array.from({ length: 24 }, (_, j) => `windspeed_2024-01-31T${String(j).padStart(2, '0')}Z_f${String(j + 1).padStart(2, '0')}.png`);
+  assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png', ...maps].sort());
   const r = await readRaster(result.multiband!).catch((e: unknown) => e);
   // Our reader refuses 3+ band files (it reads hourly inputs); the header still parses in GDAL.
   assert.ok(r instanceof DataError || (r as { bandCount: number }).bandCount >= 1);

@@ -63,7 +63,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   report.run.tensorsBefore = tensorsAtStart;
   report.run.tensorsAfter = tf.memory().numTensors;
   report.run.totalSeconds = (performance.now() - started) / 1000;
-  const files = writeEvaluation(args.out, report);
+  const files = await writeEvaluation(args.out, report);
   if (report.run.tensorsAfter !== tensorsAtStart) {
     // A bug, not a user's mistake: the scores are still right, so they are written first.
     throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors (the report was written to ${files.markdown})`);

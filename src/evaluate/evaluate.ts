@@ -25,12 +25,12 @@ import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, t
 import { rmseChart } from './chart.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from './metrics.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
-import { writeReport, type EvaluationReport, type GroupReport } from './report.js';
+import { writeReport, type EvaluationReport, type GroupReport, type ReportPaths } from './report.js';
 
 export const MODEL_NAME = 'model';
 
 /** The report files of one evaluation. */
-export type EvaluationFiles = ReturnType<typeof writeReport>;
+export type EvaluationFiles = ReportPaths;
 
 /** Window anchors (last observed hour) inside the test period, every `stride` hours. */
 export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number, linearLookback: number): number[] {
@@ -229,7 +229,7 @@ function reportScores(report: EvaluationReport): Scores {
 }
 
 /** Write the report files for a finished evaluation. */
-export function writeEvaluation(out: string, report: EvaluationReport): EvaluationFiles {
-  const png = rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
-  return writeReport(out, report, png);
+export async function writeEvaluation(out: string, report: EvaluationReport): Promise<EvaluationFiles> {
+  const chart = await rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
+  return writeReport(out, report, chart);
 }
