@@ -11,7 +11,8 @@ import { testContext } from '../src/commands/context.js';
 import { DataError, WindcastError } from '../src/core/errors.js';
 import { colLon, rowLat } from '../src/core/grid.js';
 import { parseIsoHour } from '../src/core/time.js';
-import { persistenceStats, synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/generator.js';
+import { synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/files.js';
+import { persistenceStats } from '../src/synth/persistence.js';
 import { hasGdal } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-synth-'));
