@@ -6,15 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, pointsInBox, textWidth } from '../src/output/png.js';
-
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('which', [name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { withGdal } from './ingest-fixtures.js';
 
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(Buffer.from('123456789', 'latin1')), 0xcbf43926);
@@ -188,7 +180,7 @@ test('the legend covers no curve: another corner, or headroom when every corner 
   }
 });
 
-test('lineChart draws each series in its colour at the right size', () => {
+test('lineChart draws each series in its colour at the right size', async (t) => {
   const lead = Array.from({ length: 24 }, (_, i) => i + 1);
   const c = lineChart({
     title: 'RMSE vs lead',
@@ -212,7 +204,7 @@ test('lineChart draws each series in its colour at the right size', () => {
   assert.ok(red > 300 && blue > 300, `red ${red}, blue ${blue}`);
   const png = c.toPng();
   assert.equal(decodePng(png).width, 400);
-  if (hasTool('gdalinfo')) {
+  await withGdal(t, 'the chart PNG', () => {
     const dir = mkdtempSync(join(tmpdir(), 'windcast-png-'));
     try {
       const file = join(dir, 'chart.png');
@@ -224,5 +216,5 @@ test('lineChart draws each series in its colour at the right size', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }
+  });
 });
