@@ -37,7 +37,7 @@ test('windcast train: a one-epoch run on a coarse grid of GeoTIFFs, driven throu
   }
   const configPath = join(dir, 'config.json');
   const config = tinyConfig();
-  writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, ingest: { cache: false } }));
+  writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, runtime: config.runtime, ingest: { cache: false } }));
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;

@@ -437,7 +437,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const loadStart = performance.now();
   let loadSeconds = 0;
   const loading = (async () => {
-    const backend = await loadBackend(config.train.backend, (line) => progress.log(line));
+    const backend = await loadBackend(config.runtime.backend, (line) => progress.log(line));
     const model = await loadCheckpoint(backend.tf, checkpoint, 'best');
     loadSeconds = elapsed(loadStart);
     return { ...backend, loaded: model };
