@@ -11,7 +11,7 @@ import { compile } from 'vega-lite';
 import { rmseChart, rmseChartSpec } from '../src/evaluate/chart.js';
 import type { Scores } from '../src/evaluate/metrics.js';
 import { colormapColor, colormapTable, decodePng, font, FONT_FAMILY, toPng, whiteCanvas } from '../src/output/png.js';
-import { hasGdal } from './ingest-fixtures.js';
+import { withGdal } from './ingest-fixtures.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -144,7 +144,7 @@ test('the RMSE chart spec compiles with Vega-Lite, the model is black and on top
   view.finalize();
 });
 
-test('rmseChart: PNG of the asked size with the model in black, SVG that parses and names every series', async () => {
+test('rmseChart: PNG of the asked size with the model in black, SVG that parses and names every series', async (t) => {
   const chart = await rmseChart(evaluationScores(), { model: 'model', title: 'RMSE by lead hour: tiny' });
   assert.deepEqual([...chart.png.subarray(0, 8)], PNG_SIGNATURE);
   const png = decodePng(chart.png);
@@ -165,7 +165,7 @@ test('rmseChart: PNG of the asked size with the model in black, SVG that parses 
   }
   const rendered = new Resvg(chart.svg).render();
   assert.equal(rendered.width, 800, 'the SVG parses (resvg renders it at its own size)');
-  if (hasGdal()) {
+  await withGdal(t, 'the chart PNG', () => {
     const dir = mkdtempSync(join(tmpdir(), 'windcast-png-'));
     try {
       const file = join(dir, 'chart.png');
@@ -177,5 +177,5 @@ test('rmseChart: PNG of the asked size with the model in black, SVG that parses 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }
+  });
 });

@@ -13,7 +13,7 @@ import { testContext } from '../src/commands/context.js';
 import { CheckpointError, ConfigError } from '../src/core/errors.js';
 import { writeGeoTiff } from '../src/output/geotiff-write.js';
 import { silentProgress } from '../src/core/progress.js';
-import { synthFileName } from '../src/synth/generator.js';
+import { synthFileName } from '../src/synth/files.js';
 import { runTraining } from '../src/train/train.js';
 import { makeCube, tinyConfig, tinyCube } from './train-fixtures.js';
 
