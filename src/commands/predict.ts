@@ -6,8 +6,8 @@
  * lookback hours ending at the issue time (decoder threads) while the backend and checkpoint
  * load, and hands over to the stages:
  *  - the whole grid (forecast/grid-forecast.ts), written as one Float32 GeoTIFF per lead or one
- *    multi-band file on the input's exact grid, plus an optional PNG contact sheet
- *    (output/forecast-files.ts), or
+ *    multi-band file on the input's exact grid, plus optional PNG maps (a contact sheet and one
+ *    map per lead) (output/forecast-files.ts), or
  *  - with --points / --points-file, only the cells around the given sites, written as a CSV
  *    and JSON (output/site-forecasts.ts), no grids.
  * Files are staged and committed by output/forecast-files.ts, so a failed run leaves an
@@ -28,7 +28,7 @@ import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast } from '../output/site-forecasts.js';
-import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeContactSheet, writeGeoTiffs } from '../output/forecast-files.js';
+import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs } from '../output/forecast-files.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 import type { Config } from '../core/config.js';
@@ -135,7 +135,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
   const loadStart = performance.now();
   let loadSeconds = 0;
   const loading = (async () => {
-    const backend = await loadBackend(config.train.backend, (line) => progress.log(line));
+    const backend = await loadBackend(config.runtime.backend, (line) => progress.log(line));
     const loaded = await loadCheckpoint(backend.tf, plan.checkpoint, 'best');
     loadSeconds = elapsed(loadStart);
     return { ...backend, loaded };
@@ -230,11 +230,11 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     });
     if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
     const writeTask = progress.start({ unit: 'files', total: tasks.length, label: 'writing GeoTIFFs' });
-    // The PNG is drawn on this thread while the writer threads compress.
+    // The maps are drawn on this thread while the writer threads compress.
     const writing = writeGeoTiffs(tasks, writeTask);
     let png: string | undefined;
     try {
-      if (pc.png) png = writeContactSheet({ dir: staging, issueMs, run: meta.run, grid: cube.grid, leads, validTimes });
+      if (pc.png) png = await writeForecastPictures({ dir: staging, issueMs, run: meta.run, grid: cube.grid, leads, validTimes });
     } finally {
       await writing.catch(() => {});
     }
@@ -314,7 +314,7 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push('');
     if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
     else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
-    if (r.png) lines.push(`Contact sheet: ${r.png}`);
+    if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }
   const s = r.seconds;
   lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);

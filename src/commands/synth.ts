@@ -1,11 +1,11 @@
 /**
  * `windcast synth`: write a synthetic hourly global wind dataset as GeoTIFFs, one file per hour.
  *
- * The generator lives in src/synth/generator.ts, the per-hour file writing in
- * src/synth/synth.worker.ts; this command checks the output folder, runs the hours on a pool of
- * synth threads (runtime/pool.ts) with progress, writes a manifest (synth.json) and returns
- * what it wrote. Files are written under temporary names and
- * renamed, so an interrupted run leaves only complete hours behind.
+ * The generator lives in src/synth/ (hour.ts, one hour; files.ts, grid and names), the per-hour
+ * file writing in src/synth/synth.worker.ts; this command checks the output folder, runs the
+ * hours on a pool of synth threads (runtime/pool.ts) with progress, writes a manifest
+ * (synth.json) and returns what it wrote. Files are written under temporary names and renamed,
+ * so an interrupted run leaves only complete hours behind.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -16,7 +16,8 @@ import { DataError, WindcastError } from '../core/errors.js';
 import { isTemporaryName, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { describeGrid, type GridSpec } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
-import { planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/generator.js';
+import { synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/files.js';
+import { planSynth } from '../synth/hour.js';
 import { renderHourFile, type SynthJobSettings, type SynthTask } from '../synth/synth.worker.js';
 import { openPool, runAll } from '../runtime/pool.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';

@@ -1,7 +1,7 @@
 /**
  * The files of one forecast: their names, the staging folder they are written into and its
  * commit into the output folder, the GeoTIFFs' tags, the GeoTIFF writes themselves on a pool
- * of writer threads (encode.worker.ts through runtime/pool.ts), and the contact sheet PNG.
+ * of writer threads (encode.worker.ts through runtime/pool.ts), and the PNG maps (maps.ts).
  *
  * Safety: files are written into a staging folder inside --out (same file system, so the final
  * renames are atomic) and renamed into place at the end, each rename replacing an older file
@@ -20,7 +20,7 @@ import { HOUR_MS, isoHour } from '../core/time.js';
 import { openPool, runAll, threadCount } from '../runtime/pool.js';
 import type { EncodeTask } from './encode.worker.js';
 import type { GeoTiffWriteOptions } from './geotiff-write.js';
-import { renderContactSheet } from './maps.js';
+import { forecastPictures } from './maps.js';
 
 /** Two-digit lead for names: f01..f24 (three digits beyond 99 hours). */
 function leadTag(lead: number, horizon: number): string {
@@ -201,7 +201,7 @@ export async function writeGeoTiffs(tasks: EncodeTask[], progress: ProgressTask)
   }
 }
 
-export interface ContactSheetFile {
+export interface ForecastPictureFiles {
   dir: string;
   issueMs: number;
   run: string;
@@ -210,16 +210,23 @@ export interface ContactSheetFile {
   validTimes: string[];
 }
 
-/** Draw every lead on one PNG (one colour scale) into dir; returns the file name. */
-export function writeContactSheet(c: ContactSheetFile): string {
-  const name = contactSheetFileName(c.issueMs);
-  const sheet = renderContactSheet({
+/**
+ * The forecast's pictures into dir: the contact sheet of every lead and one map per lead
+ * (windspeed_<valid>_fNN.png, beside its GeoTIFF's name), all on one colour scale. Returns the
+ * contact sheet's file name.
+ */
+export async function writeForecastPictures(c: ForecastPictureFiles): Promise<string> {
+  const horizon = c.leads.length;
+  const sheetName = contactSheetFileName(c.issueMs);
+  const pictures = await forecastPictures({
     grid: c.grid,
-    fields: c.leads,
-    captions: c.validTimes.map((v, j) => `+${j + 1} h  valid ${v}`),
-    title: `Wind speed forecast issued ${isoHour(c.issueMs)}`,
-    subtitle: `run ${c.run}, ${c.leads.length} leads on one colour scale (m/s)`,
+    leads: c.leads,
+    validTimes: c.validTimes,
+    issueTime: isoHour(c.issueMs),
+    run: c.run,
+    sheetName,
+    leadNames: c.leads.map((_, j) => leadFileName(c.issueMs, j + 1, horizon).replace(/\.tif$/, '.png')),
   });
-  writeFileSynced(join(c.dir, name), sheet.toPng());
-  return name;
+  for (const picture of pictures) writeFileSynced(join(c.dir, picture.name), picture.png);
+  return sheetName;
 }
