@@ -107,6 +107,7 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
  * forecast stage: when batched inference moves, only this body changes.
  */
 export function scoreModel(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet): { byLead: number[]; overall: number } {
-  forecastWindows(tf, model, ctx, validation.sample.t0, validation.sample.cell, validation.pred, validation.scratch);
+  const { sample, pred, scratch } = validation;
+  forecastWindows(tf, { model, ctx, t0: sample.t0, cells: sample.cell, batch: scratch.batch, scratch, out: pred });
   return rmseByLead(validation.pred, validation.truth, ctx.spec.horizon);
 }
