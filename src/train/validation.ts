@@ -103,8 +103,8 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
 }
 
 /**
- * The model's RMSE on the validation windows, per lead and overall. The one call into the
- * forecast stage: when batched inference moves, only this body changes.
+ * The model's RMSE on the validation windows, per lead and overall, forecast through the one
+ * batched inference path (forecast/forecast.ts) that predict and evaluate use.
  */
 export function scoreModel(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet): { byLead: number[]; overall: number } {
   const { sample, pred, scratch } = validation;
