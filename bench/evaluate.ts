@@ -26,7 +26,7 @@ import { ScoreAccumulator } from '../src/evaluate/metrics.js';
 import { LATITUDE_BANDS, sampleCells } from '../src/evaluate/regions.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { splitHours } from '../src/prepare/split.js';
-import { testAnchors } from '../src/commands/evaluate.js';
+import { testAnchors } from '../src/evaluate/evaluate.js';
 
 function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;

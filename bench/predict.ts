@@ -32,7 +32,7 @@ import { schemaDefaults } from '../src/core/config.js';
 import { testContext } from '../src/commands/context.js';
 import { buildCube, type Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
-import { featureContext, gatherWindow, type FeatureSpec } from '../src/prepare/features.js';
+import { featureContext, gatherWindow } from '../src/prepare/features.js';
 import { colLon, era5Grid, rowLat, type GridSpec } from '../src/core/grid.js';
 import { readRasterHeader } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';
@@ -146,7 +146,7 @@ async function child(backend: BackendName): Promise<void> {
     const { entries } = selectInputHours(catalog, meta.features.lookback, undefined);
     const cube = await buildCube(inputCatalog(catalog, entries), { cache: false, cacheEncoding: 'float32', workers: 0 }, silentProgress);
     const loaded = await loadCheckpoint(tf, result.checkpoint, 'best');
-    const spec = loaded.meta.features as FeatureSpec;
+    const spec = loaded.meta.features;
     const ctx = featureContext(cube, spec, loaded.stats);
     const B = config.predict.batchCells;
     const n = cube.grid.width * cube.grid.height;

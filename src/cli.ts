@@ -161,9 +161,10 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  windcast inspect data/synth --json')
     .action(async (dir: string, opts, command: Command) => {
       const ctx = buildContext(program, command);
-      const { inspect, formatInspectResult } = await import('./commands/inspect.js');
+      const { inspect, formatInspectResult, requireReadyForTraining } = await import('./commands/inspect.js');
       const result = await inspect({ dir }, ctx);
       print(opts.json ? JSON.stringify(result, null, 2) : formatInspectResult(result));
+      requireReadyForTraining(result);
     });
 
   program

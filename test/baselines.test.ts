@@ -133,12 +133,12 @@ test('linear baseline recovers the coefficient of an AR(1) process', () => {
 
 test('linear baseline: NaN inputs give NaN forecasts and are skipped in the fit', () => {
   const cube = tinyCube(120, 3, 1, (t, c) => (c === 2 && t % 10 === 0 ? NaN : 5 + Math.sin(t / 3) + c));
-  const model = fitLinearBaseline(cube, { hours: [0, 100], lookback: 4, horizon: 2 });
+  const model = fitLinearBaseline(cube, { hours: [0, 100], lookback: 4, horizon: 2, lambda: 1e-3 });
   const f = linearForecast(model, cube, { t0: 103, cells: Int32Array.of(0, 2) });
   assert.ok(f.slice(0, 2).every(Number.isFinite));
   assert.ok(Number.isNaN(f[2]) && Number.isNaN(f[3]), 'hour 100 is NaN in cell 2, inside the lookback');
   assert.throws(() => linearForecast(model, cube, { t0: 105, cells: Int32Array.of(0), horizon: 3 }), /fitted for 2 leads/);
-  assert.throws(() => fitLinearBaseline(cube, { hours: [0, 20], lookback: 24, horizon: 24 }), /too short/);
+  assert.throws(() => fitLinearBaseline(cube, { hours: [0, 20], lookback: 24, horizon: 24, lambda: 1e-3 }), /too short/);
 });
 
 test('evenCells is deterministic, in range and spread out', () => {
@@ -147,7 +147,7 @@ test('evenCells is deterministic, in range and spread out', () => {
 });
 
 test('forecastBaselines fills one array per baseline, reusing buffers', () => {
-  const set = fitBaselines(ramp, { hours: [0, 72], horizon: 3, cells, lookback: 4 });
+  const set = fitBaselines(ramp, { hours: [0, 72], horizon: 3, cells, lookback: 4, lambda: 1e-3 });
   const outs = BASELINE_NAMES.map(() => new Float32Array(9));
   const got = forecastBaselines(set, ramp, { t0: 80, cells, horizon: 3, outs });
   assert.equal(got[0], outs[0]);

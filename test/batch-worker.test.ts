@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BatchWorker } from '../src/prepare/batch.worker.js';
+import { BatchWorker } from '../src/prepare/batches.js';
 import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
 import { featureContext, featureSpec } from '../src/prepare/features.js';
 import { computeStats } from '../src/prepare/normalize.js';

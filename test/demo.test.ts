@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,10 @@ import { schemaDefaults, type Config } from '../src/core/config.js';
 import { readRaster } from '../src/ingest/raster.js';
 import { silentProgress } from '../src/core/progress.js';
 import { withGdal } from './ingest-fixtures.js';
+import { train } from '../src/commands/train.js';
+import { testContext } from '../src/commands/context.js';
+import { ConfigError } from '../src/core/errors.js';
+import { tinyConfig as tinyTrainConfig, tinyCube } from './train-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-demo-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -72,6 +77,26 @@ test('demo writes data, checkpoint, report, chart, forecasts, maps and sites, an
 
   const second = await demo({ data, modelsDir, run: 'tiny' }, ctx);
   assert.equal(second.dataReused, true);
+});
+
+test('a demo into an existing run on data that fails validation leaves that run as it was', async () => {
+  const modelsDir = join(root, 'models-keep');
+  const runDir = join(modelsDir, 'keep');
+  await train({ data: 'fixture', run: 'keep', modelsDir, cube: tinyCube() }, testContext(tinyTrainConfig()));
+  const snapshot = () => readdirSync(runDir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => `${join(e.parentPath, e.name)} ${createHash('sha256').update(readFileSync(join(e.parentPath, e.name))).digest('hex')}`)
+    .sort();
+  const before = snapshot();
+  assert.ok(before.some((l) => l.includes('best/meta.json')) && before.some((l) => l.includes('train-log.jsonl')));
+  // 72 hours split 0.7/0.1/0.2 leave 8 validation hours, less than one 48-hour window.
+  const config = tinyConfig();
+  const short = { ...config, synth: { ...config.synth, hours: 72 } };
+  await assert.rejects(
+    demo({ data: join(root, 'data-72'), modelsDir, run: 'keep' }, { config: short, progress: silentProgress, verbose: false }),
+    (err: unknown) => err instanceof ConfigError && /the validation period has 8 hours/.test(err.message),
+  );
+  assert.deepEqual(snapshot(), before, 'the demo passes --force: best/, last/ and the log survive the refused data');
 });
 
 test('the reduced budget is smaller than the default and says so', () => {

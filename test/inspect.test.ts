@@ -74,12 +74,42 @@ test('inspect lists refused files instead of stopping', async () => {
   }
 });
 
+test('CLI: a folder NOT ready for training prints its report and exits with the data error (4); a ready one exits 0', () => {
+  const dir = dataset();
+  try {
+    const text = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', dir], { encoding: 'utf8' });
+    assert.equal(text.status, 4, text.stderr);
+    assert.match(text.stdout, /1 missing hour in 1 gap: 2024-01-01T03:00Z/);
+    assert.match(text.stdout, /NOT ready for training: fix the problems above\n$/);
+    assert.equal(text.stderr, `windcast: ${dir}: NOT ready for training: 1 missing hour in 1 gap\n`);
+
+    const json = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', dir, '--json'], { encoding: 'utf8' });
+    assert.equal(json.status, 4, json.stderr);
+    assert.equal(JSON.parse(json.stdout).files, 5, 'the report is printed whole before the error');
+    assert.equal(json.stderr.trim().split('\n').length, 1);
+
+    writeFileSync(join(dir, name(3)), 'not a tiff');
+    const refused = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', dir], { encoding: 'utf8' });
+    assert.equal(refused.status, 4);
+    assert.equal(refused.stderr, `windcast: ${dir}: NOT ready for training: 1 refused file\n`);
+
+    writeFixture(join(dir, name(3)), latLonFixture(4, 3, (_r, c) => 3 + c, { step: 60, top: 90, type: 'int16', nodata: '-999', compress: 'deflate' }));
+    const ready = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', dir], { encoding: 'utf8' });
+    assert.equal(ready.status, 0, ready.stderr);
+    assert.match(ready.stdout, /\nready for training\n$/);
+    assert.equal(ready.stderr, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CLI: --json for scripts; errors are one line and a non-zero exit, stack only with --verbose', () => {
   const dir = dataset();
   try {
+    writeFixture(join(dir, name(3)), latLonFixture(4, 3, (_r, c) => 3 + c, { step: 60, top: 90, type: 'int16', nodata: '-999', compress: 'deflate' }));
     const ok = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', dir, '--json'], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
-    assert.equal(JSON.parse(ok.stdout).files, 5);
+    assert.equal(JSON.parse(ok.stdout).files, 6);
 
     const missing = spawnSync(process.execPath, [BIN, '--quiet', 'inspect', join(dir, 'nope')], { encoding: 'utf8' });
     assert.equal(missing.status, 4);

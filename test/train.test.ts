@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,7 +10,7 @@ import { readMeta } from '../src/model/checkpoint.js';
 import { runCli } from '../src/cli.js';
 import { train } from '../src/commands/train.js';
 import { testContext } from '../src/commands/context.js';
-import { CheckpointError } from '../src/core/errors.js';
+import { CheckpointError, ConfigError } from '../src/core/errors.js';
 import { writeGeoTiff } from '../src/output/geotiff-write.js';
 import { silentProgress } from '../src/core/progress.js';
 import { synthFileName } from '../src/synth/files.js';
@@ -83,6 +84,69 @@ test('resume continues the epoch counter and history; different data is refused 
   await assert.rejects(train({ data: 'other', run: 'r', modelsDir: models, cube: other, resume: true }, ctx3), (err: unknown) => err instanceof CheckpointError && /different data/.test(err.message) && /--force/.test(err.message));
   const forced = await train({ data: 'other', run: 'r', modelsDir: models, cube: other, resume: true, force: true }, ctx3);
   assert.equal(forced.epochsCompleted, 3);
+});
+
+/** sha256 of every file under a run folder (the lock aside), by path relative to it. */
+function runFiles(runDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(runDir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name === '.lock') continue;
+    const path = join(entry.parentPath, entry.name);
+    out[path.slice(runDir.length + 1)] = sha(path);
+  }
+  return out;
+}
+
+test('train --force on data that fails validation leaves the previous run as it was', async () => {
+  const models = tmp('force-bad');
+  const runDir = join(models, 'r');
+  await train({ data: 'good', run: 'r', modelsDir: models, cube: tinyCube() }, testContext(tinyConfig({ epochs: 1 })));
+  const before = runFiles(runDir);
+  assert.ok(before['best/meta.json'] && before['last/weights.bin'] && before['train-log.jsonl'], Object.keys(before).join(', '));
+  // 60 hours cannot be split into three periods of one 48-hour window each.
+  const short = makeCube({ hours: 60, step: 30, seed: 3 });
+  await assert.rejects(
+    train({ data: 'short', run: 'r', modelsDir: models, cube: short, force: true }, testContext(tinyConfig({ epochs: 1 }))),
+    (err: unknown) => err instanceof ConfigError && /the train period has 42 hours/.test(err.message),
+  );
+  assert.deepEqual(runFiles(runDir), before, 'best/, last/ and the log are untouched');
+  assert.ok(!existsSync(join(runDir, '.lock')), 'the lock is released');
+});
+
+test('train --force on good data replaces the previous run whole once its first checkpoint is written', async () => {
+  const models = tmp('force-good');
+  const runDir = join(models, 'r');
+  await train({ data: 'a', run: 'r', modelsDir: models, cube: tinyCube() }, testContext(tinyConfig({ epochs: 2 })));
+  const lines: string[] = [];
+  const progress = { ...silentProgress, log: (l: string) => lines.push(l) };
+  const result = await train({ data: 'b', run: 'r', modelsDir: models, cube: tinyCube(2), force: true }, { config: tinyConfig({ epochs: 1 }), progress, verbose: false });
+  assert.equal(result.epochsCompleted, 1);
+  // Every checkpoint folder left (a .prev is the new run's own earlier write) is of the new data.
+  for (const name of readdirSync(runDir).filter((n) => n !== 'train-log.jsonl')) {
+    assert.equal(readMeta(join(runDir, name)).data.fingerprint, tinyCube(2).source.fingerprint, `${name} is the new run's`);
+  }
+  assert.ok(existsSync(join(runDir, 'best')) && existsSync(join(runDir, 'last')));
+  assert.equal(readFileSync(join(runDir, 'train-log.jsonl'), 'utf8').trim().split('\n').length, 1, 'the old log is gone');
+  const replaced = lines.findIndex((l) => /starting over \(--force\): removed the previous checkpoints and log/.test(l));
+  assert.ok(replaced > lines.findIndex((l) => /validation before training/.test(l)), 'the old run is removed only after the new best/ is written');
+});
+
+test('a checkpoint write killed mid-way leaves a temporary that the next run removes; a live writer\'s stays', async () => {
+  const models = tmp('stale');
+  const runDir = join(models, 'r');
+  await train({ data: 'f', run: 'r', modelsDir: models, cube: tinyCube() }, testContext(tinyConfig({ epochs: 1 })));
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  const stale = `.last.${dead}.0123abcd.tmp`;
+  mkdirSync(join(runDir, stale));
+  writeFileSync(join(runDir, stale, 'weights.bin'), 'half');
+  const live = `.best.${process.pid}.89abcdef.tmp`;
+  mkdirSync(join(runDir, live));
+  const lines: string[] = [];
+  const progress = { ...silentProgress, log: (l: string) => lines.push(l) };
+  await train({ data: 'f', run: 'r', modelsDir: models, cube: tinyCube(), resume: true }, { config: tinyConfig({ epochs: 2 }), progress, verbose: false });
+  assert.ok(!existsSync(join(runDir, stale)), 'the dead writer\'s temporary is gone');
+  assert.ok(lines.includes(`checkpoint: removed ${stale} left by an interrupted write`), lines.join(' | '));
+  assert.ok(existsSync(join(runDir, live)), 'a live process\'s temporary is left alone');
 });
 
 test('resuming gives the same weights as running straight through', async () => {

@@ -1,5 +1,5 @@
 /**
- * `windcast demo`: the whole mission on one command, on built-in synthetic data.
+ * `windcast demo`: every stage on one command, on built-in synthetic data.
  *
  * synth (reused when data/ already holds the same set) -> train -> evaluate on the held-out
  * test period -> predict the next 24 hours with maps and a few wind-farm sites -> a summary of

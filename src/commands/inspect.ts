@@ -2,7 +2,8 @@
  * `windcast inspect DIR`: what a user checks before training. Lists and dates the files,
  * reports gaps and duplicate hours (without failing), decodes every file on the worker pool
  * for statistics (nodata share, min/mean/max speed) and refusals, and says how much memory
- * the cube will need.
+ * the cube will need. The report is data; `requireReadyForTraining` turns a "NOT ready" verdict
+ * into a DataError (exit 4) after the CLI has printed the report, so scripts can tell.
  */
 import { basename } from 'node:path';
 import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.js';
@@ -203,7 +204,25 @@ export function formatInspectResult(r: InspectResult): string {
     for (const f of r.refused.slice(0, 20)) lines.push(`    ${basename(f.file)}: ${f.reason}`);
     if (r.refused.length > 20) lines.push(`    ... and ${r.refused.length - 20} more (see --json)`);
   }
-  const ready = r.consecutive && r.refused.length === 0 && r.grid !== null;
-  lines.push(ready ? 'ready for training' : 'NOT ready for training: fix the problems above');
+  lines.push(notReadyReasons(r).length === 0 ? 'ready for training' : 'NOT ready for training: fix the problems above');
   return lines.join('\n');
+}
+
+/** Why the folder cannot be trained on as it is; empty when it is ready. */
+export function notReadyReasons(r: InspectResult): string[] {
+  const reasons: string[] = [];
+  if (r.gaps.length > 0) {
+    const missing = r.gaps.reduce((n, g) => n + g.hours, 0);
+    reasons.push(`${missing} missing hour${missing === 1 ? '' : 's'} in ${r.gaps.length} gap${r.gaps.length === 1 ? '' : 's'}`);
+  }
+  if (r.duplicates.length > 0) reasons.push(`${r.duplicates.length} duplicate hour${r.duplicates.length === 1 ? '' : 's'}`);
+  if (r.grid === null) reasons.push('no file with usable GeoTIFF tags');
+  if (r.refused.length > 0) reasons.push(`${r.refused.length} refused file${r.refused.length === 1 ? '' : 's'}`);
+  return reasons;
+}
+
+/** Throw the data error of a folder that is not ready for training (after its report is shown). */
+export function requireReadyForTraining(r: InspectResult): void {
+  const reasons = notReadyReasons(r);
+  if (reasons.length > 0) throw new DataError(r.input, `NOT ready for training: ${reasons.join(', ')}`);
 }

@@ -20,10 +20,11 @@ import { loadBackend, type Tf } from '../runtime/backend.js';
 import { isGlob, listCatalog } from '../ingest/catalog.js';
 import { selectInputHours, inputCatalog } from '../ingest/input-hours.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
+import { checkDataFits, fileFacts } from '../model/data-fit.js';
 import type { CommandContext } from './context.js';
 import { buildCube, type Cube } from '../ingest/cube.js';
 import { DataError, WindcastError } from '../core/errors.js';
-import { describeGrid, gridDifferences, type GridSpec } from '../core/grid.js';
+import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
@@ -107,8 +108,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const atMs = args.at !== undefined ? parseIsoHour(args.at, '--at') : undefined;
   const checkpoint = resolveCheckpointDir(args.model, 'best');
   const meta = readMeta(checkpoint);
-  const modelGrid = meta.grid as GridSpec;
-  const plans = sites.map((s) => planSite(modelGrid, s, pc.interpolation));
+  const plans = sites.map((s) => planSite(meta.grid, s, pc.interpolation));
   if (plans.length > 0 && (pc.png || pc.multiband)) progress.log('sites only: no grids are written, so --png and --multiband do not apply');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new DataError(out, '--out exists and is not a folder');
   const dataDir = resolve(isGlob(args.data) ? dirname(args.data) : args.data);
@@ -119,11 +119,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
   const { issueMs, entries } = selectInputHours(catalog, meta.features.lookback, atMs);
   const reference = await readRasterHeader(entries[0]!.path);
-  const diffs = gridDifferences(modelGrid, reference.grid);
-  if (diffs.length > 0) {
-    throw new DataError(reference.path, `grid differs from the one the model was trained on (${checkpoint}): ${diffs.join('; ')} (model vs this file)`);
-  }
-  if (meta.features.uv && reference.bandCount !== 2) throw new DataError(reference.path, 'the model was trained with u/v inputs but this file has wind speed only');
+  checkDataFits(meta, fileFacts(reference));
   return { out, checkpoint, meta, plans, issueMs, entries, catalog, reference };
 }
 

@@ -5,27 +5,31 @@
  * north-up: row 0 is the northernmost row, column 0 the westernmost. What the file said about
  * raster type, longitude convention and orientation is kept so outputs can reproduce it.
  */
+import { z } from 'zod';
 
-export interface GridSpec {
+/** The grid's schema: checkpoints store a GridSpec and are validated against this on load. */
+export const GridSpecSchema = z.object({
   /** Columns (longitudes). */
-  width: number;
+  width: z.number().int().positive(),
   /** Rows (latitudes). */
-  height: number;
+  height: z.number().int().positive(),
   /** Longitude of the centre of column 0, degrees east. */
-  lon0: number;
+  lon0: z.number(),
   /** Latitude of the centre of row 0 (the northernmost row), degrees north. */
-  lat0: number;
+  lat0: z.number(),
   /** Cell width in degrees, > 0. */
-  dLon: number;
+  dLon: z.number().positive(),
   /** Cell height in degrees, > 0 (rows go south). */
-  dLat: number;
+  dLat: z.number().positive(),
   /** The file's GTRasterTypeGeoKey: PixelIsPoint (true) or PixelIsArea (false). */
-  pixelIsPoint: boolean;
+  pixelIsPoint: z.boolean(),
   /** The file stored row 0 as the southernmost row; data here is flipped to north-up. */
-  sourceSouthUp: boolean;
+  sourceSouthUp: z.boolean(),
   /** Always 4326 for now: windcast reads geographic WGS 84 grids only. */
-  epsg: 4326;
-}
+  epsg: z.literal(4326),
+});
+
+export type GridSpec = z.infer<typeof GridSpecSchema>;
 
 const EPS = 1e-6;
 

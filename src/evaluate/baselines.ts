@@ -175,10 +175,10 @@ export interface LinearBaseline {
 export interface LinearFitOptions {
   /** Training hours [start, end): every window lies inside them. */
   hours: HourRange;
-  lookback?: number;
-  horizon?: number;
+  lookback: number;
+  horizon: number;
   /** Ridge penalty on the mean (per-sample) normal equations; the intercept is not penalised. */
-  lambda?: number;
+  lambda: number;
   /** Cells in the fit, spread evenly over the grid (default evaluate.linearSampleCells; all cells if the grid is smaller). */
   sampleCells?: number;
   /** Hours between fitted window starts (default 1). */
@@ -200,9 +200,9 @@ export function evenCells(totalCells: number, count: number): Int32Array {
 
 /** Fit the per-lead ridge regression (all leads share one design, so one solve). */
 export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): LinearBaseline {
-  const L = options.lookback ?? DEFAULTS.evaluate.linearLookback;
-  const H = options.horizon ?? DEFAULTS.model.horizon;
-  const lambda = options.lambda ?? DEFAULTS.evaluate.ridgeLambda;
+  const L = options.lookback;
+  const H = options.horizon;
+  const lambda = options.lambda;
   const hourStride = options.hourStride ?? 1;
   const [start, end] = options.hours;
   const n = cellsPerHour(cube);
@@ -348,7 +348,7 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
  * triangle (P x P, the last input being the intercept) and xty is P x H, both summed with
  * weights totalling sumW. Averages them (so lambda means the same whatever the sample size),
  * mirrors the triangle, penalises every input but the intercept, and solves. xtx and xty are
- * overwritten. Shared by the linear baseline and the model's linear-path start (train.ts).
+ * overwritten. Shared by the linear baseline and the model's linear-path start (train/linear-start.ts).
  */
 export function solveRidge(o: { xtx: Float64Array; xty: Float64Array; inputs: number; outputs: number; sumW: number; lambda: number }): Float64Array {
   const { xtx, xty, inputs: P, outputs: H, sumW, lambda } = o;
@@ -455,8 +455,8 @@ export interface BaselineFitOptions {
   horizon: number;
   /** Cells the climatology is kept for (all cells when omitted: 96 bytes per cell). */
   cells?: Int32Array;
-  lookback?: number;
-  lambda?: number;
+  lookback: number;
+  lambda: number;
   sampleCells?: number;
 }
 
@@ -466,8 +466,8 @@ export function fitBaselines(cube: Cube, options: BaselineFitOptions): BaselineS
   const linear = fitLinearBaseline(cube, {
     hours: options.hours,
     horizon: options.horizon,
-    ...(options.lookback !== undefined ? { lookback: options.lookback } : {}),
-    ...(options.lambda !== undefined ? { lambda: options.lambda } : {}),
+    lookback: options.lookback,
+    lambda: options.lambda,
     ...(options.sampleCells !== undefined ? { sampleCells: options.sampleCells } : {}),
   });
   return { climatology, linear };

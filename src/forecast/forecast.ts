@@ -9,18 +9,18 @@
  * cells of the global grid that takes a few seconds of JavaScript off the critical path. Both
  * gather with the same gatherWindow in the same batches, so the numbers are the same.
  *
- * Also here: the Forecaster (a checkpoint ready to forecast a cube) and the check that a cube
- * can be forecast by a checkpoint.
+ * Also here: the Forecaster (a checkpoint ready to forecast a cube, once model/data-fit.ts says
+ * the cube fits it).
  */
 import type { Tf } from '../runtime/backend.js';
 import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
 import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
 import { DEFAULTS } from '../core/config.js';
 import { denormalize, featureContext, gatherWindow, type FeatureContext, type FeatureSpec } from '../prepare/features.js';
-import { gridDifferences } from '../core/grid.js';
 import type { NormStats } from '../prepare/normalize.js';
 
 type LayersModel = ReturnType<Tf['model']>;
@@ -76,23 +76,8 @@ export interface GatherJob {
  */
 export function forecastWindows(tf: Tf, windows: WindowsToForecast): void;
 export function forecastWindows(tf: Tf, windows: WindowsToForecast, options: { prefetch: true }): Promise<void>;
-/**
- * @deprecated The former signature, kept while src/train/train.ts calls it for validation; that
- * call becomes forecastWindows(tf, { model, ctx, t0, cells, batch, out }).
- */
-export function forecastWindows(tf: Tf, model: LayersModel, ctx: FeatureContext, t0: number | Int32Array, cells: Int32Array, out: Float32Array, scratch: ForecastScratch): Float32Array;
-export function forecastWindows(
-  tf: Tf,
-  first: WindowsToForecast | LayersModel,
-  ...rest: [] | [{ prefetch: true }] | [FeatureContext, number | Int32Array, Int32Array, Float32Array, ForecastScratch]
-): void | Promise<void> | Float32Array {
-  if (rest.length === 5) {
-    const [ctx, t0, cells, out, scratch] = rest;
-    forecastInThread(tf, { model: first as LayersModel, ctx, t0, cells, batch: scratch.batch, scratch, out });
-    return out;
-  }
-  const windows = first as WindowsToForecast;
-  return rest.length === 1 && rest[0].prefetch ? forecastPrefetched(tf, windows) : forecastInThread(tf, windows);
+export function forecastWindows(tf: Tf, windows: WindowsToForecast, ...options: [] | [{ prefetch: true }]): void | Promise<void> {
+  return options[0]?.prefetch ? forecastPrefetched(tf, windows) : forecastInThread(tf, windows);
 }
 
 function checkWindows(w: WindowsToForecast): void {
@@ -187,14 +172,6 @@ function sharedCopy(a: Int32Array): Int32Array {
   return out;
 }
 
-/** Check a cube can be forecast by a model trained with meta; DataError naming the data otherwise. */
-export function checkCubeMatches(meta: CheckpointMeta, cube: Cube): void {
-  const where = cube.source.files[0];
-  const diffs = gridDifferences(meta.grid, cube.grid);
-  if (diffs.length > 0) throw new DataError(where, `grid differs from the one the model was trained on (${diffs.join('; ')})`);
-  if (meta.features.uv && (!cube.u || !cube.v)) throw new DataError(where, 'the model was trained with u/v inputs but this data has speed only');
-}
-
 export interface Forecaster {
   meta: CheckpointMeta;
   /**
@@ -220,7 +197,7 @@ export async function loadForecaster(checkpointDir: string, tf: Tf, options: For
 
 /** A Forecaster around an in-memory model (the training loop's, or a loaded one). */
 export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta, stats: NormStats, batchCells: number): Forecaster {
-  const spec = meta.features as FeatureSpec;
+  const spec = meta.features;
   const contexts = new WeakMap<Cube, FeatureContext>();
   let scratch: ForecastScratch | undefined;
   let disposed = false;
@@ -233,7 +210,7 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
       }
       let ctx = contexts.get(cube);
       if (!ctx) {
-        checkCubeMatches(meta, cube);
+        checkDataFits(meta, cubeFacts(cube, cube.source.files[0]!));
         ctx = featureContext(cube, spec, stats);
         contexts.set(cube, ctx);
       }

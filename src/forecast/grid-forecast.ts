@@ -10,7 +10,7 @@ import type { Cube } from '../ingest/cube.js';
 import type { LoadedCheckpoint } from '../model/checkpoint.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
-import { featureContext, type FeatureSpec } from '../prepare/features.js';
+import { featureContext } from '../prepare/features.js';
 import { forecastWindows } from './forecast.js';
 
 /** The parts of a loaded checkpoint a forecast needs. */
@@ -31,7 +31,7 @@ export interface IssuedForecast {
  * of the cell is nodata). Returns the leads and how many cells were forecast.
  */
 export async function forecastGrid(f: IssuedForecast, progress: Progress): Promise<{ leads: Float32Array[]; cellsForecast: number }> {
-  const spec = f.loaded.meta.features as FeatureSpec;
+  const spec = f.loaded.meta.features;
   const H = spec.horizon;
   const leads = Array.from({ length: H }, () => new Float32Array(cellCount(f.cube.grid)).fill(NaN));
   const cells = validCells(f.cube, spec.lookback, f.t0);
@@ -62,7 +62,7 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress): Promi
 
 /** The forecast of the given cells, [cells.length * horizon] m/s, cell by cell. */
 export async function forecastCells(f: IssuedForecast, cells: Int32Array): Promise<Float32Array> {
-  const spec = f.loaded.meta.features as FeatureSpec;
+  const spec = f.loaded.meta.features;
   const out = new Float32Array(cells.length * spec.horizon);
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
   await forecastWindows(f.tf, { model: f.loaded.model, ctx, t0: f.t0, cells, batch: f.batchCells, out }, { prefetch: true });

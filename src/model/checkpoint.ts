@@ -10,131 +10,24 @@
  * Writing: everything goes to a temporary sibling folder, each file and the folder are fsynced,
  * the current folder is renamed to NAME/<kind>.prev and the temporary one into place, then the
  * parent is fsynced. Killed at any moment, one of <kind> or <kind>.prev is complete, and
- * loading falls back to <kind>.prev when <kind> is missing. A lock file (pid, host) keeps two
- * runs from writing the same folder; a lock whose process is gone is taken over.
+ * loading falls back to <kind>.prev when <kind> is missing. meta.json's schema is in
+ * checkpoint-meta.ts, the run folder's lock in run-lock.ts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
 import type { Tf } from '../runtime/backend.js';
 import { storedTensor } from '../prepare/batches.js';
-import { ModelConfigSchema, StoredTrainConfigSchema, oneLineZodError } from '../core/config.js';
-import { fsyncDir, processAlive, temporarySibling, writeFileSynced } from '../core/atomic.js';
+import { fsyncDir, temporarySibling, writeFileSynced } from '../core/atomic.js';
 import { CheckpointError, describeError } from '../core/errors.js';
-import type { FeatureSpec } from '../prepare/features.js';
-import type { ModelSpec } from './model.js';
 import { packStats, unpackStats, type NormStats } from '../prepare/normalize.js';
+import { readMeta, type CheckpointKind, type CheckpointMeta } from './checkpoint-meta.js';
+
+// The checkpoint's public face: callers import meta.json's schema and reader from here too.
+export { CheckpointMetaSchema, readMeta, type CheckpointKind, type CheckpointMeta } from './checkpoint-meta.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 type Optimizer = ReturnType<Tf['train']['adam']>;
-
-const PeriodSchema = z.object({ startHour: z.number().int().min(0), endHour: z.number().int().min(0) });
-
-const FileEntrySchema = z.object({ bytes: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-
-export const CheckpointMetaSchema = z.object({
-  format: z.literal('windcast-checkpoint'),
-  formatVersion: z.literal(1),
-  kind: z.enum(['last', 'best']),
-  run: z.string(),
-  savedAt: z.string(),
-  /** Epochs completed (1-based count). */
-  epoch: z.number().int().min(0),
-  config: z.object({ model: ModelConfigSchema, train: StoredTrainConfigSchema }),
-  model: z.object({
-    lookback: z.number().int().positive(),
-    nFeatures: z.number().int().positive(),
-    horizon: z.number().int().positive(),
-    units: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    dropout: z.number().min(0),
-    linearSkip: z.boolean(),
-    seed: z.number().int(),
-    lstm: z.enum(['fast', 'layers']).optional(),
-  }),
-  features: z.object({
-    lookback: z.number().int().positive(),
-    horizon: z.number().int().positive(),
-    ringsDeg: z.array(z.number().positive()),
-    uv: z.boolean(),
-    dayOfYear: z.boolean(),
-    predictDelta: z.boolean(),
-    normalization: z.enum(['cell', 'global']),
-    poles: z.literal('reflect'),
-    names: z.array(z.string()),
-    nFeatures: z.number().int().positive(),
-  }),
-  normalization: z.object({
-    mode: z.enum(['cell', 'global']),
-    file: z.literal('norm.bin'),
-    cells: z.number().int().positive(),
-    globalMean: z.number(),
-    globalStd: z.number(),
-    meanVariance: z.number().positive(),
-  }),
-  grid: z.object({
-    width: z.number().int().positive(),
-    height: z.number().int().positive(),
-    lon0: z.number(),
-    lat0: z.number(),
-    dLon: z.number().positive(),
-    dLat: z.number().positive(),
-    pixelIsPoint: z.boolean(),
-    sourceSouthUp: z.boolean(),
-    epsg: z.literal(4326),
-  }),
-  split: z.object({
-    hours: z.number().int().positive(),
-    lookback: z.number().int().positive(),
-    horizon: z.number().int().positive(),
-    fractions: z.tuple([z.number(), z.number(), z.number()]),
-    train: PeriodSchema,
-    validation: PeriodSchema,
-    test: PeriodSchema,
-    gapHours: z.number().int().min(0),
-  }),
-  data: z.object({
-    dir: z.string(),
-    fingerprint: z.string(),
-    hours: z.number().int().positive(),
-    firstHour: z.string(),
-    lastHour: z.string(),
-    uv: z.boolean(),
-  }),
-  training: z.object({
-    learningRate: z.number().positive(),
-    bestValidation: z.number().nullable(),
-    bestEpoch: z.number().int().min(0),
-    epochsWithoutImprovement: z.number().int().min(0),
-    epochsSinceLrChange: z.number().int().min(0),
-    stopped: z.enum(['running', 'completed', 'early-stopped', 'interrupted']),
-    samplesSeen: z.number().int().min(0),
-    history: z.array(
-      z.object({
-        epoch: z.number().int(),
-        trainLoss: z.number(),
-        validationLoss: z.number(),
-        validationRmse: z.number(),
-        persistenceRmse: z.number(),
-        learningRate: z.number(),
-        seconds: z.number(),
-        samplesPerSecond: z.number(),
-      }),
-    ),
-    /** Validation RMSE per lead (m/s, area-weighted) of this checkpoint's model and baselines. */
-    validationRmseByLead: z.array(z.number()),
-    persistenceRmseByLead: z.array(z.number()),
-    linearRmseByLead: z.array(z.number()).nullable(),
-  }),
-  versions: z.object({ windcast: z.string(), tfjs: z.string(), node: z.string(), tensorflow: z.string().optional() }),
-  backend: z.object({ name: z.string(), threads: z.number().int() }),
-  files: z.record(z.string(), FileEntrySchema),
-});
-
-export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
-export type CheckpointKind = CheckpointMeta['kind'];
 
 export interface CheckpointPayload {
   model: LayersModel;
@@ -305,20 +198,6 @@ function readChecked(dir: string, meta: CheckpointMeta, name: string): Buffer {
   return bytes;
 }
 
-/** Read and validate meta.json only. */
-export function readMeta(dir: string): CheckpointMeta {
-  const path = join(dir, 'meta.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CheckpointError(`${path}: cannot read checkpoint metadata (${describeError(err)})`, { cause: err });
-  }
-  const parsed = CheckpointMetaSchema.safeParse(raw);
-  if (!parsed.success) throw new CheckpointError(oneLineZodError(path, parsed.error, 'invalid checkpoint metadata'));
-  return parsed.data;
-}
-
 /** Load a checkpoint: meta, statistics and model (weights verified against meta.json). */
 export async function loadCheckpoint(tf: Tf, dir: string, prefer: CheckpointKind = 'best'): Promise<LoadedCheckpoint> {
   const ckDir = resolveCheckpointDir(dir, prefer);
@@ -383,49 +262,3 @@ export async function restoreOptimizer(tf: Tf, optimizer: Optimizer, state: NonN
   return [];
 }
 
-export interface RunLock {
-  path: string;
-  release(): void;
-}
-
-/** Take runDir/.lock, or fail naming the process that holds it. A dead holder's lock is taken over. */
-export function acquireLock(runDir: string, log: (line: string) => void = () => {}): RunLock {
-  mkdirSync(runDir, { recursive: true });
-  const path = join(runDir, '.lock');
-  const body = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, body, { flag: 'wx' });
-      return {
-        path,
-        release() {
-          try {
-            const held = JSON.parse(readFileSync(path, 'utf8')) as { pid: number };
-            if (held.pid === process.pid) unlinkSync(path);
-          } catch {
-            // Already gone: nothing to release.
-          }
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new CheckpointError(`${path}: cannot create lock (${describeError(err)})`, { cause: err });
-      }
-    }
-    let holder: { pid?: number; host?: string; startedAt?: string } = {};
-    try {
-      holder = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      // Unreadable or half-written lock: treat as stale below only if it stays that way.
-    }
-    const sameHost = holder.host === hostname();
-    if (typeof holder.pid === 'number' && (!sameHost || processAlive(holder.pid))) {
-      throw new CheckpointError(`${runDir}: another training run (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}) is writing this folder; if it is gone, delete ${path}`);
-    }
-    log(`checkpoint: removing stale lock ${path} (pid ${holder.pid ?? '?'} is gone)`);
-    rmSync(path, { force: true });
-  }
-  throw new CheckpointError(`${path}: cannot take the lock`);
-}
-
-export type { FeatureSpec, ModelSpec };

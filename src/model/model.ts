@@ -14,6 +14,7 @@
  * (std^2 / meanVariance, see batches.ts) is the squared error in m/s; cells are drawn in
  * proportion to their area (windows.ts), so the expected loss is the area-weighted MSE.
  */
+import { z } from 'zod';
 import type { Tf } from '../runtime/backend.js';
 import { fastLstmLayer, type FastLstmArgs } from './lstm-fast.js';
 
@@ -21,18 +22,21 @@ type Tensor = ReturnType<Tf['tensor']>;
 type LayersModel = ReturnType<Tf['model']>;
 type SymbolicTensor = ReturnType<Tf['input']>;
 
-export interface ModelSpec {
-  lookback: number;
-  nFeatures: number;
-  horizon: number;
-  units: number;
-  layers: number;
-  dropout: number;
-  linearSkip: boolean;
-  seed: number;
+/** What a model is built from; stored in (and validated with) every checkpoint's meta.json. */
+export const ModelSpecSchema = z.object({
+  lookback: z.number().int().positive(),
+  nFeatures: z.number().int().positive(),
+  horizon: z.number().int().positive(),
+  units: z.number().int().positive(),
+  layers: z.number().int().positive(),
+  dropout: z.number().min(0),
+  linearSkip: z.boolean(),
+  seed: z.number().int(),
   /** LSTM implementation (absent in older checkpoints: 'layers'). */
-  lstm?: 'fast' | 'layers';
-}
+  lstm: z.enum(['fast', 'layers']).optional(),
+});
+
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 /** Channels of the linear path's per-hour projection. */
 export const LINEAR_CHANNELS = 3;

@@ -8,10 +8,6 @@ import { poolTask } from '../runtime/pool.js';
 import type { FillRequest } from '../runtime/prefetch.js';
 import { featuresOnThread, fillBatch, type BatchJob, type BatchThreadSetup } from './batches.js';
 
-// train.ts imports BatchWorker from here (its home before the prefetch helper); the lead moves
-// that import to './batches.js' and removes this line.
-export { BatchWorker } from './batches.js';
-
 const setup = workerData as BatchThreadSetup | null;
 const ctx = setup ? featuresOnThread(setup.features) : undefined;
 

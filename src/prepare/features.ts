@@ -18,29 +18,33 @@
  * (v - mean) / std, differences and u/v as v / std. Gathering writes into a caller's
  * preallocated Float32Array [batch, lookback, nFeatures]: no allocation per sample.
  */
+import { z } from 'zod';
 import type { Cube } from '../ingest/cube.js';
 import { colLon, rowLat, wrapsLongitude, type GridSpec } from '../core/grid.js';
 import type { NormStats } from './normalize.js';
 import { HOUR_MS, TROPICAL_YEAR_HOURS } from '../core/time.js';
 
-export interface FeatureSpec {
-  lookback: number;
-  horizon: number;
-  ringsDeg: number[];
+/** The features a model was trained on; stored in (and validated with) every checkpoint's meta.json. */
+export const FeatureSpecSchema = z.object({
+  lookback: z.number().int().positive(),
+  horizon: z.number().int().positive(),
+  ringsDeg: z.array(z.number().positive()),
   /** u/v of the centre cell are features (the cube had u/v bands). */
-  uv: boolean;
+  uv: z.boolean(),
   /**
    * Day-of-year sin/cos are features. Only when the training period spans a year: from less,
    * the seasonal cycle cannot be learnt and the feature is a trend that does not extrapolate.
    */
-  dayOfYear: boolean;
+  dayOfYear: z.boolean(),
   /** Targets are the change from the last observed hour (else the normalised speed). */
-  predictDelta: boolean;
-  normalization: NormStats['mode'];
-  poles: 'reflect';
-  names: string[];
-  nFeatures: number;
-}
+  predictDelta: z.boolean(),
+  normalization: z.enum(['cell', 'global']) satisfies z.ZodType<NormStats['mode']>,
+  poles: z.literal('reflect'),
+  names: z.array(z.string()),
+  nFeatures: z.number().int().positive(),
+});
+
+export type FeatureSpec = z.infer<typeof FeatureSpecSchema>;
 
 /** The 8 directions of a ring as (east, north) unit steps. */
 const DIRS: ReadonlyArray<readonly [number, number]> = [

@@ -1,0 +1,113 @@
+/**
+ * Validation during training: a fixed, seeded sample of (t0, cell) windows of the validation
+ * period, drawn once per run; persistence and the linear baseline (fitted on the training
+ * period) are scored on it once, the model after every epoch, per lead, in m/s. Cells are
+ * drawn in proportion to their area, so plain means over the sample are area-weighted.
+ */
+import type { Tf } from '../runtime/backend.js';
+import type { Config } from '../core/config.js';
+import type { Cube } from '../ingest/cube.js';
+import { fitLinearBaseline, linearForecast } from '../evaluate/baselines.js';
+import { windowValid, type FeatureContext } from '../prepare/features.js';
+import type { TimeSplit } from '../prepare/split.js';
+import { mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
+import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
+
+type LayersModel = ReturnType<Tf['model']>;
+
+/** RMSE per lead and overall (mean of per-lead MSE) of forecasts vs truth, skipping NaN pairs. */
+export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: number): { byLead: number[]; overall: number } {
+  const sum = new Float64Array(horizon);
+  const count = new Float64Array(horizon);
+  for (let i = 0; i < pred.length; i++) {
+    const p = pred[i]!;
+    const t = truth[i]!;
+    if (p !== p || t !== t) continue;
+    const d = p - t;
+    sum[i % horizon]! += d * d;
+    count[i % horizon]! += 1;
+  }
+  const mse = Array.from(sum, (s, h) => (count[h]! > 0 ? s / count[h]! : NaN));
+  return { byLead: mse.map(Math.sqrt), overall: Math.sqrt(mse.reduce((a, b) => a + b, 0) / horizon) };
+}
+
+/** The fixed validation windows, their truth and the baselines' scores on them, computed once. */
+export interface ValidationSet {
+  sample: WindowSample;
+  truth: Float32Array;
+  persistenceByLead: number[];
+  persistenceRmse: number;
+  linearByLead: number[] | null;
+  linearRmse: number | null;
+  pred: Float32Array;
+  scratch: ForecastScratch;
+}
+
+export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, config: Config, log: (l: string) => void): ValidationSet {
+  const H = split.horizon;
+  const cells = cube.grid.width * cube.grid.height;
+  const anchors = periodAnchors(split, split.validation, 1);
+  const count = Math.min(config.train.validationSamples, anchors.length * cells);
+  const sample = sampleWindows({
+    grid: cube.grid,
+    anchors,
+    count,
+    seed: mixSeed(config.train.seed, 0x7a11d),
+    accept: (t0, cell) => windowValid(ctx, t0, cell, true),
+  });
+  const truth = new Float32Array(count * H);
+  const persistence = new Float32Array(count * H);
+  for (let i = 0; i < count; i++) {
+    const t0 = sample.t0[i]!;
+    const c = sample.cell[i]!;
+    const last = cube.speed[t0 * cells + c]!;
+    for (let h = 0; h < H; h++) {
+      truth[i * H + h] = cube.speed[(t0 + 1 + h) * cells + c]!;
+      persistence[i * H + h] = last;
+    }
+  }
+  const p = rmseByLead(persistence, truth, H);
+  let linearByLead: number[] | null = null;
+  let linearRmse: number | null = null;
+  try {
+    const linear = fitLinearBaseline(cube, {
+      hours: [split.train.startHour, split.train.endHour],
+      lookback: split.lookback,
+      horizon: H,
+      lambda: config.evaluate.ridgeLambda,
+      sampleCells: config.evaluate.linearSampleCells,
+    });
+    const lin = new Float32Array(count * H);
+    const one = new Int32Array(1);
+    for (let i = 0; i < count; i++) {
+      one[0] = sample.cell[i]!;
+      lin.set(linearForecast(linear, cube, { t0: sample.t0[i]!, cells: one }), i * H);
+    }
+    const l = rmseByLead(lin, truth, H);
+    linearByLead = l.byLead;
+    linearRmse = l.overall;
+  } catch (err) {
+    log(`validation: linear baseline unavailable (${err instanceof Error ? err.message : String(err)})`);
+  }
+  return {
+    sample,
+    truth,
+    persistenceByLead: p.byLead,
+    persistenceRmse: p.overall,
+    linearByLead,
+    linearRmse,
+    pred: new Float32Array(count * H),
+    // Windows per model call: predict's batch bound serves validation too.
+    scratch: new ForecastScratch(Math.min(config.predict.batchCells, Math.max(1, count)), ctx.spec),
+  };
+}
+
+/**
+ * The model's RMSE on the validation windows, per lead and overall, forecast through the one
+ * batched inference path (forecast/forecast.ts) that predict and evaluate use.
+ */
+export function scoreModel(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet): { byLead: number[]; overall: number } {
+  const { sample, pred, scratch } = validation;
+  forecastWindows(tf, { model, ctx, t0: sample.t0, cells: sample.cell, batch: scratch.batch, scratch, out: pred });
+  return rmseByLead(validation.pred, validation.truth, ctx.spec.horizon);
+}
