@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import * as zarr from 'zarrita';
 import FileSystemStore from '@zarrita/storage/fs';
 
@@ -273,7 +274,7 @@ function typed(dtype: ZarrVar['dtype'], values: ArrayLike<number>): Float32Array
   }
 }
 
-/** A Zarr v2 store as xarray writes one: .zgroup, per array .zarray/.zattrs, raw (uncompressed) chunks. */
+/** A Zarr v2 store as xarray writes one: .zgroup, per array .zarray/.zattrs, zlib-compressed chunks. */
 export function writeZarrV2(dir: string, vars: ZarrVar[], attrs: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, '.zgroup'), JSON.stringify({ zarr_format: 2 }));
@@ -283,7 +284,7 @@ export function writeZarrV2(dir: string, vars: ZarrVar[], attrs: Record<string, 
     const adir = join(dir, v.name);
     mkdirSync(adir, { recursive: true });
     const fill = v.fillValue === undefined ? (v.dtype.startsWith('float') ? 'NaN' : null) : v.fillValue === null ? null : Number.isNaN(v.fillValue) ? 'NaN' : v.fillValue;
-    writeFileSync(join(adir, '.zarray'), JSON.stringify({ zarr_format: 2, shape: v.shape, chunks, dtype: V2_DTYPE[v.dtype], compressor: null, fill_value: fill, order: 'C', filters: null }));
+    writeFileSync(join(adir, '.zarray'), JSON.stringify({ zarr_format: 2, shape: v.shape, chunks, dtype: V2_DTYPE[v.dtype], compressor: { id: 'zlib', level: 1 }, fill_value: fill, order: 'C', filters: null }));
     writeFileSync(join(adir, '.zattrs'), JSON.stringify({ _ARRAY_DIMENSIONS: v.dims, ...(v.attrs ?? {}) }));
     const grid = v.shape.map((s, i) => Math.ceil(s / chunks[i]!));
     const values = typed(v.dtype, v.data);
@@ -300,12 +301,12 @@ export function writeZarrV2(dir: string, vars: ZarrVar[], attrs: Record<string, 
         (chunkValues as unknown as number[])[j] = (values as unknown as number[])[global.reduce((s, g, i) => s + g * strides[i]!, 0)]!;
       }
       const key = v.shape.length === 0 ? '0' : coords.join('.');
-      writeFileSync(join(adir, key), Buffer.from(chunkValues.buffer));
+      writeFileSync(join(adir, key), deflateSync(Buffer.from(chunkValues.buffer)));
     }
   }
 }
 
-/** A Zarr v3 store written by zarrita (dimension_names, attributes in zarr.json). */
+/** A Zarr v3 store written by zarrita (dimension_names, attributes in zarr.json, the bytes codec). */
 export async function writeZarrV3(dir: string, vars: ZarrVar[], attrs: Record<string, unknown> = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const store = new FileSystemStore(resolve(dir));
@@ -318,6 +319,8 @@ export async function writeZarrV3(dir: string, vars: ZarrVar[], attrs: Record<st
       dtype: v.dtype,
       dimensionNames: v.dims,
       attributes: v.attrs ?? {},
+      // zarrita encodes no compression codec; v2 fixtures cover compressed chunks.
+      codecs: [{ name: 'bytes', configuration: { endian: 'little' } }],
       ...(v.fillValue !== undefined && v.fillValue !== null ? { fillValue: (v.dtype === 'int64' ? BigInt(v.fillValue) : v.fillValue) as never } : {}),
     });
     const data = typed(v.dtype, v.data);
@@ -352,4 +355,35 @@ export function gdalFrame(source: string, variable: string, hour: number, scratc
     const [lon, lat, value] = line.trim().split(/\s+/).map(Number);
     return { lon: lon!, lat: lat!, value: value! };
   });
+}
+
+// ------------------------------------------------------------------------------------------
+// Synthetic fields
+
+/** Longitude in -180..180, so a 0..360 file and a -180..180 file describe the same field. */
+export function lon180(lon: number): number {
+  return ((((lon + 180) % 360) + 360) % 360) - 180;
+}
+
+/** A smooth field of hour index, latitude and longitude (not of array indices: orientation-free). */
+export function fieldValue(name: string, t: number, lat: number, lon: number): number {
+  const base = [...name].reduce((s, c) => s + c.charCodeAt(0), 0) % 7;
+  return base - 3 + 0.5 * t + 0.3 * (lat - 50) - 0.2 * lon180(lon);
+}
+
+/** Values in C order over (time, lat, lon) in the file's own coordinate order. */
+export function fieldCube(name: string, hours: number, lats: number[], lons: number[], offsetHours = 0): number[] {
+  const out: number[] = [];
+  for (let t = 0; t < hours; t++) for (const la of lats) for (const lo of lons) out.push(fieldValue(name, t + offsetHours, la, lo));
+  return out;
+}
+
+/** int16 packing as the CDS does it: stored = round((value - add_offset) / scale_factor). */
+export function pack(values: number[], scale: number, offset: number): number[] {
+  return values.map((v) => (Number.isNaN(v) ? -32767 : Math.round((v - offset) / scale)));
+}
+
+/** Epoch hours since 1900-01-01 of a UTC date, the legacy CDS time encoding. */
+export function hoursSince1900(ms: number): number {
+  return (ms - Date.UTC(1900, 0, 1)) / 3_600_000;
 }

@@ -152,7 +152,7 @@ export async function openHdf5(path: string): Promise<ArrayStore> {
           return typeof data === 'bigint' ? BigInt64Array.of(data) : Float64Array.of(data);
         }
         if (!ArrayBuffer.isView(data)) throw new DataError(path, `variable ${name} is not numeric`);
-        if (!d.metadata.littleEndian && d.metadata.size > 1) swapInPlace(data as NumericArray, d.metadata.size);
+        // (h5wasm reads big-endian datasets into little-endian memory itself.)
         return data as NumericArray;
       },
       close() {
@@ -181,12 +181,4 @@ function nameDimensionsByLength(unnamed: StoredVariable[], variables: Map<string
       return names && names.length === 1 ? names[0]! : d;
     });
   }
-}
-
-/** libhdf5 hands back big-endian datasets in file order; make them native. */
-function swapInPlace(data: NumericArray, size: number): void {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (size === 2) b.swap16();
-  else if (size === 4) b.swap32();
-  else if (size === 8) b.swap64();
 }
