@@ -158,7 +158,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
   }
   const reference = layouts[0]!;
   for (const layout of layouts.slice(1)) {
-    const diffs = gridDifferences(reference.grid, layout.grid);
+    const diffs = gridDifferences(layout.grid, reference.grid);
     if (diffs.length > 0) throw new DataError(layout.path, `grid differs from ${basename(reference.path)}: ${diffs.join('; ')} (${describeGrid(layout.grid)} vs ${describeGrid(reference.grid)})`);
   }
 

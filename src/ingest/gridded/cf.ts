@@ -34,9 +34,12 @@ export interface TimeUnits {
 
 const REFERENCE_RE = /^(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?)?\s*(Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?)?$/i;
 
-/** Days from 1970-01-01 to a date of the Julian calendar (Julian day number arithmetic). */
+/**
+ * Days from 1970-01-01 to a date of the Julian calendar (the Julian day number formula; its
+ * (m - 9) / 7 truncates towards zero, counting January and February with the year before).
+ */
 function julianCalendarDays(y: number, m: number, d: number): number {
-  const jdn = 367 * y - Math.floor((7 * (y + 5001 + Math.floor((m - 9) / 7))) / 4) + Math.floor((275 * m) / 9) + d + 1729777;
+  const jdn = 367 * y - Math.floor((7 * (y + 5001 + Math.trunc((m - 9) / 7))) / 4) + Math.floor((275 * m) / 9) + d + 1729777;
   return jdn - 2440588;
 }
 
@@ -214,11 +217,10 @@ function regularAxis(path: string, what: string, values: number[], fallbackStep:
   // Float32 coordinates near 360 carry ~3e-5 degrees of rounding; anything larger is a real
   // irregularity (a Gaussian grid, a hand-made list of cells).
   const tolerance = Math.abs(step) * 1e-3 + 3e-5;
-  for (let i = 1; i < n; i++) {
-    const expected = values[0]! + i * step;
-    if (Math.abs(values[i]! - expected) > tolerance) {
-      throw new DataError(path, `not a regular lat/lon grid: ${what} spacing varies (${values[i - 1]} -> ${values[i]}, expected a step of ${tidyStep(Math.abs(step))}); windcast reads regular lat/lon grids (not Gaussian or irregular ones)`);
-    }
+  if (values.some((x, i) => Math.abs(x - (values[0]! + i * step)) > tolerance)) {
+    const steps = values.slice(1).map((x, i) => Math.abs(x - values[i]!));
+    const fmt = (x: number) => tidyStep(Number(x.toPrecision(6)));
+    throw new DataError(path, `not a regular lat/lon grid: ${what} steps vary from ${fmt(Math.min(...steps))} to ${fmt(Math.max(...steps))} degrees; windcast reads regular lat/lon grids (not Gaussian or irregular ones)`);
   }
   return { first: values[0]!, step: tidyStep(step) };
 }

@@ -126,6 +126,11 @@ export async function analyseFile(store: ArrayStore): Promise<FileLayout> {
 
   // The time dimension: a dimension of the gridded variables with a time coordinate.
   const otherDims = new Set(onGrid.flatMap((v) => v.dims.filter((d) => d !== latName && d !== lonName)));
+  for (const d of otherDims) {
+    const c = coordinate(store, d);
+    // A time axis by name whose units we cannot read: say so rather than "no time".
+    if (c && (d === 'time' || d === 'valid_time') && !isTimeCoordinate(c)) parseTimeUnits(path, d, attrString(c.attrs, 'units'), attrString(c.attrs, 'calendar'));
+  }
   const timeDims = [...otherDims].filter((d) => {
     const c = coordinate(store, d);
     return c !== undefined && isTimeCoordinate(c);
