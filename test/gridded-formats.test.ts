@@ -105,6 +105,26 @@ test('NetCDF3 64-bit offset, latitude ascending, longitude 0..360: rows flipped 
   for (const name of ['u100', 'v10']) assertField(data, name, 0.0005 + 1e-6);
 });
 
+test('longitudes stored east to west are turned west to east; ws with a scalar height is a speed at that height', async () => {
+  const path = join(dir, 'east-west.nc');
+  const lats = [40, 39.5];
+  const lons = [12, 11.5, 11];
+  writeNetcdf3(path, {
+    records: 3,
+    dims: [{ name: 'time', size: 0 }, { name: 'latitude', size: 2 }, { name: 'longitude', size: 3 }],
+    vars: [
+      ...nc3Coordinates(lats, lons, 3),
+      { name: 'heightAboveGround', dims: [], type: 'double', attrs: { units: 'm' }, data: [100] },
+      { name: 'ws', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s-1' }, data: fieldCube('ws100', 3, lats, lons) },
+    ],
+  });
+  const ds = await openGridded(path);
+  assert.deepEqual([ds.grid.lon0, ds.grid.dLon, ds.grid.width], [11, 0.5, 3]);
+  assert.deepEqual(ds.speed, { height: 100, from: ['ws100'], derived: false });
+  assert.deepEqual(ds.variables.map((v) => [v.name, v.sourceNames, v.wind]), [['ws100', ['ws'], { component: 'speed', height: 100 }]]);
+  assertField(await readGridded(ds), 'ws100', 1e-5);
+});
+
 test('longitudes across the 0/360 seam (359.5, 0, 0.5) are placed as -0.5..0.5, and said so', async () => {
   const path = join(dir, 'seam.nc');
   const lats = [60, 59.5];

@@ -61,6 +61,22 @@ function unpackInto(raw: NumericArray, size: number[], layout: FileLayout, v: Fi
   const wrap = unsignedBits > 0 ? 2 ** unsignedBits : 0;
   const values = raw as ArrayLike<number>;
   const cells = width * height;
+  if (expvers === 1 && wrap === 0 && moreFills.length === 0) {
+    // The usual case, kept free of calls: one stored value per output cell.
+    const step = layout.flipCols ? -sc : sc;
+    for (let t = 0; t < n; t++) {
+      const frame = (outFrame + t) * cells;
+      for (let r = 0; r < height; r++) {
+        let src = t * st + (layout.flipRows ? height - 1 - r : r) * sr + (layout.flipCols ? (width - 1) * sc : 0);
+        let dst = frame + r * width;
+        for (let c = 0; c < width; c++, src += step, dst++) {
+          const x = values[src]!;
+          out[dst] = x !== x || x === fill0 || x === fill1 || x < validMin || x > validMax ? NaN : x * scale + offset;
+        }
+      }
+    }
+    return;
+  }
   const unpack = (x: number): number => {
     if (wrap > 0 && x < 0) x += wrap;
     if (x !== x || x === fill0 || x === fill1 || x < validMin || x > validMax) return NaN;
