@@ -290,15 +290,25 @@ export function writeZarrV2(dir: string, vars: ZarrVar[], attrs: Record<string, 
     const values = typed(v.dtype, v.data);
     const strides = v.shape.map((_, i) => v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
     const total = grid.reduce((a, b) => a * b, 1);
+    const count = chunks.reduce((a, b) => a * b, 1);
     for (let k = 0; k < Math.max(1, total); k++) {
       const coords = grid.map((_, i) => Math.floor(k / grid.slice(i + 1).reduce((a, b) => a * b, 1)) % grid[i]!);
-      const chunkValues = new (values.constructor as new (n: number) => typeof values)(chunks.reduce((a, b) => a * b, 1));
-      const count = chunks.reduce((a, b) => a * b, 1);
+      const chunkValues = new (values.constructor as new (n: number) => typeof values)(count);
+      // Walk the chunk's cells in C order with an odometer of local indices.
+      const local = chunks.map(() => 0);
       for (let j = 0; j < count; j++) {
-        const local = chunks.map((_, i) => Math.floor(j / chunks.slice(i + 1).reduce((a, b) => a * b, 1)) % chunks[i]!);
-        const global = local.map((l, i) => coords[i]! * chunks[i]! + l);
-        if (global.some((g, i) => g >= v.shape[i]!)) continue;
-        (chunkValues as unknown as number[])[j] = (values as unknown as number[])[global.reduce((s, g, i) => s + g * strides[i]!, 0)]!;
+        let index = 0;
+        let inside = true;
+        for (let i = 0; i < chunks.length; i++) {
+          const g = coords[i]! * chunks[i]! + local[i]!;
+          if (g >= v.shape[i]!) inside = false;
+          index += g * strides[i]!;
+        }
+        if (inside) (chunkValues as unknown as number[])[j] = (values as unknown as number[])[index]!;
+        for (let i = chunks.length - 1; i >= 0; i--) {
+          if (++local[i]! < chunks[i]!) break;
+          local[i] = 0;
+        }
       }
       const key = v.shape.length === 0 ? '0' : coords.join('.');
       writeFileSync(join(adir, key), deflateSync(Buffer.from(chunkValues.buffer)));

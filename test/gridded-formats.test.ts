@@ -309,3 +309,38 @@ test('float32 NetCDF with an explicit _FillValue and scale_factor on floats: bot
   assertField(data, 'u10', 1e-5, (t, row, col) => t === 0 && row === 1 && col === 1);
   assertField(data, 'v10', 1e-5);
 });
+
+test('a period and an area of a global store (ARCO-like, 0..360): only those hours and cells are read', async () => {
+  const store = join(dir, 'global.zarr');
+  const lats = Array.from({ length: 46 }, (_, i) => 90 - 4 * i);
+  const lons = Array.from({ length: 90 }, (_, i) => 4 * i);
+  const hours = 24;
+  writeZarrV2(store, arcoVars(lats, lons, hours, 12));
+  const from = T0 + 10 * HOUR_MS;
+  const to = T0 + 20 * HOUR_MS;
+  const ds = await openGridded(store, { from, to, area: { north: 58, west: 4, south: 46, east: 16 } });
+  assert.deepEqual(ds.grid, { width: 4, height: 4, lon0: 4, lat0: 58, dLon: 4, dLat: 4, pixelIsPoint: true, sourceSouthUp: false, epsg: 4326 });
+  assert.deepEqual(Array.from(ds.hours), Array.from({ length: 11 }, (_, t) => from + t * HOUR_MS));
+  assert.ok(ds.notes.some((n) => /cropped to 58N 4E 46N 16E \(north, west, south, east\): 4 x 4 cells of 90 x 46/.test(n)), ds.notes.join('; '));
+  const data = await readGridded(ds);
+  assert.equal(data.fields.get('u100')!.length, 11 * 16);
+  for (const name of ['u10', 'v100']) assertField(data, name, 1e-5, () => false, 10);
+
+  // West of Greenwich in -180..180 terms, on the 0..360 grid: the same columns as 352..356.
+  const west = await openGridded(store, { from, to: from, area: { north: 2, west: -10, south: -2, east: -2 } });
+  assert.deepEqual([west.grid.lon0, west.grid.width, west.grid.lat0, west.grid.height], [352, 2, 2, 2]);
+  assertField(await readGridded(west), 'u10', 1e-5, () => false, 10);
+  await assert.rejects(openGridded(store, { area: { north: 2, west: -10, south: -2, east: 10 } }), /crosses the grid's edge at 0 degrees east: windcast reads one block of columns/);
+  await assert.rejects(openGridded(store, { from: T0 + 100 * HOUR_MS }), /no hours between 2021-06-05T04:00Z and 2021-06-01T23:00Z: the data hold 2021-06-01T00:00Z\.\.2021-06-01T23:00Z/);
+});
+
+test('an area of a south-up (latitude ascending) file: the window is cut from the stored rows', async () => {
+  const path = join(dir, 'asc-area.nc');
+  const lats = [-10, -9.5, -9, -8.5, -8];
+  const lons = [200, 200.5, 201, 201.5];
+  nc3(path, lats, lons, 2);
+  const ds = await openGridded(path, { area: { north: -8.6, west: 200.4, south: -9.6, east: 201 } });
+  assert.deepEqual(ds.grid, { width: 2, height: 2, lon0: 200.5, lat0: -9, dLon: 0.5, dLat: 0.5, pixelIsPoint: true, sourceSouthUp: true, epsg: 4326 });
+  assertField(await readGridded(ds), 'v100', 0.0005 + 1e-6);
+  await assert.rejects(openGridded(path, { area: { north: 40, west: 0, south: 30, east: 10 } }), /holds no cell centre of the data's grid \(lon 200\.\.201\.5, lat -10\.\.-8\)/);
+});

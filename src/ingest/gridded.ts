@@ -8,7 +8,9 @@
  * overlapping files) reported, never thrown, as catalog.ts does for GeoTIFFs. readGridded then
  * fills one Float32Array per variable, index (t * height + row) * width + col, NaN where
  * missing, plus the wind speed at the chosen height (sqrt(u^2 + v^2), or a speed variable
- * such as si10 when only speed is there). Formats, CF rules and names live in gridded/.
+ * such as si10 when only speed is there). A period (from/to) and an area (north, west, south,
+ * east) restrict both, so a long global store (ARCO-ERA5) is read only where it is needed.
+ * Formats, CF rules and names live in gridded/.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -20,10 +22,12 @@ import { describeProblems as describeCatalogGaps, isGlob, listFiles, type Gap } 
 import { openStore } from './gridded/formats.js';
 import { readFrames } from './gridded/frames.js';
 import { describeOverlap, joinFiles, type MissingHours, type Overlap, type Segment } from './gridded/join.js';
+import type { Area } from './gridded/cf.js';
 import { analyseFile, type FileLayout } from './gridded/layout.js';
 import { knownWindNames, type WindRole } from './gridded/names.js';
 import { detectFormat, type GriddedFormat } from './gridded/store.js';
 
+export type { Area } from './gridded/cf.js';
 export type { GriddedFormat } from './gridded/store.js';
 export type { MissingHours, Overlap } from './gridded/join.js';
 export type { WindComponent, WindRole } from './gridded/names.js';
@@ -33,6 +37,11 @@ export interface GriddedOptions {
   variables?: string[];
   /** Height of the wind speed, metres (--target-height). Default: 100 when present, else 10. */
   height?: number;
+  /** Only hours from..to (epoch ms, inclusive): a period of a long store such as ARCO-ERA5. */
+  from?: number;
+  to?: number;
+  /** Only the cells whose centres lie in this box (degrees; CDS order north, west, south, east). */
+  area?: Area;
 }
 
 export interface GriddedVariable {
@@ -151,7 +160,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
   for (const path of paths) {
     const store = await openStore(path);
     try {
-      layouts.push(await analyseFile(store));
+      layouts.push(await analyseFile(store, options.area ? { area: options.area } : {}));
     } finally {
       store.close();
     }
@@ -167,7 +176,14 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
   for (const l of layouts) for (const [name, why] of l.unusable) if (!variables.has(name)) unusable.set(name, `${basename(l.path)}: ${name} ${why}`);
   const { selected, speed, heights } = choose(input, variables, unusable, options);
 
-  const join = await joinFiles(layouts, selected, (file) => openStore(layouts[file]!.path));
+  const from = options.from ?? -Infinity;
+  const to = options.to ?? Infinity;
+  const join = await joinFiles(layouts, selected, (file) => openStore(layouts[file]!.path), (t) => t >= from && t <= to);
+  if (join.hours.length === 0) {
+    const first = Math.min(...layouts.map((l) => extent(l.times).start));
+    const last = Math.max(...layouts.map((l) => extent(l.times).end));
+    throw new DataError(input, `no hours between ${isoMinute(Number.isFinite(from) ? from : first)} and ${isoMinute(Number.isFinite(to) ? to : last)}: the data hold ${isoMinute(first)}..${isoMinute(last)}`);
+  }
   const notes = [...new Set(layouts.flatMap((l) => l.notes.map((n) => (layouts.length > 1 ? `${basename(l.path)}: ${n}` : n))))];
   for (const o of join.overlaps) if (o.identical) notes.push(`${describeOverlap(o)}: identical values, read once`);
   return {
@@ -175,8 +191,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     files: layouts.map((l) => ({
       path: l.path,
       format: l.format,
-      start: Math.min(...l.times),
-      end: Math.max(...l.times),
+      ...extent(l.times),
       steps: l.times.length,
       timeSource: l.timeSource,
       variables: [...l.variables.keys()],
@@ -194,6 +209,17 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     notes,
     plan: { layouts, segments: join.segments },
   };
+}
+
+/** First and last of many hours (a loop: ARCO-ERA5 has more hours than a spread can pass). */
+function extent(times: number[]): { start: number; end: number } {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const t of times) {
+    if (t < start) start = t;
+    if (t > end) end = t;
+  }
+  return { start, end };
 }
 
 function collectVariables(layouts: FileLayout[]): Map<string, GriddedVariable> {

@@ -180,6 +180,8 @@ export function isLongitude(v: StoredVariable): boolean {
 
 export interface GridPlacement {
   grid: GridSpec;
+  /** The stored rows and columns the grid covers (all of them unless cropped to an area). */
+  window: { latStart: number; latCount: number; lonStart: number; lonCount: number };
   /** The file's rows run south to north: output row r is stored row height-1-r. */
   flipRows: boolean;
   /** The file's columns run east to west. */
@@ -276,8 +278,59 @@ export function placeGrid(path: string, lat: { name: string; values: number[]; f
       sourceSouthUp: ascending,
       epsg: 4326,
     },
+    window: { latStart: 0, latCount: lats.length, lonStart: 0, lonCount: lons.length },
     flipRows: ascending,
     flipCols,
     notes,
+  };
+}
+
+/** A box in degrees, in the CDS "area" order: north, west, south, east. */
+export interface Area {
+  north: number;
+  west: number;
+  south: number;
+  east: number;
+}
+
+/**
+ * The cells whose centres lie in `area` (edges included), as a smaller grid and the stored
+ * rows/columns to read. West/east may be given in either longitude convention; an area that
+ * would need columns from both sides of a global grid's edge is refused (one block is read).
+ */
+export function cropPlacement(path: string, placement: GridPlacement, area: Area): GridPlacement {
+  const { grid } = placement;
+  const eps = 1e-6;
+  if (!(area.north >= area.south)) throw new DataError(path, `area north ${area.north} is south of its south ${area.south}`);
+  const r0 = Math.max(0, Math.ceil((grid.lat0 - area.north) / grid.dLat - eps));
+  const r1 = Math.min(grid.height - 1, Math.floor((grid.lat0 - area.south) / grid.dLat + eps));
+  const lonEnd = grid.lon0 + (grid.width - 1) * grid.dLon;
+  const east = area.east < area.west ? area.east + 360 : area.east;
+  // The shift of the area's longitudes into the grid's convention that overlaps it most.
+  const overlap = (k: number) => Math.min(east + k, lonEnd) - Math.max(area.west + k, grid.lon0);
+  const shift = [-360, 0, 360].reduce((best, k) => (overlap(k) > overlap(best) ? k : best), 0);
+  const west = area.west + shift;
+  const c0 = Math.max(0, Math.ceil((west - grid.lon0) / grid.dLon - eps));
+  const c1 = Math.min(grid.width - 1, Math.floor((east + shift - grid.lon0) / grid.dLon + eps));
+  const box = `${area.north}N ${area.west}E ${area.south}N ${area.east}E (north, west, south, east)`;
+  if (r0 > r1 || c0 > c1) throw new DataError(path, `area ${box} holds no cell centre of the data's grid (lon ${grid.lon0}..${tidyStep(lonEnd)}, lat ${tidyStep(grid.lat0 - (grid.height - 1) * grid.dLat)}..${grid.lat0})`);
+  const wraps = Math.abs(grid.width * grid.dLon - 360) < grid.dLon * 1e-3;
+  if (wraps && (west < grid.lon0 - eps || east + shift > lonEnd + grid.dLon - eps)) {
+    throw new DataError(path, `area ${box} crosses the grid's edge at ${grid.lon0} degrees east: windcast reads one block of columns (give the area in the grid's own longitudes, ${grid.lon0}..${tidyStep(grid.lon0 + 360)})`);
+  }
+  const rows = r1 - r0 + 1;
+  const cols = c1 - c0 + 1;
+  const w = placement.window;
+  return {
+    grid: { ...grid, width: cols, height: rows, lon0: tidyStep(grid.lon0 + c0 * grid.dLon), lat0: tidyStep(grid.lat0 - r0 * grid.dLat) },
+    window: {
+      latStart: w.latStart + (placement.flipRows ? grid.height - 1 - r1 : r0),
+      latCount: rows,
+      lonStart: w.lonStart + (placement.flipCols ? grid.width - 1 - c1 : c0),
+      lonCount: cols,
+    },
+    flipRows: placement.flipRows,
+    flipCols: placement.flipCols,
+    notes: [...placement.notes, `cropped to ${box}: ${cols} x ${rows} cells of ${grid.width} x ${grid.height}`],
   };
 }

@@ -27,7 +27,12 @@ export async function readFrames(store: ArrayStore, layout: FileLayout, v: FileV
   for (let done = 0; done < count; done += perBlock) {
     const n = Math.min(perBlock, count - done);
     const start = v.shape.map(() => 0);
-    const size = v.shape.map((s, axis) => (axis === v.axes.lat || axis === v.axes.lon || axis === v.axes.expver ? s : 1));
+    const size = v.shape.map((s, axis) => (axis === v.axes.expver ? s : 1));
+    const w = layout.window;
+    start[v.axes.lat] = w.latStart;
+    size[v.axes.lat] = w.latCount;
+    start[v.axes.lon] = w.lonStart;
+    size[v.axes.lon] = w.lonCount;
     if (v.axes.time >= 0) {
       start[v.axes.time] = srcStart + done;
       size[v.axes.time] = n;

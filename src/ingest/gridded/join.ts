@@ -73,7 +73,8 @@ function runs(times: number[]): Gap[] {
 
 export type OpenStore = (file: number) => Promise<ArrayStore>;
 
-export async function joinFiles(layouts: FileLayout[], variables: string[], open: OpenStore): Promise<JoinResult> {
+/** Join the files' hours for `variables`, keeping the hours `keep` accepts. */
+export async function joinFiles(layouts: FileLayout[], variables: string[], open: OpenStore, keep: (t: number) => boolean = () => true): Promise<JoinResult> {
   const all = new Set<number>();
   const slots = new Map<string, Map<number, Slot[]>>();
   for (const name of variables) {
@@ -81,6 +82,7 @@ export async function joinFiles(layouts: FileLayout[], variables: string[], open
     layouts.forEach((layout, file) => {
       if (!layout.variables.has(name)) return;
       layout.times.forEach((t, index) => {
+        if (!keep(t)) return;
         all.add(t);
         const list = byHour.get(t);
         if (list) list.push({ file, index });

@@ -14,8 +14,8 @@ import { DataError } from '../../core/errors.js';
 import type { GridSpec } from '../../core/grid.js';
 import { HOUR_MS } from '../../core/time.js';
 import {
-  decodeTimes, isForecastReference, isLatitude, isLongitude, isTimeCoordinate, packingOf, parseTimeUnits, placeGrid,
-  type Packing,
+  cropPlacement, decodeTimes, isForecastReference, isLatitude, isLongitude, isTimeCoordinate, packingOf, parseTimeUnits, placeGrid,
+  type Area, type GridPlacement, type Packing,
 } from './cf.js';
 import { identify, type WindRole } from './names.js';
 import { attrNumber, attrString, type ArrayStore, type GriddedFormat, type StoredType, type StoredVariable } from './store.js';
@@ -39,6 +39,8 @@ export interface FileLayout {
   path: string;
   format: GriddedFormat;
   grid: GridSpec;
+  /** The stored latitude/longitude index ranges the grid covers. */
+  window: GridPlacement['window'];
   flipRows: boolean;
   flipCols: boolean;
   /** Epoch ms of each index along the time dimension (one entry for a single-hour file). */
@@ -77,7 +79,8 @@ function notLatLon(store: ArrayStore): DataError {
   return new DataError(store.path, `not a lat/lon grid: no latitude and longitude coordinates (dimensions: ${dims.join(', ') || 'none'})`);
 }
 
-export async function analyseFile(store: ArrayStore): Promise<FileLayout> {
+/** The layout of one store; with `area`, only the cells whose centres lie in it. */
+export async function analyseFile(store: ArrayStore, options: { area?: Area } = {}): Promise<FileLayout> {
   const path = store.path;
   const notes: string[] = [];
   const vars = [...store.variables.values()];
@@ -116,12 +119,13 @@ export async function analyseFile(store: ArrayStore): Promise<FileLayout> {
   const latVar = store.variables.get(latName)!;
   const lonVar = store.variables.get(lonName)!;
   const first = onGrid[0]!;
-  const placement = placeGrid(
+  const full = placeGrid(
     path,
     { name: latName, values: await readNumbers(store, latVar), float32: latVar.dtype === 'float32' },
     { name: lonName, values: await readNumbers(store, lonVar), float32: lonVar.dtype === 'float32' },
     { dLat: attrNumber(first.attrs, 'GRIB_jDirectionIncrementInDegrees'), dLon: attrNumber(first.attrs, 'GRIB_iDirectionIncrementInDegrees') },
   );
+  const placement = options.area ? cropPlacement(path, full, options.area) : full;
   notes.push(...placement.notes);
 
   // The time dimension: a dimension of the gridded variables with a time coordinate.
@@ -182,7 +186,7 @@ export async function analyseFile(store: ArrayStore): Promise<FileLayout> {
     const dropped = extra.filter(({ n }) => n === 1).map(({ d }) => d);
     if (dropped.length > 0) notes.push(`${v.name}: dimension${dropped.length > 1 ? 's' : ''} ${dropped.join(', ')} of length 1 ignored`);
   }
-  return { path, format: store.format, grid: placement.grid, flipRows: placement.flipRows, flipCols: placement.flipCols, times, timeSource, variables, unusable, notes: [...new Set(notes)] };
+  return { path, format: store.format, grid: placement.grid, window: placement.window, flipRows: placement.flipRows, flipCols: placement.flipCols, times, timeSource, variables, unusable, notes: [...new Set(notes)] };
 }
 
 /** The hour of each index along the time dimension; valid_time is preferred over time. */
