@@ -127,6 +127,14 @@ test('not NetCDF, CDF-5, truncated files: one line naming the file, no HDF5 erro
   assert.equal(isGriddedInput(text), false);
   await refuses(text, /not a NetCDF or HDF5 file \(its first bytes are neither "CDF" nor the HDF5 signature\)/);
 
+  const zip = join(dir, 'download.nc');
+  writeFileSync(zip, Buffer.from([0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0]));
+  assert.equal(isGriddedInput(zip), true, 'routed here for the specific message');
+  await refuses(zip, /is a ZIP archive \(the CDS zips several NetCDF files together\): unzip it and give the \.nc files/);
+  const grib = join(dir, 'era5.grib');
+  writeFileSync(grib, Buffer.from('GRIB\0\0\0\x02', 'latin1'));
+  await refuses(grib, /is a GRIB file: download NetCDF from the CDS, or convert it/);
+
   const cdf5 = join(dir, 'cdf5.nc');
   writeFileSync(cdf5, Buffer.from([0x43, 0x44, 0x46, 0x05, 0, 0, 0, 0]));
   await refuses(cdf5, /NetCDF CDF-5 \(64-bit data\) is not supported: convert it with "nccopy -k nc4 IN OUT"/);

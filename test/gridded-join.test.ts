@@ -158,3 +158,26 @@ test('files on different grids are refused, naming both', async () => {
     return true;
   });
 });
+
+test('an hour repeated inside one file (same values) is read once and said so; hours out of order are sorted', async () => {
+  const d = folder('repeat');
+  const path = join(d, 'r.nc');
+  const order = [2, 0, 1, 2, 3];
+  writeNetcdf3(path, {
+    records: order.length,
+    dims: [{ name: 'time', size: 0 }, { name: 'latitude', size: 2 }, { name: 'longitude', size: 3 }],
+    vars: [
+      { name: 'latitude', dims: ['latitude'], type: 'float', attrs: { units: 'degrees_north' }, data: LATS },
+      { name: 'longitude', dims: ['longitude'], type: 'float', attrs: { units: 'degrees_east' }, data: LONS },
+      { name: 'time', dims: ['time'], type: 'int', attrs: { units: 'hours since 1900-01-01' }, data: order.map((i) => hoursSince1900(hour(i))) },
+      ...['u10', 'v10'].map((name): Nc3Var => ({ name, dims: ['time', 'latitude', 'longitude'], type: 'float', data: order.flatMap((i) => fieldCube(name, 1, LATS, LONS, i)) })),
+    ],
+  });
+  const ds = await openGridded(path);
+  assert.deepEqual(Array.from(ds.hours), [0, 1, 2, 3].map(hour));
+  assert.deepEqual(ds.overlaps.map((o) => [o.from, o.hours, o.identical, o.files.length]), [[hour(2), 1, true, 2]]);
+  assert.ok(ds.notes.includes('2022-01-01T02:00Z twice in r.nc (u10, v10): identical values, read once'), ds.notes.join('; '));
+  const data = await readGridded(ds);
+  const cells = cellCount(data.grid);
+  for (const i of [0, 1, 2, 3]) assert.ok(Math.abs(data.fields.get('u10')![i * cells + 4]! - fieldValue('u10', i, 49.75, 8.25)) < 1e-5, `hour ${i}`);
+});

@@ -114,7 +114,10 @@ export interface GriddedData {
   speedHeight: number;
 }
 
-/** True when the input is for this module: a NetCDF/HDF5 file, a Zarr store, or a glob/folder of NetCDF files. */
+/**
+ * True when the input is for this module: a NetCDF/HDF5 file, a Zarr store, a glob or folder
+ * of NetCDF files, or a ZIP/GRIB download that openGridded refuses with what to do instead.
+ */
 export function isGriddedInput(input: string): boolean {
   try {
     if (isGlob(input)) return listFiles(input, '*').files.some((f) => detectFormat(f) !== null);

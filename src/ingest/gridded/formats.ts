@@ -26,6 +26,10 @@ export async function openStore(path: string): Promise<ArrayStore> {
     }
     case 'netcdf3-cdf5':
       throw new DataError(path, 'NetCDF CDF-5 (64-bit data) is not supported: convert it with "nccopy -k nc4 IN OUT" (netcdf-bin)');
+    case 'zip':
+      throw new DataError(path, 'is a ZIP archive (the CDS zips several NetCDF files together): unzip it and give the .nc files, e.g. "dir/*.nc"');
+    case 'grib':
+      throw new DataError(path, 'is a GRIB file: download NetCDF from the CDS, or convert it (e.g. "grib_to_netcdf -o out.nc in.grib" from eccodes, or cfgrib)');
     case null:
       if (!existsSync(path)) throw new DataError(path, 'no such file or folder');
       if (statSync(path).isDirectory()) throw new DataError(path, 'not a Zarr store (no zarr.json, .zgroup or .zarray in the folder)');

@@ -73,26 +73,49 @@ function runs(times: number[]): Gap[] {
 
 export type OpenStore = (file: number) => Promise<ArrayStore>;
 
+/** Every (hour, file, index) of one variable, ordered by hour, then file, then index. */
+interface Slots {
+  times: Float64Array;
+  files: Int32Array;
+  indices: Int32Array;
+}
+
+function collectSlots(layouts: FileLayout[], name: string, keep: (t: number) => boolean): Slots {
+  let n = 0;
+  for (const l of layouts) if (l.variables.has(name)) n += l.times.length;
+  const times = new Float64Array(n);
+  const files = new Int32Array(n);
+  const indices = new Int32Array(n);
+  let k = 0;
+  layouts.forEach((l, file) => {
+    if (!l.variables.has(name)) return;
+    l.times.forEach((t, index) => {
+      if (!keep(t)) return;
+      times[k] = t;
+      files[k] = file;
+      indices[k++] = index;
+    });
+  });
+  const slots = { times: times.subarray(0, k), files: files.subarray(0, k), indices: indices.subarray(0, k) };
+  // Files named in time order with rising hours (the usual case) are already in order.
+  let sorted = true;
+  for (let i = 1; i < k && sorted; i++) sorted = slots.times[i]! > slots.times[i - 1]! || (slots.times[i] === slots.times[i - 1] && slots.files[i]! >= slots.files[i - 1]!);
+  if (sorted) return slots;
+  const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => slots.times[a]! - slots.times[b]! || slots.files[a]! - slots.files[b]! || slots.indices[a]! - slots.indices[b]!);
+  return { times: Float64Array.from(order, (i) => slots.times[i]!), files: Int32Array.from(order, (i) => slots.files[i]!), indices: Int32Array.from(order, (i) => slots.indices[i]!) };
+}
+
 /** Join the files' hours for `variables`, keeping the hours `keep` accepts. */
 export async function joinFiles(layouts: FileLayout[], variables: string[], open: OpenStore, keep: (t: number) => boolean = () => true): Promise<JoinResult> {
-  const all = new Set<number>();
-  const slots = new Map<string, Map<number, Slot[]>>();
-  for (const name of variables) {
-    const byHour = new Map<number, Slot[]>();
-    layouts.forEach((layout, file) => {
-      if (!layout.variables.has(name)) return;
-      layout.times.forEach((t, index) => {
-        if (!keep(t)) return;
-        all.add(t);
-        const list = byHour.get(t);
-        if (list) list.push({ file, index });
-        else byHour.set(t, [{ file, index }]);
-      });
-    });
-    slots.set(name, byHour);
+  const slots = new Map(variables.map((name) => [name, collectSlots(layouts, name, keep)]));
+  // The union of hours: usually every variable has the same ones, so one pass each suffices.
+  const unique = (s: Slots) => s.times.filter((t, i) => i === 0 || t !== s.times[i - 1]);
+  const perVariable = variables.map((name) => unique(slots.get(name)!));
+  let union = perVariable[0] ?? new Float64Array(0);
+  for (const other of perVariable.slice(1)) {
+    if (other.length !== union.length || other.some((t, i) => t !== union[i])) union = Float64Array.from(new Set([...union, ...other])).sort();
   }
-  const hours = [...all].sort((a, b) => a - b);
-  const position = new Map(hours.map((t, i) => [t, i]));
+  const hours = Array.from(union);
 
   const gaps: Gap[] = [];
   for (let i = 1; i < hours.length; i++) {
@@ -105,25 +128,34 @@ export async function joinFiles(layouts: FileLayout[], variables: string[], open
   // Per doubled hour: the files involved, the variables, and whether every copy agreed.
   const doubled = new Map<number, { files: Set<number>; variables: Set<string>; identical: boolean }>();
   for (const name of variables) {
-    const byHour = slots.get(name)!;
-    const lacking = hours.filter((t) => !byHour.has(t));
-    if (lacking.length > 0) missing.push({ variable: name, hours: lacking.length, gaps: runs(lacking) });
-    const agree = await compareCopies(layouts, name, byHour, open);
+    const s = slots.get(name)!;
+    const copiesOf = new Map<number, Slot[]>();
+    const lacking: number[] = [];
     const list: Segment[] = [];
-    for (const [t, copies] of [...byHour].sort((a, b) => a[0] - b[0])) {
-      copies.sort((a, b) => a.file - b.file || a.index - b.index);
-      const winner = copies[0]!;
-      const dst = position.get(t)!;
+    let dst = 0;
+    for (let i = 0; i < s.times.length;) {
+      const t = s.times[i]!;
+      let j = i + 1;
+      while (j < s.times.length && s.times[j] === t) j++;
+      while (hours[dst]! < t) lacking.push(hours[dst++]!);
+      const file = s.files[i]!;
+      const index = s.indices[i]!;
       const last = list[list.length - 1];
-      if (last && last.file === winner.file && last.srcStart + last.count === winner.index && last.dstStart + last.count === dst) last.count++;
-      else list.push({ file: winner.file, srcStart: winner.index, dstStart: dst, count: 1 });
-      if (copies.length > 1) {
-        const entry = doubled.get(t) ?? { files: new Set<number>(), variables: new Set<string>(), identical: true };
-        for (const c of copies) entry.files.add(c.file);
-        entry.variables.add(name);
-        entry.identical &&= agree.get(t) ?? false;
-        doubled.set(t, entry);
-      }
+      if (last && last.file === file && last.srcStart + last.count === index && last.dstStart + last.count === dst) last.count++;
+      else list.push({ file, srcStart: index, dstStart: dst, count: 1 });
+      if (j - i > 1) copiesOf.set(t, Array.from({ length: j - i }, (_, k) => ({ file: s.files[i + k]!, index: s.indices[i + k]! })));
+      dst++;
+      i = j;
+    }
+    while (dst < hours.length) lacking.push(hours[dst++]!);
+    if (lacking.length > 0) missing.push({ variable: name, hours: lacking.length, gaps: runs(lacking) });
+    const agree = await compareCopies(layouts, name, copiesOf, open);
+    for (const [t, copies] of copiesOf) {
+      const entry = doubled.get(t) ?? { files: new Set<number>(), variables: new Set<string>(), identical: true };
+      for (const c of copies) entry.files.add(c.file);
+      entry.variables.add(name);
+      entry.identical &&= agree.get(t) ?? false;
+      doubled.set(t, entry);
     }
     segments.set(name, list);
   }
@@ -146,6 +178,7 @@ export async function joinFiles(layouts: FileLayout[], variables: string[], open
 /**
  * For each doubled hour of a variable, whether every copy equals the first (NaN equals NaN;
  * packed values may differ by half a packing step of each file). Reads only doubled hours.
+ * `byHour` holds the copies of each doubled hour in (file, index) order.
  */
 async function compareCopies(layouts: FileLayout[], name: string, byHour: Map<number, Slot[]>, open: OpenStore): Promise<Map<number, boolean>> {
   const result = new Map<number, boolean>();

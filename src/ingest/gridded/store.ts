@@ -48,7 +48,7 @@ export interface ArrayStore {
 }
 
 /** What a path holds, judged from its bytes or its Zarr metadata files; null if neither. */
-export function detectFormat(path: string): GriddedFormat | 'netcdf3-cdf5' | null {
+export function detectFormat(path: string): GriddedFormat | 'netcdf3-cdf5' | 'zip' | 'grib' | null {
   let st;
   try {
     st = statSync(path);
@@ -72,6 +72,9 @@ export function detectFormat(path: string): GriddedFormat | 'netcdf3-cdf5' | nul
     if (head[3] === 1 || head[3] === 2) return 'netcdf3';
     if (head[3] === 5) return 'netcdf3-cdf5';
   }
+  // What the CDS also hands out: a ZIP of NetCDF files (several stream/stepType files), GRIB.
+  if (n >= 4 && head.readUInt32BE(0) === 0x504b0304) return 'zip';
+  if (n >= 4 && head.toString('latin1', 0, 4) === 'GRIB') return 'grib';
   // HDF5 signature \x89HDF\r\n\x1a\n. (A user block before it is allowed by HDF5 but never
   // written by netCDF-C or h5netcdf, so the first bytes are enough.)
   if (n === 8 && head.equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'netcdf4';
