@@ -187,7 +187,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     const last = Math.max(...layouts.map((l) => extent(l.times).end));
     throw new DataError(input, `no hours between ${isoMinute(Number.isFinite(from) ? from : first)} and ${isoMinute(Number.isFinite(to) ? to : last)}: the data hold ${isoMinute(first)}..${isoMinute(last)}`);
   }
-  const notes = [...new Set(layouts.flatMap((l) => l.notes.map((n) => (layouts.length > 1 ? `${basename(l.path)}: ${n}` : n))))];
+  const notes = fileNotes(layouts);
   for (const o of join.overlaps) if (o.identical) notes.push(`${describeOverlap(o)}: identical values, read once`);
   return {
     input: resolve(input),
@@ -212,6 +212,13 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     notes,
     plan: { layouts, segments: join.segments },
   };
+}
+
+/** Each file's notes once: "note" for one file or all of them, "a.nc, b.nc: note" otherwise. */
+function fileNotes(layouts: FileLayout[]): string[] {
+  const files = new Map<string, string[]>();
+  for (const l of layouts) for (const n of l.notes) files.set(n, [...(files.get(n) ?? []), basename(l.path)]);
+  return [...files].map(([note, names]) => (layouts.length === 1 ? note : names.length === layouts.length ? `${note} (all ${names.length} files)` : `${names.join(', ')}: ${note}`));
 }
 
 /** First and last of many hours (a loop: ARCO-ERA5 has more hours than a spread can pass). */

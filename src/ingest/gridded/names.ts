@@ -56,29 +56,26 @@ export interface Identified {
   /** The windcast name: the ERA5 short name when we know the variable, else the file's name. */
   name: string;
   wind?: WindRole;
-  /** How the name was found, for messages ("ARCO name 10m_u_component_of_wind"). */
-  how: 'short name' | 'alias' | 'GRIB attributes' | 'long name' | 'file name';
 }
 
 /** Which ERA5 variable a stored variable is. `height` is a scalar height coordinate, if any. */
 export function identify(v: StoredVariable, height: number | null): Identified {
+  const known = (k: KnownVariable): Identified => ({ name: k.short, ...(k.wind ? { wind: k.wind } : {}) });
   const byName = BY_NAME.get(v.name.toLowerCase());
-  if (byName) return { name: byName.short, ...(byName.wind ? { wind: byName.wind } : {}), how: byName.short === v.name ? 'short name' : 'alias' };
+  if (byName) return known(byName);
   for (const key of ['GRIB_cfVarName', 'GRIB_shortName']) {
     const text = attrString(v.attrs, key);
     const k = text ? BY_NAME.get(text.toLowerCase()) : undefined;
-    if (k) return { name: k.short, ...(k.wind ? { wind: k.wind } : {}), how: 'GRIB attributes' };
+    if (k) return known(k);
   }
   const param = attrNumber(v.attrs, 'GRIB_paramId');
   const byParam = param === null ? undefined : BY_PARAM.get(param);
-  if (byParam) return { name: byParam.short, ...(byParam.wind ? { wind: byParam.wind } : {}), how: 'GRIB attributes' };
+  if (byParam) return known(byParam);
   const longName = attrString(v.attrs, 'long_name');
   const byLong = longName ? BY_LONG_NAME.get(longName.trim().toLowerCase()) : undefined;
-  if (byLong) return { name: byLong.short, ...(byLong.wind ? { wind: byLong.wind } : {}), how: 'long name' };
-  if (WIND_SPEED_ANY_HEIGHT.has(v.name.toLowerCase()) && height !== null) {
-    return { name: `ws${height}`, wind: { component: 'speed', height }, how: 'file name' };
-  }
-  return { name: v.name, how: 'file name' };
+  if (byLong) return known(byLong);
+  if (WIND_SPEED_ANY_HEIGHT.has(v.name.toLowerCase()) && height !== null) return { name: `ws${height}`, wind: { component: 'speed', height } };
+  return { name: v.name };
 }
 
 /** What a user can ask for, for messages: "u10, v10, u100, v100, si10, si100". */
