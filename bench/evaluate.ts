@@ -26,7 +26,7 @@ import { ScoreAccumulator } from '../src/evaluate/metrics.js';
 import { LATITUDE_BANDS, sampleCells } from '../src/evaluate/regions.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { splitHours } from '../src/prepare/split.js';
-import { LINEAR_LOOKBACK, LINEAR_SAMPLE_CELLS, testAnchors } from '../src/commands/evaluate.js';
+import { testAnchors } from '../src/commands/evaluate.js';
 
 function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;
@@ -75,7 +75,7 @@ function partOne(): void {
   console.log(`cube: ${hours} h x ${cube.grid.width}x${cube.grid.height} (${(cube.speed.byteLength / 2 ** 30).toFixed(2)} GiB) built in ${seconds(t).toFixed(1)} s`);
   const split = splitHours({ hours, lookback: defaults.model.lookback, horizon: defaults.model.horizon, fractions: defaults.train.split });
   const H = split.horizon;
-  const anchors = testAnchors({ split }, defaults.evaluate.stride);
+  const anchors = testAnchors({ split }, defaults.evaluate.stride, defaults.evaluate.linearLookback);
   t = performance.now();
   const sample = sampleCells(cube.grid, defaults.evaluate.cellStride);
   console.log(`cell sample: every ${defaults.evaluate.cellStride}th row/column = ${sample.cells.length} cells (${seconds(t).toFixed(3)} s); ${anchors.length} test windows every ${defaults.evaluate.stride} h`);
@@ -85,10 +85,10 @@ function partOne(): void {
   t = performance.now();
   const linear = fitLinearBaseline(cube, {
     hours: [split.train.startHour, split.train.endHour],
-    lookback: LINEAR_LOOKBACK,
+    lookback: defaults.evaluate.linearLookback,
     horizon: H,
     lambda: defaults.evaluate.ridgeLambda,
-    sampleCells: LINEAR_SAMPLE_CELLS,
+    sampleCells: defaults.evaluate.linearSampleCells,
   });
   const linS = seconds(t);
   console.log(`fit: climatology ${climS.toFixed(2)} s; linear baseline ${linS.toFixed(2)} s (${linear.samples} samples, ${((linear.samples / linS) / 1e3).toFixed(0)}k samples/s)`);
@@ -127,7 +127,7 @@ async function partTwo(model: string, data: string, backend: string | undefined)
   const { evaluate, formatEvaluateResult } = await import('../src/commands/evaluate.js');
   const { streamProgress } = await import('../src/core/progress.js');
   const config = schemaDefaults();
-  if (backend) config.train.backend = backend as typeof config.train.backend;
+  if (backend) config.runtime.backend = backend as typeof config.runtime.backend;
   const out = mkdtempSync(join(tmpdir(), 'windcast-bench-eval-'));
   const t = performance.now();
   const cpu0 = process.cpuUsage();

@@ -92,7 +92,7 @@ async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
   config.train.samplesPerEpoch = 512;
   config.train.validationSamples = 256;
   config.train.batchSize = 256;
-  config.train.backend = 'cpu';
+  config.runtime.backend = 'cpu';
   const trained = join(dir, 'coarse');
   await runTraining({ tf, backend: info, cube: coarseCube(), dataDir: 'generated', runDir: trained, run: 'bench-timing', config, progress: silentProgress, log: () => {} });
   const loaded = await loadCheckpoint(tf, trained, 'best');
@@ -124,7 +124,7 @@ interface ChildReport {
 /** Child: one predict run on one backend, then (optionally) gather-only and model-only timings. */
 async function child(backend: BackendName): Promise<void> {
   const config = schemaDefaults();
-  config.train.backend = backend;
+  config.runtime.backend = backend;
   config.predict.png = opts.png!;
   config.predict.multiband = opts.multiband!;
   if (opts['batch-cells']) config.predict.batchCells = Number(opts['batch-cells']);

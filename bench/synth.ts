@@ -21,7 +21,10 @@ import { synth } from '../src/commands/synth.js';
 import { parseConfig } from '../src/core/config.js';
 import { silentProgress } from '../src/core/progress.js';
 import { HOUR_MS, parseIsoHour } from '../src/core/time.js';
-import { persistenceStats, planSynth, steeringFlow, synthGrid, synthHour } from '../src/synth/generator.js';
+import { steeringFlow } from '../src/synth/climate.js';
+import { synthGrid } from '../src/synth/files.js';
+import { planSynth, synthHour } from '../src/synth/hour.js';
+import { persistenceStats } from '../src/synth/persistence.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

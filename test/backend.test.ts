@@ -62,7 +62,7 @@ test("'tensorflow' either loads native TensorFlow or fails with the reason and t
 });
 
 test('doctor reports the configured backend and, when native is not active, why and the fix', async () => {
-  const wasmConfig = parseConfig({ train: { backend: 'wasm' } }, 'test');
+  const wasmConfig = parseConfig({ runtime: { backend: 'wasm' } }, 'test');
   const result = await doctor({}, testContext(wasmConfig));
   assert.equal(result.configured, 'wasm');
   assert.equal(result.backend?.name, 'wasm');
@@ -70,9 +70,13 @@ test('doctor reports the configured backend and, when native is not active, why 
   assert.ok(result.native.reason);
   assert.ok(result.native.fix);
   const text = formatDoctorResult(result);
-  assert.match(text, /^backend\s+wasm \(train\.backend: wasm\)/m);
+  assert.match(text, /^backend\s+wasm \(runtime\.backend: wasm\)/m);
   assert.match(text, /^native\s+not active: /m);
   assert.match(text, /^fix\s+\S/m);
+  if (result.native.available) {
+    // Native loads but the config chose wasm: the fix names the flag and the config key.
+    assert.match(text, /^fix\s+pass --backend auto \(or tensorflow\), or set "runtime": \{"backend": "auto"\} in the --config file$/m);
+  }
 
   const auto = await doctor({}, testContext(parseConfig({}, 'test')));
   if (requireNative || auto.native.available) {

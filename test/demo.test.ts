@@ -12,7 +12,7 @@ import { demo, formatDemoResult, reducedBudget, synthSetMatches } from '../src/c
 import { schemaDefaults, type Config } from '../src/core/config.js';
 import { readRaster } from '../src/ingest/raster.js';
 import { silentProgress } from '../src/core/progress.js';
-import { hasGdal } from './ingest-fixtures.js';
+import { withGdal } from './ingest-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-demo-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -28,7 +28,7 @@ function tinyConfig(): Config {
   };
 }
 
-test('demo writes data, checkpoint, report, chart, forecasts, maps and sites, and reuses data the second time', async () => {
+test('demo writes data, checkpoint, report, chart, forecasts, maps and sites, and reuses data the second time', async (t) => {
   const config = tinyConfig();
   const ctx = { config, progress: silentProgress, verbose: false };
   const data = join(root, 'data');
@@ -59,12 +59,12 @@ test('demo writes data, checkpoint, report, chart, forecasts, maps and sites, an
   const csv = readFileSync(first.predict.csv, 'utf8').trim().split('\n');
   assert.equal(csv.length, 1 + 24 * 5, 'a header and 24 leads for each of the 5 demo sites');
 
-  if (hasGdal()) {
+  await withGdal(t, "the first lead's GeoTIFF", () => {
     const info = JSON.parse(execFileSync('gdalinfo', ['-json', first.predict.leads[0]!.file!], { encoding: 'utf8' }));
     assert.deepEqual(info.size, [72, 37]);
     assert.equal(info.bands[0].type, 'Float32');
     assert.deepEqual(info.geoTransform, [-2.5, 5, 0, 92.5, 0, -5]);
-  }
+  });
 
   const summary = formatDemoResult(first);
   for (const path of [join(runDir, 'best'), first.evaluate.files.markdown, first.predict.out]) assert.ok(summary.includes(path), `summary names ${path}`);

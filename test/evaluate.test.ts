@@ -46,14 +46,14 @@ function fakeCheckpoint(cube: Cube): { dir: string; meta: CheckpointMeta } {
 
 test('test windows come from the checkpoint split, every stride hours, inside the test period', () => {
   const split = splitHours({ hours: 720, lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] });
-  const anchors = testAnchors({ split }, 6);
+  const anchors = testAnchors({ split }, 6, 24);
   assert.equal(anchors[0], split.test.startHour + 23);
   assert.ok(anchors[anchors.length - 1]! + 24 <= split.test.endHour - 1);
   assert.ok(anchors.every((t, i) => i === 0 || t - anchors[i - 1]! === 6));
   assert.ok(anchors[0]! - 23 >= split.validation.endHour, 'no input hour before the test period');
 });
 
-test('a forecaster that is persistence has skill 0 over persistence, and the report says so', () => {
+test('a forecaster that is persistence has skill 0 over persistence, and the report says so', async () => {
   const cube = makeCube({ hours: 300, step: 15 });
   const n = cube.grid.width * cube.grid.height;
   // Cell 2 (sampled: row 0, column 2) is nodata throughout; cell 4 misses one test hour.
@@ -64,8 +64,8 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
     meta,
     forecast: (c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => persistenceForecast(c, { t0, cells, horizon: 24, ...(out ? { out } : {}) }),
   };
-  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', stride: 6, cellStride: 2, ridgeLambda: 1e-3, tf: noTf, backend: 'none', progress: silentProgress });
-  assert.equal(report.testPeriod.windows, testAnchors(meta, 6).length);
+  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', stride: 6, cellStride: 2, ridgeLambda: 1e-3, linearLookback: 24, linearSampleCells: 4096, tf: noTf, backend: 'none', progress: silentProgress });
+  assert.equal(report.testPeriod.windows, testAnchors(meta, 6, 24).length);
   assert.equal(report.cellSample.cells, Math.ceil(cube.grid.height / 2) * Math.ceil(cube.grid.width / 2));
   const g = report.global;
   g.skill.persistence!.perLead.forEach((s) => assert.equal(s, 0));
@@ -81,7 +81,7 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
   assert.deepEqual(report.bands.map((b) => b.name), ['tropics', 'midlatitudes', 'polar']);
 
   const out = tempDir('windcast-eval-out-');
-  const files = writeEvaluation(out, report);
+  const files = await writeEvaluation(out, report);
   const json = JSON.parse(readFileSync(files.json, 'utf8'));
   assert.equal(json.checkpoint.id, report.checkpoint.id);
   assert.match(json.checkpoint.id, /^fake\/best@epoch3#[0-9a-f]{12}$/);
@@ -121,14 +121,14 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   const root = tempDir('windcast-eval-e2e-');
   const runDir = join(root, 'models', 'tiny');
   mkdirSync(runDir, { recursive: true });
-  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, backend: 'cpu', split: [0.6, 0.2, 0.2] } }, 'test');
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
   await runTraining({ tf, backend: info, cube, dataDir: '/fixture', runDir, run: 'tiny', config, progress: silentProgress, log: () => {} });
   const before = tf.memory().numTensors;
   const checkpointDir = resolveCheckpointDir(runDir);
   const forecaster = await loadForecaster(checkpointDir, tf);
   let report: ReturnType<typeof evaluateCube>;
   try {
-    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', stride: 12, cellStride: 1, ridgeLambda: 1e-3, tf, backend: info.name, progress: silentProgress });
+    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', stride: 12, cellStride: 1, ridgeLambda: 1e-3, linearLookback: 24, linearSampleCells: 4096, tf, backend: info.name, progress: silentProgress });
   } finally {
     forecaster.dispose();
   }
@@ -141,7 +141,7 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
     assert.equal(r.rmse.length, 24);
     assert.ok(r.rmse.every((v) => Number.isFinite(v) && v >= 0), `${name} has an RMSE for every lead`);
   }
-  const files = writeEvaluation(join(root, 'eval'), report);
+  const files = await writeEvaluation(join(root, 'eval'), report);
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
 });
 
@@ -165,7 +165,7 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
   };
   const data = join(root, 'data');
   await writeSeries(data, 1);
-  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, backend: 'cpu', split: [0.6, 0.2, 0.2] } }, 'test');
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
   const ingest = { cacheEncoding: 'float32' as const, cache: false, workers: 1 };
   const cube = await buildCube(await buildCatalog(data, { glob: '*.tif', timePattern: 'auto' }), ingest, silentProgress);
   const { tf, info } = await loadBackend('cpu');

@@ -8,11 +8,9 @@ import { fromArrayBuffer } from 'geotiff';
 import { DataError } from '../src/core/errors.js';
 import { encodeGeoTiff, writeGeoTiff, type GeoTiffWriteOptions } from '../src/output/geotiff-write.js';
 import { era5Grid, type GridSpec } from '../src/core/grid.js';
-import { hasGdal } from './ingest-fixtures.js';
+import { flipRows, gdalOrSkip, gdalRead, valueMismatches } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-gtw-'));
-
-const gdal = hasGdal();
 
 /** A small grid: 5 degree cells over the whole globe (72 x 37). */
 function smallGrid(over: Partial<GridSpec> = {}): GridSpec {
@@ -171,7 +169,8 @@ function gdalValue(path: string, lon: number, lat: number, band = 1): number {
   return Number(out.trim());
 }
 
-test('GDAL reads our files: size, Float32, geotransform, WGS 84, nodata, metadata and the value at a lat/lon', { skip: !gdal && 'gdalinfo not installed' }, async () => {
+test('GDAL reads our files: size, Float32, geotransform, WGS 84, nodata, metadata and every value', async (t) => {
+  if (!gdalOrSkip(t)) return;
   const dir = tmp();
   const grid = era5Grid({ step: 2.5 }); // 144 x 73
   const band = ramp(grid, 0.25);
@@ -206,9 +205,15 @@ test('GDAL reads our files: size, Float32, geotransform, WGS 84, nodata, metadat
   assert.equal(gdalValue(path, 125.9, 14.1), band[i]); // anywhere inside the cell
   assert.equal(gdalValue(path, 125, 15, 2), ramp(grid, -1)[i]);
   assert.equal(gdalValue(path, 50, 65), -9999); // row 10, col 20: the nodata cell
+  const values = gdalRead(path);
+  for (const [b, written] of [band, ramp(grid, -1)].entries()) {
+    const { count, first } = valueMismatches(written, values.bands[b]!);
+    assert.equal(count, 0, `band ${b + 1}: ${count} cells differ in GDAL, first ${JSON.stringify(first)}`);
+  }
 });
 
-test('GDAL agrees on south-up, PixelIsPoint and -180..180 files', { skip: !gdal && 'gdalinfo not installed' }, async () => {
+test('GDAL agrees on south-up, PixelIsPoint and -180..180 files', async (t) => {
+  if (!gdalOrSkip(t)) return;
   const dir = tmp();
   const cases: Array<[string, GridSpec, number[]]> = [
     ['south.tif', smallGrid({ sourceSouthUp: true }), [-2.5, 5, 0, -92.5, 0, 5]],
@@ -225,5 +230,9 @@ test('GDAL agrees on south-up, PixelIsPoint and -180..180 files', { skip: !gdal 
     // Row 4 (lat 70), column 10 (lon 50, or -130 on the -180..180 grid).
     const lon = grid.lon0 + 10 * 5;
     assert.equal(gdalValue(path, lon, 70), band[4 * 72 + 10], name);
+    // GDAL reads the stored rows: south-up files hold the north-up band upside down.
+    const stored = gdalRead(path).bands[0]!;
+    const { count } = valueMismatches(band, grid.sourceSouthUp ? flipRows(stored, 72, 37) : stored);
+    assert.equal(count, 0, `${name}: ${count} cells differ in GDAL`);
   }
 });

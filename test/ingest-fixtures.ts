@@ -4,10 +4,12 @@
  * ModelTransformation (south-up, rotated), GeoKeys, GDAL_NODATA and GDAL_METADATA. It writes
  * exactly the tags asked for, so tests can produce the odd files real data contains.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { deflateSync } from 'node:zlib';
 
 export type FixtureType = 'uint8' | 'int16' | 'uint16' | 'int32' | 'float32' | 'float64';
@@ -193,14 +195,17 @@ export function latLonFixture(width: number, height: number, values: (row: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// GDAL as the referee (tests skip these checks when gdal-bin is not installed).
+// GDAL as the referee. Without gdal-bin a cross-check is skipped with the reason; with
+// WINDCAST_REQUIRE_GDAL=1 (CI) it fails instead, so a missing GDAL never passes silently.
 
+const GDAL_TOOLS = ['gdalinfo', 'gdal_translate', 'gdallocationinfo'];
 
 let gdalChecked: boolean | undefined;
+/** True when the GDAL command-line tools the cross-checks run are on PATH. */
 export function hasGdal(): boolean {
   if (gdalChecked === undefined) {
     try {
-      execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
+      for (const tool of GDAL_TOOLS) execFileSync(tool, ['--version'], { stdio: 'pipe' });
       gdalChecked = true;
     } catch {
       gdalChecked = false;
@@ -209,12 +214,57 @@ export function hasGdal(): boolean {
   return gdalChecked;
 }
 
+/** CI sets WINDCAST_REQUIRE_GDAL=1: there a GDAL cross-check must run. */
+export function gdalRequired(): boolean {
+  return process.env.WINDCAST_REQUIRE_GDAL === '1';
+}
+
+/**
+ * Guard for a test that is a GDAL cross-check: true when GDAL is installed; otherwise the test
+ * is skipped with the reason (returns false), or fails when WINDCAST_REQUIRE_GDAL=1. Call it
+ * before any other assertion and return when it is false: node:test reports a skipped test
+ * as skipped even when an assertion after t.skip() fails.
+ */
+export function gdalOrSkip(t: TestContext): boolean {
+  if (hasGdal()) return true;
+  if (gdalRequired()) {
+    assert.fail(`WINDCAST_REQUIRE_GDAL=1 but GDAL is not installed (${GDAL_TOOLS.join(', ')} not all on PATH): install gdal-bin`);
+  }
+  t.skip('GDAL not installed (gdal-bin): cross-check not run; WINDCAST_REQUIRE_GDAL=1 makes this a failure');
+  return false;
+}
+
+/**
+ * GDAL cross-checks inside a larger test, run as a subtest of t: without GDAL only the subtest
+ * is skipped (or fails, with WINDCAST_REQUIRE_GDAL=1), and the rest of the test still counts.
+ */
+export async function withGdal(t: TestContext, name: string, checks: () => void | Promise<void>): Promise<void> {
+  await t.test(`GDAL cross-check: ${name}`, async (sub) => {
+    if (gdalOrSkip(sub)) await checks();
+  });
+}
+
+export interface GdalBand {
+  /** GDAL's data type name (Byte, Int16, Float32, ...). */
+  type: string;
+  /** GDAL's nodata value, or null. */
+  nodata: number | null;
+  scale: number;
+  offset: number;
+}
+
 export interface GdalRead {
   width: number;
   height: number;
   /** GDAL's geotransform (corner of the first stored pixel). */
   geoTransform: number[] | null;
-  /** Values as GDAL gives them: raw * scale + offset, NaN where the raw value is nodata. */
+  /** Per band: type, nodata, scale and offset as gdalinfo reports them. */
+  info: GdalBand[];
+  /**
+   * Values as windcast promises to read them: GDAL's raw value * scale + offset, NaN where the
+   * raw value is GDAL's nodata (compared in the band's own precision) or NaN. Rows in stored
+   * order.
+   */
   bands: Float64Array[];
 }
 
@@ -233,6 +283,7 @@ export function gdalRead(path: string): GdalRead {
     const buf = readFileSync(out);
     const all = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
     const n = width * height;
+    const bandInfo: GdalBand[] = [];
     const bands = info.bands.map((b, i) => {
       const raw = all.slice(i * n, (i + 1) * n);
       // GDAL matches nodata in the band's own type (a Float32 band's -3.4e38 is its float32 rounding).
@@ -240,13 +291,14 @@ export function gdalRead(path: string): GdalRead {
       const nd = ndRaw !== undefined && b.type === 'Float32' ? Math.fround(ndRaw) : ndRaw;
       const s = b.scale ?? 1;
       const o = b.offset ?? 0;
+      bandInfo.push({ type: b.type, nodata: ndRaw ?? null, scale: s, offset: o });
       for (let k = 0; k < n; k++) {
         const v = raw[k]!;
         raw[k] = (nd !== undefined && (v === nd || (Number.isNaN(nd) && Number.isNaN(v)))) || Number.isNaN(v) ? NaN : v * s + o;
       }
       return raw;
     });
-    return { width, height, geoTransform: info.geoTransform ?? null, bands };
+    return { width, height, geoTransform: info.geoTransform ?? null, info: bandInfo, bands };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -266,4 +318,29 @@ export function compareValues(ours: ArrayLike<number>, theirs: ArrayLike<number>
     maxDiff = Math.max(maxDiff, Math.abs(a - b) / Math.max(1, Math.abs(b)));
   }
   return { maxDiff, nanMismatch };
+}
+
+/**
+ * Cells where our Float32 value is not GDAL's value rounded to Float32 (both NaN counts as
+ * equal): the count and the first such cell. windcast stores Float32, so this is exact equality.
+ */
+export function valueMismatches(ours: Float32Array, theirs: ArrayLike<number>): { count: number; first?: { cell: number; ours: number; gdal: number } } {
+  if (ours.length !== theirs.length) throw new Error(`compared ${ours.length} cells with GDAL's ${theirs.length}`);
+  let count = 0;
+  let first: { cell: number; ours: number; gdal: number } | undefined;
+  for (let i = 0; i < ours.length; i++) {
+    const a = ours[i]!;
+    const b = theirs[i]!;
+    if (a === Math.fround(b) || (a !== a && b !== b)) continue;
+    count++;
+    first ??= { cell: i, ours: a, gdal: b };
+  }
+  return first ? { count, first } : { count };
+}
+
+/** Rows of a band in reverse order (GDAL keeps a south-up file's stored order; ours is north-up). */
+export function flipRows(a: Float64Array, width: number, height: number): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let r = 0; r < height; r++) out.set(a.subarray((height - 1 - r) * width, (height - r) * width), r * width);
+  return out;
 }

@@ -133,7 +133,8 @@ test('the fused kernels match BlockLSTM and the TensorFlow-ops backward over par
   }
   const initial = { ...lstmFastOptions };
   try {
-    // 300 rows: two full blocks of 128 and a partial one, on two threads; 7 units: no SIMD multiple.
+    // 300 rows: two full blocks of 128 and a partial one (on two threads where there are two
+    // cores; lstm-kernels.test.ts forces two); 7 units: no SIMD multiple.
     for (const [B, T, F, H] of [[300, 5, 3, 7], [3, 1, 2, 4], [130, 4, 1, 16]] as const) {
       const x = tf.randomNormal([B, T, F], 0, 1, 'float32', 11);
       const kernel = tf.randomNormal([F, 4 * H], 0, 0.5, 'float32', 12);

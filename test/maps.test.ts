@@ -1,16 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { era5Grid, type GridSpec } from '../src/core/grid.js';
-import { COASTLINE_COLOR, clipSegment, degreeLabel, drawCoastlines, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/output/maps.js';
-import { coastlines, decodeArcs } from '../src/output/coastlines.js';
-import { Canvas, colormapColor, decodePng, parseColor } from '../src/output/png.js';
+import { coastlines } from '../src/output/coastlines.js';
+import { drawCoastlines, panelProjection, type Box } from '../src/output/map-layers.js';
+import { degreeLabel, forecastPictures, graticuleStep, mapExtent, NODATA_COLOR, renderContactSheet, renderSpeedMap, speedScale } from '../src/output/maps.js';
+import { colormapColor, decodePng, whiteCanvas, type Canvas } from '../src/output/png.js';
 
-/** Pixels of exactly one RGB colour. */
-function countColor(c: Canvas, rgb: readonly number[]): number {
-  let n = 0;
-  for (let i = 0; i < c.data.length; i += 4) if (c.data[i] === rgb[0] && c.data[i + 1] === rgb[1] && c.data[i + 2] === rgb[2]) n++;
-  return n;
+type Rgb = readonly number[];
+
+/** RGB of every pixel of a canvas, or of decoded PNG pixels. */
+function pixels(c: Canvas | { width: number; height: number; data: Uint8ClampedArray }) {
+  const data = 'getContext' in c ? c.getContext('2d').getImageData(0, 0, c.width, c.height).data : c.data;
+  const at = (x: number, y: number): number[] => [...data.subarray((y * c.width + x) * 4, (y * c.width + x) * 4 + 3)];
+  return { at, width: c.width, height: c.height };
 }
+
+const hex = (s: string): number[] => [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16));
+const near = (a: Rgb, b: Rgb, tol = 0) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
+const inBox = (x: number, y: number, b: Box, pad = 0) => x >= b.x - pad && x < b.x + b.w + pad && y >= b.y - pad && y < b.y + b.h + pad;
 
 test('map extent: globe as -180..180 whatever the convention, regional as its cell edges', () => {
   assert.deepEqual(mapExtent(era5Grid()), { west: -180, east: 180, south: -90, north: 90 });
@@ -40,107 +47,146 @@ test('speed scale starts at 0 and ends on a round number above the 99.9th percen
   assert.deepEqual(speedScale([new Float32Array([NaN])]), { min: 0, max: 1 });
 });
 
-test('a map puts each cell at its longitude: a west-east ramp on a 0..360 grid is recentred', () => {
+test('a map puts each cell at its longitude in its colour: a west-east ramp on a 0..360 grid is recentred', () => {
   const grid = era5Grid({ step: 2 }); // 180 x 91, lon 0..358
   const field = new Float32Array(grid.width * grid.height);
-  // Speed equals the longitude in -180..180 divided by 18, i.e. 0..10 m/s from 0E to 180E.
+  // Speed is |longitude in -180..180| / 18: 0 m/s at 0E, 10 m/s at 180.
   for (let r = 0; r < grid.height; r++) {
-    for (let c = 0; c < grid.width; c++) {
-      const lon = c * 2 > 180 ? c * 2 - 360 : c * 2;
-      field[r * grid.width + c] = Math.abs(lon) / 18;
-    }
+    for (let c = 0; c < grid.width; c++) field[r * grid.width + c] = Math.abs(c * 2 > 180 ? c * 2 - 360 : c * 2) / 18;
   }
-  field[45 * grid.width + 10] = NaN;
+  // Row of 40S (row 65), column of 100E (column 50): open ocean, no coast, no grid line.
+  const cell = (lat: number, lon: number) => field[((90 - lat) / 2) * grid.width + lon / 2]!;
+  field[((90 - 40) / 2) * grid.width + 110 / 2] = NaN; // 40N 110E: nodata
   const map = renderSpeedMap({ grid, field, title: 'ramp', subtitle: 'test', min: 0, max: 10, width: 720 });
-  // The panel is 720 x 360 at 2 px per degree; find its top-left by the first map-coloured
-  // pixel on a middle row: the panel's left edge is 180W, speed 10 -> the top colour.
-  const top = colormapColor('viridis', 10, 0, 10);
-  const low = colormapColor('viridis', 0, 0, 10);
-  let left = -1;
-  let yMid = -1;
-  for (let y = 0; y < map.height && left < 0; y++) {
-    for (let x = 0; x < map.width; x++) {
-      const p = map.getPixel(x, y);
-      if (p[0] === top[0] && p[1] === top[1] && p[2] === top[2]) {
-        left = x;
-        yMid = y + 100;
-        break;
-      }
-    }
-  }
-  assert.ok(left >= 0, 'found the map panel');
-  // 0E is 360 px to the right of 180W: speed 0 (within a cell of 2 px).
-  const centre = map.getPixel(left + 361, yMid); // one pixel east of the 0E grid line
-  assert.deepEqual(centre.slice(0, 3), low, `0E is calm, got ${centre}`);
-  // 90E: speed 5.
-  const east = map.getPixel(left + 540 + 1, yMid);
-  const mid = colormapColor('viridis', 5, 0, 10);
-  assert.ok(east.slice(0, 3).every((v, i) => Math.abs(v - mid[i]!) <= 6), `90E is 5 m/s, got ${east} vs ${mid}`);
-  assert.ok(countColor(map, parseColor(NODATA_COLOR)) > 4, 'nodata cell drawn grey (plus the legend swatch)');
-  const png = decodePng(map.toPng());
+  const { panel } = map;
+  assert.equal(panel.w, 720);
+  assert.equal(panel.h, 360, '2 px per degree: the cells span 91S..91N, the map stops at the poles');
+  const p = pixels(map);
+  // 2 px per degree: lon -> x = panel.x + (lon + 180) * 2, lat -> y = panel.y + (90 - lat) * 2.
+  const px = (lat: number, lon: number) => p.at(Math.floor(panel.x + (lon + 180) * (720 / 360)) + 1, Math.floor(panel.y + (90 - lat) * (panel.h / 180)) + 1);
+  assert.deepEqual(px(-40, 100), colormapColor('viridis', cell(-40, 100), 0, 10), '100E 40S in its colour');
+  assert.deepEqual(px(-40, -100), colormapColor('viridis', cell(-40, 260), 0, 10), '100W 40S in its colour (column 130 of the 0..360 grid)');
+  assert.deepEqual(px(40, 110), hex(NODATA_COLOR), 'the nodata cell is grey');
+  assert.ok(map.width > panel.x + panel.w + 30, 'room for the colour bar');
+  const png = decodePng(Buffer.from(map.toBuffer('image/png')));
   assert.equal(png.width, map.width);
 });
 
-test('contact sheet: one panel per lead on a shared scale', () => {
-  const grid = era5Grid({ step: 10 });
-  const n = grid.width * grid.height;
-  const fields = Array.from({ length: 6 }, (_, k) => new Float32Array(n).fill(k * 2));
-  const sheet = renderContactSheet({ grid, fields, captions: fields.map((_, k) => `+${k + 1} h`), title: 'leads', min: 0, max: 10, panelWidth: 120, columns: 3 });
-  // Each uniform panel is drawn in its own colour, 120 x 60 pixels minus grid lines and
-  // coastlines (a third of the pixels on panels this small).
-  for (let k = 0; k < 6; k++) {
-    const rgb = colormapColor('viridis', k * 2, 0, 10);
-    const count = countColor(sheet, rgb);
-    assert.ok(count > 120 * 60 * 0.55, `lead ${k + 1}: ${count} pixels of its colour`);
-  }
-  assert.ok(countColor(sheet, parseColor(COASTLINE_COLOR)) > 6 * 500, 'every panel has its coastlines');
-  assert.throws(() => renderContactSheet({ grid, fields, captions: ['one'], title: 'x' }), /6 fields but 1 captions/);
+test('coastlines: the 1:110m land mesh has the coasts it should, in lon/lat', () => {
+  const { coordinates } = coastlines('110m');
+  assert.ok(coordinates.length > 100, `${coordinates.length} lines`);
+  const nearPoint = (lon: number, lat: number) => coordinates.some((line) => line.some(([x, y]) => Math.abs(x! - lon) < 0.6 && Math.abs(y! - lat) < 0.6));
+  for (const line of coordinates) for (const [x, y] of line) assert.ok(Math.abs(x!) <= 180 && Math.abs(y!) <= 90);
+  assert.ok(nearPoint(20.0, -34.8), 'Cape Agulhas');
+  assert.ok(nearPoint(-5.6, 36.0), 'Gibraltar');
+  assert.ok(!nearPoint(-25, -40), 'no coast in the middle of the South Atlantic');
 });
 
-test('coastlines: TopoJSON arcs decode to lon/lat, and the 1:110m land has the coasts it should', () => {
-  // Quantized, delta-encoded: (0,0) (2,4) (1,-4) -> 10 + x/2, 20 + y/4.
-  const [line] = decodeArcs({ transform: { scale: [0.5, 0.25], translate: [10, 20] }, arcs: [[[0, 0], [2, 4], [1, -4]]] });
-  assert.deepEqual(Array.from(line!), [10, 20, 11, 21, 11.5, 20]);
-  const lines = coastlines('110m');
-  assert.ok(lines.length > 100, `${lines.length} arcs`);
-  const near = (lon: number, lat: number) => lines.some((l) => {
-    for (let i = 0; i < l.length; i += 2) if (Math.abs(l[i]! - lon) < 0.6 && Math.abs(l[i + 1]! - lat) < 0.6) return true;
-    return false;
-  });
-  for (const l of lines) for (let i = 0; i < l.length; i += 2) assert.ok(Math.abs(l[i]!) <= 180 && Math.abs(l[i + 1]!) <= 90);
-  assert.ok(near(20.0, -34.8), 'Cape Agulhas');
-  assert.ok(near(-5.6, 36.0), 'Gibraltar');
-  assert.ok(!near(-25, -40), 'no coast in the middle of the South Atlantic');
-});
-
-test('coastlines are drawn inside their box only, on global and 0..360 regional extents', () => {
-  const coast = parseColor(COASTLINE_COLOR);
-  const inBox = (c: Canvas, x0: number, y0: number, w: number, h: number) => {
+test('coastlines are drawn near known coasts and only inside their box, also on a 0..360 regional extent', () => {
+  const red = [255, 0, 0];
+  const count = (c: Canvas, box: Box) => {
+    const p = pixels(c);
     let inside = 0;
     let outside = 0;
-    for (let y = 0; y < c.height; y++) {
-      for (let x = 0; x < c.width; x++) {
-        const p = c.getPixel(x, y);
-        if (p[0] === coast[0] && p[1] === coast[1] && p[2] === coast[2]) {
-          if (x >= x0 && x < x0 + w && y >= y0 && y < y0 + h) inside++;
-          else outside++;
-        }
+    for (let y = 0; y < p.height; y++) {
+      for (let x = 0; x < p.width; x++) {
+        const [r, g, b] = p.at(x, y);
+        if (r! > 40 && g! < 20 && b! < 20) (inBox(x, y, box) ? inside++ : outside++);
       }
     }
     return { inside, outside };
   };
-  // Globe, 1 px per degree at (20, 30): the South Atlantic at 30..15W, 45..30S has no coast.
-  const globe = new Canvas(400, 240, '#000000');
-  drawCoastlines(globe, 20, 30, 360, 180, { west: -180, east: 180, south: -90, north: 90 });
-  const g = inBox(globe, 20, 30, 360, 180);
+  // Globe, 1 px per degree at (20, 30).
+  const globe = whiteCanvas(400, 240);
+  const gctx = globe.getContext('2d');
+  gctx.fillStyle = '#000000';
+  gctx.fillRect(0, 0, 400, 240);
+  const gbox = { x: 20, y: 30, w: 360, h: 180 };
+  const extent = { west: -180, east: 180, south: -90, north: 90 };
+  drawCoastlines(gctx, gbox, extent, '#ff0000');
+  const g = count(globe, gbox);
   assert.ok(g.inside > 1500 && g.outside === 0, JSON.stringify(g));
-  assert.equal(inBox(globe, 20 + 150, 30 + 120, 15, 15).inside, 0, 'South Atlantic');
+  // Where the projection puts Gibraltar (5.6W 36N) there is coast; the South Atlantic has none.
+  const [gx, gy] = panelProjection(extent, gbox)([-5.6, 36])!;
+  assert.equal(Math.round(gx), 20 + 180 - 6);
+  assert.equal(Math.round(gy), 30 + 90 - 36);
+  const redAround = (x0: number, y0: number, r: number) => {
+    let n = 0;
+    for (let y = y0 - r; y <= y0 + r; y++) for (let x = x0 - r; x <= x0 + r; x++) if (pixels(globe).at(x, y)[0]! > 40) n++;
+    return n;
+  };
+  assert.ok(redAround(Math.round(gx), Math.round(gy), 2) > 0, 'coast at Gibraltar');
+  assert.equal(redAround(20 + 180 - 25, 30 + 90 + 40, 6), 0, 'no coast at 25W 40S');
   // Western Europe in the 0..360 convention (350..370E): coasts of Britain and France.
-  const europe = new Canvas(300, 200, '#000000');
-  drawCoastlines(europe, 50, 40, 200, 150, { west: 350, east: 370, south: 45, north: 60 });
-  const e = inBox(europe, 50, 40, 200, 150);
+  const europe = whiteCanvas(300, 200);
+  const ectx = europe.getContext('2d');
+  ectx.fillStyle = '#000000';
+  ectx.fillRect(0, 0, 300, 200);
+  const ebox = { x: 50, y: 40, w: 200, h: 150 };
+  drawCoastlines(ectx, ebox, { west: 350, east: 370, south: 45, north: 60 }, '#ff0000');
+  const e = count(europe, ebox);
   assert.ok(e.inside > 300 && e.outside === 0, JSON.stringify(e));
-  // Clipping itself: a segment through the box keeps only its inside part.
-  assert.deepEqual(clipSegment(-10, 5, 30, 5, 0, 0, 20, 10), [0, 5, 20, 5]);
-  assert.equal(clipSegment(-10, -5, -1, -1, 0, 0, 20, 10), undefined);
+});
+
+test('contact sheet: one panel per lead on a shared scale, field colours only inside the panels', () => {
+  const grid = era5Grid({ step: 10 });
+  const n = grid.width * grid.height;
+  const fields = Array.from({ length: 6 }, (_, k) => new Float32Array(n).fill(k * 2));
+  const sheet = renderContactSheet({ grid, fields, captions: fields.map((_, k) => `+${k + 1} h`), title: 'leads', min: 0, max: 10, panelWidth: 120, columns: 3 });
+  assert.equal(sheet.panels.length, 6);
+  const p = pixels(sheet);
+  const counts = new Array<number>(6).fill(0);
+  let colouredOutside = 0;
+  let barPixels = 0;
+  const barLeft = sheet.panels[2]!.x + 120 + 10;
+  for (let y = 0; y < p.height; y++) {
+    for (let x = 0; x < p.width; x++) {
+      const rgb = p.at(x, y);
+      const k = sheet.panels.findIndex((b) => inBox(x, y, b));
+      if (k >= 0 && near(rgb, colormapColor('viridis', k * 2, 0, 10))) counts[k]!++;
+      // Anything not grey (text, frames, labels and coasts are neutral) is field colour; it
+      // belongs inside a panel (or its antialiased frame) or in the colour bar.
+      const coloured = Math.max(...rgb) - Math.min(...rgb) > 12;
+      if (coloured && x >= barLeft) barPixels++;
+      else if (coloured && !sheet.panels.some((b) => inBox(x, y, b, 1))) colouredOutside++;
+    }
+  }
+  // Each uniform panel (120 x 60) in its own colour, less the antialiased grid lines and
+  // coastlines (half the pixels on panels this small).
+  counts.forEach((count, k) => assert.ok(count > 120 * 60 * 0.4, `lead ${k + 1}: ${count} pixels of its colour`));
+  assert.equal(colouredOutside, 0, 'nothing of the field is drawn outside the panels');
+  assert.ok(barPixels > 14 * 100, `a colour bar: ${barPixels}`);
+  assert.throws(() => renderContactSheet({ grid, fields, captions: ['one'], title: 'x' }), /6 fields but 1 captions/);
+});
+
+test('forecastPictures: the contact sheet and one map per lead, every picture on the scale of all leads', async () => {
+  const grid = era5Grid({ step: 5 });
+  const n = grid.width * grid.height;
+  const leads = [new Float32Array(n).fill(2), new Float32Array(n).fill(7), new Float32Array(n).fill(12)];
+  const pictures = await forecastPictures({
+    grid,
+    leads,
+    validTimes: ['2024-01-31T01Z', '2024-01-31T02Z', '2024-01-31T03Z'],
+    issueTime: '2024-01-31T00Z',
+    run: 'tiny',
+    sheetName: 'windspeed_2024-01-31T00Z_leads.png',
+    leadNames: ['a_f01.png', 'b_f02.png', 'c_f03.png'],
+  });
+  assert.deepEqual(pictures.map((p) => p.name), ['windspeed_2024-01-31T00Z_leads.png', 'a_f01.png', 'b_f02.png', 'c_f03.png']);
+  const scale = speedScale(leads);
+  assert.deepEqual(scale, { min: 0, max: 12 });
+  // 40S 100E in every lead map: the lead's own speed on the shared 0..12 scale.
+  for (let j = 0; j < 3; j++) {
+    const png = decodePng(pictures[j + 1]!.png);
+    assert.equal(png.width > 720, true, `map ${j + 1} width ${png.width}`);
+    const p = pixels(png);
+    // Find the panel: the first row where a long run of the lead's colour starts.
+    const want = colormapColor('viridis', leads[j]![0]!, scale.min, scale.max);
+    let hits = 0;
+    for (let y = 0; y < p.height; y += 3) for (let x = 0; x < p.width; x += 3) if (near(p.at(x, y), want)) hits++;
+    assert.ok(hits > (720 * 360) / 9 / 2, `lead ${j + 1}: ${hits} sampled pixels in ${want}`);
+  }
+  const sheet = decodePng(pictures[0]!.png);
+  assert.ok(sheet.width > 3 * 360 && sheet.height > 180, `sheet ${sheet.width} x ${sheet.height}`);
+  await assert.rejects(forecastPictures({ grid, leads, validTimes: [], issueTime: 'x', run: 'x', sheetName: 's', leadNames: [] }), /3 leads, 0 valid times/);
 });

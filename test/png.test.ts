@@ -4,225 +4,178 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
-import { Canvas, colormapColor, crc32, decodePng, encodePng, lineChart, niceTicks, parseColor, pointsInBox, textWidth } from '../src/output/png.js';
+import { GlobalFonts } from '@napi-rs/canvas';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import { rmseChart, rmseChartSpec } from '../src/evaluate/chart.js';
+import type { Scores } from '../src/evaluate/metrics.js';
+import { colormapColor, colormapTable, decodePng, font, FONT_FAMILY, toPng, whiteCanvas } from '../src/output/png.js';
+import { withGdal } from './ingest-fixtures.js';
 
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('which', [name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-test('crc32 matches the standard check value', () => {
-  assert.equal(crc32(Buffer.from('123456789', 'latin1')), 0xcbf43926);
-});
-
-test('encodePng writes an opaque image as RGB and round-trips every pixel', () => {
-  const w = 7;
-  const h = 5;
-  const rgba = new Uint8Array(w * h * 4);
-  for (let i = 0; i < w * h; i++) rgba.set([(i * 37) & 255, (i * 91) & 255, (i * 13) & 255, 255], i * 4);
-  const png = encodePng(rgba, w, h);
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+test('toPng writes an opaque RGB PNG that decodes to the pixels drawn', async () => {
+  const c = whiteCanvas(7, 5);
+  const ctx = c.getContext('2d');
+  ctx.fillStyle = '#123456';
+  ctx.fillRect(0, 0, 3, 5);
+  ctx.fillStyle = '#fe8001';
+  ctx.fillRect(3, 2, 4, 3);
+  const png = await toPng(c);
+  assert.deepEqual([...png.subarray(0, 8)], PNG_SIGNATURE);
   assert.equal(png.toString('latin1', 12, 16), 'IHDR');
-  assert.equal(png.readUInt32BE(16), w);
-  assert.equal(png.readUInt32BE(20), h);
-  assert.equal(png[25], 2, 'colour type RGB when all opaque');
+  assert.equal(png.readUInt32BE(16), 7);
+  assert.equal(png.readUInt32BE(20), 5);
+  assert.equal(png[25], 2, 'colour type RGB: the pictures are opaque');
   const back = decodePng(png);
-  assert.equal(back.width, w);
-  assert.equal(back.height, h);
-  assert.deepEqual([...back.data], [...rgba]);
+  assert.equal(back.width, 7);
+  assert.equal(back.height, 5);
+  const at = (x: number, y: number) => [...back.data.subarray((y * 7 + x) * 4, (y * 7 + x) * 4 + 4)];
+  assert.deepEqual(at(0, 0), [0x12, 0x34, 0x56, 255]);
+  assert.deepEqual(at(6, 4), [0xfe, 0x80, 0x01, 255]);
+  assert.deepEqual(at(6, 0), [255, 255, 255, 255]);
+  assert.throws(() => decodePng(Buffer.from('GIF89a....')), /not a PNG/);
+  assert.throws(() => whiteCanvas(0, 3), /positive integers/);
 });
 
-test('encodePng keeps alpha when any pixel is translucent', () => {
-  const rgba = new Uint8Array([255, 0, 0, 255, 0, 255, 0, 128, 0, 0, 255, 0, 9, 9, 9, 255]);
-  const png = encodePng(rgba, 2, 2);
-  assert.equal(png[25], 6, 'colour type RGBA');
-  assert.deepEqual([...decodePng(png).data], [...rgba]);
-});
-
-test('encodePng rejects a buffer of the wrong size, decodePng a corrupted chunk', () => {
-  assert.throws(() => encodePng(new Uint8Array(10), 2, 2), /expected 2x2x4 = 16 bytes, got 10/);
-  const png = new Canvas(3, 3).toPng();
-  png[30] = png[30]! ^ 0xff;
-  assert.throws(() => decodePng(png), /CRC mismatch/);
-});
-
-test('the filtered image data inflates to one filter byte plus the row per scanline', () => {
-  const c = new Canvas(16, 4, '#102030');
-  const png = c.toPng();
-  const idatLen = png.readUInt32BE(33);
-  assert.equal(png.toString('latin1', 37, 41), 'IDAT');
-  const raw = inflateSync(png.subarray(41, 41 + idatLen));
-  assert.equal(raw.length, 4 * (16 * 3 + 1));
-});
-
-test('parseColor accepts #rgb, #rrggbb, #rrggbbaa and arrays', () => {
-  assert.deepEqual(parseColor('#f00'), [255, 0, 0, 255]);
-  assert.deepEqual(parseColor('#0a0b0c'), [10, 11, 12, 255]);
-  assert.deepEqual(parseColor('#0a0b0c80'), [10, 11, 12, 128]);
-  assert.deepEqual(parseColor([1, 2, 300]), [1, 2, 255, 255]);
-  assert.throws(() => parseColor('red'), /colour must be/);
-});
-
-test('fillRect clips at the edges and lines include both end points', () => {
-  const c = new Canvas(10, 10, '#000000');
-  c.fillRect(-5, -5, 8, 8, '#ffffff');
-  assert.deepEqual(c.getPixel(2, 2), [255, 255, 255, 255]);
-  assert.deepEqual(c.getPixel(3, 3), [0, 0, 0, 255]);
-  c.line(0, 9, 9, 0, '#ff0000');
-  for (let x = 0; x < 10; x++) assert.deepEqual(c.getPixel(x, 9 - x), [255, 0, 0, 255], `diagonal pixel ${x}`);
-  c.line(5, 5, 5, 5, '#00ff00', 3);
-  assert.deepEqual(c.getPixel(4, 6), [0, 255, 0, 255]);
-});
-
-test('translucent colours blend over the background', () => {
-  const c = new Canvas(2, 1, '#000000');
-  c.setPixel(0, 0, '#ffffff80');
-  const [r, g, b, a] = c.getPixel(0, 0);
-  assert.ok(r > 120 && r < 135 && g === r && b === r && a === 255, `got ${r},${g},${b},${a}`);
-});
-
-test('polyline breaks at NaN instead of drawing to zero', () => {
-  const c = new Canvas(10, 10, '#ffffff');
-  c.polyline([1, 1, 8, 1, NaN, NaN, 1, 8, 8, 8], '#000000');
-  assert.deepEqual(c.getPixel(4, 1), [0, 0, 0, 255]);
-  assert.deepEqual(c.getPixel(4, 8), [0, 0, 0, 255]);
-  for (let y = 2; y < 8; y++) assert.deepEqual(c.getPixel(8, y), [255, 255, 255, 255], 'no segment joins the two pieces');
-});
-
-test('text draws glyph ink within the measured box, and unknown characters as boxes', () => {
-  const c = new Canvas(80, 20, '#ffffff');
-  const w = c.text(2, 3, '10 m/s', '#000000', { scale: 2 });
-  assert.equal(w, textWidth('10 m/s', 2));
+test('text is drawn in Inter, antialiased, inside the box it measures', () => {
+  const c = whiteCanvas(200, 40);
+  const ctx = c.getContext('2d');
+  assert.ok(GlobalFonts.has(FONT_FAMILY), 'Inter is registered with the canvas');
+  ctx.font = font(20);
+  ctx.fillStyle = '#000000';
+  ctx.textBaseline = 'top';
+  ctx.fillText('10 m/s 30°N', 5, 8);
+  const width = ctx.measureText('10 m/s 30°N').width;
+  assert.ok(width > 80 && width < 140, `width ${width}`);
+  const { data } = ctx.getImageData(0, 0, 200, 40);
   let ink = 0;
+  let grey = 0;
   let outside = 0;
-  for (let y = 0; y < 20; y++) {
-    for (let x = 0; x < 80; x++) {
-      if (c.getPixel(x, y)[0] === 0) {
+  for (let y = 0; y < 40; y++) {
+    for (let x = 0; x < 200; x++) {
+      const v = data[(y * 200 + x) * 4]!;
+      if (v < 250) {
         ink++;
-        if (x < 2 || x >= 2 + w || y < 3 || y >= 3 + 14) outside++;
+        if (v > 20) grey++;
+        if (x < 4 || x > 5 + width + 1 || y < 6 || y > 8 + 22) outside++;
       }
     }
   }
-  assert.ok(ink > 50, `some ink drawn (${ink})`);
+  assert.ok(ink > 150, `ink ${ink}`);
+  assert.ok(grey > 30, `antialiased edges: ${grey} grey pixels`);
   assert.equal(outside, 0);
-  // '1' at scale 1: the stem is column 2 of the glyph on rows 1..5.
-  const d = new Canvas(5, 7, '#ffffff');
-  d.text(0, 0, '1', '#000000');
-  for (let y = 1; y <= 5; y++) assert.equal(d.getPixel(2, y)[0], 0);
-  assert.equal(d.getPixel(0, 3)[0], 255);
-  const box = new Canvas(5, 7, '#ffffff');
-  box.text(0, 0, '\u2603', '#000000');
-  assert.equal(box.getPixel(0, 0)[0], 0);
-  assert.equal(box.getPixel(2, 3)[0], 255);
 });
 
-test('vertical text occupies a rotated box', () => {
-  const c = new Canvas(20, 60, '#ffffff');
-  c.text(5, 55, 'ABC', '#000000', { vertical: true });
-  for (let y = 0; y < 60; y++) {
-    for (let x = 0; x < 20; x++) {
-      if (c.getPixel(x, y)[0] === 0) assert.ok(x >= 5 && x < 12 && y < 55 && y >= 55 - textWidth('ABC'), `ink at ${x},${y}`);
-    }
-  }
-});
-
-test('viridis and turbo hit their published end colours', () => {
-  const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]!) <= 4);
-  assert.ok(close(colormapColor('viridis', 0, 0, 1), [68, 1, 84]), String(colormapColor('viridis', 0, 0, 1)));
-  assert.ok(close(colormapColor('viridis', 1, 0, 1), [253, 231, 37]), String(colormapColor('viridis', 1, 0, 1)));
-  assert.ok(close(colormapColor('viridis', 0.5, 0, 1), [33, 145, 140]), String(colormapColor('viridis', 0.5, 0, 1)));
-  // turbo: dark at both ends, bright in the middle (the polynomial fit is rougher at the ends).
-  const luma = (c: number[]) => 0.2126 * c[0]! + 0.7152 * c[1]! + 0.0722 * c[2]!;
-  assert.ok(luma(colormapColor('turbo', 0.5, 0, 1)) > 2 * luma(colormapColor('turbo', 0, 0, 1)));
-  assert.ok(luma(colormapColor('turbo', 0.5, 0, 1)) > 2 * luma(colormapColor('turbo', 1, 0, 1)));
+test('colour maps are d3-scale-chromatic\'s: viridis ends and middle, lightness rising', () => {
+  assert.deepEqual(colormapColor('viridis', 0, 0, 1), [0x44, 0x01, 0x54]);
+  assert.deepEqual(colormapColor('viridis', 1, 0, 1), [0xfd, 0xe7, 0x25]);
+  const mid = colormapColor('viridis', 0.5, 0, 1);
+  assert.ok(mid.every((v, i) => Math.abs(v - [0x21, 0x91, 0x8c][i]!) <= 2), String(mid));
   assert.deepEqual(colormapColor('viridis', -5, 0, 1), colormapColor('viridis', 0, 0, 1), 'clamped below');
-  // viridis lightness increases monotonically (perceptual ordering).
+  assert.deepEqual(colormapColor('viridis', 50, 0, 10), colormapColor('viridis', 10, 0, 10), 'clamped above');
+  const lut = colormapTable('viridis');
   let prev = -1;
-  for (let i = 0; i <= 20; i++) {
-    const [r, g, b] = colormapColor('viridis', i / 20, 0, 1);
-    const luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    assert.ok(luma > prev, `luma rises at ${i / 20}`);
+  for (let i = 0; i < 256; i += 8) {
+    const luma = 0.2126 * lut[i * 3]! + 0.7152 * lut[i * 3 + 1]! + 0.0722 * lut[i * 3 + 2]!;
+    assert.ok(luma > prev, `lightness rises at ${i}`);
     prev = luma;
   }
+  const luma = (c: number[]) => 0.2126 * c[0]! + 0.7152 * c[1]! + 0.0722 * c[2]!;
+  assert.ok(luma(colormapColor('turbo', 0.5, 0, 1)) > 2 * luma(colormapColor('turbo', 0, 0, 1)), 'turbo: dark low end');
 });
 
-test('niceTicks uses 1-2-5 steps covering the range', () => {
-  assert.deepEqual(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
-  assert.deepEqual(niceTicks(0.13, 0.52, 4), [0.2, 0.3, 0.4, 0.5]);
-  assert.deepEqual(niceTicks(1, 24, 8), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]);
-  assert.deepEqual(niceTicks(-3, 7, 2), [0, 5]);
-  assert.deepEqual(niceTicks(3, 3, 4).length > 0, true);
-});
-
-test('the legend covers no curve: another corner, or headroom when every corner is taken', () => {
+/** Scores of the default run's shape: baselines flat near the top and rising into the top right. */
+function evaluationScores(): Scores {
   const lead = Array.from({ length: 24 }, (_, i) => i + 1);
-  // The evaluation chart of the default run: baselines flat near the top (yesterday,
-  // climatology) and rising into the top-right corner (persistence), the model below.
-  const evaluation = [
-    { name: 'persistence (2.55 m/s)', values: lead.map((h) => 3.1 - 2.3 * Math.exp(-h / 6)) },
-    { name: 'yesterday (3.27 m/s)', values: lead.map((h) => 3.3 - 0.004 * h) },
-    { name: 'climatology (2.95 m/s)', values: lead.map(() => 2.95) },
-    { name: 'linear (2.37 m/s)', values: lead.map((h) => 2.9 - 2.5 * Math.exp(-h / 5)) },
-    { name: 'model (1.94 m/s)', values: lead.map((h) => 2.6 - 2.3 * Math.exp(-h / 8)) },
-  ];
-  // Curves low on the left and high on the right: the top-left corner is free.
-  const rising = [{ name: 'a', values: lead.map((h) => h) }, { name: 'b', values: lead.map((h) => h / 2) }];
-  // Everything spans the whole height: only headroom above the data helps.
-  const zigzag = [{ name: 'up and down', values: lead.map((h) => (h % 2 ? 0 : 10)) }];
-  for (const [what, series] of [['evaluation', evaluation], ['rising', rising], ['zigzag', zigzag]] as const) {
-    const c = lineChart({ title: what, xLabel: 'lead', yLabel: 'RMSE', width: 800, height: 480, series: series.map((x) => ({ ...x, values: [...x.values] })) });
-    assert.ok(c.legend, `${what}: a legend`);
-    assert.equal(pointsInBox(c.lines, c.legend), 0, `${what}: the legend covers a curve`);
-    // The check can fail: the fixed top-right box of before covered the evaluation curves.
-    if (what === 'evaluation') {
-      const plotRight = Math.max(...c.lines.flatMap((pts) => pts.filter((_, i) => i % 2 === 0)));
-      const oldBox = { x: plotRight - c.legend.w - 8, y: 12 + 2 * 8 + 10 + 8, w: c.legend.w, h: c.legend.h };
-      assert.ok(pointsInBox(c.lines, oldBox) > 0, 'the old top-right placement overlapped');
-    }
-    if (what === 'rising') assert.ok(c.legend.x < 200, 'rising curves: the legend moves to the top left');
+  const series: Record<string, number[]> = {
+    persistence: lead.map((h) => 3.1 - 2.3 * Math.exp(-h / 6)),
+    yesterday: lead.map((h) => 3.3 - 0.004 * h),
+    climatology: lead.map(() => 2.95),
+    linear: lead.map((h) => (h === 12 ? NaN : 2.9 - 2.5 * Math.exp(-h / 5))),
+    model: lead.map((h) => 2.6 - 2.3 * Math.exp(-h / 8)),
+  };
+  const forecasters = Object.fromEntries(
+    Object.entries(series).map(([name, rmse]) => [name, { rmse, mean: { rmse: rmse.filter(Number.isFinite).reduce((a, b) => a + b) / 23 } }]),
+  );
+  return { horizon: 24, names: Object.keys(series), global: { forecasters } } as unknown as Scores;
+}
+
+interface SceneItem {
+  role?: string;
+  marktype?: string;
+  bounds?: { x1: number; y1: number; x2: number; y2: number };
+  items?: SceneItem[];
+}
+
+function findItems(node: SceneItem, keep: (item: SceneItem) => boolean, out: SceneItem[] = []): SceneItem[] {
+  for (const item of node.items ?? []) {
+    if (keep(item)) out.push(item);
+    findItems(item, keep, out);
   }
+  return out;
+}
+
+test('the RMSE chart spec compiles with Vega-Lite, the model is black and on top, the legend covers no curve', async () => {
+  const scores = evaluationScores();
+  const spec = rmseChartSpec(scores, { model: 'model' });
+  const compiled = compile(spec).spec;
+  assert.ok(compiled.marks && compiled.marks.length > 0, 'compiles to Vega marks');
+  const color = (spec as { encoding: { color: { scale: { domain: string[]; range: string[] } } } }).encoding.color.scale;
+  const modelMean = scores.global.forecasters.model!.mean.rmse;
+  assert.equal(color.domain[color.domain.length - 1], `model (${modelMean.toFixed(2)} m/s)`, 'the model is drawn last, its mean RMSE in the label');
+  assert.equal(color.range[color.range.length - 1], '#000000');
+  const values = (spec as { data: { values: Array<{ lead: number; forecast: string; rmse: number | null }> } }).data.values;
+  assert.equal(values.length, 5 * 24);
+  assert.equal(values.find((v) => v.forecast.startsWith('linear') && v.lead === 12)!.rmse, null, 'NaN leaves a gap (null in JSON)');
+
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  await view.runAsync();
+  const root = (view.scenegraph() as unknown as { root: SceneItem }).root;
+  const [legend] = findItems(root, (i) => i.role === 'legend');
+  const lines = findItems(root, (i) => i.marktype === 'line' && i.role === 'mark');
+  assert.ok(legend?.bounds && lines.length === 5, `a legend and one line per series, got ${lines.length} lines`);
+  for (const line of lines) {
+    const b = line.bounds!;
+    const overlaps: boolean = b.x1 < legend.bounds.x2 && legend.bounds.x1 < b.x2 && b.y1 < legend.bounds.y2 && legend.bounds.y1 < b.y2;
+    assert.equal(overlaps, false, `legend ${JSON.stringify(legend.bounds)} over curves ${JSON.stringify(b)}`);
+  }
+  view.finalize();
 });
 
-test('lineChart draws each series in its colour at the right size', () => {
-  const lead = Array.from({ length: 24 }, (_, i) => i + 1);
-  const c = lineChart({
-    title: 'RMSE vs lead',
-    xLabel: 'lead (hours)',
-    yLabel: 'RMSE (m/s)',
-    width: 400,
-    height: 300,
-    series: [
-      { name: 'model', values: lead.map((h) => 0.5 + 0.05 * h), color: '#ff0000' },
-      { name: 'persistence', values: lead.map((h) => (h === 12 ? NaN : 0.2 + 0.1 * h)), color: '#0000ff' },
-    ],
-  });
-  assert.equal(c.width, 400);
-  assert.equal(c.height, 300);
-  let red = 0;
+test('rmseChart: PNG of the asked size with the model in black, SVG that parses and names every series', async (t) => {
+  const chart = await rmseChart(evaluationScores(), { model: 'model', title: 'RMSE by lead hour: tiny' });
+  assert.deepEqual([...chart.png.subarray(0, 8)], PNG_SIGNATURE);
+  const png = decodePng(chart.png);
+  assert.equal(png.width, 800);
+  assert.equal(png.height, 480);
+  let black = 0;
   let blue = 0;
-  for (let i = 0; i < c.data.length; i += 4) {
-    if (c.data[i] === 255 && c.data[i + 1] === 0 && c.data[i + 2] === 0) red++;
-    if (c.data[i] === 0 && c.data[i + 1] === 0 && c.data[i + 2] === 255) blue++;
+  for (let i = 0; i < png.data.length; i += 4) {
+    const [r, g, b] = [png.data[i]!, png.data[i + 1]!, png.data[i + 2]!];
+    if (r < 30 && g < 30 && b < 30) black++;
+    // Tableau blue #4e79a7: the first baseline.
+    if (Math.abs(r - 0x4e) < 12 && Math.abs(g - 0x79) < 12 && Math.abs(b - 0xa7) < 12) blue++;
   }
-  assert.ok(red > 300 && blue > 300, `red ${red}, blue ${blue}`);
-  const png = c.toPng();
-  assert.equal(decodePng(png).width, 400);
-  if (hasTool('gdalinfo')) {
+  assert.ok(black > 1500, `the model's thick black line and the text: ${black} px`);
+  assert.ok(blue > 300, `persistence in Tableau blue: ${blue} px`);
+  for (const name of ['persistence', 'yesterday', 'climatology', 'linear', 'model', 'RMSE by lead hour: tiny', 'lead time (hours)']) {
+    assert.ok(chart.svg.includes(name), `the SVG names ${name}`);
+  }
+  const rendered = new Resvg(chart.svg).render();
+  assert.equal(rendered.width, 800, 'the SVG parses (resvg renders it at its own size)');
+  await withGdal(t, 'the chart PNG', () => {
     const dir = mkdtempSync(join(tmpdir(), 'windcast-png-'));
     try {
       const file = join(dir, 'chart.png');
-      writeFileSync(file, png);
+      writeFileSync(file, chart.png);
       const info = JSON.parse(execFileSync('gdalinfo', ['-json', file], { encoding: 'utf8' })) as { size: number[]; bands: unknown[]; driverShortName: string };
       assert.equal(info.driverShortName, 'PNG');
-      assert.deepEqual(info.size, [400, 300]);
+      assert.deepEqual(info.size, [800, 480]);
       assert.equal(info.bands.length, 3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }
+  });
 });

@@ -31,7 +31,7 @@ import { decodePng } from '../src/output/png.js';
 import { silentProgress } from '../src/core/progress.js';
 import { readRaster, readRasterHeader } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';
-import { hasGdal } from './ingest-fixtures.js';
+import { withGdal } from './ingest-fixtures.js';
 import { tinyConfig, tinyCube } from './train-fixtures.js';
 
 const { tf, info } = await loadBackend('cpu');
@@ -116,7 +116,7 @@ const GRIDS: Array<{ name: string; grid: GridSpec; probe: [number, number] }> = 
 ];
 
 for (const { name, grid, probe } of GRIDS) {
-  test(`georeferencing round trip: ${name}`, async () => {
+  test(`georeferencing round trip: ${name}`, async (t) => {
     const slug = name.replace(/[^a-z0-9]+/gi, '-');
     const data = join(root, `data-${slug}`);
     const out = join(root, `out-${slug}`);
@@ -148,7 +148,7 @@ for (const { name, grid, probe } of GRIDS) {
         else assert.ok(Math.abs(a - b) < 1e-5, `cell ${i}: persistence ${a}, got ${b}`);
       }
     }
-    if (hasGdal()) {
+    await withGdal(t, 'the lead files match the input file, and the value at a lat/lon', () => {
       const outPath = join(out, leadFileName(issue, 7, 24));
       const ours = JSON.parse(gdal(['-json', '-stats', outPath])) as Record<string, any>;
       const theirs = JSON.parse(gdal(['-json', inputPath])) as Record<string, any>;
@@ -172,24 +172,25 @@ for (const { name, grid, probe } of GRIDS) {
       const expected = at(inputPath);
       assert.ok(Number.isFinite(expected), `probe inside the input grid (${expected})`);
       assert.ok(Math.abs(at(outPath) - expected) < 1e-5, `gdallocationinfo at ${probe}: ${at(outPath)} vs input ${expected}`);
-    }
+    });
   });
 }
 
-test('multiband: one file with 24 described bands; --png writes a contact sheet', async () => {
+test('multiband: one file with 24 described bands; --png writes a contact sheet and a map per lead', async (t) => {
   const grid = era5Grid({ step: 10 });
   const data = join(root, 'data-mb');
   const out = join(root, 'out-mb');
   await writeHours(data, grid, 24);
   const model = await persistenceCheckpoint(grid, 'mb');
   const result = await run({ model, data, out }, { multiband: true, png: true });
-  assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png']);
+  const maps = Array.from({ length: 24 }, (_, j) => `windspeed_2024-01-31T${String(j).padStart(2, '0')}Z_f${String(j + 1).padStart(2, '0')}.png`);
+  assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png', ...maps].sort());
   const r = await readRaster(result.multiband!).catch((e: unknown) => e);
   // Our reader refuses 3+ band files (it reads hourly inputs); the header still parses in GDAL.
   assert.ok(r instanceof DataError || (r as { bandCount: number }).bandCount >= 1);
   const png = decodePng(readFileSync(result.png!));
   assert.ok(png.width > 600 && png.height > 600);
-  if (hasGdal()) {
+  await withGdal(t, 'the multiband file', () => {
     const infoJson = JSON.parse(gdal(['-json', result.multiband!])) as Record<string, any>;
     assert.equal(infoJson.bands.length, 24);
     assert.match(infoJson.bands[23].description, /\+24 h/);
@@ -198,11 +199,11 @@ test('multiband: one file with 24 described bands; --png writes a contact sheet'
     // Band 24 at 41.3N 253.7E: persistence of the issue hour (t = 23) at the nearest cell, 40N 250E.
     const v = Number(gdal(['-valonly', '-b', '24', '-wgs84', result.multiband!, '253.7', '41.3'], 'gdallocationinfo').trim());
     assert.ok(Math.abs(v - value(23, 40, 250)) < 1e-4, `band 24: ${v} vs ${value(23, 40, 250)}`);
-  }
+  });
   assert.match(formatPredictResult(result), /24 bands/);
 });
 
-test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', async () => {
+test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', async (t) => {
   const cube = tinyCube();
   const data = join(root, 'data-trained');
   const out = join(root, 'out-trained');
@@ -234,7 +235,7 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
   }
   // What windcast reports for a site (nearest cell) is what GDAL reads at that lat/lon.
   const sites = await run({ model: trainedDir, data, out: join(root, 'out-trained-sites'), points: ['A=47,-20', 'B=-61,100'] }, { interpolation: 'nearest' });
-  if (hasGdal()) {
+  await withGdal(t, 'site values at their lat/lon', () => {
     for (const s of sites.sites!) {
       for (const lead of [1, 9, 24]) {
         const lon = ((s.lon % 360) + 360) % 360; // the files span 0..360; gdallocationinfo does not wrap
@@ -242,7 +243,7 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
         assert.ok(Math.abs(v - s.speeds[lead - 1]!) < 1e-3, `${s.name} +${lead} h: GDAL ${v}, windcast ${s.speeds[lead - 1]}`);
       }
     }
-  }
+  });
 });
 
 test('sites: table, CSV and JSON with nearest and bilinear values, no grids', async () => {

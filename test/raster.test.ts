@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { DataError } from '../src/core/errors.js';
 import { readRaster, readRasterHeader, rasterSpeed } from '../src/ingest/raster.js';
-import { compareValues, encodeFixture, gdalRead, hasGdal, latLonFixture, writeFixture, type FixtureOptions } from './ingest-fixtures.js';
+import { encodeFixture, flipRows, gdalOrSkip, gdalRead, latLonFixture, valueMismatches, withGdal, writeFixture, type FixtureOptions } from './ingest-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'windcast-raster-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,19 +30,23 @@ function asGeoTransform(r: Awaited<ReturnType<typeof readRaster>>): number[] {
   return g.sourceSouthUp ? [left, g.dLon, 0, top - g.height * g.dLat, 0, g.dLat] : [left, g.dLon, 0, top, 0, -g.dLat];
 }
 
-/** The referee: our values and geotransform equal GDAL's for the same file. */
-function checkWithGdal(path: string, tolerance = 1e-6): void {
-  if (!hasGdal()) return;
-  const ours = readRasterSync(path);
-  const gdal = gdalRead(path);
-  const gt = asGeoTransform(ours);
-  gdal.geoTransform!.forEach((x, i) => assert.ok(Math.abs(x - gt[i]!) < 1e-9, `${path}: geotransform ${gt} vs GDAL ${gdal.geoTransform}`));
-  ours.bands.forEach((band, b) => {
-    // GDAL keeps the stored row order; ours is north-up.
-    const theirs = ours.grid.sourceSouthUp ? flipRows(gdal.bands[b]!, gdal.width, gdal.height) : gdal.bands[b]!;
-    const { maxDiff, nanMismatch } = compareValues(band, theirs);
-    assert.equal(nanMismatch, 0, `${path}: nodata cells differ from GDAL`);
-    assert.ok(maxDiff <= tolerance, `${path}: values differ from GDAL by ${maxDiff}`);
+/**
+ * The referee, as a subtest of t (skipped without GDAL, failed with WINDCAST_REQUIRE_GDAL=1):
+ * our geotransform equals GDAL's and every value is GDAL's rounded to Float32.
+ */
+async function checkWithGdal(t: TestContext, path: string): Promise<void> {
+  await withGdal(t, `${basename(path)} reads as in GDAL`, () => {
+    const ours = readRasterSync(path);
+    const gdal = gdalRead(path);
+    const gt = asGeoTransform(ours);
+    gdal.geoTransform!.forEach((x, i) => assert.ok(Math.abs(x - gt[i]!) < 1e-9, `${path}: geotransform ${gt} vs GDAL ${gdal.geoTransform}`));
+    assert.equal(gdal.bands.length, ours.bandCount);
+    ours.bands.forEach((band, b) => {
+      // GDAL keeps the stored row order; ours is north-up.
+      const theirs = ours.grid.sourceSouthUp ? flipRows(gdal.bands[b]!, gdal.width, gdal.height) : gdal.bands[b]!;
+      const { count, first } = valueMismatches(band, theirs);
+      assert.equal(count, 0, `${path} band ${b + 1}: ${count} cells differ from GDAL, first cell ${first?.cell}: ours ${first?.ours}, GDAL ${first?.gdal}`);
+    });
   });
 }
 
@@ -57,13 +62,7 @@ async function read(path: string) {
   return r;
 }
 
-function flipRows(a: Float64Array, width: number, height: number): Float64Array {
-  const out = new Float64Array(a.length);
-  for (let r = 0; r < height; r++) out.set(a.subarray((height - 1 - r) * width, (height - r) * width), r * width);
-  return out;
-}
-
-test('float32 strips: grid from PixelScale + Tiepoint, values as stored', async () => {
+test('float32 strips: grid from PixelScale + Tiepoint, values as stored', async (t) => {
   const path = write(latLonFixture(8, 4, value, { step: 45, rowsPerStrip: 3 }));
   const r = await read(path);
   assert.deepEqual(r.grid, { width: 8, height: 4, lon0: 22.5, lat0: 67.5, dLon: 45, dLat: 45, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 });
@@ -71,10 +70,10 @@ test('float32 strips: grid from PixelScale + Tiepoint, values as stored', async 
   assert.equal(r.bandCount, 1);
   assert.equal(r.bands[0]![0], 0);
   assert.equal(r.bands[0]![1 * 8 + 3], 13);
-  checkWithGdal(path);
+  await checkWithGdal(t, path);
 });
 
-test('int16 with GDAL scale/offset and nodata, DEFLATE tiles, longitudes -180..180', async () => {
+test('int16 with GDAL scale/offset and nodata, DEFLATE tiles, longitudes -180..180', async (t) => {
   const path = write(latLonFixture(8, 4, (r, c) => (r === 2 && c === 5 ? -32768 : value(r, c, 0)), {
     step: 45, west: -180, type: 'int16', scale: [0.1], offset: [2], nodata: '-32768', compress: 'deflate', tile: 16,
   }));
@@ -85,10 +84,10 @@ test('int16 with GDAL scale/offset and nodata, DEFLATE tiles, longitudes -180..1
   assert.ok(Number.isNaN(r.bands[0]![2 * 8 + 5]!));
   assert.ok(Math.abs(r.bands[0]![1 * 8 + 3]! - (13 * 0.1 + 2)) < 1e-6);
   assert.equal(r.layout, 'tiles 16x16');
-  checkWithGdal(path);
+  await checkWithGdal(t, path);
 });
 
-test('south-up ModelTransformation is flipped to north-up; PixelIsPoint gives cell centres', async () => {
+test('south-up ModelTransformation is flipped to north-up; PixelIsPoint gives cell centres', async (t) => {
   // Stored row 0 is the southernmost row: its top-left corner at (0, -90), dy = +45.
   const path = write({ ...latLonFixture(8, 4, value, {}), geo: { kind: 'transform', gt: [0, 45, 0, -90, 0, 45] }, pixelIsPoint: true, type: 'uint16' });
   const r = await read(path);
@@ -99,10 +98,10 @@ test('south-up ModelTransformation is flipped to north-up; PixelIsPoint gives ce
   // North-up row 0 is stored row 3.
   assert.equal(r.bands[0]![0], 30);
   assert.equal(r.bands[0]![3 * 8 + 7], 7);
-  checkWithGdal(path);
+  await checkWithGdal(t, path);
 });
 
-test('negative ModelPixelScale Y follows GDAL: north-up, with a warning', async () => {
+test('negative ModelPixelScale Y follows GDAL: north-up, with a warning', async (t) => {
   const o = latLonFixture(4, 4, value, { step: 1, top: 56 });
   const path = write({ ...o, geo: { kind: 'tiepoint', x0: 3, y0: 56, dx: 1, dy: 1 } });
   const r = await read(path);
@@ -110,27 +109,27 @@ test('negative ModelPixelScale Y follows GDAL: north-up, with a warning', async 
   assert.equal(r.grid.lat0, 55.5);
   assert.equal(r.bands[0]![0], 0);
   assert.match(r.warnings.join(), /negative ModelPixelScale Y/);
-  checkWithGdal(path);
+  await checkWithGdal(t, path);
 });
 
-test('2 bands are u and v; speed is their hypot', async () => {
+test('2 bands are u and v; speed is their hypot', async (t) => {
   const path = write(latLonFixture(8, 4, (r, c, b) => (b === 0 ? 3 : 4) * (r + 1), { step: 45, bandCount: 2, type: 'float64' }));
   const r = await read(path);
   assert.equal(r.bandCount, 2);
   assert.equal(r.bands[1]![8], 8);
   assert.equal(rasterSpeed(r)[8], 10);
-  checkWithGdal(path);
+  await checkWithGdal(t, path);
 });
 
-test('float nodata: NaN and the float32 rounding of -3.4e38 both become NaN', async () => {
+test('float nodata: NaN and the float32 rounding of -3.4e38 both become NaN', async (t) => {
   const a = write(latLonFixture(8, 4, (r, c) => (c === 0 ? NaN : 1), { step: 45, nodata: 'nan' }));
   const b = write(latLonFixture(8, 4, (r, c) => (c === 1 ? -3.4e38 : 1), { step: 45, nodata: '-3.39999999999999996e+38' }));
   const ra = await read(a);
   const rb = await read(b);
   assert.equal(ra.bands[0]!.filter(Number.isNaN).length, 4);
   assert.equal(rb.bands[0]!.filter(Number.isNaN).length, 4);
-  checkWithGdal(a);
-  checkWithGdal(b);
+  await checkWithGdal(t, a);
+  await checkWithGdal(t, b);
 });
 
 async function refusal(o: FixtureOptions | Uint8Array | string, pattern: RegExp): Promise<void> {
@@ -192,7 +191,8 @@ test('readRasterHeader reads tags without pixels; the time comes from TIFFTAG_DA
   assert.ok(readFileSync(path).length > 0);
 });
 
-test('GDAL-written variants (predictors, LZW, tiles, band/pixel interleave, big-endian) read like GDAL', { skip: !hasGdal() && 'gdal-bin not installed' }, async () => {
+test('GDAL-written variants (predictors, LZW, tiles, band/pixel interleave, big-endian) read like GDAL', async (t) => {
+  if (!gdalOrSkip(t)) return;
   const base = write(latLonFixture(36, 19, (r, c, b) => (r * 37 + c) * 0.173 - 20 + b * 3.5 + (r === 3 && c === 5 ? NaN : 0), { step: 10, top: 95, bandCount: 2, nodata: 'nan' }));
   const int = write(latLonFixture(35, 19, (r, c) => (r * 37 + c) * 7 - 2000, { step: 10, top: 95, type: 'int16', nodata: '-2000', scale: [0.01], offset: [0.5] }));
   const variants: Array<[string, string[]]> = [
@@ -215,6 +215,6 @@ test('GDAL-written variants (predictors, LZW, tiles, band/pixel interleave, big-
     }
     const r = await read(out);
     assert.equal(r.bandCount, src === base ? 2 : 1, options.join(' '));
-    checkWithGdal(out);
+    await checkWithGdal(t, out);
   }
 });

@@ -11,8 +11,10 @@ import { testContext } from '../src/commands/context.js';
 import { DataError, WindcastError } from '../src/core/errors.js';
 import { colLon, rowLat } from '../src/core/grid.js';
 import { parseIsoHour } from '../src/core/time.js';
-import { persistenceStats, synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/generator.js';
-import { hasGdal } from './ingest-fixtures.js';
+import { synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/files.js';
+import { planSynth, synthHour } from '../src/synth/hour.js';
+import { persistenceStats } from '../src/synth/persistence.js';
+import { gdalOrSkip, gdalRead, valueMismatches } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-synth-'));
 
@@ -164,9 +166,10 @@ test('persistence gets harder with lead time and the speeds look like 10 m wind'
 });
 
 
-test('GDAL reads a synth hour: Float32, WGS 84, ERA5 origin, and the same value at a lat/lon', { skip: !hasGdal() && 'gdal not installed' }, async () => {
+test('GDAL reads a synth hour: Float32, WGS 84, ERA5 origin, the same value at a lat/lon and everywhere', async (t) => {
+  if (!gdalOrSkip(t)) return;
   const out = tmp();
-  await run(out, { hours: 1, step: 2.5 });
+  await run(out, { hours: 1, step: 2.5, seed: 42, start: '2024-01-01T00Z' });
   const path = join(out, tifs(out)[0]!);
   const info = JSON.parse(execFileSync('gdalinfo', ['-json', path], { encoding: 'utf8' })) as { size: number[]; geoTransform: number[]; bands: Array<{ type: string }>; coordinateSystem: { wkt: string } };
   assert.deepEqual(info.size, [144, 73]);
@@ -177,4 +180,8 @@ test('GDAL reads a synth hour: Float32, WGS 84, ERA5 origin, and the same value 
   // lat 40N is row 20, lon 10E is column 4.
   const value = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', path, '10', '40'], { encoding: 'utf8' }).trim());
   assert.equal(value, bands[0]![20 * 144 + 4]);
+  // Every cell GDAL reads is the generator's value for that hour.
+  const expected = synthHour(planSynth(synthGrid({ step: 2.5, bbox: null, lon180: false }), 42), parseIsoHour('2024-01-01T00Z', '--start')).speed;
+  const { count, first } = valueMismatches(expected, gdalRead(path).bands[0]!);
+  assert.equal(count, 0, `${count} cells differ in GDAL, first ${JSON.stringify(first)}`);
 });

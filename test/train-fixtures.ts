@@ -74,7 +74,7 @@ export function tinyConfig(overrides: { epochs?: number; seed?: number } = {}): 
   config.train.samplesPerEpoch = 128;
   config.train.batchSize = 64;
   config.train.validationSamples = 64;
-  config.train.backend = 'cpu';
+  config.runtime.backend = 'cpu';
   return config;
 }
 

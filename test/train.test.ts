@@ -12,7 +12,7 @@ import { testContext } from '../src/commands/context.js';
 import { CheckpointError } from '../src/core/errors.js';
 import { writeGeoTiff } from '../src/output/geotiff-write.js';
 import { silentProgress } from '../src/core/progress.js';
-import { synthFileName } from '../src/synth/generator.js';
+import { synthFileName } from '../src/synth/files.js';
 import { runTraining } from '../src/train/train.js';
 import { makeCube, tinyConfig, tinyCube } from './train-fixtures.js';
 
@@ -37,7 +37,7 @@ test('windcast train: a one-epoch run on a coarse grid of GeoTIFFs, driven throu
   }
   const configPath = join(dir, 'config.json');
   const config = tinyConfig();
-  writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, ingest: { cache: false } }));
+  writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, runtime: config.runtime, ingest: { cache: false } }));
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;

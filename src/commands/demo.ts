@@ -102,14 +102,14 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   const { progress } = ctx;
   const step = ctx.config.synth.step;
   const data = resolve(args.data ?? (step === 0.25 ? 'data/synth' : `data/synth-${step}`));
-  const modelsDir = resolve(args.modelsDir ?? 'models');
+  const modelsDir = resolve(args.modelsDir ?? ctx.config.runtime.modelsDir);
   const run = args.run ?? (step === 0.25 ? 'demo' : `demo-${step}`);
   const runDir = join(modelsDir, run);
   const seconds = { synth: 0, train: 0, evaluate: 0, predict: 0, total: 0 };
   const stage = (n: number, text: string) => progress.log(`\n[${n}/4] ${text}`);
 
   const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
-  const { info } = await loadBackend(ctx.config.train.backend, (line) => progress.log(line));
+  const { info } = await loadBackend(ctx.config.runtime.backend, (line) => progress.log(line));
   let config = ctx.config;
   let budgetNote: string | undefined;
   if (info.name !== 'tensorflow' || step >= 1) {

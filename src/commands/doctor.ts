@@ -1,7 +1,7 @@
 /**
  * `windcast doctor`: which TensorFlow.js backend windcast will use and why.
  *
- * Reports the backend the configuration selects (train.backend, 'auto' by default), its
+ * Reports the backend the configuration selects (runtime.backend, 'auto' by default), its
  * TensorFlow version and thread counts, where the kernels come from, and, when native
  * TensorFlow is not the active backend, the reason and the exact command that fixes it.
  * A backend that cannot load is a finding here, not an error: doctor exists for that case.
@@ -16,10 +16,11 @@ import {
 import type { CommandContext } from './context.js';
 import { loadLstmOps, whyNotLoaded, type LstmOpsStatus } from '../runtime/lstm-kernels.js';
 import { describeError } from '../core/errors.js';
+import type { BackendPreference } from '../core/config.js';
 
 export interface DoctorResult {
-  /** train.backend from the configuration. */
-  configured: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /** runtime.backend from the configuration. */
+  configured: BackendPreference;
   /** The backend windcast runs on with this configuration; absent when it cannot load. */
   backend?: BackendInfo;
   /** Why the configured backend cannot load (then every command needing tf fails the same way). */
@@ -46,7 +47,7 @@ export interface DoctorResult {
 const TF_ENV = ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'TF_ENABLE_ONEDNN_OPTS'];
 
 export async function doctor(_args: Record<string, never> | object, ctx: CommandContext): Promise<DoctorResult> {
-  const configured = ctx.config.train.backend;
+  const configured = ctx.config.runtime.backend;
   const result: DoctorResult = {
     configured,
     native: { available: false, active: false, env: {} },
@@ -77,7 +78,7 @@ export async function doctor(_args: Record<string, never> | object, ctx: Command
   if (!result.native.active) {
     if (probe.ok) {
       result.native.reason = `native TensorFlow loads, but the configuration asks for '${configured}'`;
-      result.native.fix = `set "train": {"backend": "auto"} (or "tensorflow") in the config, or pass --config with it`;
+      result.native.fix = `pass --backend auto (or tensorflow), or set "runtime": {"backend": "auto"} in the --config file`;
     } else {
       result.native.reason = probe.reason ?? 'unknown';
       result.native.fix = NATIVE_FIX_COMMAND;
@@ -102,7 +103,7 @@ export function formatDoctorResult(r: DoctorResult): string {
   const rows: [string, string][] = [];
   if (r.backend) {
     const b = r.backend;
-    rows.push(['backend', `${b.name}${r.configured === 'auto' ? ' (train.backend: auto)' : ` (train.backend: ${r.configured})`}`]);
+    rows.push(['backend', `${b.name} (runtime.backend: ${r.configured})`]);
     if (b.tensorflowVersion) rows.push(['TensorFlow', `${b.tensorflowVersion}${r.native.tfjsNodeVersion ? ` via @tensorflow/tfjs-node ${r.native.tfjsNodeVersion}` : ''}`]);
     rows.push(['tfjs', b.tfjsVersion]);
     rows.push(['threads', threadsLine(b, r.native.env)]);

@@ -23,13 +23,9 @@ import { describeGrid, gridDifferences } from '../core/grid.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from '../evaluate/metrics.js';
 import type { Progress } from '../core/progress.js';
 import { LATITUDE_BANDS, sampleCells } from '../evaluate/regions.js';
-import { writeReport, type EvaluationReport, type GroupReport } from '../evaluate/report.js';
+import { writeReport, type EvaluationReport, type GroupReport, type ReportPaths } from '../evaluate/report.js';
 import { isoHour } from '../core/time.js';
 
-/** The linear baseline's lookback, hours: the issue fixes it at the cell's last 24 hours. */
-export const LINEAR_LOOKBACK = 24;
-/** Cells pooled in the linear baseline's fit (spread evenly over the grid). */
-export const LINEAR_SAMPLE_CELLS = 4096;
 export const MODEL_NAME = 'model';
 
 export interface EvaluateArgs {
@@ -43,18 +39,18 @@ export interface EvaluateArgs {
 
 export interface EvaluateResult {
   report: EvaluationReport;
-  files: { json: string; markdown: string; chart: string };
+  files: ReportPaths;
 }
 
 
 /** Window anchors (last observed hour) inside the test period, every `stride` hours. */
-export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number): number[] {
+export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number, linearLookback: number): number[] {
   const { split } = meta;
   const horizon = split.horizon;
-  // The model needs its lookback, the baselines the last 24 hours (linear) and hour t0 - 23
-  // (yesterday): all observed before the forecast is issued, so reaching back before the
-  // test period's first hour leaks nothing.
-  const first = Math.max(split.test.startHour + split.lookback - 1, LINEAR_LOOKBACK - 1);
+  // The model needs its lookback, the baselines the last linearLookback hours (linear) and
+  // hour t0 - 23 (yesterday): all observed before the forecast is issued, so reaching back
+  // before the test period's first hour leaks nothing.
+  const first = Math.max(split.test.startHour + split.lookback - 1, linearLookback - 1, 23);
   const last = split.test.endHour - horizon - 1;
   const out: number[] = [];
   for (let t0 = first; t0 <= last; t0 += stride) out.push(t0);
@@ -91,6 +87,9 @@ export interface EvaluateCubeOptions {
   /** Every Nth row and column; 1 scores every cell. */
   cellStride: number;
   ridgeLambda: number;
+  /** The linear baseline's lookback (hours) and fitted cells: config.evaluate.linearLookback, linearSampleCells. */
+  linearLookback: number;
+  linearSampleCells: number;
   tf: Pick<Tf, 'memory'>;
   backend: string;
   progress: Progress;
@@ -106,10 +105,10 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const metaSha = createHash('sha256').update(readFileSync(join(options.checkpointDir, 'meta.json'))).digest('hex');
   checkDataMatches(meta, cube, options.dataDir);
   const H = meta.split.horizon;
-  const anchors = testAnchors(meta, options.stride);
+  const anchors = testAnchors(meta, options.stride, options.linearLookback);
   if (anchors.length === 0) {
     throw new CheckpointError(
-      `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${LINEAR_LOOKBACK}+${H}-hour window`,
+      `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${options.linearLookback}+${H}-hour window`,
     );
   }
   const sample = sampleCells(cube.grid, options.cellStride);
@@ -125,10 +124,10 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   try {
     linear = fitLinearBaseline(cube, {
       hours: [train.startHour, train.endHour],
-      lookback: LINEAR_LOOKBACK,
+      lookback: options.linearLookback,
       horizon: H,
       lambda: options.ridgeLambda,
-      sampleCells: LINEAR_SAMPLE_CELLS,
+      sampleCells: options.linearSampleCells,
     });
   } catch (err) {
     throw new DataError(options.dataDir, `cannot fit the linear baseline on the training period: ${(err as Error).message}`, { cause: err });
@@ -223,10 +222,10 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       yesterday: 'the same hour one day earlier (the observed hour t0 + h - 24)',
       climatology: `the training-period mean of the cell at that UTC hour of day (hours ${train.startHour}..${train.endHour - 1})`,
       linear: {
-        description: `per lead, a ridge regression (lambda ${options.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${LINEAR_LOOKBACK} hours, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period`,
-        lookback: LINEAR_LOOKBACK,
+        description: `per lead, a ridge regression (lambda ${options.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${options.linearLookback} hours, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period`,
+        lookback: options.linearLookback,
         lambda: options.ridgeLambda,
-        sampleCells: Math.min(LINEAR_SAMPLE_CELLS, cube.grid.width * cube.grid.height),
+        sampleCells: Math.min(options.linearSampleCells, cube.grid.width * cube.grid.height),
         samples: linear.samples,
       },
     },
@@ -260,9 +259,9 @@ function reportScores(report: EvaluationReport): Scores {
 }
 
 /** Write the report files for a finished evaluation. */
-export function writeEvaluation(out: string, report: EvaluationReport): EvaluateResult['files'] {
-  const png = rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
-  return writeReport(out, report, png);
+export async function writeEvaluation(out: string, report: EvaluationReport): Promise<EvaluateResult['files']> {
+  const chart = await rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
+  return writeReport(out, report, chart);
 }
 
 export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult> {
@@ -272,7 +271,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   const { resolveCheckpointDir } = await import('../model/checkpoint.js');
   const { loadForecaster } = await import('../forecast/forecast.js');
   const checkpointDir = resolveCheckpointDir(args.model, 'best');
-  const { tf, info } = await loadBackend(config.train.backend, (line) => progress.log(line));
+  const { tf, info } = await loadBackend(config.runtime.backend, (line) => progress.log(line));
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
   let report: EvaluationReport;
@@ -289,6 +288,8 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       stride: config.evaluate.stride,
       cellStride: config.evaluate.cellStride,
       ridgeLambda: config.evaluate.ridgeLambda,
+      linearLookback: config.evaluate.linearLookback,
+      linearSampleCells: config.evaluate.linearSampleCells,
       tf,
       backend: formatBackendLine(info).replace(/^backend: /, ''),
       progress,
@@ -301,7 +302,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   report.run.tensorsBefore = tensorsAtStart;
   report.run.tensorsAfter = tf.memory().numTensors;
   report.run.totalSeconds = (performance.now() - started) / 1000;
-  const files = writeEvaluation(args.out, report);
+  const files = await writeEvaluation(args.out, report);
   if (report.run.tensorsAfter !== tensorsAtStart) {
     // A bug, not a user's mistake: the scores are still right, so they are written first.
     throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors (the report was written to ${files.markdown})`);

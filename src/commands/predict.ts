@@ -4,8 +4,8 @@
  * Reads only the lookback hours ending at the issue time (default: the latest hour in the
  * folder), checks they are consecutive and on the model's grid, and then either
  *  - forecasts every cell in batches of predict.batchCells and writes one Float32 GeoTIFF per
- *    lead (or one multi-band file) on the input's exact grid, plus an optional PNG contact
- *    sheet, or
+ *    lead (or one multi-band file) on the input's exact grid, plus optional PNG maps (a
+ *    contact sheet and one map per lead), or
  *  - with --points / --points-file, forecasts only the cells around the given sites and
  *    writes a table, CSV and JSON (no grids).
  *
@@ -36,7 +36,7 @@ import { denormalize, featureContext, type FeatureSpec } from '../prepare/featur
 import type { GatherInit, GatherRequest } from '../forecast/gather.worker.js';
 import type { GeoTiffWriteOptions } from '../output/geotiff-write.js';
 import { cellCount, describeGrid, gridDifferences, type GridSpec } from '../core/grid.js';
-import { renderContactSheet } from '../output/maps.js';
+import { forecastPictures } from '../output/maps.js';
 import { collectSites, planSite, sampleSite, type Interpolation, type Site, type SitePlan } from '../output/points.js';
 import type { EncodeReply, EncodeTask } from '../output/encode.worker.js';
 import { readRasterHeader } from '../ingest/raster.js';
@@ -437,7 +437,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const loadStart = performance.now();
   let loadSeconds = 0;
   const loading = (async () => {
-    const backend = await loadBackend(config.train.backend, (line) => progress.log(line));
+    const backend = await loadBackend(config.runtime.backend, (line) => progress.log(line));
     const model = await loadCheckpoint(backend.tf, checkpoint, 'best');
     loadSeconds = elapsed(loadStart);
     return { ...backend, loaded: model };
@@ -599,7 +599,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       });
     }
     const writeTask = progress.start({ unit: 'files', total: tasks.length, label: 'writing GeoTIFFs' });
-    // The PNG is drawn on this thread while the writer threads compress.
+    // The maps are drawn on this thread while the writer threads compress.
     const writing = writeGeoTiffs(
       pc.multiband ? tasks.map((t) => ({ ...t, options: { ...t.options, bands: t.options.bands.map((b) => b.slice()) } })) : tasks,
       availableParallelism(),
@@ -609,14 +609,16 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     try {
       if (pc.png) {
         png = `windspeed_${isoHour(issueMs)}_leads.png`;
-        const sheet = renderContactSheet({
+        const pictures = await forecastPictures({
           grid: cube.grid,
-          fields: leads,
-          captions: validTimes.map((v, j) => `+${j + 1} h  valid ${v}`),
-          title: `Wind speed forecast issued ${isoHour(issueMs)}`,
-          subtitle: `run ${meta.run}, ${horizon} leads on one colour scale (m/s)`,
+          leads,
+          validTimes,
+          issueTime: isoHour(issueMs),
+          run: meta.run,
+          sheetName: png,
+          leadNames: leads.map((_, j) => leadFileName(issueMs, j + 1, horizon).replace(/\.tif$/, '.png')),
         });
-        writeFileSync(join(staging, png), sheet.toPng());
+        for (const picture of pictures) writeFileSync(join(staging, picture.name), picture.png);
       }
     } finally {
       await writing.catch(() => {});
@@ -669,7 +671,7 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push('');
     if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
     else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
-    if (r.png) lines.push(`Contact sheet: ${r.png}`);
+    if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }
   const s = r.seconds;
   lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);

@@ -16,7 +16,8 @@ import { DataError, WindcastError, describeError } from '../core/errors.js';
 import { isTemporaryName, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { describeGrid, type GridSpec } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
-import { planSynth, synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/generator.js';
+import { synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/files.js';
+import { planSynth } from '../synth/hour.js';
 import { renderHourFile, type SynthJobSettings, type WorkerReply, type WorkerRequest } from '../synth/synth.worker.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 

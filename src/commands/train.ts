@@ -13,7 +13,7 @@ import type { TrainOutcome } from '../train/train.js';
 export interface TrainArgs {
   data: string;
   run: string;
-  /** Folder holding the runs (default "models"). */
+  /** Folder holding the runs (default: runtime.modelsDir). */
   modelsDir?: string;
   resume?: boolean;
   force?: boolean;
@@ -36,12 +36,12 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
   const { runTraining } = await import('../train/train.js');
   const log = (line: string) => progress.log(line);
-  const { tf, info } = await loadBackend(config.train.backend, log);
+  const { tf, info } = await loadBackend(config.runtime.backend, log);
   const t = performance.now();
   const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress));
   const loadSeconds = (performance.now() - t) / 1000;
   log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}${cube.u && cube.v ? ', with u/v' : ''} (read in ${formatDuration(loadSeconds)})`);
-  const runDir = resolve(args.modelsDir ?? 'models', args.run);
+  const runDir = resolve(args.modelsDir ?? config.runtime.modelsDir, args.run);
 
   let signal = args.signal;
   let onSigint: (() => void) | undefined;

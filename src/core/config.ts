@@ -1,16 +1,20 @@
 /**
  * The configuration schema: the single source of every default and of the Config type.
  *
- * config/default.json is validated against it (strict objects, so a misspelled key fails
- * loudly); --config FILE selects another file; CLI flags override parsed values. Commander
- * carries no defaults of its own: --help reads them from here.
+ * There is no defaults file: a run without --config takes every value from this schema, and
+ * `windcast COMMAND --help` prints the defaults of that command's flags from here. --config FILE
+ * names a JSON file of overrides only; keys it leaves out take the schema's defaults, and its
+ * objects are strict, so a misspelled or unknown key fails with one line naming the file and
+ * the key. CLI flags override the file; commander carries no defaults of its own.
+ *
+ * Library functions whose options are left out (a test, a benchmark) fall back to DEFAULTS,
+ * never to a literal of their own, so a default lives in exactly one place.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, describeError } from './errors.js';
 
-const isoHour = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2})?)?Z?$/, 'an ISO hour like 2024-01-01T00Z');
+const isoHour = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2})?)?Z?$/, 'expected an ISO hour like 2024-01-01T00Z');
 
 export const SynthConfigSchema = z.strictObject({
   hours: z.number().int().positive().default(720),
@@ -53,8 +57,8 @@ export const ModelConfigSchema = z.strictObject({
   /** Use u/v as features when the data has them. */
   useUV: z.boolean().default(true),
   /**
-   * LSTM implementation: 'fast' (src/lstm-fast.ts: one fused BlockLSTM kernel per sequence on
-   * native TensorFlow, sigmoid gates) or 'layers' (tf.layers.lstm, hard-sigmoid gates).
+   * LSTM implementation: 'fast' (src/model/lstm-fast.ts: one fused BlockLSTM kernel per
+   * sequence on native TensorFlow, sigmoid gates) or 'layers' (tf.layers.lstm, hard-sigmoid gates).
    */
   lstm: z.enum(['fast', 'layers']).default('fast'),
 });
@@ -79,14 +83,20 @@ export const TrainConfigSchema = z.strictObject({
   /** Stride between window starts, hours. */
   stride: z.number().int().positive().default(1),
   seed: z.number().int().default(42),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * Training windows the linear path's least-squares start is fitted on, at most; data with
+   * fewer uses every window (an exact fit). The fit solves for a few dozen coefficients, so
+   * 50,000 windows pin them down while costing a moment of the first epoch's time.
+   */
+  linearFitWindows: z.number().int().positive().default(50_000),
 });
 
 export const PredictConfigSchema = z.strictObject({
   /**
-   * Cells per model call. Bounds memory: the fused LSTM keeps every hour's activations, about
-   * 54 KB per cell, so 8192 cells peak near 1.2 GB for a global forecast where 65536 took
-   * 4.2 GB, at the same speed (bench/predict.ts).
+   * Cells per model call, in predict, evaluate and training's validation forecasts. Bounds
+   * memory: the fused LSTM keeps every hour's activations, about 54 KB per cell, so 8192 cells
+   * peak near 1.2 GB for a global forecast where 65536 took 4.2 GB, at the same speed
+   * (bench/predict.ts).
    */
   batchCells: z.number().int().positive().default(8192),
   multiband: z.boolean().default(false),
@@ -102,6 +112,31 @@ export const EvaluateConfigSchema = z.strictObject({
   cellStride: z.number().int().positive().default(4),
   /** Ridge penalty of the linear autoregressive baseline. */
   ridgeLambda: z.number().min(0).default(1e-3),
+  /**
+   * Hours of the cell's own past the linear baseline regresses on: 24, the model's default
+   * lookback, so the baseline sees the hours the model sees (a fair baseline).
+   */
+  linearLookback: z.number().int().positive().default(24),
+  /**
+   * Cells pooled in the linear baseline's fit, spread evenly over the grid (all cells when the
+   * grid is smaller). Each cell gives one window per training hour, so a few thousand cells are
+   * millions of windows for 27 coefficients, and the fit stays seconds on the global grid.
+   */
+  linearSampleCells: z.number().int().positive().default(4096),
+});
+
+/** TensorFlow.js backend preference: 'auto' is native TensorFlow when it loads, else wasm, else cpu. */
+export const BackendPreferenceSchema = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
+
+/**
+ * Where and on what this machine runs windcast, for every command. Not a property of a model:
+ * checkpoints do not store this section (meta.backend records the backend that really ran).
+ */
+export const RuntimeConfigSchema = z.strictObject({
+  /** 'auto' picks the fastest backend that loads, the same one in train, predict, evaluate, demo and doctor. */
+  backend: BackendPreferenceSchema.default('auto'),
+  /** Folder holding the runs (models/NAME/), relative to the working directory: the repository's models/. */
+  modelsDir: z.string().min(1).default('models'),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -111,7 +146,14 @@ export const ConfigSchema = z.strictObject({
   train: TrainConfigSchema.prefault({}),
   predict: PredictConfigSchema.prefault({}),
   evaluate: EvaluateConfigSchema.prefault({}),
+  runtime: RuntimeConfigSchema.prefault({}),
 });
+
+/**
+ * config.train as checkpoints store it. Checkpoints written before runtime.backend existed
+ * also carry train.backend: it is accepted and not used (meta.backend says what ran).
+ */
+export const StoredTrainConfigSchema = TrainConfigSchema.extend({ backend: BackendPreferenceSchema.optional() });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type SynthConfig = Config['synth'];
@@ -120,16 +162,74 @@ export type ModelConfig = Config['model'];
 export type TrainConfig = Config['train'];
 export type PredictConfig = Config['predict'];
 export type EvaluateConfig = Config['evaluate'];
+export type RuntimeConfig = Config['runtime'];
+export type BackendPreference = RuntimeConfig['backend'];
 
-/** Path of the shipped defaults file. */
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../../config/default.json', import.meta.url));
+type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
-/** Parse and validate a config object; errors name the source and each bad key. */
-export function parseConfig(raw: unknown, source: string): Config {
-  const result = ConfigSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(`${source}: invalid configuration\n${z.prettifyError(result.error)}`);
+function deepFreeze<T>(value: T): DeepReadonly<T> {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
   }
+  return value as DeepReadonly<T>;
+}
+
+/** The built-in defaults, straight from the schema: a fresh object the caller may change. */
+export function schemaDefaults(): Config {
+  return ConfigSchema.parse({});
+}
+
+/** The schema's defaults, frozen: what library functions fall back to when an option is left out. */
+export const DEFAULTS: DeepReadonly<Config> = deepFreeze(schemaDefaults());
+
+/** Problems listed in one error line; the rest are counted, so a line stays readable. */
+const MAX_PROBLEMS = 6;
+
+function issuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : `${out ? '.' : ''}${String(key)}`;
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  const path = issuePath(issue.path);
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => `${path ? `${path}.` : ''}${key}: unknown key`);
+  let message = issue.message.replace(/^Invalid (input|option): /, '').replace(/\s+/g, ' ').trim();
+  const missing = /^expected (.+), received undefined$/.exec(message);
+  if (missing) message = `missing (expected ${missing[1]})`;
+  message = message.charAt(0).toLowerCase() + message.slice(1);
+  return [`${path || 'top level'}: ${message}`];
+}
+
+/**
+ * A zod error as one line: the source, what it was meant to be, then each problem as
+ * "key.path: what is wrong", joined by '; ' (z.prettifyError spreads them over many lines).
+ * Unknown keys come first: a misspelled key is the likeliest mistake, and it often explains
+ * the other problems (the real key then takes its default).
+ */
+export function oneLineZodError(source: string, error: z.ZodError, what = 'invalid configuration'): string {
+  const unknownFirst = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const problems = unknownFirst.flatMap(describeIssue);
+  const shown = problems.slice(0, MAX_PROBLEMS);
+  const more = problems.length - shown.length;
+  return `${source}: ${what}: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+}
+
+/** A config written before runtime.backend existed: say where the key went rather than "unknown key". */
+function refuseTrainBackend(raw: unknown, source: string): void {
+  const train = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).train : undefined;
+  if (train && typeof train === 'object' && 'backend' in train) {
+    const value = JSON.stringify((train as Record<string, unknown>).backend);
+    throw new ConfigError(`${source}: train.backend is now runtime.backend (it picks the backend of every command): write "runtime": {"backend": ${value}} instead`);
+  }
+}
+
+/** Parse and validate a config object; errors are one line naming the source and each bad key. */
+export function parseConfig(raw: unknown, source: string): Config {
+  refuseTrainBackend(raw, source);
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(oneLineZodError(source, result.error));
   const split = result.data.train.split;
   const total = split[0] + split[1] + split[2];
   if (Math.abs(total - 1) > 1e-6) {
@@ -138,8 +238,9 @@ export function parseConfig(raw: unknown, source: string): Config {
   return result.data;
 }
 
-/** Load a config file (default: config/default.json). */
-export function loadConfig(path: string = DEFAULT_CONFIG_PATH): Config {
+/** Load a config file of overrides; without a path, the schema's defaults. */
+export function loadConfig(path?: string): Config {
+  if (path === undefined) return schemaDefaults();
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -155,7 +256,19 @@ export function loadConfig(path: string = DEFAULT_CONFIG_PATH): Config {
   return parseConfig(raw, path);
 }
 
-/** The built-in defaults, straight from the schema (no file involved). */
-export function schemaDefaults(): Config {
-  return ConfigSchema.parse({});
+const SECTION_SCHEMAS: { [S in keyof Config]: z.ZodObject } = {
+  synth: SynthConfigSchema,
+  ingest: IngestConfigSchema,
+  model: ModelConfigSchema,
+  train: TrainConfigSchema,
+  predict: PredictConfigSchema,
+  evaluate: EvaluateConfigSchema,
+  runtime: RuntimeConfigSchema,
+};
+
+/** The allowed values of an enum key (the CLI's --flag choices), or undefined for other keys. */
+export function keyChoices<S extends keyof Config>(section: S, key: keyof Config[S] & string): string[] | undefined {
+  let schema: unknown = SECTION_SCHEMAS[section].shape[key];
+  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) schema = schema.unwrap();
+  return schema instanceof z.ZodEnum ? (schema.options as string[]) : undefined;
 }

@@ -19,6 +19,7 @@
 import type { Cube } from '../ingest/cube.js';
 import { latitudeWeights } from './regions.js';
 import { hourOfDay } from '../core/time.js';
+import { DEFAULTS } from '../core/config.js';
 
 export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
@@ -178,7 +179,7 @@ export interface LinearFitOptions {
   horizon?: number;
   /** Ridge penalty on the mean (per-sample) normal equations; the intercept is not penalised. */
   lambda?: number;
-  /** Cells in the fit, spread evenly over the grid (default 4096; all cells if the grid is smaller). */
+  /** Cells in the fit, spread evenly over the grid (default evaluate.linearSampleCells; all cells if the grid is smaller). */
   sampleCells?: number;
   /** Hours between fitted window starts (default 1). */
   hourStride?: number;
@@ -199,9 +200,9 @@ export function evenCells(totalCells: number, count: number): Int32Array {
 
 /** Fit the per-lead ridge regression (all leads share one design, so one solve). */
 export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): LinearBaseline {
-  const L = options.lookback ?? 24;
-  const H = options.horizon ?? 24;
-  const lambda = options.lambda ?? 1e-3;
+  const L = options.lookback ?? DEFAULTS.evaluate.linearLookback;
+  const H = options.horizon ?? DEFAULTS.model.horizon;
+  const lambda = options.lambda ?? DEFAULTS.evaluate.ridgeLambda;
   const hourStride = options.hourStride ?? 1;
   const [start, end] = options.hours;
   const n = cellsPerHour(cube);
@@ -212,7 +213,7 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   if (lastT0 < firstT0) {
     throw new Error(`the training period (${end - start} hours) is too short for a ${L}-hour lookback and a ${H}-hour horizon`);
   }
-  const cells = evenCells(n, options.sampleCells ?? 4096);
+  const cells = evenCells(n, options.sampleCells ?? DEFAULTS.evaluate.linearSampleCells);
   const rowW = latitudeWeights(cube.grid);
   const width = cube.grid.width;
   const xtx = new Float64Array(P * P);

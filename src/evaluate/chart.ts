@@ -1,41 +1,101 @@
 /**
  * The evaluation chart: area-weighted RMSE (m/s) against lead hour for the model and every
- * baseline, drawn with the shared canvas in png.ts. The model is drawn last, in black, so it
- * sits on top of the baselines it is compared with.
+ * baseline, as a Vega-Lite spec (data inline, so a user can restyle it in any Vega-Lite
+ * editor), the SVG Vega renders from it, and a PNG drawn by Vega onto a @napi-rs/canvas
+ * context in our font.
+ *
+ * The model is drawn last, in black and thicker, so it sits on top of the baselines it is
+ * compared with. The legend sits right of the plot, so it never covers a curve.
  */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { schemeTableau10 } from 'd3-scale-chromatic';
 import type { Scores } from './metrics.js';
-import { lineChart, SERIES_COLORS } from '../output/png.js';
+import { FONT_STACK, toPng, whiteCanvas, type Context } from '../output/png.js';
 
 export interface RmseChartOptions {
   /** Name of the model series in scores (drawn black, on top). */
   model: string;
   title?: string;
+  /** Size of the whole picture in pixels; default 800 x 480. */
   width?: number;
   height?: number;
 }
 
-/** PNG bytes of RMSE against lead hour (global scores). */
-export function rmseChart(scores: Scores, options: RmseChartOptions): Buffer {
-  const leads = Array.from({ length: scores.horizon }, (_, i) => i + 1);
-  const others = scores.names.filter((n) => n !== options.model);
-  const ordered = [...others, ...(scores.names.includes(options.model) ? [options.model] : [])];
-  const series = ordered.map((name, k) => ({
-    name: `${name} (${fmt(scores.global.forecasters[name]!.mean.rmse)})`,
-    values: scores.global.forecasters[name]!.rmse,
-    color: name === options.model ? '#000000' : SERIES_COLORS[k % (SERIES_COLORS.length - 1)]!,
-  }));
-  const canvas = lineChart({
-    series,
-    x: leads,
-    xLabel: 'lead time (hours); legend: mean RMSE over leads',
-    yLabel: 'RMSE (m/s), area-weighted',
-    title: options.title ?? 'RMSE by lead hour, test period',
-    width: options.width ?? 800,
-    height: options.height ?? 480,
-  });
-  return canvas.toPng();
+/** The chart in the three forms report.ts writes. */
+export interface RmseChart {
+  spec: TopLevelSpec;
+  svg: string;
+  png: Buffer;
 }
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? `${v.toFixed(2)} m/s` : 'n/a';
+/** The legend label of a series: its name and mean RMSE over leads. */
+export function seriesLabel(scores: Scores, name: string): string {
+  const v = scores.global.forecasters[name]!.mean.rmse;
+  return `${name} (${Number.isFinite(v) ? `${v.toFixed(2)} m/s` : 'n/a'})`;
+}
+
+/** The Vega-Lite spec of RMSE against lead hour (global scores), data inline. */
+export function rmseChartSpec(scores: Scores, options: RmseChartOptions): TopLevelSpec {
+  const others = scores.names.filter((n) => n !== options.model);
+  const ordered = [...others, ...(scores.names.includes(options.model) ? [options.model] : [])];
+  const labels = ordered.map((n) => seriesLabel(scores, n));
+  const modelLabel = scores.names.includes(options.model) ? seriesLabel(scores, options.model) : undefined;
+  const colors = ordered.map((n, k) => (n === options.model ? '#000000' : schemeTableau10[k % schemeTableau10.length]!));
+  const values = ordered.flatMap((name, k) =>
+    Array.from(scores.global.forecasters[name]!.rmse, (rmse, l) => ({ lead: l + 1, forecast: labels[k]!, rmse: Number.isFinite(rmse) ? rmse : null })),
+  );
+  const isModel = { field: 'forecast', equal: modelLabel ?? '' };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    description: 'Area-weighted RMSE by lead hour of the model and its baselines on the test period (windcast evaluate).',
+    title: { text: options.title ?? 'RMSE by lead hour, test period', subtitle: 'legend: mean RMSE over all leads' },
+    width: options.width ?? 800,
+    height: options.height ?? 480,
+    autosize: { type: 'fit', contains: 'padding' },
+    padding: 14,
+    background: '#ffffff',
+    data: { values },
+    encoding: {
+      // A few pixels of padding keep the first and last points off the axes.
+      x: { field: 'lead', type: 'quantitative', title: 'lead time (hours)', scale: { domain: [1, Math.max(2, scores.horizon)], nice: false, padding: 10 }, axis: { tickMinStep: 1 } },
+      y: { field: 'rmse', type: 'quantitative', title: 'RMSE (m/s), area-weighted', scale: { zero: true } },
+      color: { field: 'forecast', type: 'nominal', title: 'forecast', scale: { domain: labels, range: colors }, legend: { orient: 'right', symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 300 } },
+    },
+    layer: [
+      { transform: [{ filter: { not: isModel } }], mark: { type: 'line', point: true, strokeWidth: 2 } },
+      { transform: [{ filter: isModel }], mark: { type: 'line', point: { size: 40 }, strokeWidth: 3 } },
+    ],
+    config: { font: FONT_STACK, title: { fontSize: 16, fontWeight: 600, anchor: 'start', subtitleColor: '#404040', subtitleFontSize: 12, offset: 12 }, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 400 } },
+  };
+}
+
+// Vega measures text with node-canvas when it is installed and guesses widths otherwise (0.8 em
+// per character, far wider than Inter). Measuring with our canvas instead gives legends and
+// axis titles the room their text really takes, in the SVG as in the PNG.
+const metrics = (vega as unknown as { textMetrics: { width: (item: unknown, text: unknown) => number } }).textMetrics;
+const vegaFont = (vega as unknown as { font: (item: unknown) => string }).font;
+let measure: Context | undefined;
+metrics.width = (item, text) => {
+  const t = text === null || text === undefined ? '' : String(text).trim();
+  if (!t) return 0;
+  measure ??= whiteCanvas(1, 1).getContext('2d');
+  measure.font = vegaFont(item);
+  return measure.measureText(t).width;
+};
+
+/** Spec, SVG and PNG of RMSE against lead hour (global scores). */
+export async function rmseChart(scores: Scores, options: RmseChartOptions): Promise<RmseChart> {
+  const spec = rmseChartSpec(scores, options);
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    const size = /^<svg[^>]*\swidth="(\d+(?:\.\d+)?)"[^>]*\sheight="(\d+(?:\.\d+)?)"/.exec(svg);
+    if (!size) throw new Error('vega rendered an SVG without a size');
+    const canvas = whiteCanvas(Math.round(Number(size[1])), Math.round(Number(size[2])));
+    await view.toCanvas(1, { externalContext: canvas.getContext('2d') });
+    return { spec, svg, png: await toPng(canvas) };
+  } finally {
+    view.finalize();
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The evaluation report: report.json (every number, for machines and for the record),
- * report.md (the tables a person reads) and the RMSE-by-lead chart, written into one folder.
+ * report.md (the tables a person reads) and the RMSE-by-lead chart as PNG, as SVG and as its
+ * Vega-Lite spec (to restyle it), written into one folder.
  *
  * In report.json a value that is undefined (no scorable pair, or a skill over a baseline
  * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
@@ -11,8 +12,17 @@ import { writeFileAtomicSync } from '../core/atomic.js';
 import { join } from 'node:path';
 import type { GroupScores, Scores, Skill } from './metrics.js';
 import type { LatitudeBand } from './regions.js';
+import type { RmseChart } from './chart.js';
 
-export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', chart: 'rmse_by_lead.png' } as const;
+export const REPORT_FILES = {
+  json: 'report.json',
+  markdown: 'report.md',
+  chart: 'rmse_by_lead.png',
+  chartSvg: 'rmse_by_lead.svg',
+  chartSpec: 'rmse_by_lead.vl.json',
+} as const;
+
+export type ReportPaths = Record<keyof typeof REPORT_FILES, string>;
 
 export interface GroupReport extends GroupScores {
   /** Human label, e.g. "tropics (|lat| < 23.5)". */
@@ -93,13 +103,15 @@ export interface EvaluationReport {
   };
 }
 
-/** Write report.json, report.md and the chart into dir; returns their paths. */
-export function writeReport(dir: string, report: EvaluationReport, chartPng: Uint8Array): { json: string; markdown: string; chart: string } {
+/** Write report.json, report.md and the chart (PNG, SVG, Vega-Lite spec) into dir; returns their paths. */
+export function writeReport(dir: string, report: EvaluationReport, chart: RmseChart): ReportPaths {
   mkdirSync(dir, { recursive: true });
-  const paths = { json: join(dir, REPORT_FILES.json), markdown: join(dir, REPORT_FILES.markdown), chart: join(dir, REPORT_FILES.chart) };
+  const paths = Object.fromEntries(Object.entries(REPORT_FILES).map(([key, name]) => [key, join(dir, name)])) as ReportPaths;
   writeFileAtomicSync(paths.json, JSON.stringify(report, finiteOrNull, 2) + '\n');
   writeFileAtomicSync(paths.markdown, formatReportMarkdown(report));
-  writeFileAtomicSync(paths.chart, chartPng);
+  writeFileAtomicSync(paths.chart, chart.png);
+  writeFileAtomicSync(paths.chartSvg, chart.svg);
+  writeFileAtomicSync(paths.chartSpec, JSON.stringify(chart.spec, null, 2) + '\n');
   return paths;
 }
 
@@ -236,6 +248,8 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push(`- linear: ${r.baselines.linear.description} (${count(r.baselines.linear.samples)} training windows from ${count(r.baselines.linear.sampleCells)} cells).`);
   out.push('');
   out.push(`![RMSE by lead hour](${REPORT_FILES.chart})`);
+  out.push('');
+  out.push(`The chart is also in [${REPORT_FILES.chartSvg}](${REPORT_FILES.chartSvg}) and, to restyle it, as the Vega-Lite spec [${REPORT_FILES.chartSpec}](${REPORT_FILES.chartSpec}) (data inline).`);
   out.push('');
   return out.join('\n');
 }

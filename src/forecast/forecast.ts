@@ -9,6 +9,7 @@ import { inputTensor } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
+import { DEFAULTS } from '../core/config.js';
 import { denormalize, featureContext, gatherWindow, type FeatureContext, type FeatureSpec } from '../prepare/features.js';
 import { gridDifferences } from '../core/grid.js';
 import type { NormStats } from '../prepare/normalize.js';
@@ -91,7 +92,7 @@ export function checkCubeMatches(meta: CheckpointMeta, cube: Cube): void {
 }
 
 export interface ForecasterOptions {
-  /** Cells per model call (memory bound); default config.predict.batchCells' default. */
+  /** Cells per model call (memory bound); default the schema's predict.batchCells. */
   batchCells?: number;
   prefer?: 'best' | 'last';
 }
@@ -99,7 +100,7 @@ export interface ForecasterOptions {
 /** Load a checkpoint (a checkpoint folder, or a run folder: best/, else last/) for forecasting. */
 export async function loadForecaster(checkpointDir: string, tf: Tf, options: ForecasterOptions = {}): Promise<Forecaster> {
   const loaded = await loadCheckpoint(tf, checkpointDir, options.prefer ?? 'best');
-  return makeForecaster(tf, loaded.model, loaded.meta, loaded.stats, options.batchCells ?? 65_536);
+  return makeForecaster(tf, loaded.model, loaded.meta, loaded.stats, options.batchCells ?? DEFAULTS.predict.batchCells);
 }
 
 /** A Forecaster around an in-memory model (the training loop's, or a loaded one). */

@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Tf } from '../runtime/backend.js';
 import { storedTensor } from '../prepare/batches.js';
-import { ModelConfigSchema, TrainConfigSchema } from '../core/config.js';
+import { ModelConfigSchema, StoredTrainConfigSchema, oneLineZodError } from '../core/config.js';
 import { fsyncDir, processAlive, temporarySibling, writeFileSynced } from '../core/atomic.js';
 import { CheckpointError, describeError } from '../core/errors.js';
 import type { FeatureSpec } from '../prepare/features.js';
@@ -42,7 +42,7 @@ export const CheckpointMetaSchema = z.object({
   savedAt: z.string(),
   /** Epochs completed (1-based count). */
   epoch: z.number().int().min(0),
-  config: z.object({ model: ModelConfigSchema, train: TrainConfigSchema }),
+  config: z.object({ model: ModelConfigSchema, train: StoredTrainConfigSchema }),
   model: z.object({
     lookback: z.number().int().positive(),
     nFeatures: z.number().int().positive(),
@@ -315,7 +315,7 @@ export function readMeta(dir: string): CheckpointMeta {
     throw new CheckpointError(`${path}: cannot read checkpoint metadata (${describeError(err)})`, { cause: err });
   }
   const parsed = CheckpointMetaSchema.safeParse(raw);
-  if (!parsed.success) throw new CheckpointError(`${path}: invalid checkpoint metadata\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new CheckpointError(oneLineZodError(path, parsed.error, 'invalid checkpoint metadata'));
   return parsed.data;
 }
 

@@ -12,7 +12,8 @@ import { describeError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { encodeGeoTiffParts } from '../output/geotiff-write.js';
 import type { GridSpec } from '../core/grid.js';
-import { planSynth, synthFileName, synthHour, SYNTH_VERSION, type SynthPlan } from './generator.js';
+import { synthFileName, SYNTH_VERSION } from './files.js';
+import { planSynth, synthHour, type SynthPlan } from './hour.js';
 import { isoHour } from '../core/time.js';
 
 export interface SynthJobSettings {

@@ -37,9 +37,6 @@ import { COMMON_YEAR_HOURS, isoHour } from '../core/time.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
-/** Training windows the linear path's least-squares start is fitted on (at most). */
-const LINEAR_FIT_WINDOWS = 50_000;
-
 /** Every (anchor, cell) pair, anchor-major. */
 function allWindows(anchors: Int32Array, cells: number): WindowSample {
   const t0 = new Int32Array(anchors.length * cells);
@@ -177,6 +174,7 @@ function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, conf
       lookback: split.lookback,
       horizon: H,
       lambda: config.evaluate.ridgeLambda,
+      sampleCells: config.evaluate.linearSampleCells,
     });
     const lin = new Float32Array(count * H);
     const one = new Int32Array(1);
@@ -198,7 +196,7 @@ function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, conf
     linearByLead,
     linearRmse,
     pred: new Float32Array(count * H),
-    scratch: new ForecastScratch(Math.min(8192, Math.max(1, count)), ctx.spec),
+    scratch: new ForecastScratch(Math.min(config.predict.batchCells, Math.max(1, count)), ctx.spec),
   };
 }
 
@@ -418,12 +416,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       const cells = cube.grid.width * cube.grid.height;
       // Small data: every training window once (exact least squares); else a seeded sample.
       const fitSample =
-        fitAnchors.length * cells <= LINEAR_FIT_WINDOWS
+        fitAnchors.length * cells <= config.train.linearFitWindows
           ? allWindows(fitAnchors, cells)
           : sampleWindows({
               grid: cube.grid,
               anchors: fitAnchors,
-              count: LINEAR_FIT_WINDOWS,
+              count: config.train.linearFitWindows,
               seed: mixSeed(config.train.seed, 0x11aea),
               accept: (t, c) => windowValid(ctx, t, c, true),
             });

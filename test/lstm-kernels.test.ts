@@ -1,0 +1,104 @@
+/**
+ * windcast's fused LSTM kernels (native/lstm_ops.cc via src/runtime/lstm-kernels.ts): when a
+ * build may be used, and that what the kernels compute is what autodiff computes.
+ *
+ * The kernels split the batch into blocks of 128 rows (kRows) and hand the blocks to
+ * threadCount() threads, which native/lstm_ops.cc takes, once per process, from
+ * TF_NUM_INTRAOP_THREADS (else one per core), the variable TensorFlow's own intra-op pool reads.
+ * This file sets it to 2 before the backend loads (node --test runs each file in its own
+ * process), so batches of more than 128 rows run on two threads on any machine.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadBackend, type Tf } from '../src/runtime/backend.js';
+import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
+import { loopLstm, lstmFastOptions, lstmSequence } from '../src/model/lstm-fast.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+
+// Before loadBackend: the imports above load no TensorFlow, and the kernels read it once.
+process.env.TF_NUM_INTRAOP_THREADS = '2';
+
+test('a fused-kernel build is used only when it exists, matches native/lstm_ops.cc and this CPU', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'windcast-ops-'));
+  try {
+    const library = join(dir, 'windcast_lstm_ops.node');
+    const recordFile = join(dir, 'windcast_lstm_ops.json');
+    assert.match(checkLstmOpsBuild(library, recordFile) ?? '', /^not built/);
+    writeFileSync(library, 'not really a library');
+    const current = createHash('sha256').update(readFileSync(LSTM_OPS_SOURCE)).digest('hex');
+    const record = (r: Partial<LstmOpsRecord>) => writeFileSync(recordFile, JSON.stringify({ sourceSha256: current, cpuFlags: [], ...r }));
+    record({});
+    assert.equal(checkLstmOpsBuild(library, recordFile), undefined);
+    // After a git pull that changed the kernel source, the old build must not run.
+    record({ sourceSha256: '0'.repeat(64) });
+    assert.match(checkLstmOpsBuild(library, recordFile) ?? '', /built from an older .*lstm_ops\.cc/);
+    // Copied to a machine without the instructions it was compiled for: refused, not SIGILL.
+    record({ cpuFlags: ['no_such_cpu_flag'] });
+    assert.match(checkLstmOpsBuild(library, recordFile) ?? '', /built for a CPU with no_such_cpu_flag, which this one lacks/);
+    writeFileSync(recordFile, '{ not json');
+    assert.match(checkLstmOpsBuild(library, recordFile) ?? '', /unreadable/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fused kernel gradients equal autodiff through the op loop: batches of 1, 127, 129 and 300 rows, two threads', async (t) => {
+  const { tf, info } = await loadBackend('auto');
+  const ops = loadLstmOps(tf);
+  if (!ops.loaded) {
+    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
+    t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
+    return;
+  }
+  assert.equal(info.threads, 2, 'TF_NUM_INTRAOP_THREADS=2 reached native TensorFlow');
+  const initial = { ...lstmFastOptions };
+  try {
+    lstmFastOptions.forward = 'fused';
+    lstmFastOptions.backward = 'fused';
+    // 1 and 127: one partial block (one thread); 129: a full block and a 1-row one, one per
+    // thread; 300: two full blocks and a partial one shared by the two threads. 7 units: no
+    // SIMD multiple; 5 hours: the recurrence runs.
+    const T = 5, F = 3, H = 7;
+    for (const B of [1, 127, 129, 300]) {
+      const inputs = [
+        tf.randomNormal([B, T, F], 0, 1, 'float32', 21),
+        tf.randomNormal([F, 4 * H], 0, 0.5, 'float32', 22),
+        tf.randomNormal([H, 4 * H], 0, 0.5, 'float32', 23),
+        tf.randomNormal([4 * H], 0, 0.5, 'float32', 24),
+      ];
+      for (const returnSequences of [false, true]) {
+        const shape = returnSequences ? [B, T, H] : [B, H];
+        // A fixed random projection of the output: every output element gets its own gradient.
+        const projection = tf.randomNormal(shape, 0, 1, 'float32', 25);
+        type Forward = (x: Tensor, k: Tensor, r: Tensor, b: Tensor) => Tensor;
+        const loss = (forward: Forward) => (x: Tensor, k: Tensor, r: Tensor, b: Tensor) => tf.sum(tf.mul(forward(x, k, r, b), projection));
+        const viaKernels: Forward = (x, k, r, b) => lstmSequence(tf, x, k, r, b, returnSequences, true);
+        const viaOps: Forward = (x, k, r, b) => loopLstm(tf, x, k, r, b, returnSequences);
+        const fused = tf.grads(loss(viaKernels))(inputs);
+        const autodiff = tf.grads(loss(viaOps))(inputs);
+        const [x, k, r, b] = inputs as [Tensor, Tensor, Tensor, Tensor];
+        const outputs = [viaKernels(x, k, r, b), viaOps(x, k, r, b)];
+        const pairs: Array<[string, Tensor, Tensor]> = [
+          ['output', outputs[0]!, outputs[1]!],
+          ...['x', 'kernel', 'recurrent kernel', 'bias'].map((name, i) => [`d/d${name}`, fused[i]!, autodiff[i]!] as [string, Tensor, Tensor]),
+        ];
+        for (const [name, got, want] of pairs) {
+          const [scale, gap] = tf.tidy(() => [tf.max(tf.abs(want)).dataSync()[0]!, tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!]);
+          assert.ok(scale! > 0, `B ${B}, sequences ${returnSequences}: ${name} is all zero, nothing compared`);
+          // Float32 sums over up to 300 rows x 5 hours in another order: the gaps measured are
+          // up to 1.1e-6 of the largest element; a row or block handled wrongly is off by O(1).
+          assert.ok(gap! <= 1e-5 * Math.max(1, scale!), `B ${B}, sequences ${returnSequences}: ${name} differs by ${gap} (largest ${scale})`);
+        }
+        tf.dispose([projection, ...fused, ...autodiff, ...outputs]);
+      }
+      tf.dispose(inputs);
+    }
+  } finally {
+    Object.assign(lstmFastOptions, initial);
+  }
+});
