@@ -5,14 +5,14 @@
  * GeoTIFFs. Identical overlaps (within each file's packing precision) are read once.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DataError } from '../src/core/errors.js';
 import { cellCount } from '../src/core/grid.js';
 import { HOUR_MS } from '../src/core/time.js';
-import { describeGriddedProblems, openGridded, readGridded, requireConsecutiveHours } from '../src/ingest/gridded.js';
+import { describeGriddedProblems, fingerprintGridded, openGridded, readGridded, requireConsecutiveHours } from '../src/ingest/gridded.js';
 import { double, fieldCube, fieldValue, hoursSince1900, pack, short, writeNetcdf3, type Nc3Var } from './gridded-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-gridded-join-'));
@@ -180,4 +180,19 @@ test('an hour repeated inside one file (same values) is read once and said so; h
   const data = await readGridded(ds);
   const cells = cellCount(data.grid);
   for (const i of [0, 1, 2, 3]) assert.ok(Math.abs(data.fields.get('u10')![i * cells + 4]! - fieldValue('u10', i, 49.75, 8.25)) < 1e-5, `hour ${i}`);
+});
+
+test('fingerprintGridded: the same for the same data and choice; changes with a file, the variables or the area', async () => {
+  const d = folder('fingerprint');
+  hoursFile(join(d, 'a.nc'), 0, 4);
+  hoursFile(join(d, 'b.nc'), 4, 4);
+  const glob = join(d, '*.nc');
+  const base = fingerprintGridded(await openGridded(glob));
+  assert.match(base, /^[0-9a-f]{20}$/);
+  assert.equal(fingerprintGridded(await openGridded(glob)), base);
+  assert.notEqual(fingerprintGridded(await openGridded(glob, { variables: ['u10', 'v10'], height: 10, area: { north: 50, west: 8, south: 49.75, east: 8.25 } })), base);
+  assert.notEqual(fingerprintGridded(await openGridded(glob, { to: hour(5) })), base);
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(join(d, 'b.nc'), later, later);
+  assert.notEqual(fingerprintGridded(await openGridded(glob)), base);
 });

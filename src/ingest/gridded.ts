@@ -12,6 +12,7 @@
  * east) restrict both, so a long global store (ARCO-ERA5) is read only where it is needed.
  * Formats, CF rules and names live in gridded/.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DataError } from '../core/errors.js';
@@ -66,6 +67,8 @@ export interface GriddedFile {
   timeSource: string;
   /** Windcast names of the usable variables in this file. */
   variables: string[];
+  /** Size and modification time that identify this version of the file (see fingerprintGridded). */
+  stamp: { bytes: number; mtimeMs: number };
 }
 
 export interface SpeedSource {
@@ -198,6 +201,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
       steps: l.times.length,
       timeSource: l.timeSource,
       variables: [...l.variables.keys()],
+      stamp: stampOf(l),
     })),
     grid: reference.grid,
     hours: Float64Array.from(join.hours),
@@ -212,6 +216,50 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     notes,
     plan: { layouts, segments: join.segments },
   };
+}
+
+/**
+ * A file's size and mtime; for a Zarr store, those of its metadata files and of the folders of
+ * the arrays read (a folder's mtime changes when chunks are added or removed; chunks rewritten
+ * in place go unseen, a price for not stat-ing the million chunk files of an ARCO store).
+ */
+function stampOf(layout: FileLayout): { bytes: number; mtimeMs: number } {
+  if (!layout.format.startsWith('zarr')) {
+    const st = statSync(layout.path);
+    return { bytes: st.size, mtimeMs: st.mtimeMs };
+  }
+  const meta = ['zarr.json', '.zgroup', '.zattrs', '.zmetadata', '.zarray'];
+  const paths = [layout.path, ...[...layout.variables.values()].map((v) => join(layout.path, v.sourceName))];
+  let bytes = 0;
+  let mtimeMs = 0;
+  for (const p of paths) {
+    for (const m of ['', ...meta]) {
+      try {
+        const st = statSync(m === '' ? p : join(p, m));
+        if (m !== '') bytes += st.size;
+        mtimeMs = Math.max(mtimeMs, st.mtimeMs);
+      } catch {
+        // not every metadata file exists in every Zarr version
+      }
+    }
+  }
+  return { bytes, mtimeMs };
+}
+
+/**
+ * A short hex digest of what readGridded would return: the files' names and stamps, the grid,
+ * the hours, the variables read and the speed's source. Equal digests, equal cubes; for the
+ * cube cache and a checkpoint's record of its training data.
+ */
+export function fingerprintGridded(dataset: GriddedDataset): string {
+  const h = createHash('sha256');
+  h.update('windcast-gridded-v1\n');
+  for (const f of dataset.files) h.update(`${basename(f.path)}\t${f.stamp.bytes}\t${f.stamp.mtimeMs}\n`);
+  const g = dataset.grid;
+  h.update(`${g.width}x${g.height} ${g.lon0} ${g.lat0} ${g.dLon} ${g.dLat}\n`);
+  h.update(`${dataset.hours.length} ${dataset.hours[0]} ${dataset.hours[dataset.hours.length - 1]}\n`);
+  h.update(`${dataset.selected.join(',')} speed ${dataset.speed.height} ${dataset.speed.from.join(',')}\n`);
+  return h.digest('hex').slice(0, 20);
 }
 
 /** Each file's notes once: "note" for one file or all of them, "a.nc, b.nc: note" otherwise. */
