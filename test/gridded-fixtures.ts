@@ -205,8 +205,12 @@ export interface H5Var {
   deflate?: number;
 }
 
-/** Write an HDF5 file laid out as netCDF-C does: coordinate variables are dimension scales. */
-export async function writeNetcdf4(path: string, vars: H5Var[], globalAttrs: Record<string, string> = {}): Promise<void> {
+/**
+ * Write an HDF5 file laid out as netCDF-C does: coordinate variables are dimension scales.
+ * With `scales: false`, a plain HDF5 file as h5py writes one (no dimension names at all).
+ */
+export async function writeNetcdf4(path: string, vars: H5Var[], globalAttrs: Record<string, string> = {}, options: { scales?: boolean } = {}): Promise<void> {
+  const scales = options.scales ?? true;
   const m = await h5wasm();
   const f = new m.File(resolve(path), 'w');
   try {
@@ -234,9 +238,9 @@ export async function writeNetcdf4(path: string, vars: H5Var[], globalAttrs: Rec
           ds.create_attribute(k, typed, [values.length], a.dtype);
         }
       }
-      if (v.dims.length === 1 && v.dims[0] === v.name) ds.make_scale(v.name);
+      if (scales && v.dims.length === 1 && v.dims[0] === v.name) ds.make_scale(v.name);
     }
-    for (const v of vars) {
+    for (const v of scales ? vars : []) {
       if (v.dims.length === 1 && v.dims[0] === v.name) continue;
       const ds = f.get(v.name) as InstanceType<H5['Dataset']>;
       v.dims.forEach((d, i) => {

@@ -225,6 +225,21 @@ test('cfgrib without valid_time: hours are time + step; a single-hour file with 
   assertField(await readGridded(one), 'v10', 1e-5);
 });
 
+test('plain HDF5 without dimension scales (as h5py writes): dimensions named by matching coordinate lengths', async () => {
+  const path = join(dir, 'plain.h5');
+  const lats = [45, 44.75];
+  const lons = [10, 10.25, 10.5];
+  await writeNetcdf4(path, [
+    { name: 'time', dims: ['time'], dtype: '<q', shape: [4], data: [0, 1, 2, 3].map((t) => (T0 + t * HOUR_MS) / 1000), attrs: { units: 'seconds since 1970-01-01' } },
+    { name: 'latitude', dims: ['latitude'], dtype: '<d', shape: [2], data: lats, attrs: { units: 'degrees_north' } },
+    { name: 'longitude', dims: ['longitude'], dtype: '<d', shape: [3], data: lons, attrs: { units: 'degrees_east' } },
+    ...['u100', 'v100'].map((name) => ({ name, dims: ['time', 'latitude', 'longitude'], dtype: '<f' as const, shape: [4, 2, 3], data: fieldCube(name, 4, lats, lons) })),
+  ], {}, { scales: false });
+  const ds = await openGridded(path);
+  assert.equal(ds.hours.length, 4);
+  assertField(await readGridded(ds), 'v100', 1e-5);
+});
+
 test('legacy CDS expver dimension (ERA5 then ERA5T, packed int16 with fill): merged per hour, said so', async () => {
   const path = join(dir, 'expver.nc');
   const lats = [30, 29.75];
