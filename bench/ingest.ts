@@ -21,7 +21,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCatalog } from '../src/ingest/catalog.js';
-import { buildCube, cubeBytes, type CacheEncoding } from '../src/ingest/cube.js';
+import { buildCube, cubeBytes } from '../src/ingest/cube.js';
+import type { CacheEncoding } from '../src/ingest/cube-cache.js';
 import type { Progress } from '../src/core/progress.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -26,7 +26,8 @@ import { loadBackend, type BackendName } from '../src/runtime/backend.js';
 import { inputTensor } from '../src/prepare/batches.js';
 import { listCatalog } from '../src/ingest/catalog.js';
 import { loadCheckpoint, readMeta, writeCheckpoint } from '../src/model/checkpoint.js';
-import { predict, selectInputHours, type PredictResult } from '../src/commands/predict.js';
+import { predict, type PredictResult } from '../src/commands/predict.js';
+import { inputCatalog, selectInputHours } from '../src/ingest/input-hours.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { testContext } from '../src/commands/context.js';
 import { buildCube, type Cube } from '../src/ingest/cube.js';
@@ -143,7 +144,7 @@ async function child(backend: BackendName): Promise<void> {
     const catalog = await listCatalog(opts.data!, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
     const meta = readMeta(result.checkpoint);
     const { entries } = selectInputHours(catalog, meta.features.lookback, undefined);
-    const cube = await buildCube({ ...catalog, entries, gaps: [], duplicates: [] }, { cache: false, cacheEncoding: 'float32', workers: 0 }, silentProgress);
+    const cube = await buildCube(inputCatalog(catalog, entries), { cache: false, cacheEncoding: 'float32', workers: 0 }, silentProgress);
     const loaded = await loadCheckpoint(tf, result.checkpoint, 'best');
     const spec = loaded.meta.features as FeatureSpec;
     const ctx = featureContext(cube, spec, loaded.stats);

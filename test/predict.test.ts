@@ -10,15 +10,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadBackend } from '../src/runtime/backend.js';
 import { readMeta, writeCheckpoint, type CheckpointMeta } from '../src/model/checkpoint.js';
 import { runCli } from '../src/cli.js';
-import { formatPredictResult, leadFileName, predict, type PredictArgs } from '../src/commands/predict.js';
+import { formatPredictResult, predict, type PredictArgs } from '../src/commands/predict.js';
+import { discardStaging, leadFileName, openStaging } from '../src/output/forecast-files.js';
 import type { Config } from '../src/core/config.js';
 import { testContext } from '../src/commands/context.js';
 import { HOUR_MS, parseIsoHour } from '../src/core/time.js';
@@ -32,6 +33,7 @@ import { silentProgress } from '../src/core/progress.js';
 import { readRaster, readRasterHeader } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';
 import { withGdal } from './ingest-fixtures.js';
+import { fromArrayBuffer } from 'geotiff';
 import { tinyConfig, tinyCube } from './train-fixtures.js';
 
 const { tf, info } = await loadBackend('cpu');
@@ -102,6 +104,16 @@ function gdal(args: string[], tool = 'gdalinfo'): string {
   return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+function arrayBufferOf(path: string): ArrayBuffer {
+  const buf = readFileSync(path);
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+/** The dataset-level GDAL metadata of a GeoTIFF, read with geotiff.js (no GDAL needed). */
+async function tiffTags(path: string): Promise<Record<string, string>> {
+  return (await (await (await fromArrayBuffer(arrayBufferOf(path))).getImage()).getGDALMetadata()) as Record<string, string>;
+}
+
 /** Bytes of every file in a folder (hidden ones included), for "untouched" checks. */
 function snapshot(dir: string): Map<string, string> {
   return new Map(readdirSync(dir).map((n) => [n, createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')]));
@@ -133,6 +145,11 @@ for (const { name, grid, probe } of GRIDS) {
     assert.equal(result.files.length, 24);
     assert.deepEqual(readdirSync(out).sort(), Array.from({ length: 24 }, (_, j) => leadFileName(issue, j + 1, 24)).sort(), 'only the 24 leads, no temporaries');
     assert.equal(leadFileName(issue, 1, 24), 'windspeed_2024-01-31T02Z_f01.tif');
+    // The MODEL tag names the run, checkpoint and epoch, not this machine's folders.
+    const tags = await tiffTags(join(out, leadFileName(issue, 1, 24)));
+    assert.equal(tags.MODEL, `${slug}/best (epoch ${baseMeta!.epoch})`);
+    assert.equal(tags.RUN_ID, slug);
+    assert.ok(!tags.MODEL!.includes(root), tags.MODEL);
 
     const inputPath = join(data, 'windspeed_2024-01-31T01Z.tif');
     for (const lead of [1, 24]) {
@@ -185,9 +202,17 @@ test('multiband: one file with 24 described bands; --png writes a contact sheet 
   const result = await run({ model, data, out }, { multiband: true, png: true });
   const maps = Array.from({ length: 24 }, (_, j) => `windspeed_2024-01-31T${String(j).padStart(2, '0')}Z_f${String(j + 1).padStart(2, '0')}.png`);
   assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png', ...maps].sort());
-  const r = await readRaster(result.multiband!).catch((e: unknown) => e);
-  // Our reader refuses 3+ band files (it reads hourly inputs); the header still parses in GDAL.
-  assert.ok(r instanceof DataError || (r as { bandCount: number }).bandCount >= 1);
+  // Our reader refuses 3+ band files (it reads hourly inputs), by name; geotiff.js reads it all.
+  await assert.rejects(readRaster(result.multiband!), (e: unknown) => e instanceof DataError && e.message === `${result.multiband}: 24 bands: windcast wants 1 band (wind speed) or 2 bands (u, v)`);
+  const image = await (await fromArrayBuffer(arrayBufferOf(result.multiband!))).getImage();
+  assert.equal(image.getSamplesPerPixel(), 24);
+  const bands = (await image.readRasters()) as unknown as Float32Array[];
+  // Band j is lead j + 1: persistence of the issue hour (t = 23) everywhere, cell (1, 2) nodata.
+  for (const j of [0, 23]) {
+    assert.ok(Math.abs(bands[j]![5 * grid.width + 7]! - value(23, rowLat(grid, 5), colLon(grid, 7))) < 1e-4, `band ${j + 1}`);
+    assert.equal(bands[j]![1 * grid.width + 2], NODATA);
+  }
+  assert.equal(((await image.getGDALMetadata(23)) as Record<string, string>).LEAD_HOURS, '24');
   const png = decodePng(readFileSync(result.png!));
   assert.ok(png.width > 600 && png.height > 600);
   await withGdal(t, 'the multiband file', () => {
@@ -334,6 +359,42 @@ test('bad input leaves an existing forecast untouched, with an error naming the 
   // And the data is fine again: a new forecast replaces the files.
   await run({ model, data, out, at: '2024-01-31T02Z' });
   assert.equal(readdirSync(out).length, 48);
+});
+
+test('a killed run\'s staging folder goes with the next predict, a live run\'s stays, and the earlier forecast is intact', async () => {
+  const grid = era5Grid({ step: 10 });
+  const data = join(root, 'data-stale');
+  const out = join(root, 'out-stale');
+  await writeHours(data, grid, 26);
+  const model = await persistenceCheckpoint(grid, 'stale');
+  await run({ model, data, out, at: '2024-01-31T00Z' });
+  const earlier = snapshot(out);
+  assert.equal(earlier.size, 24);
+  // The staging folder of a run is named with its process id (core/atomic.ts temporarySibling).
+  const own = openStaging(out);
+  assert.match(basename(own), new RegExp(`^\\.windcast-predict\\.${process.pid}\\.[0-9a-f]{8}\\.tmp$`));
+  discardStaging(own);
+  // What kill -9 during the write leaves: a staging folder with half-written files in it.
+  const dead = spawnSync('true').pid!;
+  const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const stale = [`.windcast-predict.${dead}.0123abcd.tmp`, `.windcast-predict-${dead}-89abcdef`];
+    const alive = `.windcast-predict.${live.pid}.fedcba98.tmp`;
+    for (const name of [...stale, alive]) {
+      mkdirSync(join(out, name));
+      writeFileSync(join(out, name, 'windspeed_2024-01-31T02Z_f01.tif'), 'II*\0 half a file');
+    }
+    await run({ model, data, out, at: '2024-01-31T01Z' });
+    const names = readdirSync(out);
+    for (const name of stale) assert.ok(!names.includes(name), `${name} removed`);
+    assert.ok(names.includes(alive), 'the live process\'s staging folder is left alone');
+    for (const [name, hash] of earlier) {
+      assert.equal(createHash('sha256').update(readFileSync(join(out, name))).digest('hex'), hash, `${name} of the earlier forecast intact`);
+    }
+    assert.equal(names.filter((n) => n.endsWith('.tif')).length, 48);
+  } finally {
+    live.kill();
+  }
 });
 
 test('--at parses ISO hours and refuses others', () => {

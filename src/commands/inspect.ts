@@ -7,7 +7,8 @@
 import { basename } from 'node:path';
 import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.js';
 import type { CommandContext } from './context.js';
-import { cubeBytes, decodeFiles } from '../ingest/cube.js';
+import { cubeBytes } from '../ingest/cube.js';
+import { decodeFiles } from '../ingest/decode-pool.js';
 import { DataError } from '../core/errors.js';
 import { describeGrid, type GridSpec } from '../core/grid.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';

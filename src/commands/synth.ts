@@ -1,24 +1,25 @@
 /**
  * `windcast synth`: write a synthetic hourly global wind dataset as GeoTIFFs, one file per hour.
  *
- * The generator lives in src/synth.ts, the per-hour file writing in src/synth-worker.ts; this
- * command checks the output folder, runs a worker pool over the hours with progress, writes a
- * manifest (synth.json) and returns what it wrote. Files are written under temporary names and
- * renamed, so an interrupted run leaves only complete hours behind.
+ * The generator lives in src/synth/ (hour.ts, one hour; files.ts, grid and names), the per-hour
+ * file writing in src/synth/synth.worker.ts; this command checks the output folder, runs the
+ * hours on a pool of synth threads (runtime/pool.ts) with progress, writes a manifest
+ * (synth.json) and returns what it wrote. Files are written under temporary names and renamed,
+ * so an interrupted run leaves only complete hours behind.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { CommandContext } from './context.js';
-import { CUBE_CACHE_DIR } from '../ingest/cube.js';
-import { DataError, WindcastError, describeError } from '../core/errors.js';
+import { CUBE_CACHE_DIR } from '../ingest/cube-cache.js';
+import { DataError, WindcastError } from '../core/errors.js';
 import { isTemporaryName, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { describeGrid, type GridSpec } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
 import { synthFileName, synthGrid, SYNTH_FILE_PATTERN, SYNTH_VERSION } from '../synth/files.js';
 import { planSynth } from '../synth/hour.js';
-import { renderHourFile, type SynthJobSettings, type WorkerReply, type WorkerRequest } from '../synth/synth.worker.js';
+import { renderHourFile, type SynthJobSettings, type SynthTask } from '../synth/synth.worker.js';
+import { openPool, runAll } from '../runtime/pool.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 
 export interface SynthArgs {
@@ -48,7 +49,6 @@ export interface SynthResult {
 }
 
 export const MANIFEST_NAME = 'synth.json';
-/** Temporary files our atomic writer leaves only if a run was killed mid-write. */
 
 export async function synth(args: SynthArgs, ctx: CommandContext): Promise<SynthResult> {
   const cfg = ctx.config.synth;
@@ -165,47 +165,18 @@ async function prepareFolder(out: string, names: Set<string>): Promise<number> {
   return replaced;
 }
 
-/** Hand hours to the workers one at a time (each takes the next when it finishes one). */
-async function runPool(count: number, settings: SynthJobSettings, hours: number[], onDone: (d: { file: string; bytes: number }) => void): Promise<void> {
-  const url = new URL('../synth/synth.worker.js', import.meta.url);
-  const workers: Worker[] = [];
-  let next = 0;
-  let finished = 0;
+/** The hours on `threads` synth threads, each taking the next hour when it finishes one. */
+async function runPool(threads: number, settings: SynthJobSettings, hours: number[], onDone: (d: { file: string; bytes: number }) => void): Promise<void> {
+  const pool = openPool<SynthTask, { file: string; bytes: number }>({
+    worker: new URL('../synth/synth.worker.js', import.meta.url),
+    threads,
+    role: 'synth',
+    workerData: settings,
+  });
   try {
-    await new Promise<void>((resolvePool, rejectPool) => {
-      let failed = false;
-      const fail = (err: unknown) => {
-        if (!failed) {
-          failed = true;
-          rejectPool(err);
-        }
-      };
-      const feed = (w: Worker) => {
-        if (failed) return;
-        if (next < hours.length) w.postMessage({ hourMs: hours[next++]! } satisfies WorkerRequest);
-      };
-      for (let i = 0; i < count; i++) {
-        const w = new Worker(url, { workerData: { synthWorker: true, settings } });
-        workers.push(w);
-        w.on('message', (msg: WorkerReply) => {
-          if ('ready' in msg) return feed(w);
-          if ('error' in msg) {
-            // writeFileAtomic names the file in its message.
-            return fail(new DataError(undefined, `synth failed at ${isoHour(msg.hourMs)}: ${msg.error}`));
-          }
-          onDone(msg);
-          finished++;
-          if (finished === hours.length) resolvePool();
-          else feed(w);
-        });
-        w.on('error', (err) => fail(new WindcastError('internal', `synth worker crashed: ${describeError(err)}`, { cause: err })));
-        w.on('exit', (code) => {
-          if (finished < hours.length && code !== 0) fail(new WindcastError('internal', `synth worker exited with code ${code}`));
-        });
-      }
-    });
+    await runAll(pool, hours.map((hourMs) => ({ hourMs })), { options: (t) => ({ label: `synth hour ${isoHour(t.hourMs)}` }), onResult: onDone });
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }
 

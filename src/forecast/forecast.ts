@@ -1,11 +1,20 @@
 /**
- * Forecasts from a trained checkpoint, shared by predict and evaluate (and validation during
- * training): gather features for (t0, cell) windows in bounded batches, run the model, turn
- * its normalised outputs back into m/s. Every tensor is made and disposed inside one batch, so
- * memory is bounded by the batch size however many cells are asked for.
+ * The one batched inference path, shared by predict, evaluate and training's validation:
+ * forecastWindows gathers the features of (t0, cell) windows in bounded batches, runs the model,
+ * and turns its normalised outputs back into m/s. Every tensor is made and disposed inside one
+ * batch, so memory is bounded by the batch size however many windows are asked for.
+ *
+ * Gathering runs on this thread between model calls, or (prefetch) on a feature thread one
+ * batch ahead of the model (gather.worker.ts through runtime/prefetch.ts): for the 1,038,240
+ * cells of the global grid that takes a few seconds of JavaScript off the critical path. Both
+ * gather with the same gatherWindow in the same batches, so the numbers are the same.
+ *
+ * Also here: the Forecaster (a checkpoint ready to forecast a cube) and the check that a cube
+ * can be forecast by a checkpoint.
  */
 import type { Tf } from '../runtime/backend.js';
-import { inputTensor } from '../prepare/batches.js';
+import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
+import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
@@ -17,18 +26,25 @@ import type { NormStats } from '../prepare/normalize.js';
 type LayersModel = ReturnType<Tf['model']>;
 type Tensor = ReturnType<Tf['tensor']>;
 
-export interface Forecaster {
-  meta: CheckpointMeta;
-  /**
-   * Forecast +1..+horizon for the given cells (flat indices row*width+col) from the window
-   * ending at hour index t0 of cube; returns Float32Array [cells.length * horizon] in m/s,
-   * NaN where inputs are NaN.
-   */
-  forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array): Float32Array;
-  dispose(): void;
-}
+/** Where results go: all into `out`, or batch by batch to onBatch (values valid during the call). */
+export type ForecastSink =
+  | { out: Float32Array; onBatch?: undefined }
+  | { out?: undefined; onBatch: (start: number, count: number, values: Float32Array) => void };
 
-/** Host scratch for one batch of model inputs, reused across calls. */
+export type WindowsToForecast = {
+  model: LayersModel;
+  ctx: FeatureContext;
+  /** Hour index of each window's last input hour: one for all windows, or one per window. */
+  t0: number | Int32Array;
+  /** Flat cell index (row * width + col) of each window. */
+  cells: Int32Array;
+  /** Windows per model call: bounds the memory of features, tensors and outputs. */
+  batch: number;
+  /** Host buffers reused across in-thread calls (the Forecaster keeps one). */
+  scratch?: ForecastScratch;
+} & ForecastSink;
+
+/** Host buffers for one batch of model inputs. */
 export class ForecastScratch {
   x: Float32Array;
   valid: Uint8Array;
@@ -38,48 +54,136 @@ export class ForecastScratch {
   }
 }
 
+/** What the feature thread is started with: the shared features, the windows, the two slots. */
+export interface GatherSetup {
+  features: SharedFeatures;
+  t0: number | Int32Array;
+  cells: Int32Array;
+  x: [Float32Array, Float32Array];
+  valid: [Uint8Array, Uint8Array];
+}
+
+/** One fill of the feature thread: windows [start, start + count). */
+export interface GatherJob {
+  start: number;
+  count: number;
+}
+
 /**
- * Forecast windows (t0[i] or a single t0, cells[i]) into out [n * horizon], m/s.
- * Used by training validation (many t0) and the Forecaster (one t0, many cells).
+ * Forecast +1..+horizon h for every window, in m/s (NaN where a window's inputs are NaN), into
+ * `out` [cells.length * horizon] or batch by batch to onBatch. In-thread it returns when done;
+ * with { prefetch: true } features are gathered on a feature thread and it returns a promise.
  */
+export function forecastWindows(tf: Tf, windows: WindowsToForecast): void;
+export function forecastWindows(tf: Tf, windows: WindowsToForecast, options: { prefetch: true }): Promise<void>;
+/**
+ * @deprecated The former signature, kept while src/train/train.ts calls it for validation; that
+ * call becomes forecastWindows(tf, { model, ctx, t0, cells, batch, out }).
+ */
+export function forecastWindows(tf: Tf, model: LayersModel, ctx: FeatureContext, t0: number | Int32Array, cells: Int32Array, out: Float32Array, scratch: ForecastScratch): Float32Array;
 export function forecastWindows(
   tf: Tf,
-  model: LayersModel,
-  ctx: FeatureContext,
-  t0: number | Int32Array,
-  cells: Int32Array,
-  out: Float32Array,
-  scratch: ForecastScratch,
-): Float32Array {
-  const { spec } = ctx;
+  first: WindowsToForecast | LayersModel,
+  ...rest: [] | [{ prefetch: true }] | [FeatureContext, number | Int32Array, Int32Array, Float32Array, ForecastScratch]
+): void | Promise<void> | Float32Array {
+  if (rest.length === 5) {
+    const [ctx, t0, cells, out, scratch] = rest;
+    forecastInThread(tf, { model: first as LayersModel, ctx, t0, cells, batch: scratch.batch, scratch, out });
+    return out;
+  }
+  const windows = first as WindowsToForecast;
+  return rest.length === 1 && rest[0].prefetch ? forecastPrefetched(tf, windows) : forecastInThread(tf, windows);
+}
+
+function checkWindows(w: WindowsToForecast): void {
+  const H = w.ctx.spec.horizon;
+  if (w.out && w.out.length !== w.cells.length * H) throw new Error(`forecast output holds ${w.out.length} values, expected ${w.cells.length} windows x ${H} leads`);
+  if (typeof w.t0 !== 'number' && w.t0.length !== w.cells.length) throw new Error(`${w.t0.length} anchor hours for ${w.cells.length} windows`);
+  if (!(w.batch >= 1)) throw new Error(`forecast batch must be at least 1, got ${w.batch}`);
+}
+
+/**
+ * Run the model on the first `count` windows of x and finish them: m/s where valid, NaN where
+ * not. Writes `values` [count * horizon] and hands it on; the tensors live only in here.
+ */
+function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: Float32Array): void {
+  const { spec } = w.ctx;
   const H = spec.horizon;
+  let xs: Tensor | undefined;
+  try {
+    xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
+    const pred = tf.tidy(() => w.model.apply(xs!, { training: false }) as Tensor);
+    try {
+      values.set(pred.dataSync() as Float32Array);
+    } finally {
+      pred.dispose();
+    }
+  } finally {
+    xs?.dispose();
+  }
+  for (let i = 0; i < count; i++) {
+    const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
+    if (valid[i]) denormalize(w.ctx, t, w.cells[start + i]!, values, i * H);
+    else values.fill(NaN, i * H, (i + 1) * H);
+  }
+  w.onBatch?.(start, count, values);
+}
+
+/** Where a batch's m/s values go: its part of out, or a buffer lent to onBatch. */
+function batchValues(w: WindowsToForecast, lent: Float32Array | undefined, start: number, count: number): Float32Array {
+  const H = w.ctx.spec.horizon;
+  return w.out ? w.out.subarray(start * H, (start + count) * H) : lent!.subarray(0, count * H);
+}
+
+function forecastInThread(tf: Tf, w: WindowsToForecast): void {
+  checkWindows(w);
+  const { ctx, cells } = w;
   const n = cells.length;
-  if (out.length !== n * H) throw new Error(`forecast output holds ${out.length} values, expected ${n} cells x ${H} leads`);
-  const B = scratch.batch;
+  const B = Math.min(w.batch, Math.max(1, n));
+  const scratch = w.scratch && w.scratch.batch >= B ? w.scratch : new ForecastScratch(B, ctx.spec);
+  const lent = w.out ? undefined : new Float32Array(B * ctx.spec.horizon);
   for (let start = 0; start < n; start += B) {
     const count = Math.min(B, n - start);
     for (let i = 0; i < count; i++) {
-      const t = typeof t0 === 'number' ? t0 : t0[start + i]!;
+      const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
       scratch.valid[i] = gatherWindow(ctx, t, cells[start + i]!, scratch.x, i) ? 1 : 0;
     }
-    let xs: Tensor | undefined;
-    try {
-      xs = inputTensor(tf, scratch.x, count, spec.lookback, spec.nFeatures);
-      const pred = tf.tidy(() => model.apply(xs!, { training: false }) as Tensor);
-      try {
-        out.set(pred.dataSync() as Float32Array, start * H);
-      } finally {
-        pred.dispose();
-      }
-    } finally {
-      xs?.dispose();
-    }
-    for (let i = 0; i < count; i++) {
-      const t = typeof t0 === 'number' ? t0 : t0[start + i]!;
-      if (scratch.valid[i]) denormalize(ctx, t, cells[start + i]!, out, (start + i) * H);
-      else out.fill(NaN, (start + i) * H, (start + i + 1) * H);
-    }
+    finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, start, count));
   }
+}
+
+async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
+  checkWindows(w);
+  const { ctx, cells } = w;
+  const n = cells.length;
+  if (n === 0) return;
+  const { spec } = ctx;
+  const B = Math.min(w.batch, n);
+  const slotX = () => new Float32Array(new SharedArrayBuffer(B * spec.lookback * spec.nFeatures * 4));
+  const slotValid = () => new Uint8Array(new SharedArrayBuffer(B));
+  const setup: GatherSetup = {
+    features: shareFeatures(ctx, { copy: true }),
+    t0: typeof w.t0 === 'number' ? w.t0 : sharedCopy(w.t0),
+    cells: sharedCopy(cells),
+    x: [slotX(), slotX()],
+    valid: [slotValid(), slotValid()],
+  };
+  const jobs: GatherJob[] = [];
+  for (let start = 0; start < n; start += B) jobs.push({ start, count: Math.min(B, n - start) });
+  const lent = w.out ? undefined : new Float32Array(B * spec.horizon);
+  const prefetcher = Prefetcher.start<GatherJob, number>({ worker: new URL('./gather.worker.js', import.meta.url), role: 'feature', workerData: setup });
+  try {
+    await doubleBuffered(prefetcher, jobs, (slot, job) => {
+      finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, batchValues(w, lent, job.start, job.count));
+    });
+  } finally {
+    await prefetcher.close();
+  }
+}
+
+function sharedCopy(a: Int32Array): Int32Array {
+  const out = new Int32Array(new SharedArrayBuffer(a.byteLength));
+  out.set(a);
   return out;
 }
 
@@ -89,6 +193,17 @@ export function checkCubeMatches(meta: CheckpointMeta, cube: Cube): void {
   const diffs = gridDifferences(meta.grid, cube.grid);
   if (diffs.length > 0) throw new DataError(where, `grid differs from the one the model was trained on (${diffs.join('; ')})`);
   if (meta.features.uv && (!cube.u || !cube.v)) throw new DataError(where, 'the model was trained with u/v inputs but this data has speed only');
+}
+
+export interface Forecaster {
+  meta: CheckpointMeta;
+  /**
+   * Forecast +1..+horizon for the given cells (flat indices row*width+col) from the window
+   * ending at hour index t0 of cube; returns Float32Array [cells.length * horizon] in m/s,
+   * NaN where inputs are NaN.
+   */
+  forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array): Float32Array;
+  dispose(): void;
 }
 
 export interface ForecasterOptions {
@@ -124,7 +239,8 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
       }
       scratch ??= new ForecastScratch(Math.max(1, batchCells), spec);
       const result = out ?? new Float32Array(cells.length * spec.horizon);
-      return forecastWindows(tf, model, ctx, t0, cells, result, scratch);
+      forecastWindows(tf, { model, ctx, t0, cells, batch: scratch.batch, scratch, out: result });
+      return result;
     },
     dispose() {
       if (!disposed) model.dispose();

@@ -1,14 +1,15 @@
 /**
- * Decoder thread for buildCube/inspect: decodes one file per task straight into its hour's
- * slice of the shared cube (or, with no outputs, into one reusable frame for statistics) and
- * reports per-file statistics or the reason the file was refused.
+ * Decoder thread (decode-pool.ts): decodes one file per task straight into its hour's slice of
+ * the shared cube (or, with no outputs, into one reusable frame for statistics) and reports
+ * per-file statistics or the reason the file was refused.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { DataError, describeError } from '../core/errors.js';
-import { checkAgainstReference, type FileDecodeResult, type WorkerInit, type WorkerTask } from './cube.js';
+import { poolTask } from '../runtime/pool.js';
+import { checkAgainstReference, type DecoderSetup, type DecodeTask, type FileDecodeResult } from './decode-pool.js';
 import { decodeRasterInto, type BandStats, type RasterHeader } from './raster.js';
 
-const init = workerData as WorkerInit;
+const init = workerData as DecoderSetup;
 const { cells, outputs } = init;
 const speedOut = outputs ? new Float32Array(outputs.speed) : undefined;
 const uOut = outputs?.u ? new Float32Array(outputs.u) : undefined;
@@ -38,7 +39,7 @@ function speedFromUV(u: Float32Array, v: Float32Array, out: Float32Array): BandS
   return { cells: u.length, nan, min, max, sum };
 }
 
-async function handle(task: WorkerTask): Promise<FileDecodeResult> {
+async function decode(task: DecodeTask): Promise<FileDecodeResult> {
   const t = task.index;
   const slice = (buf: Float32Array | undefined) => buf?.subarray(t * cells, (t + 1) * cells);
   try {
@@ -65,6 +66,4 @@ async function handle(task: WorkerTask): Promise<FileDecodeResult> {
   }
 }
 
-parentPort!.on('message', (task: WorkerTask) => {
-  void handle(task).then((result) => parentPort!.postMessage(result));
-});
+export default poolTask(decode);

@@ -1,15 +1,17 @@
 /**
- * One synthetic hour from generator to file, and the worker thread that runs it.
+ * One synthetic hour from generator to file, and the synth thread that runs it.
  *
- * `windcast synth` starts one worker per core; each builds its own SynthPlan (land mask,
- * interpolation tables) once, then turns hour after hour into an atomically written GeoTIFF.
- * Hours are pure functions of (seed, hour, grid), so which worker writes which hour does not
- * change a byte. The same renderHourFile runs in-process when no workers are wanted.
+ * `windcast synth` starts a pool of these threads (runtime/pool.ts), one per core; each builds
+ * its own SynthPlan (land mask, interpolation tables) on its first hour, then turns hour after
+ * hour into an atomically written GeoTIFF. Hours are pure functions of (seed, hour, grid), so
+ * which thread writes which hour does not change a byte. The same renderHourFile runs
+ * in-process when no threads are wanted; a file that cannot be written is a DataError naming
+ * it, on a thread as in-process.
  */
 import { join } from 'node:path';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { describeError } from '../core/errors.js';
+import { workerData } from 'node:worker_threads';
 import { writeFileAtomic } from '../core/atomic.js';
+import { poolTask } from '../runtime/pool.js';
 import { encodeGeoTiffParts } from '../output/geotiff-write.js';
 import type { GridSpec } from '../core/grid.js';
 import { synthFileName, SYNTH_VERSION } from './files.js';
@@ -51,25 +53,15 @@ export async function renderHourFile(plan: SynthPlan, settings: SynthJobSettings
   return { file, bytes: parts.reduce((n, p) => n + p.length, 0) };
 }
 
-export type WorkerRequest = { hourMs: number } | { stop: true };
-export type WorkerReply =
-  | { ready: true }
-  | { hourMs: number; file: string; bytes: number }
-  | { hourMs: number; error: string };
-
-if (!isMainThread && parentPort && (workerData as { synthWorker?: boolean } | null)?.synthWorker) {
-  const port = parentPort;
-  const settings = (workerData as { settings: SynthJobSettings }).settings;
-  const plan = planSynth(settings.grid, settings.seed);
-  port.on('message', (msg: WorkerRequest) => {
-    if ('stop' in msg) {
-      port.close();
-      return;
-    }
-    renderHourFile(plan, settings, msg.hourMs).then(
-      (done) => port.postMessage({ hourMs: msg.hourMs, ...done } satisfies WorkerReply),
-      (err: unknown) => port.postMessage({ hourMs: msg.hourMs, error: describeError(err) } satisfies WorkerReply),
-    );
-  });
-  port.postMessage({ ready: true } satisfies WorkerReply);
+/** A synth thread's task: one hour, by its epoch milliseconds; the settings are its workerData. */
+export interface SynthTask {
+  hourMs: number;
 }
+
+let plan: SynthPlan | undefined;
+
+export default poolTask((task: SynthTask) => {
+  const settings = workerData as SynthJobSettings;
+  plan ??= planSynth(settings.grid, settings.seed);
+  return renderHourFile(plan, settings, task.hourMs);
+});

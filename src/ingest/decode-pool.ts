@@ -1,0 +1,118 @@
+/**
+ * Decoding many GeoTIFFs at once: a pool of decoder threads (decode.worker.ts, started through
+ * runtime/pool.ts) decodes one file per task, straight into its hour's slice of shared output
+ * bands (buildCube) or into a reusable frame for statistics only (inspect). Results come back
+ * in file order; a refused file is a result carrying its reason, never a thrown error, so that
+ * inspect can list every refused file and buildCube can name the first.
+ *
+ * The watchdog: a file whose decoder does not finish within the time limit (a corrupt file can
+ * make a decoder spin, a named pipe can block it) is given up by name; its thread is terminated.
+ */
+import { cellCount, gridDifferences, type GridSpec } from '../core/grid.js';
+import { DataError, WindcastError } from '../core/errors.js';
+import type { Progress } from '../core/progress.js';
+import { openPool, runAll, threadCount } from '../runtime/pool.js';
+import type { BandStats, RasterHeader } from './raster.js';
+
+/** What a decoder thread reports for one file. */
+export interface FileDecodeResult {
+  index: number;
+  path: string;
+  /** Set when the file was refused; the message starts with the file's path. */
+  error?: { message: string; kind: 'data' | 'internal' };
+  header?: Pick<RasterHeader, 'dataType' | 'bandCount' | 'nodata' | 'compression' | 'layout' | 'scale' | 'offset' | 'warnings'>;
+  /** Statistics of the speed (hypot of u, v for 2-band files). */
+  speed?: BandStats;
+}
+
+/** Shared output bands, each hours x cells Float32 (speed, and u, v for 2-band inputs). */
+export interface DecodeOutputs {
+  speed: SharedArrayBuffer;
+  u?: SharedArrayBuffer;
+  v?: SharedArrayBuffer;
+}
+
+export interface DecodeFilesOptions {
+  files: string[];
+  /** The first file's header: every file must have its grid and band count. */
+  reference: RasterHeader;
+  /** Shared outputs (cube mode) or none (statistics only, for inspect). */
+  outputs?: DecodeOutputs;
+  /** Decoder threads; 0 = one per core. */
+  workers: number;
+  progress: Progress;
+  label: string;
+  /** Longest time one file may take, seconds (default DECODE_TIMEOUT_S; tests shorten it). */
+  timeoutSeconds?: number;
+}
+
+/** What every decoder thread is started with (its workerData). */
+export interface DecoderSetup {
+  cells: number;
+  reference: { path: string; grid: GridSpec; bandCount: 1 | 2 };
+  outputs?: DecodeOutputs;
+}
+
+/** One file to decode: its hour index in the outputs and its path. */
+export interface DecodeTask {
+  index: number;
+  path: string;
+}
+
+/** Longest time one file may take to decode (a global float32 frame takes well under 1 s). */
+const DECODE_TIMEOUT_S = 120;
+
+/** Decode files on decoder threads; results in file order. Never throws for a refused file. */
+export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDecodeResult[]> {
+  const { files, reference, outputs, progress, label } = options;
+  const timeoutSeconds = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
+  const setup: DecoderSetup = {
+    cells: cellCount(reference.grid),
+    reference: { path: reference.path, grid: reference.grid, bandCount: reference.bandCount },
+    outputs,
+  };
+  const tasks: DecodeTask[] = files.map((path, index) => ({ index, path }));
+  const pool = openPool<DecodeTask, FileDecodeResult>({
+    worker: new URL('./decode.worker.js', import.meta.url),
+    threads: threadCount(options.workers, files.length),
+    role: 'decoder',
+    workerData: setup,
+  });
+  const task = progress.start({ unit: 'files', total: files.length, label });
+  try {
+    const results = await runAll(pool, tasks, {
+      options: (t) => ({
+        label: t.path,
+        timeoutSeconds,
+        timeoutError: () => new DataError(t.path, `decoding did not finish within ${timeoutSeconds} s; the file is probably corrupt`),
+      }),
+      onResult: () => task.tick(1),
+    });
+    task.done();
+    return results;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The first refused file, in time order, as the error a user sees. */
+export function throwFirstRefusal(results: FileDecodeResult[]): void {
+  const bad = results.find((r) => r.error);
+  if (!bad?.error) return;
+  const others = results.filter((r) => r.error).length - 1;
+  const suffix = others > 0 ? ` (and ${others} more file${others === 1 ? '' : 's'} refused; run windcast inspect for the list)` : '';
+  if (bad.error.kind === 'data') {
+    const prefix = `${bad.path}: `;
+    const reason = bad.error.message.startsWith(prefix) ? bad.error.message.slice(prefix.length) : bad.error.message;
+    throw new DataError(bad.path, reason + suffix);
+  }
+  throw new WindcastError('internal', bad.error.message + suffix);
+}
+
+/** Compare a file's header with the reference; the message names both files and the differences. */
+export function checkAgainstReference(header: RasterHeader, reference: DecoderSetup['reference']): string | null {
+  const diffs = gridDifferences(reference.grid, header.grid);
+  if (header.bandCount !== reference.bandCount) diffs.unshift(`${reference.bandCount} band(s) vs ${header.bandCount}`);
+  if (diffs.length === 0) return null;
+  return `${header.path}: grid differs from the first file ${reference.path}: ${diffs.join('; ')} (first file vs this file)`;
+}

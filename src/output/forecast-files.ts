@@ -1,0 +1,232 @@
+/**
+ * The files of one forecast: their names, the staging folder they are written into and its
+ * commit into the output folder, the GeoTIFFs' tags, the GeoTIFF writes themselves on a pool
+ * of writer threads (encode.worker.ts through runtime/pool.ts), and the PNG maps (maps.ts).
+ *
+ * Safety: files are written into a staging folder inside --out (same file system, so the final
+ * renames are atomic) and renamed into place at the end, each rename replacing an older file
+ * of that name. A failed run leaves an earlier forecast in --out as it was; a reader never sees
+ * a half-written file. A run killed outright (kill -9) leaves its staging folder behind: its
+ * name carries the process id (core/atomic.ts), and the next run removes the folders of
+ * processes that no longer run, never those of a live one.
+ */
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { processAlive, removeStaleTemporaries, temporarySibling, writeFileSynced } from '../core/atomic.js';
+import { DataError, describeError } from '../core/errors.js';
+import type { GridSpec } from '../core/grid.js';
+import type { ProgressTask } from '../core/progress.js';
+import { HOUR_MS, isoHour } from '../core/time.js';
+import { openPool, runAll, threadCount } from '../runtime/pool.js';
+import type { EncodeTask } from './encode.worker.js';
+import type { GeoTiffWriteOptions } from './geotiff-write.js';
+import { forecastPictures } from './maps.js';
+
+/** Two-digit lead for names: f01..f24 (three digits beyond 99 hours). */
+function leadTag(lead: number, horizon: number): string {
+  return `f${String(lead).padStart(horizon > 99 ? 3 : 2, '0')}`;
+}
+
+/** windspeed_<valid time>_f<lead>.tif, e.g. windspeed_2024-01-31T01Z_f01.tif. */
+export function leadFileName(issueMs: number, lead: number, horizon: number): string {
+  return `windspeed_${isoHour(issueMs + lead * HOUR_MS)}_${leadTag(lead, horizon)}.tif`;
+}
+
+/** windspeed_<issue time>_f01-f24.tif: all leads as bands of one file. */
+export function multibandFileName(issueMs: number, horizon: number): string {
+  return `windspeed_${isoHour(issueMs)}_${leadTag(1, horizon)}-${leadTag(horizon, horizon)}.tif`;
+}
+
+/** windspeed_<issue time>_leads.png: the contact sheet of all leads. */
+export function contactSheetFileName(issueMs: number): string {
+  return `windspeed_${isoHour(issueMs)}_leads.png`;
+}
+
+/** sites_<issue time>: the stem of the sites' CSV and JSON. */
+export function sitesFileStem(issueMs: number): string {
+  return `sites_${isoHour(issueMs)}`;
+}
+
+/** Staging folders of windcast versions before core/atomic.ts named them: .windcast-predict-PID-HEX. */
+const FORMER_STAGING = /^\.windcast-predict-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Remove what killed runs left in `out`: staging folders (and temporaries) of processes that no
+ * longer run. Returns the names removed.
+ */
+export function removeStaleStaging(out: string): string[] {
+  const removed = removeStaleTemporaries(out);
+  let names: string[];
+  try {
+    names = readdirSync(out);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = FORMER_STAGING.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    rmSync(join(out, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** A fresh staging folder inside out, after removing those of killed runs. */
+export function openStaging(out: string): string {
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (err) {
+    throw new DataError(out, `cannot create the output folder (${describeError(err)})`, { cause: err });
+  }
+  if (!statSync(out).isDirectory()) throw new DataError(out, 'not a folder');
+  removeStaleStaging(out);
+  const dir = temporarySibling(join(out, 'windcast-predict'));
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    throw new DataError(out, `cannot write in the output folder (${describeError(err)})`, { cause: err });
+  }
+  return dir;
+}
+
+/** Move every staged file into out (each rename atomic, replacing an older file of that name). */
+export function commitStaging(staging: string, out: string): string[] {
+  const names = readdirSync(staging).filter((n) => !n.startsWith('.'));
+  const final: string[] = [];
+  for (const name of names.sort()) {
+    const target = join(out, name);
+    renameSync(join(staging, name), target);
+    final.push(target);
+  }
+  return final;
+}
+
+/** Remove a staging folder (after its commit, or after a failure). */
+export function discardStaging(staging: string): void {
+  rmSync(staging, { recursive: true, force: true });
+}
+
+/** What the tags of a forecast's GeoTIFFs say about it. */
+export interface ForecastTags {
+  issueMs: number;
+  run: string;
+  /** The checkpoint as the tags name it: run, kind and epoch, never a local path. */
+  model: string;
+  /** First and last input hour, ISO. */
+  inputs: { first: string; last: string };
+  /** Valid time of each lead, ISO. */
+  validTimes: string[];
+}
+
+/** The MODEL tag: which checkpoint made the forecast, without the machine's folders in it. */
+export function modelTag(meta: { run: string; kind: string; epoch: number }): string {
+  return `${meta.run}/${meta.kind} (epoch ${meta.epoch})`;
+}
+
+export interface LeadGeoTiffs {
+  staging: string;
+  /** Final folder, for the paths reported per lead. */
+  out: string;
+  grid: GridSpec;
+  /** One field per lead (m/s); not modified (the writers get copies). */
+  leads: Float32Array[];
+  nodata: number | null;
+  compress: 'none' | 'deflate';
+  /** All leads as bands of one file instead of one file per lead. */
+  multiband: boolean;
+  tags: ForecastTags;
+}
+
+/** The writes for a forecast's GeoTIFFs: one per lead, or one multi-band file. */
+export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files: string[] } {
+  const { tags, leads } = f;
+  const horizon = leads.length;
+  const issue = isoHour(tags.issueMs);
+  const common = {
+    ISSUE_TIME: issue,
+    RUN_ID: tags.run,
+    MODEL: tags.model,
+    UNITS: 'm/s',
+    INPUT_HOURS: `${tags.inputs.first}..${tags.inputs.last}`,
+    SOFTWARE: 'windcast',
+  };
+  const bandMeta = (j: number) => ({ units: 'm/s', LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]!, ISSUE_TIME: issue });
+  const description = (j: number) => `wind speed +${j + 1} h, valid ${tags.validTimes[j]}`;
+  // Copies: each task's buffers are handed over to its writer thread, and the caller keeps the leads.
+  const base = { grid: f.grid, nodata: f.nodata, compress: f.compress } satisfies Partial<GeoTiffWriteOptions>;
+  if (f.multiband) {
+    const name = multibandFileName(tags.issueMs, horizon);
+    return {
+      tasks: [{
+        path: join(f.staging, name),
+        options: {
+          ...base,
+          bands: leads.map((b) => b.slice()),
+          metadata: { ...common, LEAD_HOURS: `1..${horizon}`, VALID_TIME: `${tags.validTimes[0]}..${tags.validTimes[horizon - 1]}` },
+          bandMetadata: leads.map((_, j) => bandMeta(j)),
+          bandDescriptions: leads.map((_, j) => description(j)),
+        },
+      }],
+      files: [join(f.out, name)],
+    };
+  }
+  const names = leads.map((_, j) => leadFileName(tags.issueMs, j + 1, horizon));
+  return {
+    tasks: leads.map((lead, j) => ({
+      path: join(f.staging, names[j]!),
+      options: {
+        ...base,
+        bands: [lead.slice()],
+        metadata: { ...common, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]! },
+        bandMetadata: [bandMeta(j)],
+        bandDescriptions: [description(j)],
+      },
+    })),
+    files: names.map((n) => join(f.out, n)),
+  };
+}
+
+/** Write GeoTIFFs on a pool of writer threads (one per core); resolves when all are on disk. */
+export async function writeGeoTiffs(tasks: EncodeTask[], progress: ProgressTask): Promise<void> {
+  if (tasks.length === 0) return;
+  const pool = openPool<EncodeTask, void>({ worker: new URL('./encode.worker.js', import.meta.url), threads: threadCount(0, tasks.length), role: 'GeoTIFF writer' });
+  try {
+    await runAll(pool, tasks, {
+      // The band buffers move to the thread: each task owns its copies, so nothing is cloned twice.
+      options: (t) => ({ label: t.path, transfer: t.options.bands.map((b) => b.buffer as ArrayBuffer) }),
+      onResult: () => progress.tick(1),
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface ForecastPictureFiles {
+  dir: string;
+  issueMs: number;
+  run: string;
+  grid: GridSpec;
+  leads: Float32Array[];
+  validTimes: string[];
+}
+
+/**
+ * The forecast's pictures into dir: the contact sheet of every lead and one map per lead
+ * (windspeed_<valid>_fNN.png, beside its GeoTIFF's name), all on one colour scale. Returns the
+ * contact sheet's file name.
+ */
+export async function writeForecastPictures(c: ForecastPictureFiles): Promise<string> {
+  const horizon = c.leads.length;
+  const sheetName = contactSheetFileName(c.issueMs);
+  const pictures = await forecastPictures({
+    grid: c.grid,
+    leads: c.leads,
+    validTimes: c.validTimes,
+    issueTime: isoHour(c.issueMs),
+    run: c.run,
+    sheetName,
+    leadNames: c.leads.map((_, j) => leadFileName(c.issueMs, j + 1, horizon).replace(/\.tif$/, '.png')),
+  });
+  for (const picture of pictures) writeFileSynced(join(c.dir, picture.name), picture.png);
+  return sheetName;
+}
