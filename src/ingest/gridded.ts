@@ -1,0 +1,400 @@
+/**
+ * Gridded input: ERA5 as users download it (NetCDF3, NetCDF4/HDF5, Zarr v2/v3), one file, a
+ * glob of files joined in time, or a store, read into the cube layout.
+ *
+ * openGridded describes the data without reading it: the variables found (by ERA5 short
+ * name), the grid (a GridSpec, north-up in memory, PixelIsPoint for cell centres), every hour
+ * as epoch ms, each file's time range, and the problems (gaps, variables missing some hours,
+ * overlapping files) reported, never thrown, as catalog.ts does for GeoTIFFs. readGridded then
+ * fills one Float32Array per variable, index (t * height + row) * width + col, NaN where
+ * missing, plus the wind speed at the chosen height (sqrt(u^2 + v^2), or a speed variable
+ * such as si10 when only speed is there). A period (from/to) and an area (north, west, south,
+ * east) restrict both, so a long global store (ARCO-ERA5) is read only where it is needed.
+ * Formats, CF rules and names live in gridded/.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { DataError } from '../core/errors.js';
+import { cellCount, describeGrid, gridDifferences, type GridSpec } from '../core/grid.js';
+import type { Progress } from '../core/progress.js';
+import { HOUR_MS, isoMinute } from '../core/time.js';
+import { describeProblems as describeCatalogGaps, isGlob, listFiles, type Gap } from './catalog.js';
+import { openStore } from './gridded/formats.js';
+import { readFrames } from './gridded/frames.js';
+import { describeOverlap, joinFiles, type MissingHours, type Overlap, type Segment } from './gridded/join.js';
+import type { Area } from './gridded/cf.js';
+import { analyseFile, type FileLayout } from './gridded/layout.js';
+import { knownWindNames, type WindRole } from './gridded/names.js';
+import { detectFormat, type GriddedFormat } from './gridded/store.js';
+
+export type { Area } from './gridded/cf.js';
+export type { GriddedFormat } from './gridded/store.js';
+export type { MissingHours, Overlap } from './gridded/join.js';
+export type { WindComponent, WindRole } from './gridded/names.js';
+
+export interface GriddedOptions {
+  /** Variables to read (--variables): ERA5 short names or the files' own names. Default: all wind. */
+  variables?: string[];
+  /** Height of the wind speed, metres (--target-height). Default: 100 when present, else 10. */
+  height?: number;
+  /** Only hours from..to (epoch ms, inclusive): a period of a long store such as ARCO-ERA5. */
+  from?: number;
+  to?: number;
+  /** Only the cells whose centres lie in this box (degrees; CDS order north, west, south, east). */
+  area?: Area;
+}
+
+export interface GriddedVariable {
+  /** The windcast name: the ERA5 short name when known (u100), else the file's own name. */
+  name: string;
+  /** What the files call it (10m_u_component_of_wind in ARCO stores). */
+  sourceNames: string[];
+  units: string;
+  longName: string;
+  /** Set for wind components and speeds. */
+  wind?: WindRole;
+}
+
+export interface GriddedFile {
+  path: string;
+  format: GriddedFormat;
+  /** First and last hour in the file, epoch ms, and how many time steps it holds. */
+  start: number;
+  end: number;
+  steps: number;
+  /** Which coordinate gave the hours: "valid_time", "time", "time + step". */
+  timeSource: string;
+  /** Windcast names of the usable variables in this file. */
+  variables: string[];
+  /** Size and modification time that identify this version of the file (see fingerprintGridded). */
+  stamp: { bytes: number; mtimeMs: number };
+}
+
+export interface SpeedSource {
+  height: number;
+  /** The variables the speed comes from: [u, v] (sqrt(u^2 + v^2)) or [speed]. */
+  from: string[];
+  derived: boolean;
+}
+
+export interface GriddedDataset {
+  /** The file, glob or store given, resolved. */
+  input: string;
+  files: GriddedFile[];
+  grid: GridSpec;
+  /** Every hour any file holds for the selected variables: sorted, unique, epoch ms. */
+  hours: Float64Array;
+  /** Every usable variable on the grid, selected or not. */
+  variables: GriddedVariable[];
+  /** Variables on the grid that cannot be read, and why. */
+  unusable: { name: string; why: string }[];
+  /** What readGridded reads by default. */
+  selected: string[];
+  /** Heights (m) at which wind is available: a u/v pair or a speed variable. */
+  heights: number[];
+  speed: SpeedSource;
+  /** Missing hours between the first and last hour (no file has them). */
+  gaps: Gap[];
+  /** Hours some selected variable lacks although another has them. */
+  missing: MissingHours[];
+  /** Hours held twice: identical ones are read once, conflicting ones from the earlier file. */
+  overlaps: Overlap[];
+  /** What was done that a careful user wants to know (expver merged, seam crossed, ...). */
+  notes: string[];
+  /** How readGridded fills each variable (for readGridded only). */
+  readonly plan: { layouts: FileLayout[]; segments: Map<string, Segment[]> };
+}
+
+export interface GriddedData {
+  grid: GridSpec;
+  /** Epoch ms of each hour, equal to the dataset's hours. */
+  times: Float64Array;
+  /** Per variable: (t * height + row) * width + col, north-up, physical units, NaN where missing. */
+  fields: Map<string, Float32Array>;
+  /** Wind speed (m/s) at speedHeight, same layout; the speed variable's own array when not derived. */
+  speed: Float32Array;
+  speedHeight: number;
+}
+
+/**
+ * True when the input is for this module: a NetCDF/HDF5 file, a Zarr store, a glob or folder
+ * of NetCDF files, or a ZIP/GRIB download that openGridded refuses with what to do instead.
+ */
+export function isGriddedInput(input: string): boolean {
+  try {
+    if (isGlob(input)) return listFiles(input, '*').files.some((f) => detectFormat(f) !== null);
+    const format = detectFormat(input);
+    if (format !== null) return true;
+    return statSync(input).isDirectory() && netcdfFilesIn(input).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function netcdfFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => !n.startsWith('.'))
+    .map((n) => join(dir, n))
+    .filter((p) => {
+      const f = statSync(p).isFile() ? detectFormat(p) : null;
+      return f === 'netcdf3' || f === 'netcdf4' || f === 'netcdf3-cdf5';
+    })
+    .sort();
+}
+
+/** The files (or the one store) an input names. */
+function inputPaths(input: string): string[] {
+  if (isGlob(input)) return listFiles(input, '*').files;
+  const format = detectFormat(input);
+  if (format !== null) return [input];
+  let isDir = false;
+  try {
+    isDir = statSync(input).isDirectory();
+  } catch {
+    throw new DataError(input, 'no such file or folder');
+  }
+  if (!isDir) return [input]; // openStore says what the file is not
+  const files = netcdfFilesIn(input);
+  if (files.length === 0) throw new DataError(input, 'neither a Zarr store (no zarr.json, .zgroup or .zarray) nor a folder of NetCDF files');
+  return files;
+}
+
+export async function openGridded(input: string, options: GriddedOptions = {}): Promise<GriddedDataset> {
+  const paths = inputPaths(input);
+  const layouts: FileLayout[] = [];
+  for (const path of paths) {
+    const store = await openStore(path);
+    try {
+      layouts.push(await analyseFile(store, options.area ? { area: options.area } : {}));
+    } finally {
+      store.close();
+    }
+  }
+  const reference = layouts[0]!;
+  for (const layout of layouts.slice(1)) {
+    const diffs = gridDifferences(layout.grid, reference.grid);
+    if (diffs.length > 0) throw new DataError(layout.path, `grid differs from ${basename(reference.path)}: ${diffs.join('; ')} (${describeGrid(layout.grid)} vs ${describeGrid(reference.grid)})`);
+  }
+
+  const variables = collectVariables(layouts);
+  const unusable = new Map<string, string>();
+  for (const l of layouts) for (const [name, why] of l.unusable) if (!variables.has(name)) unusable.set(name, `${basename(l.path)}: ${name} ${why}`);
+  const { selected, speed, heights } = choose(input, variables, unusable, options);
+
+  const from = options.from ?? -Infinity;
+  const to = options.to ?? Infinity;
+  const join = await joinFiles(layouts, selected, (file) => openStore(layouts[file]!.path), (t) => t >= from && t <= to);
+  if (join.hours.length === 0) {
+    const first = Math.min(...layouts.map((l) => extent(l.times).start));
+    const last = Math.max(...layouts.map((l) => extent(l.times).end));
+    throw new DataError(input, `no hours between ${isoMinute(Number.isFinite(from) ? from : first)} and ${isoMinute(Number.isFinite(to) ? to : last)}: the data hold ${isoMinute(first)}..${isoMinute(last)}`);
+  }
+  const notes = fileNotes(layouts);
+  for (const o of join.overlaps) if (o.identical) notes.push(`${describeOverlap(o)}: identical values, read once`);
+  return {
+    input: resolve(input),
+    files: layouts.map((l) => ({
+      path: l.path,
+      format: l.format,
+      ...extent(l.times),
+      steps: l.times.length,
+      timeSource: l.timeSource,
+      variables: [...l.variables.keys()],
+      stamp: stampOf(l),
+    })),
+    grid: reference.grid,
+    hours: Float64Array.from(join.hours),
+    variables: [...variables.values()],
+    unusable: [...unusable].map(([name, why]) => ({ name, why })),
+    selected,
+    heights,
+    speed,
+    gaps: join.gaps,
+    missing: join.missing,
+    overlaps: join.overlaps,
+    notes,
+    plan: { layouts, segments: join.segments },
+  };
+}
+
+/**
+ * A file's size and mtime; for a Zarr store, those of its metadata files and of the folders of
+ * the arrays read (a folder's mtime changes when chunks are added or removed; chunks rewritten
+ * in place go unseen, a price for not stat-ing the million chunk files of an ARCO store).
+ */
+function stampOf(layout: FileLayout): { bytes: number; mtimeMs: number } {
+  if (!layout.format.startsWith('zarr')) {
+    const st = statSync(layout.path);
+    return { bytes: st.size, mtimeMs: st.mtimeMs };
+  }
+  const meta = ['zarr.json', '.zgroup', '.zattrs', '.zmetadata', '.zarray'];
+  const paths = [layout.path, ...[...layout.variables.values()].map((v) => join(layout.path, v.sourceName))];
+  let bytes = 0;
+  let mtimeMs = 0;
+  for (const p of paths) {
+    for (const m of ['', ...meta]) {
+      try {
+        const st = statSync(m === '' ? p : join(p, m));
+        if (m !== '') bytes += st.size;
+        mtimeMs = Math.max(mtimeMs, st.mtimeMs);
+      } catch {
+        // not every metadata file exists in every Zarr version
+      }
+    }
+  }
+  return { bytes, mtimeMs };
+}
+
+/**
+ * A short hex digest of what readGridded would return: the files' names and stamps, the grid,
+ * the hours, the variables read and the speed's source. Equal digests, equal cubes; for the
+ * cube cache and a checkpoint's record of its training data.
+ */
+export function fingerprintGridded(dataset: GriddedDataset): string {
+  const h = createHash('sha256');
+  h.update('windcast-gridded-v1\n');
+  for (const f of dataset.files) h.update(`${basename(f.path)}\t${f.stamp.bytes}\t${f.stamp.mtimeMs}\n`);
+  const g = dataset.grid;
+  h.update(`${g.width}x${g.height} ${g.lon0} ${g.lat0} ${g.dLon} ${g.dLat}\n`);
+  h.update(`${dataset.hours.length} ${dataset.hours[0]} ${dataset.hours[dataset.hours.length - 1]}\n`);
+  h.update(`${dataset.selected.join(',')} speed ${dataset.speed.height} ${dataset.speed.from.join(',')}\n`);
+  return h.digest('hex').slice(0, 20);
+}
+
+/** Each file's notes once: "note" for one file or all of them, "a.nc, b.nc: note" otherwise. */
+function fileNotes(layouts: FileLayout[]): string[] {
+  const files = new Map<string, string[]>();
+  for (const l of layouts) for (const n of l.notes) files.set(n, [...(files.get(n) ?? []), basename(l.path)]);
+  return [...files].map(([note, names]) => (layouts.length === 1 ? note : names.length === layouts.length ? `${note} (all ${names.length} files)` : `${names.join(', ')}: ${note}`));
+}
+
+/** First and last of many hours (a loop: ARCO-ERA5 has more hours than a spread can pass). */
+function extent(times: number[]): { start: number; end: number } {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const t of times) {
+    if (t < start) start = t;
+    if (t > end) end = t;
+  }
+  return { start, end };
+}
+
+function collectVariables(layouts: FileLayout[]): Map<string, GriddedVariable> {
+  const out = new Map<string, GriddedVariable>();
+  for (const l of layouts) {
+    for (const v of l.variables.values()) {
+      const seen = out.get(v.name);
+      if (seen) {
+        if (!seen.sourceNames.includes(v.sourceName)) seen.sourceNames.push(v.sourceName);
+        continue;
+      }
+      out.set(v.name, { name: v.name, sourceNames: [v.sourceName], units: v.units, longName: v.longName, ...(v.wind ? { wind: v.wind } : {}) });
+    }
+  }
+  return out;
+}
+
+/** The variables to read and where the speed comes from; DataErrors for unknown names or no wind. */
+function choose(input: string, variables: Map<string, GriddedVariable>, unusable: Map<string, string>, options: GriddedOptions): { selected: string[]; speed: SpeedSource; heights: number[] } {
+  let selected: string[];
+  if (options.variables && options.variables.length > 0) {
+    selected = options.variables.map((asked) => {
+      const v = variables.get(asked) ?? [...variables.values()].find((x) => x.sourceNames.includes(asked));
+      if (v) return v.name;
+      const why = unusable.get(asked);
+      if (why) throw new DataError(input, `cannot read variable ${asked}: ${why}`);
+      throw new DataError(input, `no variable "${asked}" (found: ${[...variables.keys()].join(', ') || 'none'})`);
+    });
+    selected = [...new Set(selected)];
+  } else {
+    selected = [...variables.values()].filter((v) => v.wind).map((v) => v.name);
+  }
+  const wind = selected.map((n) => variables.get(n)!).filter((v) => v.wind);
+  const pairAt = (h: number): string[] | null => {
+    const u = wind.find((v) => v.wind!.component === 'u' && v.wind!.height === h);
+    const v = wind.find((x) => x.wind!.component === 'v' && x.wind!.height === h);
+    return u && v ? [u.name, v.name] : null;
+  };
+  const speedAt = (h: number) => wind.find((v) => v.wind!.component === 'speed' && v.wind!.height === h)?.name;
+  const heights = [...new Set(wind.map((v) => v.wind!.height))].filter((h) => pairAt(h) || speedAt(h)).sort((a, b) => a - b);
+  if (heights.length === 0) {
+    const have = [...variables.keys()].join(', ') || 'none';
+    const lone = wind.map((v) => v.name);
+    const hint = lone.length > 0 ? ` (${lone.join(', ')} without its other component)` : '';
+    throw new DataError(input, `no wind${options.variables ? ' in the chosen variables' : ''}${hint}: windcast needs u and v at one height (${knownWindNames().filter((n) => /^[uv]/.test(n)).join(', ')}) or a wind speed (si10); found ${have}`);
+  }
+  const height = options.height ?? (heights.includes(100) ? 100 : heights.includes(10) ? 10 : heights[heights.length - 1]!);
+  if (!heights.includes(height)) {
+    throw new DataError(input, `no wind at ${height} m${options.variables ? ' in the chosen variables' : ''}: wind is available at ${heights.map((h) => `${h} m`).join(' and ')}`);
+  }
+  const pair = pairAt(height);
+  const speed: SpeedSource = pair ? { height, from: pair, derived: true } : { height, from: [speedAt(height)!], derived: false };
+  return { selected, speed, heights };
+}
+
+/** Read the chosen variables (default: the dataset's selection) and the speed. */
+export async function readGridded(dataset: GriddedDataset, options: { variables?: string[]; progress?: Progress } = {}): Promise<GriddedData> {
+  const names = options.variables ?? dataset.selected;
+  for (const n of [...names, ...dataset.speed.from]) {
+    if (!dataset.plan.segments.has(n)) throw new DataError(dataset.input, `variable ${n} was not selected when the data were opened (selected: ${dataset.selected.join(', ')})`);
+  }
+  const wanted = [...new Set([...names, ...dataset.speed.from])];
+  const { layouts, segments } = dataset.plan;
+  const size = cellCount(dataset.grid) * dataset.hours.length;
+  const fields = new Map<string, Float32Array>();
+  for (const n of wanted) fields.set(n, new Float32Array(size).fill(NaN));
+  const task = options.progress?.start({ unit: 'files', total: layouts.length, label: 'reading gridded data' });
+  for (let file = 0; file < layouts.length; file++) {
+    const layout = layouts[file]!;
+    const mine = wanted.flatMap((n) => segments.get(n)!.filter((s) => s.file === file).map((s) => ({ n, s })));
+    if (mine.length > 0) {
+      const store = await openStore(layout.path);
+      try {
+        for (const { n, s } of mine) await readFrames(store, layout, layout.variables.get(n)!, s.srcStart, s.count, { out: fields.get(n)!, outFrame: s.dstStart });
+      } finally {
+        store.close();
+      }
+    }
+    task?.tick(1, basename(layout.path));
+  }
+  task?.done();
+  let speed: Float32Array;
+  if (dataset.speed.derived) {
+    const u = fields.get(dataset.speed.from[0]!)!;
+    const v = fields.get(dataset.speed.from[1]!)!;
+    speed = new Float32Array(size);
+    for (let i = 0; i < size; i++) speed[i] = Math.sqrt(u[i]! * u[i]! + v[i]! * v[i]!);
+  } else speed = fields.get(dataset.speed.from[0]!)!;
+  for (const n of wanted) if (!names.includes(n)) fields.delete(n);
+  return { grid: dataset.grid, times: Float64Array.from(dataset.hours), fields, speed, speedHeight: dataset.speed.height };
+}
+
+/** One-line descriptions of gaps, missing hours, conflicting overlaps and a non-hourly step. */
+export function describeGriddedProblems(dataset: GriddedDataset, limit = 5): string[] {
+  const out: string[] = [];
+  const h = dataset.hours;
+  if (h.length > 2) {
+    const step = h[1]! - h[0]!;
+    if (step > HOUR_MS && h.every((t, i) => i === 0 || t - h[i - 1]! === step)) {
+      return [`the time step is ${step / HOUR_MS} h: windcast needs hourly data (${isoMinute(h[0]!)}..${isoMinute(h[h.length - 1]!)})`];
+    }
+  }
+  out.push(...describeCatalogGaps({ input: dataset.input, entries: [], gaps: dataset.gaps, duplicates: [] }, limit));
+  for (const m of dataset.missing) {
+    const list = m.gaps.slice(0, limit).map((g) => (g.hours === 1 ? isoMinute(g.from) : `${isoMinute(g.from)}..${isoMinute(g.to)} (${g.hours} h)`));
+    out.push(`${m.variable} lacks ${m.hours} hour${m.hours === 1 ? '' : 's'} the other variables have: ${list.join(', ')}${m.gaps.length > limit ? ` and ${m.gaps.length - limit} more` : ''}`);
+  }
+  const conflicts = dataset.overlaps.filter((o) => !o.identical);
+  if (conflicts.length > 0) {
+    const hours = conflicts.reduce((s, o) => s + o.hours, 0);
+    out.push(`${hours} hour${hours === 1 ? '' : 's'} held twice with different values: ${conflicts.slice(0, limit).map(describeOverlap).join('; ')}${conflicts.length > limit ? ` and ${conflicts.length - limit} more` : ''}`);
+  }
+  return out;
+}
+
+/** Throw a DataError naming every problem unless the hours are consecutive, complete and unambiguous. */
+export function requireConsecutiveHours(dataset: GriddedDataset): void {
+  const problems = describeGriddedProblems(dataset);
+  if (problems.length > 0) throw new DataError(dataset.input, `hours are not consecutive: ${problems.join('; ')}`);
+}
