@@ -8,7 +8,7 @@
  *       [--profile] [--json FILE]
  *
  * Model: the project's buildModel (src/model/model.ts) with the default config: lookback 24 hours,
- * 18 features per hour (src/features.ts defaults), LSTM(64), a 24-lead dense head plus the
+ * 18 features per hour (src/prepare/features.ts defaults), LSTM(64), a 24-lead dense head plus the
  * linear path; loss = weighted MSE, Adam. Inputs are random normals (speed does not depend on
  * values). Each backend runs in its own process (thread pools, memory) with
  * TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS = --threads; wasm and cpu are single-threaded
@@ -16,7 +16,7 @@
  * Timing: 2 warm-up steps, then steps until --seconds have passed (at least 3), reported as
  * batch * steps / seconds; cpu, at minutes per step, gets one warm-up and one timed step. --profile adds a per-kernel breakdown of one training step
  * (tf.profile) to find where the time goes. --lstm picks the LSTM: tf.layers.lstm as
- * src/model.ts builds it ('layers'), src/model/lstm-fast.ts ('fast': its default backward pass, the
+ * src/model/model.ts builds it ('layers'), src/model/lstm-fast.ts ('fast': its default backward pass, the
  * fused kernel of native/lstm_ops.cc when built; 'fast-fused', 'fast-ops', 'fast-block' force
  * one: the fused kernel, the same maths as TensorFlow ops, TensorFlow's BlockLSTMGrad), or a
  * list (default layers,fast); list a name twice to alternate runs on a noisy machine.

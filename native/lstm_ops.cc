@@ -1,7 +1,7 @@
 // windcast's fused LSTM kernels for native TensorFlow, registered through TensorFlow's stable C
 // kernel API (tensorflow/c/kernels.h, ops.h) and run by tfjs-node's eager op executor like any
 // built-in op. Built by scripts/setup-native.mjs with the machine's g++ against the headers of
-// the same tensorflow-cpu wheel the library comes from; src/lstm-fast.ts loads it.
+// the same tensorflow-cpu wheel the library comes from; src/model/lstm-fast.ts loads it.
 //
 // Three ops, the forward (training, inference) and backward pass of an LSTM over a whole
 // sequence (sigmoid gates, tanh cell, no peepholes: the maths of tf.layers.lstm / Keras).
@@ -16,7 +16,7 @@
 //   - per hour and block: one small GEMM for dh_{t-1} (Eigen, built for the CPU's x86-64
 //     level) and one fused pass for dc and the four gate gradients, written into the output;
 //   - outputs come from a pool of buffers reused across steps (no page faults after warm-up).
-// The weight gradients stay large matMuls over all hours in TensorFlow (src/lstm-fast.ts).
+// The weight gradients stay large matMuls over all hours in TensorFlow (src/model/lstm-fast.ts).
 // The forward op replaces TensorFlow's BlockLSTM the same way: per block of rows, all hours,
 // one GEMM per hour and one fused pass for the gates, outputs from the pool.
 //
@@ -430,7 +430,7 @@ std::string registerOps() {
 // Loaded with Node's require(): Node calls this N-API entry point once, after dlopen. It needs
 // no N-API functions (no Node headers to build against): it registers the ops with the
 // TensorFlow library tfjs-node already loaded and hands back `exports` untouched. If
-// registration fails the op simply does not exist, which src/lstm-fast.ts detects and reports.
+// registration fails the op simply does not exist, which src/model/lstm-fast.ts detects and reports.
 // Node calls it once per environment (main thread, each worker), so registration runs once.
 extern "C" __attribute__((visibility("default"))) void* napi_register_module_v1(void*, void* exports) {
   static std::once_flag once;

@@ -29,7 +29,7 @@ LOOKBACK, FEATURES, HORIZON, UNITS, CHANNELS = 24, 18, 24, 64, 3
 inp = keras.Input((LOOKBACK, FEATURES))
 h = keras.layers.LSTM(UNITS)(inp)
 out = keras.layers.Dense(HORIZON)(h)
-proj = keras.layers.Dense(CHANNELS, use_bias=False)(inp)  # per hour, as src/model.ts
+proj = keras.layers.Dense(CHANNELS, use_bias=False)(inp)  # per hour, as src/model/model.ts
 lin = keras.layers.Dense(HORIZON)(keras.layers.Flatten()(proj))
 model = keras.Model(inp, keras.layers.Add()([out, lin]))
 jit = {"auto": "auto", "on": True, "off": False}[a.jit]

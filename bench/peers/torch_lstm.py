@@ -1,6 +1,6 @@
 """PyTorch peer of windcast's model for bench/backends.ts: same shapes, loss and optimizer.
 
-LSTM(64) over [24 h, 18 features] -> last hidden state -> Dense(24), plus src/model.ts's
+LSTM(64) over [24 h, 18 features] -> last hidden state -> Dense(24), plus src/model/model.ts's
 low-rank linear path (per-hour Dense(3, no bias) -> Flatten -> Dense(24)), summed; weighted MSE
 (all weights 1); Adam(3e-3). Initial values do not change the speed.
 Prints one JSON line: samples/s for a training step and for prediction (inference_mode).

@@ -10,7 +10,7 @@
  *   - on native TensorFlow the whole sequence is one fused kernel forward, and, wrapped in
  *     tf.customGrad, our own backward pass: the recurrence of the gate gradients, then the
  *     weight gradients as large matMuls over all hours. The kernels are windcast's own
- *     (WindcastLstm, WindcastLstmGrad in native/lstm_ops.cc, see src/lstm-ops.ts; and
+ *     (WindcastLstm, WindcastLstmGrad in native/lstm_ops.cc, see src/runtime/lstm-kernels.ts; and
  *     WindcastLstmLast for inference, which writes only the last h) when setup-native built
  *     them; else TensorFlow's BlockLSTM forward (its fused C++ LSTM, in every tensorflow-cpu
  *     build, called through tfjs-node's op executor) and the recurrence as TensorFlow ops

@@ -7,7 +7,7 @@
  * with a small JSON record of what it was built from. Loading it (Node's require, as an N-API
  * module) registers the ops WindcastLstm and WindcastLstmGrad with the TensorFlow that tfjs-node
  * loaded; tfjs-node then runs them like any built-in op. Everything here degrades to "not loaded, because ...":
- * src/lstm-fast.ts then uses TensorFlow's BlockLSTM forward and its TensorFlow-ops backward
+ * src/model/lstm-fast.ts then uses TensorFlow's BlockLSTM forward and its TensorFlow-ops backward
  * pass, which compute the same thing.
  */
 import { createHash } from 'node:crypto';
