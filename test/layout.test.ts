@@ -59,3 +59,21 @@ test('src/core imports nothing of ours outside src/core', () => {
   );
   assert.deepEqual(outside, []);
 });
+
+test('no module in src/ is over 500 lines, and every stage folder says what it owns', () => {
+  const long = sources(join(ROOT, 'src'))
+    .map((file) => ({ file, lines: readFileSync(join(ROOT, file), 'utf8').split('\n').length }))
+    .filter((f) => f.lines > 500)
+    .map((f) => `${f.file} (${f.lines} lines)`);
+  assert.deepEqual(long, []);
+  const folders = readdirSync(join(ROOT, 'src')).filter((name) => statSync(join(ROOT, 'src', name)).isDirectory());
+  assert.ok(folders.length >= 10, `stage folders: ${folders.join(', ')}`);
+  const silent = folders.filter((name) => {
+    try {
+      return readFileSync(join(ROOT, 'src', name, 'README.md'), 'utf8').split('\n').length < 3;
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(silent, [], 'each src/<stage>/ has a README.md saying what it owns');
+});
