@@ -14,6 +14,7 @@ import { parseIsoHour } from '../src/core/time.js';
 import { synthFileName, synthGrid, SYNTH_FILE_PATTERN } from '../src/synth/files.js';
 import { planSynth, synthHour } from '../src/synth/hour.js';
 import { persistenceStats } from '../src/synth/persistence.js';
+import { readRasterHeader } from '../src/ingest/raster.js';
 import { gdalOrSkip, gdalRead, valueMismatches } from './ingest-fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-synth-'));
@@ -45,9 +46,12 @@ test('grid: ERA5 layout by default, -180..180, coarse steps and regional subsets
   assert.deepEqual([s5.width, s5.height], [72, 37]);
   const europe = synthGrid({ step: 1, bbox: [-10, 35, 30, 60], lon180: true });
   assert.deepEqual([europe.width, europe.height, europe.lon0, europe.lat0], [41, 26, -10, 60]);
-  // Across the seam of the 0..360 convention: 350E..10E.
+  // Across the seam of the 0..360 convention, 350E..10E: written as -10..10, since longitudes
+  // past 360 are refused by GIS tools and by our own reader.
   const seam = synthGrid({ step: 1, bbox: [350, 0, 10, 10], lon180: false });
-  assert.deepEqual([seam.width, seam.lon0], [21, 350]);
+  assert.deepEqual([seam.width, seam.lon0], [21, -10]);
+  assert.deepEqual(synthGrid({ step: 1, bbox: [-15, 35, 35, 70], lon180: false }).lon0, -15);
+  assert.deepEqual(synthGrid({ step: 1, bbox: [10, 0, 350, 10], lon180: false }).lon0, 10, 'a box inside 0..360 keeps its longitudes');
   assert.throws(() => synthGrid({ step: 0.7, bbox: null, lon180: false }), /--step must divide 180/);
   assert.throws(() => synthGrid({ step: 5, bbox: [1, 1, 2, 2], lon180: false }), /holds no cell centre/);
 });
@@ -135,6 +139,23 @@ test('--bbox and --lon180 cut the same field as the global grid', async () => {
       const gRow = (90 - rowLat(grid, row)) / 5;
       const gCol = ((((colLon(grid, col) % 360) + 360) % 360) / 5);
       assert.equal(region.bands[0]![row * grid.width + col], globe.bands[0]![gRow * 72 + gCol], `row ${row} col ${col}`);
+    }
+  }
+});
+
+test('a box across the prime meridian without --lon180 is the global field there, and reads back', async () => {
+  const g = tmp(), r = tmp();
+  await run(g, { hours: 1, step: 5 });
+  await run(r, { hours: 1, step: 5, bbox: [-20, 30, 20, 60] });
+  const globe = await readTif(join(g, tifs(g)[0]!));
+  const header = await readRasterHeader(join(r, tifs(r)[0]!));
+  const region = await readTif(join(r, tifs(r)[0]!));
+  assert.deepEqual([header.grid.lon0, header.grid.width], [-20, 9]);
+  for (let row = 0; row < header.grid.height; row++) {
+    for (let col = 0; col < header.grid.width; col++) {
+      const gRow = (90 - rowLat(header.grid, row)) / 5;
+      const gCol = (((colLon(header.grid, col) % 360) + 360) % 360) / 5;
+      assert.equal(region.bands[0]![row * header.grid.width + col], globe.bands[0]![gRow * 72 + gCol], `row ${row} col ${col}`);
     }
   }
 });

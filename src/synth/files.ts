@@ -53,5 +53,10 @@ export function synthGrid(options: OutputGridOptions): GridSpec {
   if (r1 < r0 || c1 < c0) {
     throw new WindcastError('usage', `--bbox ${bbox.join(',')} holds no cell centre of the ${step} degree grid`);
   }
-  return { ...base, width: c1 - c0 + 1, height: r1 - r0 + 1, lon0: west + c0 * step, lat0: 90 - r0 * step };
+  // A 0..360 box across the prime meridian (e.g. -15..35) would run past 360 degrees east, which
+  // GIS tools and our reader refuse: such a box is written with its western columns as negative
+  // longitudes instead (the same cells and values, the generator being periodic in longitude).
+  const lon0 = west + c0 * step;
+  const pastSeam = !lon180 && lon0 + (c1 - c0) * step > 360 - eps;
+  return { ...base, width: c1 - c0 + 1, height: r1 - r0 + 1, lon0: pastSeam ? lon0 - 360 : lon0, lat0: 90 - r0 * step };
 }
