@@ -14,7 +14,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from './errors.js';
 
-const TEMPORARY = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+const TEMPORARY = /^\.(.+)\.(?<pid>\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /** A fresh temporary sibling of `target` for this process: `.NAME.PID.HEX.tmp` in target's folder. */
 export function temporarySibling(target: string): string {
@@ -110,9 +110,10 @@ export function processAlive(pid: number): boolean {
 
 /**
  * Remove the temporary files and folders in `dir` left by processes that no longer run (a kill
- * -9 mid-write); those of live processes are left alone. Returns the names removed.
+ * -9 mid-write); those of live processes are left alone. `alsoNamed`: older naming schemes of
+ * temporaries, each with the writer's pid in a group named `pid`. Returns the names removed.
  */
-export function removeStaleTemporaries(dir: string): string[] {
+export function removeStaleTemporaries(dir: string, alsoNamed: readonly RegExp[] = []): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -121,8 +122,8 @@ export function removeStaleTemporaries(dir: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = TEMPORARY.exec(name);
-    if (!m || processAlive(Number(m[2]))) continue;
+    const pid = [TEMPORARY, ...alsoNamed].map((re) => re.exec(name)?.groups?.['pid']).find((p) => p !== undefined);
+    if (pid === undefined || processAlive(Number(pid))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(name);
   }

@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive, removeStaleTemporaries, temporarySibling, writeFileSynced } from '../core/atomic.js';
+import { removeStaleTemporaries, temporarySibling, writeFileSynced } from '../core/atomic.js';
 import { DataError, describeError } from '../core/errors.js';
 import type { GridSpec } from '../core/grid.js';
 import type { ProgressTask } from '../core/progress.js';
@@ -48,27 +48,14 @@ export function sitesFileStem(issueMs: number): string {
 }
 
 /** Staging folders of windcast versions before core/atomic.ts named them: .windcast-predict-PID-HEX. */
-const FORMER_STAGING = /^\.windcast-predict-(\d+)-[0-9a-f]{8}$/;
+const FORMER_STAGING = /^\.windcast-predict-(?<pid>\d+)-[0-9a-f]{8}$/;
 
 /**
  * Remove what killed runs left in `out`: staging folders (and temporaries) of processes that no
  * longer run. Returns the names removed.
  */
 export function removeStaleStaging(out: string): string[] {
-  const removed = removeStaleTemporaries(out);
-  let names: string[];
-  try {
-    names = readdirSync(out);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
-    const m = FORMER_STAGING.exec(name);
-    if (!m || processAlive(Number(m[1]))) continue;
-    rmSync(join(out, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
+  return removeStaleTemporaries(out, [FORMER_STAGING]);
 }
 
 /** A fresh staging folder inside out, after removing those of killed runs. */
