@@ -10,11 +10,11 @@ import {
   forecastBaselines,
   linearForecast,
   persistenceForecast,
-  solveSymmetric,
   truthWindow,
   yesterdayForecast,
 } from '../src/evaluate/baselines.js';
 import type { Cube } from '../src/ingest/cube.js';
+import { solveSymmetric } from '../src/prepare/ridge.js';
 import { HOUR_MS, hourOfDay } from '../src/core/time.js';
 import type { GridSpec } from '../src/core/grid.js';
 

@@ -20,6 +20,7 @@ import type { Cube } from '../ingest/cube.js';
 import { latitudeWeights } from './regions.js';
 import { hourOfDay } from '../core/time.js';
 import { DEFAULTS } from '../core/config.js';
+import { solveRidge } from '../prepare/ridge.js';
 
 export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
@@ -341,76 +342,6 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   }
   const coefficients = solveRidge({ xtx, xty, inputs: P, outputs: H, sumW, lambda });
   return { lookback: L, horizon: H, lambda, hours: [start, end], features: P, coefficients, samples };
-}
-
-/**
- * Finish a weighted ridge fit from accumulated normal equations: xtx holds only its upper
- * triangle (P x P, the last input being the intercept) and xty is P x H, both summed with
- * weights totalling sumW. Averages them (so lambda means the same whatever the sample size),
- * mirrors the triangle, penalises every input but the intercept, and solves. xtx and xty are
- * overwritten. Shared by the linear baseline and the model's linear-path start (train/linear-start.ts).
- */
-export function solveRidge(o: { xtx: Float64Array; xty: Float64Array; inputs: number; outputs: number; sumW: number; lambda: number }): Float64Array {
-  const { xtx, xty, inputs: P, outputs: H, sumW, lambda } = o;
-  for (let a = 0; a < P; a++) {
-    for (let b = a; b < P; b++) {
-      const v = xtx[a * P + b]! / sumW;
-      xtx[a * P + b] = v;
-      xtx[b * P + a] = v;
-    }
-    for (let h = 0; h < H; h++) xty[a * H + h]! /= sumW;
-  }
-  for (let a = 0; a < P - 1; a++) xtx[a * P + a]! += lambda;
-  return solveSymmetric(xtx, xty, P, H);
-}
-
-/**
- * Solve A X = B for symmetric positive definite A (P x P) and B (P x H) by Cholesky. With a
- * zero penalty and collinear inputs (constant series) A is only semi-definite: then retry
- * with a tiny diagonal jitter relative to A's scale rather than fail.
- */
-export function solveSymmetric(A: Float64Array, B: Float64Array, P: number, H: number): Float64Array {
-  let trace = 0;
-  for (let a = 0; a < P; a++) trace += A[a * P + a]!;
-  for (const jitter of [0, 1e-10, 1e-7, 1e-4]) {
-    const Lm = cholesky(A, P, (jitter * trace) / P);
-    if (!Lm) continue;
-    const X = new Float64Array(P * H);
-    for (let h = 0; h < H; h++) {
-      // Forward: L z = b.
-      const z = new Float64Array(P);
-      for (let i = 0; i < P; i++) {
-        let s = B[i * H + h]!;
-        for (let k = 0; k < i; k++) s -= Lm[i * P + k]! * z[k]!;
-        z[i] = s / Lm[i * P + i]!;
-      }
-      // Back: L^T x = z.
-      for (let i = P - 1; i >= 0; i--) {
-        let s = z[i]!;
-        for (let k = i + 1; k < P; k++) s -= Lm[k * P + i]! * X[k * H + h]!;
-        X[i * H + h] = s / Lm[i * P + i]!;
-      }
-    }
-    return X;
-  }
-  throw new Error('the linear baseline normal equations are singular (the training data has no variation)');
-}
-
-function cholesky(A: Float64Array, P: number, jitter: number): Float64Array | undefined {
-  const Lm = new Float64Array(P * P);
-  for (let i = 0; i < P; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * P + j]! + (i === j ? jitter : 0);
-      for (let k = 0; k < j; k++) s -= Lm[i * P + k]! * Lm[j * P + k]!;
-      if (i === j) {
-        if (!(s > 1e-12 * Math.max(1, Math.abs(A[i * P + i]!)))) return undefined;
-        Lm[i * P + i] = Math.sqrt(s);
-      } else {
-        Lm[i * P + j] = s / Lm[j * P + j]!;
-      }
-    }
-  }
-  return Lm;
 }
 
 /** The linear baseline's forecast for leads 1..horizon after t0. */

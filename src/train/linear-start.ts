@@ -5,7 +5,7 @@
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
-import { solveRidge } from '../evaluate/baselines.js';
+import { solveRidge } from '../prepare/ridge.js';
 import { storedTensor } from '../prepare/batches.js';
 import { gatherTargets, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
 import type { TimeSplit } from '../prepare/split.js';
