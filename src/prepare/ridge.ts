@@ -11,8 +11,9 @@
  * untrained model" and "better than the same-input ridge" are the same claim. Its penalty is
  * chosen on validation windows, never on the test period.
  */
-import { denormalize, gatherTargets, gatherWindow, type FeatureContext } from './features.js';
-import type { WindowSample } from './windows.js';
+import { denormalize, gatherTargets, gatherWindow, windowValid, type FeatureContext } from './features.js';
+import type { TimeSplit } from './split.js';
+import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from './windows.js';
 
 /** Penalties tried for the same-input ridge (inputs are normalised, so these are comparable). */
 export const RIDGE_LAMBDAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
@@ -51,6 +52,43 @@ export function fitSameInputRidge(ctx: FeatureContext, train: WindowSample, vali
     if (!best || mse < best.mse || (best.mse !== best.mse && mse === mse)) best = { lambda, coef, mse };
   }
   return { inputs: P - 1, horizon: H, lambda: best!.lambda, coef: best!.coef, validationRmse, windows: normal.count };
+}
+
+/** Seed offsets of the two samples, shared with training's validation set (train/validation.ts). */
+export const RIDGE_SAMPLE_SEED = 0x51d9e;
+export const VALIDATION_SAMPLE_SEED = 0x7a11d;
+
+/**
+ * The validation windows of a run: a seeded, area-weighted sample of at most `count` windows of
+ * the validation period. Training scores every epoch on these, and the ridge picks its penalty
+ * on them, so both see the same hours.
+ */
+export function validationWindows(ctx: FeatureContext, split: TimeSplit, count: number, seed: number): WindowSample {
+  const anchors = periodAnchors(split, split.validation, 1);
+  const cells = ctx.cube.grid.width * ctx.cube.grid.height;
+  return sampleWindows({
+    grid: ctx.cube.grid,
+    anchors,
+    count: Math.min(count, anchors.length * cells),
+    seed: mixSeed(seed, VALIDATION_SAMPLE_SEED),
+    accept: (t0, cell) => windowValid(ctx, t0, cell, true),
+  });
+}
+
+/**
+ * The same-input ridge of a run, fitted on its training period (every window when there are at
+ * most `windows` of them, else a seeded area-weighted sample of that many) with its penalty
+ * chosen on the run's validation windows. Training's linear start and evaluate's "linear"
+ * baseline both call this with the run's settings, so they are the same fit.
+ */
+export function fitPeriodRidge(ctx: FeatureContext, o: { split: TimeSplit; windows: number; validationWindows: number; seed: number; lambdas?: readonly number[] }): SameInputRidge {
+  const anchors = periodAnchors(o.split, o.split.train, 1);
+  const cells = ctx.cube.grid.width * ctx.cube.grid.height;
+  const train =
+    anchors.length * cells <= o.windows
+      ? allWindows(anchors, cells)
+      : sampleWindows({ grid: ctx.cube.grid, anchors, count: o.windows, seed: mixSeed(o.seed, RIDGE_SAMPLE_SEED), accept: (t, c) => windowValid(ctx, t, c, true) });
+  return fitSameInputRidge(ctx, train, validationWindows(ctx, o.split, o.validationWindows, o.seed), o.lambdas);
 }
 
 /**

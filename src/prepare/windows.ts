@@ -105,3 +105,14 @@ function searchCumulative(cumulative: Float64Array, x: number): number {
   }
   return lo;
 }
+
+/** Every (anchor, cell) pair, anchor-major. */
+export function allWindows(anchors: Int32Array, cells: number): WindowSample {
+  const t0 = new Int32Array(anchors.length * cells);
+  const cell = new Int32Array(anchors.length * cells);
+  for (let a = 0; a < anchors.length; a++) {
+    t0.fill(anchors[a]!, a * cells, (a + 1) * cells);
+    for (let c = 0; c < cells; c++) cell[a * cells + c] = c;
+  }
+  return { t0, cell };
+}

@@ -9,21 +9,10 @@ import { solveRidge } from '../prepare/ridge.js';
 import { storedTensor } from '../prepare/batches.js';
 import { gatherTargets, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
 import type { TimeSplit } from '../prepare/split.js';
-import { mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
+import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
 import { setLinearPath, type LinearStart, type ModelSpec } from '../model/model.js';
 
 type LayersModel = ReturnType<Tf['model']>;
-
-/** Every (anchor, cell) pair, anchor-major. */
-function allWindows(anchors: Int32Array, cells: number): WindowSample {
-  const t0 = new Int32Array(anchors.length * cells);
-  const cell = new Int32Array(anchors.length * cells);
-  for (let a = 0; a < anchors.length; a++) {
-    t0.fill(anchors[a]!, a * cells, (a + 1) * cells);
-    for (let c = 0; c < cells; c++) cell[a * cells + c] = c;
-  }
-  return { t0, cell };
-}
 
 /**
  * Fit the linear start on the training period and set the model's linear path to it. Small

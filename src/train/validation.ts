@@ -8,9 +8,10 @@ import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
 import type { Cube } from '../ingest/cube.js';
 import { fitLinearBaseline, linearForecast } from '../evaluate/baselines.js';
-import { windowValid, type FeatureContext } from '../prepare/features.js';
+import type { FeatureContext } from '../prepare/features.js';
+import { validationWindows } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
-import { mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
+import type { WindowSample } from '../prepare/windows.js';
 import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
 
 type LayersModel = ReturnType<Tf['model']>;
@@ -46,15 +47,8 @@ export interface ValidationSet {
 export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, config: Config, log: (l: string) => void): ValidationSet {
   const H = split.horizon;
   const cells = cube.grid.width * cube.grid.height;
-  const anchors = periodAnchors(split, split.validation, 1);
-  const count = Math.min(config.train.validationSamples, anchors.length * cells);
-  const sample = sampleWindows({
-    grid: cube.grid,
-    anchors,
-    count,
-    seed: mixSeed(config.train.seed, 0x7a11d),
-    accept: (t0, cell) => windowValid(ctx, t0, cell, true),
-  });
+  const sample = validationWindows(ctx, split, config.train.validationSamples, config.train.seed);
+  const count = sample.t0.length;
   const truth = new Float32Array(count * H);
   const persistence = new Float32Array(count * H);
   for (let i = 0; i < count; i++) {
