@@ -256,6 +256,34 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
 });
 
+test('an untrained model whose full linear path is training\'s same-input ridge scores as evaluate\'s "linear": skill 0', async () => {
+  const { loadBackend } = await import('../src/runtime/backend.js');
+  const { runTraining } = await import('../src/train/train.js');
+  const { loadForecaster } = await import('../src/forecast/forecast.js');
+  const { resolveCheckpointDir } = await import('../src/model/checkpoint.js');
+  const { tinyConfig, tinyCube } = await import('./train-fixtures.js');
+  const { tf, info } = await loadBackend('cpu');
+  const cube = tinyCube();
+  const config = tinyConfig({ epochs: 1 });
+  config.model.linearPath = 'full';
+  config.model.linearFrozen = true;
+  config.train.learningRate = 1e-12;
+  const runDir = join(tempDir('windcast-eval-full-'), 'run');
+  await runTraining({ tf, backend: info, cube, dataDir: '/fixture', runDir, run: 'full', config, progress: silentProgress, log: () => {} });
+  const checkpointDir = resolveCheckpointDir(runDir);
+  const forecaster = await loadForecaster(checkpointDir, tf);
+  let report: ReturnType<typeof evaluateCube>;
+  try {
+    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', settings: settings({ stride: 3, cellStride: 1 }), tf, backend: info.name, progress: silentProgress });
+  } finally {
+    forecaster.dispose();
+  }
+  // Evaluate refits the ridge from the checkpoint's stored settings: the fit training made.
+  const g = report.global;
+  g.skill.linear!.perLead.forEach((s, l) => assert.ok(Math.abs(s) < 1e-3, `+${l + 1} h: skill over linear ${s}`));
+  assert.ok(Math.abs(g.skill.linear!.mean) < 1e-4, `mean skill over linear ${g.skill.linear!.mean}`);
+});
+
 test('windcast evaluate on GeoTIFF files through the CLI; other data is refused with a DataError', async () => {
   const { writeGeoTiff } = await import('../src/output/geotiff-write.js');
   const { buildCatalog } = await import('../src/ingest/catalog.js');

@@ -200,15 +200,20 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push('');
   const bs = r.method.bootstrap;
   const [low, high] = r.headline.interval;
-  const verdict =
-    Number.isFinite(low) && Number.isFinite(high)
-      ? low > 0
-        ? 'the model is better than it beyond the interval'
-        : high < 0
-          ? 'the model is worse than it beyond the interval'
-          : 'the interval includes 0: no clear difference'
-      : `no interval: the ${r.testPeriod.windows} test windows make ${bs.blocks} block${bs.blocks === 1 ? '' : 's'} of ${bs.blockHours} h (evaluate.bootstrapBlockHours), fewer than the ${MIN_BLOCKS} an interval needs`;
-  out.push(`**Headline: skill over the same-input ridge ("${r.headline.against}") ${skillWithInterval(r.headline.skill, r.headline.interval)}** (mean over leads, ${Math.round(bs.level * 100)} % interval); ${verdict}.`);
+  const hasInterval = Number.isFinite(low) && Number.isFinite(high);
+  const verdict = hasInterval
+    ? low > 0
+      ? 'the model is better than it beyond the interval'
+      : high < 0
+        ? 'the model is worse than it beyond the interval'
+        : 'the interval includes 0: no clear difference'
+    : bs.blocks < MIN_BLOCKS
+      ? `no interval: the ${r.testPeriod.windows} test windows make ${bs.blocks} block${bs.blocks === 1 ? '' : 's'} of ${bs.blockHours} h (evaluate.bootstrapBlockHours), fewer than the ${MIN_BLOCKS} an interval needs`
+      : 'no interval: some lead has no scored value';
+  out.push(
+    `**Headline: skill over the same-input ridge ("${r.headline.against}") ${skillWithInterval(r.headline.skill, r.headline.interval)}** ` +
+      `(mean over leads${hasInterval ? `, ${Math.round(bs.level * 100)} % interval` : ''}); ${verdict}.`,
+  );
   out.push('');
 
   out.push('## Summary (mean over leads +1..+' + r.leads.length + ' h, area-weighted)');
