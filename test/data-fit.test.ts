@@ -169,10 +169,13 @@ test('a checkpoint from before heights (no height recorded) takes the data\'s ow
   assert.deepEqual(checkpointWind(old), { targetHeight: 'auto', variables: null });
 });
 
-test('the same cells in another raster type or row order fit (a GDAL GeoTIFF of a NetCDF is PixelIsArea, the NetCDF points)', () => {
+test('the same cells in another raster type, row order or float32 rounding fit (a GDAL GeoTIFF of a NetCDF)', () => {
   const meta = metaFor();
   const asArea = { ...cube.grid, pixelIsPoint: !cube.grid.pixelIsPoint, sourceSouthUp: !cube.grid.sourceSouthUp };
   assert.deepEqual(checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: asArea, bandCount: 1 })), []);
+  // gdal_translate of a float32 latitude axis: 52.5999984741 for 52.6.
+  const rounded = { ...asArea, lat0: Math.fround(cube.grid.lat0 + 0.3) - 0.3, lon0: cube.grid.lon0 + 4e-6 };
+  assert.deepEqual(checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: rounded, bandCount: 1 })), []);
   const shifted = { ...asArea, lon0: cube.grid.lon0 + cube.grid.dLon / 2 };
   assert.throws(() => checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: shifted, bandCount: 1 })), /grid differs from the one the model was trained on: first cell centre/);
 });

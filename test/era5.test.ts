@@ -2,11 +2,12 @@
  * ERA5 as users download it, end to end: train (one tiny epoch), evaluate and predict straight
  * from the shared NetCDF files (../shared/data/era5: Berlin 2017 NetCDF3, and two three-year
  * NetCDF4 files of the Arabian Sea set as a glob, a short period of the 27 years), the
- * checkpoint recording its inputs and target, 10 m vs 100 m targets, inspect on NetCDF, and
- * predict refusing data that lacks the checkpoint's inputs.
+ * checkpoint recording its inputs and target, 10 m vs 100 m targets, inspect on NetCDF, predict
+ * refusing data that lacks the checkpoint's inputs, and a Zarr store (ARCO-ERA5 names) written here.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -23,14 +24,15 @@ import { HOUR_MS } from '../src/core/time.js';
 import { loadDataCube } from '../src/ingest/cube.js';
 import { fingerprintGridded, openGridded, readGridded } from '../src/ingest/gridded.js';
 import { readMeta } from '../src/model/checkpoint.js';
-import { float, hoursSince1900, writeNetcdf3, type Nc3Var } from './gridded-fixtures.js';
-import { latLonFixture, writeFixture } from './ingest-fixtures.js';
+import { float, hoursSince1900, writeNetcdf3, writeZarrV2, type Nc3Var } from './gridded-fixtures.js';
+import { gdalOrSkip, latLonFixture, writeFixture } from './ingest-fixtures.js';
 
 const ERA5 = fileURLToPath(new URL('../../../shared/data/era5/', import.meta.url));
 const BERLIN = join(ERA5, 'era5_berlin_2017_3x2.nc');
 const ARABIAN = join(ERA5, 'arabian-sea-2x2-1997-2023');
 const present = existsSync(BERLIN) && existsSync(ARABIAN);
 const skip = !present && 'shared ERA5 files not present';
+const NAMES = ['u10', 'v10', 'u100', 'v100'];
 const root = mkdtempSync(join(tmpdir(), 'windcast-era5-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -220,4 +222,60 @@ test('inspect on NetCDF: files, hours, variables with heights, the target; gaps 
   writeFixture(join(dir, 'era5_2018-01-01T00.tif'), latLonFixture(3, 2, () => 1, { step: 0.25 }));
   await assert.rejects(inspect({ dir }, testContext(config())), (err: unknown) => err instanceof DataError && err.message.includes('holds both NetCDF files and GeoTIFFs (1); say which to read with a glob'));
   assert.equal((await inspect({ dir: join(dir, '*.nc') }, testContext(config()))).kind, 'gridded');
+});
+
+test('a Zarr store in the ARCO-ERA5 layout: inspect, train, predict; --variables takes the store\'s own names', async () => {
+  const store = join(root, 'arco.zarr');
+  const lats = [60, 59.75, 59.5];
+  const lons = [4, 4.25, 4.5, 4.75];
+  const hours = 800;
+  const t0 = Date.UTC(2022, 0, 1);
+  const long = { u10: '10m_u_component_of_wind', v10: '10m_v_component_of_wind', u100: '100m_u_component_of_wind', v100: '100m_v_component_of_wind' };
+  const field = (name: string) => {
+    const gain = name.endsWith('100') ? 1.3 : 1;
+    const out: number[] = [];
+    for (let t = 0; t < hours; t++) for (const la of lats) for (const lo of lons) out.push(gain * ((name.startsWith('u') ? 5 : -2) + 3 * Math.sin(t / 9 + la - lo) + 0.1 * (lo - 4)));
+    return out;
+  };
+  writeZarrV2(store, [
+    { name: 'time', dims: ['time'], shape: [hours], chunks: [100], dtype: 'int64', data: Array.from({ length: hours }, (_, t) => hoursSince1900(t0 + t * HOUR_MS)), attrs: { units: 'hours since 1900-01-01', calendar: 'proleptic_gregorian' }, fillValue: null },
+    { name: 'latitude', dims: ['latitude'], shape: [3], dtype: 'float32', data: lats, attrs: { units: 'degrees_north' } },
+    { name: 'longitude', dims: ['longitude'], shape: [4], dtype: 'float32', data: lons, attrs: { units: 'degrees_east' } },
+    ...Object.entries(long).map(([short, name]) => ({ name, dims: ['time', 'latitude', 'longitude'], shape: [hours, 3, 4], chunks: [100, 3, 4], dtype: 'float32' as const, data: field(short), attrs: { units: 'm s**-1' } })),
+  ]);
+  const r = await inspect({ dir: store }, testContext(config()));
+  assert.deepEqual([r.kind, r.gridded!.formats, r.wind!.heightM, r.wind!.otherHeightM], ['gridded', ['zarr-v2'], 100, 10]);
+  const own = await loadDataCube(store, config({ ingest: { variables: [long.u10, long.v10] } }).ingest, silentProgress);
+  assert.deepEqual([own.heightM, own.other, own.source.variables], [10, undefined, ['u10', 'v10']]);
+  const trained = await train({ data: store, run: 'zarr' }, testContext(config()));
+  assert.equal(trained.hours, hours);
+  const p = await predict({ model: trained.runDir, data: store, out: join(root, 'fc-zarr'), at: '2022-01-10T00Z' }, testContext(config()));
+  assert.deepEqual([p.issueTime, p.inputs.files, p.leads.length], ['2022-01-10T00Z', [store], 24]);
+  assert.ok(p.leads.every((l) => l.nodataCells === 0 && Number.isFinite(l.mean)));
+});
+
+test('GDAL referee: the README\'s second way (4-band GeoTIFFs named u10, v10, u100, v100) forecasts what the NetCDF does', { skip }, async (t) => {
+  if (!gdalOrSkip(t)) return;
+  const runDir = await trainedBerlin();
+  const dir = join(root, 'gdal-loop');
+  const tifs = join(dir, 'tif');
+  mkdirSync(tifs, { recursive: true });
+  const first = 4000; // hour index in 2017 of the first input hour
+  // One 24-band file per variable (band i = hour first + i), then per hour a VRT of band i of
+  // each, with the descriptions the README's loop adds, translated to one 4-band GeoTIFF.
+  for (const v of NAMES) execFileSync('gdal_translate', ['-q', '-unscale', '-ot', 'Float32', ...Array.from({ length: 24 }, (_, i) => ['-b', String(first + i + 1)]).flat(), `NETCDF:${BERLIN}:${v}`, join(dir, `${v}.tif`)]);
+  for (let i = 0; i < 24; i++) {
+    const bands = NAMES.map((v, b) => `<VRTRasterBand dataType="Float32" band="${b + 1}"><Description>${v}</Description><SimpleSource><SourceFilename relativeToVRT="1">${v}.tif</SourceFilename><SourceBand>${i + 1}</SourceBand></SimpleSource></VRTRasterBand>`);
+    const info = JSON.parse(execFileSync('gdalinfo', ['-json', join(dir, 'u10.tif')], { encoding: 'utf8' })) as { geoTransform: number[]; size: number[] };
+    writeFileSync(join(dir, 'uv.vrt'), `<VRTDataset rasterXSize="${info.size[0]}" rasterYSize="${info.size[1]}"><GeoTransform>${info.geoTransform.join(', ')}</GeoTransform>${bands.join('')}</VRTDataset>`);
+    const hour = new Date(Date.UTC(2017, 0, 1) + (first + i) * HOUR_MS).toISOString().slice(0, 13).replace(/[-T]/g, '');
+    execFileSync('gdal_translate', ['-q', '-a_srs', 'EPSG:4326', '-co', 'COMPRESS=DEFLATE', join(dir, 'uv.vrt'), join(tifs, `era5_${hour}.tif`)]);
+  }
+  const fromTifs = await predict({ model: runDir, data: tifs, out: join(dir, 'fc-tif') }, testContext(config()));
+  const fromNetcdf = await predict({ model: runDir, data: BERLIN, out: join(dir, 'fc-nc'), at: fromTifs.issueTime }, testContext(config()));
+  assert.equal(fromTifs.issueTime, new Date(Date.UTC(2017, 0, 1) + (first + 23) * HOUR_MS).toISOString().slice(0, 13) + 'Z');
+  fromTifs.leads.forEach((lead, j) => {
+    const other = fromNetcdf.leads[j]!;
+    for (const k of ['min', 'mean', 'max'] as const) assert.ok(Math.abs(lead[k] - other[k]) < 1e-3, `lead ${j + 1} ${k}: GeoTIFF ${lead[k]} vs NetCDF ${other[k]}`);
+  });
 });

@@ -119,13 +119,23 @@ function checkWind(meta: CheckpointMeta, data: DataFacts): void {
 }
 
 /**
+ * The same cells, whatever the file's own raster type or row order (a GDAL-made GeoTIFF of a
+ * NetCDF is PixelIsArea where the NetCDF is points) and within a thousandth of a cell (GDAL
+ * stores the geotransform of a float32 NetCDF axis: 52.5999984741 for 52.6).
+ */
+function sameCells(a: GridSpec, b: GridSpec): boolean {
+  const tol = 1e-3;
+  return a.width === b.width && a.height === b.height
+    && Math.abs(a.lon0 - b.lon0) <= tol * a.dLon && Math.abs(a.lat0 - b.lat0) <= tol * a.dLat
+    && Math.abs(a.dLon - b.dLon) * a.width <= tol * a.dLon && Math.abs(a.dLat - b.dLat) * a.height <= tol * a.dLat;
+}
+
+/**
  * Throw unless the checkpoint described by `meta` can be used on `data` as `options` asks.
  * Returns the differences accepted only because of `resume.force` (to be logged); else [].
  */
 export function checkDataFits(meta: CheckpointMeta, data: DataFacts, options: DataFitOptions = {}): string[] {
-  // The same cells will do: a raster type or row order of the file's own (a GDAL-made GeoTIFF
-  // of a NetCDF is PixelIsArea where the NetCDF is points) does not move a cell centre.
-  const diffs = gridDifferences(meta.grid, { ...data.grid, pixelIsPoint: meta.grid.pixelIsPoint, sourceSouthUp: meta.grid.sourceSouthUp });
+  const diffs = sameCells(meta.grid, data.grid) ? [] : gridDifferences(meta.grid, data.grid);
   if (diffs.length > 0) {
     throw new DataError(data.source, `grid differs from the one the model was trained on: ${diffs.join('; ')} (model vs this data)`);
   }
