@@ -21,7 +21,7 @@ const PINNED = {
   ingest: { timePattern: 'auto', glob: '*.tif', cacheEncoding: 'float32', cache: true, workers: 0, targetHeight: 'auto', variables: null },
   model: {
     lookback: 24, horizon: 24, units: 64, layers: 1, dropout: 0, ringsDeg: [0.25, 1, 4],
-    predictDelta: true, normalization: 'cell', linearSkip: true, useUV: true, lstm: 'fast',
+    predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'low-rank', linearFrozen: false, useUV: true, lstm: 'fast',
   },
   train: {
     epochs: 12, samplesPerEpoch: 300000, maxPassesPerEpoch: 4, validationSamples: 60000, batchSize: 4096,

@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBackend } from '../src/runtime/backend.js';
-import { readMeta } from '../src/model/checkpoint.js';
+import { loadCheckpoint, readMeta } from '../src/model/checkpoint.js';
+import { forecastWindows } from '../src/forecast/forecast.js';
+import { featureContext } from '../src/prepare/features.js';
+import { fitPeriodRidge, ridgeForecast } from '../src/prepare/ridge.js';
 import { runCli } from '../src/cli.js';
 import { train } from '../src/commands/train.js';
 import { testContext } from '../src/commands/context.js';
@@ -243,6 +246,36 @@ test('the linear start: the untrained model beats persistence and is near the li
   // (cells with unlike statistics, few windows) the two differ by several per cent.
   assert.ok(before < persistence, `start ${before} vs persistence ${persistence}`);
   assert.ok(before < linear * 1.1, `start ${before} vs linear ${linear}`);
+});
+
+test('the full linear path starts as the same-input ridge: the untrained model forecasts exactly that ridge', async () => {
+  const cube = tinyCube();
+  const config = tinyConfig({ epochs: 1 });
+  config.model.linearPath = 'full';
+  config.model.linearFrozen = true;
+  config.train.learningRate = 1e-12;
+  const lines: string[] = [];
+  const runDir = join(tmp('full'), 'run');
+  await runTraining({ tf, backend: info, cube, dataDir: 'f', runDir, run: 'run', config, progress: silentProgress, log: (l) => lines.push(l) });
+  assert.match(lines.join('\n'), /linear path: the same-input ridge \(\d+ inputs\) fitted on \d+ training windows, penalty [\d.e-]+ chosen on validation .*frozen/);
+  const loaded = await loadCheckpoint(tf, join(runDir, 'best'));
+  try {
+    assert.equal(loaded.meta.model.linearPath, 'full');
+    const ctx = featureContext(cube, loaded.meta.features, loaded.stats);
+    const ridge = fitPeriodRidge(ctx, { split: loaded.meta.split, windows: config.train.linearFitWindows, validationWindows: config.train.validationSamples, seed: config.train.seed });
+    const t0 = loaded.meta.split.test.startHour + 30;
+    const cells = Int32Array.from({ length: 20 }, (_, i) => i * 4);
+    const H = loaded.meta.features.horizon;
+    const fromModel = new Float32Array(cells.length * H);
+    forecastWindows(tf, { model: loaded.model, ctx, t0, cells, batch: 8, out: fromModel });
+    const fromRidge = ridgeForecast(ridge, ctx, t0, cells, new Float32Array(cells.length * H));
+    let worst = 0;
+    for (let i = 0; i < fromModel.length; i++) worst = Math.max(worst, Math.abs(fromModel[i]! - fromRidge[i]!));
+    assert.ok(worst < 1e-3, `model vs ridge: largest difference ${worst} m/s`);
+    assert.equal(loaded.model.getLayer('linear').trainableWeights.length, 0, 'frozen: the linear path is not trained');
+  } finally {
+    loaded.model.dispose();
+  }
 });
 
 test('on native TensorFlow the log names the LSTM kernels that run (CI: windcast\'s own)', async (t) => {

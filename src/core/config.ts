@@ -64,6 +64,14 @@ export const ModelConfigSchema = z.strictObject({
   normalization: z.enum(['cell', 'global']).default('cell'),
   /** A linear path from the inputs to the outputs beside the LSTM (starts as persistence). */
   linearSkip: z.boolean().default(true),
+  /**
+   * The linear path's form: 'full' is a dense layer on every input at every hour, started at
+   * the same-input ridge (the fair linear baseline), so the untrained model is that ridge;
+   * 'low-rank' (the form before) projects each hour to a few channels first.
+   */
+  linearPath: z.enum(['full', 'low-rank']).default('low-rank'),
+  /** Keep the linear path at its least-squares start; only the LSTM and its head train. */
+  linearFrozen: z.boolean().default(false),
   /** Use u/v as features when the data has them. */
   useUV: z.boolean().default(true),
   /**

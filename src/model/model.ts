@@ -34,6 +34,14 @@ export const ModelSpecSchema = z.object({
   seed: z.number().int(),
   /** LSTM implementation (absent in older checkpoints: 'layers'). */
   lstm: z.enum(['fast', 'layers']).optional(),
+  /**
+   * The linear path's form (absent in older checkpoints: 'low-rank'): 'low-rank' projects each
+   * hour to LINEAR_CHANNELS values first; 'full' is one dense layer on every input at every
+   * hour, the form of the same-input ridge (prepare/ridge.ts) it starts from.
+   */
+  linearPath: z.enum(['low-rank', 'full']).optional(),
+  /** The linear path keeps its start (the ridge) and only the LSTM and head train. */
+  linearFrozen: z.boolean().optional(),
 });
 
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
@@ -80,7 +88,13 @@ export function buildModel(tf: Tf, spec: ModelSpec, lstmLayer: LstmLayerFactory 
   let out = tf.layers
     .dense({ units: spec.horizon, name: 'head', kernelInitializer: 'zeros' })
     .apply(h) as typeof h;
-  if (spec.linearSkip) {
+  if (spec.linearSkip && spec.linearPath === 'full') {
+    const flat = tf.layers.flatten({ name: 'flatten' }).apply(input) as typeof h;
+    const linear = tf.layers
+      .dense({ units: spec.horizon, name: 'linear', kernelInitializer: 'zeros', trainable: !spec.linearFrozen })
+      .apply(flat) as typeof h;
+    out = tf.layers.add({ name: 'sum' }).apply([out, linear]) as typeof h;
+  } else if (spec.linearSkip) {
     // Low rank: each hour's features are first projected to LINEAR_CHANNELS values (shared over
     // hours), then one dense layer maps the lookback x channels series to the leads. A full
     // dense on all lookback x features inputs has ~10k weights and overfits small datasets.
@@ -166,6 +180,30 @@ export function setLinearPath(
   try {
     model.getLayer('linear_proj').setWeights([tensors[0]!]);
     model.getLayer('linear').setWeights([tensors[1]!, tensors[2]!]);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/**
+ * Set a 'full' linear path to a same-input ridge (prepare/ridge.ts): its coefficients are laid
+ * out as gatherWindow writes the inputs (hour-major), which is the order flatten produces, so
+ * the untrained model forecasts exactly that ridge.
+ */
+export function setFullLinearPath(
+  tf: Tf,
+  model: LayersModel,
+  spec: ModelSpec,
+  ridge: { inputs: number; horizon: number; coef: Float64Array },
+  makeTensor: (values: Float32Array, shape: number[]) => Tensor,
+): void {
+  const P = spec.lookback * spec.nFeatures;
+  if (spec.linearPath !== 'full') throw new Error('setFullLinearPath needs a model built with the full linear path');
+  if (ridge.inputs !== P || ridge.horizon !== spec.horizon) throw new Error(`the ridge has ${ridge.inputs} inputs x ${ridge.horizon} leads, the model ${P} x ${spec.horizon}`);
+  const H = spec.horizon;
+  const tensors = [makeTensor(Float32Array.from(ridge.coef.subarray(0, P * H)), [P, H]), makeTensor(Float32Array.from(ridge.coef.subarray(P * H, (P + 1) * H)), [H])];
+  try {
+    model.getLayer('linear').setWeights(tensors);
   } finally {
     tf.dispose(tensors);
   }

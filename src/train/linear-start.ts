@@ -10,7 +10,8 @@ import { storedTensor } from '../prepare/batches.js';
 import { gatherTargets, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
 import type { TimeSplit } from '../prepare/split.js';
 import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
-import { setLinearPath, type LinearStart, type ModelSpec } from '../model/model.js';
+import { setFullLinearPath, setLinearPath, type LinearStart, type ModelSpec } from '../model/model.js';
+import { fitPeriodRidge, type SameInputRidge } from '../prepare/ridge.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
@@ -27,8 +28,14 @@ export function startLinearPath(options: {
   ctx: FeatureContext;
   split: TimeSplit;
   config: Config;
-}): number {
+}): { windows: number; ridge?: SameInputRidge } {
   const { tf, model, modelSpec, ctx, split, config } = options;
+  const makeTensor = (values: Float32Array, shape: number[]) => storedTensor(tf, values, shape, 'float32');
+  if (modelSpec.linearPath === 'full') {
+    const ridge = fitPeriodRidge(ctx, { split, windows: config.train.linearFitWindows, validationWindows: config.train.validationSamples, seed: config.train.seed });
+    setFullLinearPath(tf, model, modelSpec, ridge, makeTensor);
+    return { windows: ridge.windows, ridge };
+  }
   const fitAnchors = periodAnchors(split, split.train, 1);
   const grid = ctx.cube.grid;
   const cells = grid.width * grid.height;
@@ -43,8 +50,8 @@ export function startLinearPath(options: {
           accept: (t, c) => windowValid(ctx, t, c, true),
         });
   const start = fitLinearStart(ctx, fitSample, config.evaluate.ridgeLambda);
-  setLinearPath(tf, model, modelSpec, start, (values, shape) => storedTensor(tf, values, shape, 'float32'));
-  return fitSample.t0.length;
+  setLinearPath(tf, model, modelSpec, start, makeTensor);
+  return { windows: fitSample.t0.length };
 }
 
 /**

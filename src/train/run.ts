@@ -120,6 +120,7 @@ export function startRun(options: TrainOptions): Run {
     linearSkip: config.model.linearSkip,
     seed: config.train.seed,
     lstm: config.model.lstm,
+    ...(config.model.linearPath === 'full' ? { linearPath: 'full' as const, linearFrozen: config.model.linearFrozen } : {}),
   };
   const state: TrainingState = {
     learningRate: config.train.learningRate,

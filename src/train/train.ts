@@ -21,6 +21,7 @@ import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemporaries } from '../core/atomic.js';
 import type { Progress } from '../core/progress.js';
+import { RIDGE_LAMBDAS } from '../prepare/ridge.js';
 import { BatchWorker, batchTensors } from '../prepare/batches.js';
 import { featureContext, windowValid, type FeatureContext } from '../prepare/features.js';
 import { describeSplit, type TimeSplit } from '../prepare/split.js';
@@ -120,8 +121,12 @@ function prepareData(options: TrainOptions, run: Run): RunData {
       : `LSTM kernels: TensorFlow's (about 1.5x slower per step; windcast's fused kernels not loaded: ${whyNotLoaded(ops)})`);
   }
   if (run.startEpoch === 0 && modelSpec.linearSkip) {
-    const windows = startLinearPath({ tf, model, modelSpec, ctx, split, config });
-    log(`linear path: started from a least-squares fit on ${windows} training windows`);
+    const start = startLinearPath({ tf, model, modelSpec, ctx, split, config });
+    log(
+      start.ridge
+        ? `linear path: the same-input ridge (${modelSpec.lookback * modelSpec.nFeatures} inputs) fitted on ${start.windows} training windows, penalty ${start.ridge.lambda} chosen on validation (RMSE ${start.ridge.validationRmse.map((r) => r.toFixed(3)).join(' / ')} m/s for ${RIDGE_LAMBDAS.join(' / ')})${modelSpec.linearFrozen ? ', frozen' : ''}`
+        : `linear path: started from a least-squares fit on ${start.windows} training windows`,
+    );
   }
   const validation = buildValidation(cube, ctx, split, config, log);
   log(`validation: ${validation.sample.t0.length} windows; persistence RMSE ${f3(validation.persistenceRmse)} m/s, linear baseline ${f3(validation.linearRmse)} m/s`);
