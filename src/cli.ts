@@ -43,6 +43,18 @@ function runName(value: string): string {
   return value;
 }
 
+function targetHeight(value: string): 'auto' | 10 | 100 {
+  if (value === 'auto') return 'auto';
+  if (value === '10' || value === '100') return Number(value) as 10 | 100;
+  throw new InvalidArgumentError(`--target-height must be 10, 100 or auto, got "${value}"`);
+}
+
+function variableList(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new InvalidArgumentError(`--variables must name variables, e.g. u100,v100,u10,v10, got "${value}"`);
+  return names;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -87,6 +99,12 @@ function configFlag<S extends keyof Config>(
 }
 
 const backendFlag = () => configFlag('--backend <name>', 'TensorFlow.js backend', 'runtime', 'backend');
+const targetHeightFlag = () =>
+  configFlag('--target-height <m>', 'height of the wind speed to forecast, 10 or 100 m; auto: 100 m when the data has it (hub height), else 10 m', 'ingest', 'targetHeight', { parse: targetHeight });
+const variablesFlag = () =>
+  configFlag('--variables <names>', 'variables to read, comma-separated ERA5 names (u100,v100,u10,v10,si10) or the files\' own', 'ingest', 'variables', { parse: variableList, defaultText: 'all the wind there is' });
+/** What --data (and inspect's argument) may be. */
+const DATA_HELP = 'hourly GeoTIFFs (a folder or glob), or ERA5 NetCDF (a file, a glob or a folder of them) or a Zarr store';
 const modelsDirFlag = () => configFlag('--models-dir <dir>', 'folder holding the runs', 'runtime', 'modelsDir');
 
 /** The config file (or the schema's defaults) with the command's flags written over it. */
@@ -153,12 +171,14 @@ export function buildProgram(): Command {
 
   program
     .command('inspect')
-    .description('Check a folder of hourly GeoTIFFs before training: hours, gaps, grid, values, memory.')
-    .argument('<dir>', 'folder (or glob) of hourly GeoTIFFs')
+    .description('Check data before training: files, hours, gaps, grid, wind variables and heights, values, memory.')
+    .argument('<data>', DATA_HELP)
     .option('--json', 'machine-readable output')
     .addOption(configFlag('--glob <pattern>', 'file pattern inside the folder', 'ingest', 'glob'))
     .addOption(configFlag('--time-pattern <kind>', "how to read each file's hour", 'ingest', 'timePattern'))
-    .addHelpText('after', '\nExample:\n  windcast inspect data/synth --json')
+    .addOption(variablesFlag())
+    .addOption(targetHeightFlag())
+    .addHelpText('after', '\nExamples:\n  windcast inspect data/synth --json\n  windcast inspect era5.nc\n  windcast inspect \'era5/*.nc\'')
     .action(async (dir: string, opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { inspect, formatInspectResult, requireReadyForTraining } = await import('./commands/inspect.js');
@@ -184,7 +204,7 @@ export function buildProgram(): Command {
     .command('evaluate')
     .description('Score a checkpoint on its own test period beside persistence, yesterday, climatology, the same-input ridge and a speed-only ridge, each skill with a 95 % interval.')
     .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
-    .requiredOption('--data <dir>', 'folder of hourly GeoTIFFs the checkpoint was trained on')
+    .requiredOption('--data <path>', `the data the checkpoint was trained on: ${DATA_HELP}`)
     .requiredOption('--out <dir>', 'where report.json, report.md and rmse_by_lead.png (.svg, .vl.json) go')
     .addOption(configFlag('--stride <hours>', 'hours between scored windows', 'evaluate', 'stride', { parse: int('--stride', 1) }))
     .addOption(configFlag('--full', 'score every cell', 'evaluate', 'cellStride', { defaultText: `every ${defaults.evaluate.cellStride}th row and column`, value: () => 1 }))
@@ -199,7 +219,7 @@ export function buildProgram(): Command {
   program
     .command('train')
     .description(`Train the LSTM forecaster (+1..+${horizon} h from the last ${lookback} h at every cell); checkpoints in <models-dir>/<run>/.`)
-    .requiredOption('--data <dir>', 'folder of hourly GeoTIFFs')
+    .requiredOption('--data <path>', DATA_HELP)
     .requiredOption('--run <name>', 'run name: checkpoints go to <models-dir>/<name>/ (last/, best/)', runName)
     .addOption(configFlag('--epochs <n>', 'epochs', 'train', 'epochs', { parse: int('--epochs', 1) }))
     .addOption(configFlag('--samples-per-epoch <n>', '(time, cell) windows drawn per epoch', 'train', 'samplesPerEpoch', { parse: int('--samples-per-epoch', 1) }))
@@ -207,8 +227,10 @@ export function buildProgram(): Command {
     .option('--resume', 'continue from <run>/last/: epoch counter, weights, optimizer state')
     .option('--force', 'resume on different data, or start over on a run that already has checkpoints')
     .addOption(configFlag('--seed <n>', 'random seed; same seed and backend, same weights', 'train', 'seed', { parse: int('--seed') }))
+    .addOption(variablesFlag())
+    .addOption(targetHeightFlag())
     .addOption(modelsDirFlag())
-    .addHelpText('after', '\nExample:\n  windcast train --data data/synth --run synth --epochs 12')
+    .addHelpText('after', "\nExamples:\n  windcast train --data data/synth --run synth --epochs 12\n  windcast train --data 'era5/*.nc' --run site --target-height 100")
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { train, formatTrainResult } = await import('./commands/train.js');
@@ -219,7 +241,7 @@ export function buildProgram(): Command {
     .command('predict')
     .description(`Forecast +1..+${horizon} h from the latest ${lookback} hours: one GeoTIFF per lead (or one ${horizon}-band file), or a table, CSV and JSON for chosen sites.`)
     .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
-    .requiredOption('--data <dir>', `folder of hourly GeoTIFFs holding the ${lookback} hours before the issue time`)
+    .requiredOption('--data <path>', `${DATA_HELP}, holding the ${lookback} hours before the issue time (read as the checkpoint says: its height and inputs)`)
     .requiredOption('--out <dir>', 'output folder (created if missing; earlier files of the same names are replaced only when the new forecast is complete)')
     .option('--at <iso>', 'issue time, the last observed hour, e.g. 2024-01-31T00Z (default: the latest hour in --data)')
     .option('--points <lat,lon>', 'forecast only at this site, LAT,LON or NAME=LAT,LON in degrees (repeatable); no grids are written', collect)

@@ -19,12 +19,12 @@ const EXPECTED: Record<string, Record<string, string>> = {
     '--hours': 'synth.hours', '--seed': 'synth.seed', '--start': 'synth.start', '--step': 'synth.step',
     '--bbox': 'synth.bbox', '--bands': 'synth.bands', '--compress': 'synth.compress', '--lon180': 'synth.lon180',
   },
-  inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern' },
+  inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight' },
   doctor: { '--backend': 'runtime.backend' },
   evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--backend': 'runtime.backend' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
-    '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir',
+    '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
   },
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
@@ -42,6 +42,7 @@ const DERIVED_DEFAULTS: Record<string, Record<string, string>> = {
 /** How the help shows a schema value; the two flags that describe theirs in words. */
 function shownDefault(command: string, flag: string, section: keyof Config, key: string): string {
   if (flag === '--bbox') return 'the whole globe';
+  if (flag === '--variables') return 'all the wind there is';
   if (command === 'evaluate' && flag === '--full') return `every ${DEFAULTS.evaluate.cellStride}th row and column`;
   const value = (DEFAULTS[section] as Record<string, unknown>)[key];
   return Array.isArray(value) ? value.join(',') : String(value);

@@ -18,7 +18,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'windcast-config-'));
  */
 const PINNED = {
   synth: { hours: 720, seed: 42, start: '2024-01-01T00Z', step: 0.25, bbox: null, bands: 'speed', compress: 'deflate', lon180: false },
-  ingest: { timePattern: 'auto', glob: '*.tif', cacheEncoding: 'float32', cache: true, workers: 0 },
+  ingest: { timePattern: 'auto', glob: '*.tif', cacheEncoding: 'float32', cache: true, workers: 0, targetHeight: 'auto', variables: null },
   model: {
     lookback: 24, horizon: 24, units: 64, layers: 1, dropout: 0, ringsDeg: [0.25, 1, 4],
     predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'low-rank', linearFrozen: false, useUV: true, lstm: 'fast',

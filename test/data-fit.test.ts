@@ -8,17 +8,20 @@ import { CheckpointError, DataError } from '../src/core/errors.js';
 import { era5Grid, gridDifferences } from '../src/core/grid.js';
 import { isoHour } from '../src/core/time.js';
 import type { CheckpointMeta } from '../src/model/checkpoint.js';
-import { checkDataFits, cubeFacts, fileFacts } from '../src/model/data-fit.js';
+import { checkDataFits, checkpointWind, cubeFacts, fileFacts, griddedFacts } from '../src/model/data-fit.js';
+import type { Cube } from '../src/ingest/cube.js';
+import type { GriddedDataset } from '../src/ingest/gridded.js';
+import type { BandWind } from '../src/ingest/raster.js';
 import { splitHours } from '../src/prepare/split.js';
 import { makeCube } from './train-fixtures.js';
 
 const cube = makeCube({ hours: 300, step: 30 });
 
 /** The parts of a checkpoint's meta.json the check reads, for a model trained on `cube`. */
-function metaFor(options: { uv?: boolean; nFeatures?: number } = {}): CheckpointMeta {
+function metaFor(options: { uv?: boolean; nFeatures?: number; heightM?: number; otherHeightM?: number; variables?: string[] } = {}): CheckpointMeta {
   return {
     grid: cube.grid,
-    features: { uv: options.uv ?? false },
+    features: { uv: options.uv ?? false, heightM: options.heightM ?? null, otherHeightM: options.otherHeightM ?? null, variables: options.variables ?? [] },
     model: { nFeatures: options.nFeatures ?? 13 },
     split: splitHours({ hours: 300, lookback: 24, horizon: 24, fractions: [0.6, 0.2, 0.2] }),
     data: { dir: '/data/train', fingerprint: cube.source.fingerprint, hours: 300, firstHour: isoHour(cube.times[0]!), lastHour: isoHour(cube.times[299]!), uv: false },
@@ -98,4 +101,81 @@ test('sameData and resume need a whole dataset, not one file: a bug, not a user 
     assert.ok(!(err instanceof DataError) && !(err instanceof CheckpointError));
     return true;
   });
+});
+
+// ---- Heights: the wind a model was trained on (speed at its height, u/v there, the other height's u/v).
+
+/** The cube read at `heightM` (u/v there), with the other height's u/v when `other` is given. */
+function cubeAt(heightM: number | null, other?: number): Cube {
+  const uv = makeCube({ hours: 300, step: 30, uv: true });
+  return { ...uv, heightM, ...(other !== undefined ? { other: { heightM: other, u: uv.u!, v: uv.v! } } : {}) };
+}
+
+/** What openGridded says of a file holding these variables (only the parts the check reads). */
+function gridded(input: string, variables: string[], speedHeight: number): GriddedDataset {
+  const role = (n: string) => {
+    const m = /^(u|v|si)(\d+)$/.exec(n)!;
+    return { component: m[1] === 'si' ? ('speed' as const) : (m[1] as 'u' | 'v'), height: Number(m[2]) };
+  };
+  const heights = [...new Set(variables.map((n) => role(n).height))].sort((a, b) => a - b);
+  return { input, grid: cube.grid, heights, speed: { height: speedHeight, from: [], derived: true }, variables: variables.map((n) => ({ name: n, sourceNames: [n], units: 'm s**-1', longName: n, wind: role(n) })) } as unknown as GriddedDataset;
+}
+
+const band = (name: string | null, component: BandWind['component'], heightM: number | null): BandWind => ({ name, component, heightM });
+const fourBands = [band('u10', 'u', 10), band('v10', 'v', 10), band('u100', 'u', 100), band('v100', 'v', 100)];
+
+test('a 100 m model with 10 m inputs fits data with both heights: a cube read so, a 4-band file, a NetCDF', () => {
+  const meta = metaFor({ uv: true, heightM: 100, otherHeightM: 10, variables: ['u10', 'u100', 'v10', 'v100'] });
+  assert.deepEqual(checkDataFits(meta, cubeFacts(cubeAt(100, 10), '/data/cube')), []);
+  assert.deepEqual(checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: cube.grid, bandCount: 4, winds: fourBands })), []);
+  assert.deepEqual(checkDataFits(meta, griddedFacts(gridded('/data/era5.nc', ['u100', 'v100', 'u10', 'v10'], 100))), []);
+  // Its default speed height is 10 m, but 100 m is there to be read: fine before reading.
+  assert.deepEqual(checkDataFits(meta, griddedFacts(gridded('/data/era5.nc', ['u100', 'v100', 'u10', 'v10'], 10))), []);
+  assert.deepEqual(checkpointWind(meta), { targetHeight: 100, variables: ['u10', 'u100', 'v10', 'v100'] });
+});
+
+test('refused: data without wind at the model\'s height, one message per way of lacking it', () => {
+  const meta = metaFor({ uv: true, heightM: 100 });
+  refuses(() => checkDataFits(meta, griddedFacts(gridded('/data/ten.nc', ['u10', 'v10'], 10))), DataError,
+    '/data/ten.nc: the model forecasts wind at 100 m, but this data has wind at 10 m only');
+  refuses(() => checkDataFits(meta, fileFacts({ path: '/data/uv.tif', grid: cube.grid, bandCount: 2 })), DataError,
+    '/data/uv.tif: the model forecasts wind at 100 m, but this data does not say the height of its wind (name GeoTIFF bands u100, v100 in their descriptions, or give the NetCDF)');
+  refuses(() => checkDataFits(meta, cubeFacts(cubeAt(null), '/data/unnamed')), DataError,
+    '/data/unnamed: the model forecasts wind at 100 m, but this data does not say the height of its wind (name GeoTIFF bands u100, v100 in their descriptions, or give the NetCDF)');
+  // A cube already read at 10 m (resuming with another --target-height) cannot become 100 m wind.
+  refuses(() => checkDataFits(meta, cubeFacts(cubeAt(10, 100), '/data/cube')), DataError,
+    '/data/cube: its wind speed was read at 10 m (ingest.targetHeight), but the model forecasts wind at 100 m');
+  // u/v at 100 m are inputs: a 100 m speed alone will not do.
+  refuses(() => checkDataFits(meta, griddedFacts(gridded('/data/si.nc', ['si100', 'u10', 'v10'], 100))), DataError,
+    '/data/si.nc: the model was trained with u/v inputs but this data has wind speed only at 100 m');
+});
+
+test("refused: data without the other height's u/v the model takes as inputs", () => {
+  const meta = metaFor({ uv: true, heightM: 100, otherHeightM: 10 });
+  refuses(() => checkDataFits(meta, griddedFacts(gridded('/data/hub.nc', ['u100', 'v100'], 100))), DataError,
+    '/data/hub.nc: the model also takes u/v at 10 m (u10, v10) as inputs, but this data has wind at 100 m only');
+  refuses(() => checkDataFits(meta, fileFacts({ path: '/data/hub.tif', grid: cube.grid, bandCount: 2, winds: [band('u100', 'u', 100), band('v100', 'v', 100)] })), DataError,
+    '/data/hub.tif: the model also takes u/v at 10 m (u10, v10) as inputs, but this data has wind at 100 m only');
+  refuses(() => checkDataFits(meta, cubeFacts(cubeAt(100), '/data/cube')), DataError,
+    '/data/cube: the model also takes u/v at 10 m (u10, v10) as inputs, but this data has wind at 100 m only');
+  refuses(() => checkDataFits(meta, griddedFacts(gridded('/data/si10.nc', ['u100', 'v100', 'si10'], 100))), DataError,
+    '/data/si10.nc: the model also takes u/v at 10 m (u10, v10) as inputs, but this data has wind at 100 m and 10 m (speed only)');
+});
+
+test('a checkpoint from before heights (no height recorded) takes the data\'s own target, as before', () => {
+  const old = metaFor({ uv: true });
+  assert.deepEqual(checkDataFits(old, fileFacts({ path: '/data/h.tif', grid: cube.grid, bandCount: 4, winds: fourBands })), []);
+  assert.deepEqual(checkDataFits(old, cubeFacts(cubeAt(10, 100), '/data/cube')), []);
+  assert.deepEqual(checkpointWind(old), { targetHeight: 'auto', variables: null });
+});
+
+test('the same cells in another raster type, row order or float32 rounding fit (a GDAL GeoTIFF of a NetCDF)', () => {
+  const meta = metaFor();
+  const asArea = { ...cube.grid, pixelIsPoint: !cube.grid.pixelIsPoint, sourceSouthUp: !cube.grid.sourceSouthUp };
+  assert.deepEqual(checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: asArea, bandCount: 1 })), []);
+  // gdal_translate of a float32 latitude axis: 52.5999984741 for 52.6.
+  const rounded = { ...asArea, lat0: Math.fround(cube.grid.lat0 + 0.3) - 0.3, lon0: cube.grid.lon0 + 4e-6 };
+  assert.deepEqual(checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: rounded, bandCount: 1 })), []);
+  const shifted = { ...asArea, lon0: cube.grid.lon0 + cube.grid.dLon / 2 };
+  assert.throws(() => checkDataFits(meta, fileFacts({ path: '/data/h.tif', grid: shifted, bandCount: 1 })), /grid differs from the one the model was trained on: first cell centre/);
 });

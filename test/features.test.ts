@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
-import { buildStencil, featureContext, featureSpec, gatherTargets, gatherWindow, stencilCell } from '../src/prepare/features.js';
+import { buildStencil, featureContext, featureSpec, FeatureSpecSchema, gatherTargets, gatherWindow, stencilCell } from '../src/prepare/features.js';
+import { featuresOnThread, shareFeatures } from '../src/prepare/batches.js';
 import { era5Grid, type GridSpec } from '../src/core/grid.js';
 import { computeStats } from '../src/prepare/normalize.js';
 import { makeCube } from './train-fixtures.js';
@@ -147,4 +148,53 @@ test('the cell-major copy gathers exactly the same features and targets as the c
       assert.deepEqual(ya, yb);
     }
   }
+});
+
+test("the other height's u/v are features after u/v, divided by the cell's speed deviation; every layout gathers them alike", () => {
+  const cube = makeCube({ hours: 120, step: 30, nans: 20, uv: true });
+  // u/v at 10 m: the 100 m wind weakened and turned, so they differ from u/v at every cell and hour.
+  const other = { heightM: 10, u: cube.u!.map((x, i) => 0.7 * x + 0.1 * cube.v![i]!), v: cube.v!.map((x, i) => 0.7 * x - 0.1 * cube.u![i]!) };
+  const tall: Cube = { ...cube, heightM: 100, other };
+  const stats = computeStats(tall, { startHour: 0, endHour: 80 }, 'cell');
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [30], uv: true, dayOfYear: false, predictDelta: true, normalization: 'cell', heightM: 100, otherHeightM: 10, variables: ['u10', 'u100', 'v10', 'v100'] });
+  assert.deepEqual(spec.names.slice(-4), ['u', 'v', 'u10', 'v10']);
+  assert.equal(spec.nFeatures, featureSpec({ ...spec, otherHeightM: null }).nFeatures + 2);
+  assert.deepEqual([spec.heightM, spec.otherHeightM, spec.variables], [100, 10, ['u10', 'u100', 'v10', 'v100']]);
+  const hourMajor = featureContext(tall, spec, stats);
+  const cellMajorCtx = featureContext(tall, spec, stats, { cellMajor: true });
+  const onThread = featuresOnThread(shareFeatures(cellMajorCtx, { copy: false }));
+  const F = spec.nFeatures;
+  const cells = cube.grid.width * cube.grid.height;
+  const xs = [hourMajor, cellMajorCtx, onThread].map(() => new Float32Array(24 * F));
+  let checked = 0;
+  for (const t0 of [23, 60, 95]) {
+    for (let cell = 0; cell < cells; cell += 7) {
+      const ok = [hourMajor, cellMajorCtx, onThread].map((ctx, k) => gatherWindow(ctx, t0, cell, xs[k]!, 0));
+      assert.deepEqual(ok.slice(1), [ok[0], ok[0]]);
+      assert.deepEqual(xs[1], xs[0]);
+      assert.deepEqual(xs[2], xs[0]);
+      for (let h = 0; h < 24; h++) {
+        const i = (t0 - 23 + h) * cells + cell;
+        const inv = 1 / stats.std[cell]!;
+        const want = [cube.u![i]! * inv, cube.v![i]! * inv, other.u[i]! * inv, other.v[i]! * inv];
+        const got = Array.from(xs[0]!.subarray(h * F + F - 4, (h + 1) * F));
+        want.forEach((w, k) => assert.ok(Math.abs(got[k]! - (Number.isNaN(w) ? 0 : w)) < 1e-5, `t0 ${t0} cell ${cell} hour ${h} feature ${spec.names[F - 4 + k]}: ${got[k]} vs ${w}`));
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 100);
+  // A cube without the other height cannot serve this spec (data-fit refuses such data first).
+  assert.throws(() => featureContext(cube, spec, stats), /u\/v at 10 m but the cube has none at a second height/);
+});
+
+test('a feature spec from before heights (a checkpoint of an earlier version) loads with the defaults that reproduce it', () => {
+  const current = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [0.25, 1, 4], uv: true, dayOfYear: false, predictDelta: true, normalization: 'cell' });
+  const { heightM: _h, otherHeightM: _o, variables: _v, ...old } = current;
+  const parsed = FeatureSpecSchema.parse(old);
+  assert.deepEqual(parsed, current);
+  assert.equal(parsed.heightM, null);
+  assert.equal(parsed.otherHeightM, null);
+  assert.deepEqual(parsed.variables, []);
+  assert.equal(parsed.nFeatures, 18);
 });

@@ -37,6 +37,8 @@ export interface FixtureOptions {
   scale?: number[];
   offset?: number[];
   items?: Record<string, string>;
+  /** Per-band GDAL metadata items, e.g. { DESCRIPTION: 'u100' } as GDAL writes band descriptions. */
+  bandItems?: Record<string, string>[];
   /** TIFFTAG_DATETIME, "YYYY:MM:DD HH:MM:SS". */
   dateTime?: string;
   /** SampleFormat override (e.g. 5 = complex int) to test refusals. */
@@ -126,6 +128,9 @@ export function encodeFixture(o: FixtureOptions): Uint8Array {
   for (const [name, value] of Object.entries(o.items ?? {})) items.push(`<Item name="${name}">${value}</Item>`);
   o.scale?.forEach((s, i) => items.push(`<Item name="SCALE" sample="${i}" role="scale">${s}</Item>`));
   o.offset?.forEach((s, i) => items.push(`<Item name="OFFSET" sample="${i}" role="offset">${s}</Item>`));
+  o.bandItems?.forEach((band, i) => {
+    for (const [name, value] of Object.entries(band)) items.push(`<Item name="${name}" sample="${i}"${name === 'DESCRIPTION' ? ' role="description"' : ''}>${value}</Item>`);
+  });
   if (items.length) entries.push({ tag: 42112, type: 2, values: `<GDALMetadata>${items.join('')}</GDALMetadata>` });
   if (o.nodata !== undefined) entries.push({ tag: 42113, type: 2, values: o.nodata });
 

@@ -203,7 +203,7 @@ test('multiband: one file with 24 described bands; --png writes a contact sheet 
   const maps = Array.from({ length: 24 }, (_, j) => `windspeed_2024-01-31T${String(j).padStart(2, '0')}Z_f${String(j + 1).padStart(2, '0')}.png`);
   assert.deepEqual(readdirSync(out).sort(), ['windspeed_2024-01-30T23Z_f01-f24.tif', 'windspeed_2024-01-30T23Z_leads.png', ...maps].sort());
   // Our reader refuses 3+ band files (it reads hourly inputs), by name; geotiff.js reads it all.
-  await assert.rejects(readRaster(result.multiband!), (e: unknown) => e instanceof DataError && e.message === `${result.multiband}: 24 bands: windcast wants 1 band (wind speed) or 2 bands (u, v)`);
+  await assert.rejects(readRaster(result.multiband!), (e: unknown) => e instanceof DataError && e.message === `${result.multiband}: 24 bands: windcast wants 1 band (wind speed) or 2 bands (u, v), or 4 bands u10, v10, u100, v100 named by their band descriptions`);
   const image = await (await fromArrayBuffer(arrayBufferOf(result.multiband!))).getImage();
   assert.equal(image.getSamplesPerPixel(), 24);
   const bands = (await image.readRasters()) as unknown as Float32Array[];

@@ -6,6 +6,7 @@
  */
 import type { CommandContext } from './context.js';
 import { loadDataCube } from '../ingest/cube.js';
+import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
 import { evaluateCube, MODEL_NAME, writeEvaluation, type EvaluationFiles } from '../evaluate/evaluate.js';
@@ -39,7 +40,8 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   let loadSeconds = 0;
   try {
     const t = performance.now();
-    const cube = await loadDataCube(args.data, config.ingest, progress);
+    // Read as the checkpoint was trained (its height and variables), not as the config says.
+    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta));
     loadSeconds = (performance.now() - t) / 1000;
     report = evaluateCube({
       cube,

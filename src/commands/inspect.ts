@@ -1,22 +1,33 @@
 /**
- * `windcast inspect DIR`: what a user checks before training. Lists and dates the files,
- * reports gaps and duplicate hours (without failing), decodes every file on the worker pool
- * for statistics (nodata share, min/mean/max speed) and refusals, and says how much memory
- * the cube will need. The report is data; `requireReadyForTraining` turns a "NOT ready" verdict
- * into a DataError (exit 4) after the CLI has printed the report, so scripts can tell.
+ * `windcast inspect DATA`: what a user checks before training. For hourly GeoTIFFs: lists and
+ * dates the files, reports gaps and duplicate hours (without failing), decodes every file on
+ * the worker pool for statistics (nodata share, min/mean/max speed) and refusals. For gridded
+ * input (NetCDF, a glob or folder of them, Zarr): the files and their hours, the variables with
+ * their heights, gaps, missing hours and overlaps, and the speed's statistics when the cube is
+ * small enough to read here. Both say which wind the cube will hold (target height, the other
+ * height's u/v) and how much memory it needs. The report is data; `requireReadyForTraining`
+ * turns a "NOT ready" verdict into a DataError (exit 4) after the CLI has printed the report,
+ * so scripts can tell.
  */
 import { basename } from 'node:path';
 import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.js';
 import type { CommandContext } from './context.js';
-import { cubeBytes } from '../ingest/cube.js';
+import { bandPlan } from '../ingest/band-plan.js';
+import { cubeBytes, griddedCube, griddedOptions, inputKind, windChoice } from '../ingest/cube.js';
 import { decodeFiles } from '../ingest/decode-pool.js';
+import { describeGriddedProblems, openGridded, type GriddedDataset } from '../ingest/gridded.js';
+import { bandStats } from '../ingest/band-stats.js';
 import { DataError } from '../core/errors.js';
-import { describeGrid, type GridSpec } from '../core/grid.js';
+import { cellCount, describeGrid, type GridSpec } from '../core/grid.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoMinute } from '../core/time.js';
 
+/** Gridded input is read for statistics only up to this size (bigger: train reads it). */
+const GRIDDED_STATS_MAX_BYTES = 2 * 2 ** 30;
+
 export interface InspectResult {
   input: string;
+  kind: 'geotiff' | 'gridded';
   files: number;
   /** First and last hour (ISO, UTC) and the hours they span. */
   timeRange: { first: string; last: string; spanHours: number } | null;
@@ -37,12 +48,31 @@ export interface InspectResult {
   values: { cells: number; nodataShare: number; min: number | null; mean: number | null; max: number | null } | null;
   /** Memory of the in-memory cube (Float32; speed, plus u and v for 2-band input). */
   memory: { cubeBytes: number; cubeGiB: number; peakGiB: number } | null;
+  /** The wind the cube will hold under ingest.targetHeight and ingest.variables (null: no usable file). */
+  wind: { heightM: number | null; otherHeightM: number | null; variables: string[] } | null;
   /** Files that cannot be used, each with the one-line reason. */
   refused: Array<{ file: string; reason: string }>;
   warnings: string[];
+  /** Gridded input only: what the files hold and what is wrong with their hours. */
+  gridded?: GriddedReport;
+}
+
+export interface GriddedReport {
+  formats: string[];
+  files: Array<{ file: string; format: string; first: string; last: string; steps: number; timeSource: string }>;
+  variables: Array<{ name: string; units: string; longName: string; wind: string | null; selected: boolean }>;
+  unusable: Array<{ name: string; why: string }>;
+  /** Heights (m) with wind: a u/v pair or a speed. */
+  heights: number[];
+  /** Where the speed comes from: hypot of [u, v], or a speed variable. */
+  speedFrom: string[];
+  /** Gaps, hours a variable lacks, conflicting overlaps, a non-hourly step: one line each. */
+  problems: string[];
+  notes: string[];
 }
 
 export async function inspect(args: { dir: string }, ctx: CommandContext): Promise<InspectResult> {
+  if (inputKind(args.dir, ctx.config.ingest.glob) === 'gridded') return inspectGridded(args.dir, ctx);
   const { glob, timePattern, workers } = ctx.config.ingest;
   const catalog = await listCatalog(args.dir, { glob, timePattern });
   const files = catalog.entries.map((e) => e.path);
@@ -60,27 +90,30 @@ export async function inspect(args: { dir: string }, ctx: CommandContext): Promi
     }
   }
 
+  const plan = reference ? bandPlan(reference, windChoice(ctx.config.ingest)) : undefined;
   const result: InspectResult = {
     input: catalog.input,
+    kind: 'geotiff',
     files: files.length,
     ...timeSummary(catalog),
     grid: reference ? { ...reference.grid, description: describeGrid(reference.grid) } : null,
     crs: reference ? 'EPSG:4326 (geographic lat/lon, WGS 84)' : null,
     dataTypes: [],
-    bands: reference ? { count: reference.bandCount, meaning: reference.bandCount === 1 ? 'wind speed' : 'u, v (speed = hypot)' } : null,
+    bands: reference ? { count: reference.bandCount, meaning: bandMeaning(reference) } : null,
     compression: [],
     layout: [],
     nodataValues: [],
     scaleOffset: [],
     values: null,
-    memory: reference ? memoryFor(reference, files.length) : null,
+    memory: reference ? memoryFor(cubeBytes(reference.grid, files.length, reference.bandCount)) : null,
+    wind: plan ? { heightM: plan.heightM, otherHeightM: plan.otherHeightM, variables: plan.variables } : null,
     refused,
     warnings: [],
   };
-  if (!reference) return result;
+  if (!reference || !plan) return result;
 
   const start = refused.length;
-  const results = await decodeFiles({ files: files.slice(start), reference, workers, progress: ctx.progress, label: 'inspecting' });
+  const results = await decodeFiles({ files: files.slice(start), reference, slots: plan.slots, workers, progress: ctx.progress, label: 'inspecting' });
   const types = new Set<string>();
   const comps = new Set<string>();
   const layouts = new Set<string>();
@@ -144,8 +177,83 @@ function timeSummary(catalog: Catalog): Pick<InspectResult, 'timeRange' | 'timeS
   };
 }
 
-function memoryFor(reference: RasterHeader, hours: number): InspectResult['memory'] {
-  const bytes = cubeBytes(reference.grid, hours, reference.bandCount);
+/** What a GeoTIFF's bands hold, e.g. "u10, v10, u100, v100 (u/v at 10 m and 100 m)". */
+function bandMeaning(h: RasterHeader): string {
+  if (h.winds.every((w) => w.name === null)) return h.bandCount === 1 ? 'wind speed' : 'u, v (speed = hypot)';
+  const heights = [...new Set(h.winds.map((w) => w.heightM))].map((x) => `${x} m`).join(' and ');
+  return `${h.winds.map((w) => w.name).join(', ')} (${h.bandCount === 1 ? 'wind speed' : 'u/v'} at ${heights})`;
+}
+
+/** A gridded input: the files, hours, variables and heights, problems, and (when small) values. */
+async function inspectGridded(input: string, ctx: CommandContext): Promise<InspectResult> {
+  const ds = await openGridded(input, griddedOptions(windChoice(ctx.config.ingest)));
+  const first = ds.hours[0]!;
+  const last = ds.hours[ds.hours.length - 1]!;
+  const timeSources: Record<string, number> = {};
+  for (const f of ds.files) timeSources[f.timeSource] = (timeSources[f.timeSource] ?? 0) + 1;
+  const problems = describeGriddedProblems(ds, 20);
+  const arrays = ds.selected.length + (ds.speed.derived ? 1 : 0);
+  const bytes = cellCount(ds.grid) * ds.hours.length * 4 * arrays;
+  const result: InspectResult = {
+    input: ds.input,
+    kind: 'gridded',
+    files: ds.files.length,
+    timeRange: { first: isoMinute(first), last: isoMinute(last), spanHours: Math.round((last - first) / HOUR_MS) + 1 },
+    timeSources,
+    consecutive: problems.length === 0,
+    gaps: ds.gaps.map((g) => ({ from: isoMinute(g.from), to: isoMinute(g.to), hours: g.hours })),
+    duplicates: [],
+    grid: { ...ds.grid, description: describeGrid(ds.grid) },
+    crs: 'EPSG:4326 (geographic lat/lon, WGS 84)',
+    dataTypes: [],
+    bands: { count: ds.selected.length, meaning: griddedMeaning(ds) },
+    compression: [],
+    layout: [],
+    nodataValues: [],
+    scaleOffset: [],
+    values: null,
+    memory: memoryFor(bytes),
+    wind: { heightM: ds.speed.height, otherHeightM: ds.other?.height ?? null, variables: [...ds.selected].sort() },
+    refused: [],
+    warnings: [],
+    gridded: griddedReport(ds, problems),
+  };
+  if (bytes <= GRIDDED_STATS_MAX_BYTES) {
+    const cube = await griddedCube(ds, ctx.progress);
+    const s = bandStats(cube.speed);
+    const valid = s.cells - s.nan;
+    result.values = { cells: s.cells, nodataShare: s.cells > 0 ? s.nan / s.cells : 0, min: valid > 0 ? s.min : null, mean: valid > 0 ? s.sum / valid : null, max: valid > 0 ? s.max : null };
+  } else {
+    result.warnings.push(`values not read: the cube is ${formatBytes(bytes)} (inspect reads at most ${formatBytes(GRIDDED_STATS_MAX_BYTES)}); train reads them`);
+  }
+  return result;
+}
+
+function griddedMeaning(ds: GriddedDataset): string {
+  const speed = ds.speed.derived ? `speed at ${ds.speed.height} m = hypot(${ds.speed.from.join(', ')})` : `speed at ${ds.speed.height} m = ${ds.speed.from[0]}`;
+  return `${[...ds.selected].join(', ')} (${speed}${ds.other ? `; ${ds.other.from.join(', ')} as inputs` : ''})`;
+}
+
+function griddedReport(ds: GriddedDataset, problems: string[]): GriddedReport {
+  return {
+    formats: [...new Set(ds.files.map((f) => f.format))],
+    files: ds.files.map((f) => ({ file: f.path, format: f.format, first: isoMinute(f.start), last: isoMinute(f.end), steps: f.steps, timeSource: f.timeSource })),
+    variables: ds.variables.map((v) => ({
+      name: v.name,
+      units: v.units,
+      longName: v.longName,
+      wind: v.wind ? `${v.wind.component === 'speed' ? 'speed' : v.wind.component} at ${v.wind.height} m` : null,
+      selected: ds.selected.includes(v.name),
+    })),
+    unusable: ds.unusable,
+    heights: ds.heights,
+    speedFrom: ds.speed.from,
+    problems,
+    notes: ds.notes,
+  };
+}
+
+function memoryFor(bytes: number): InspectResult['memory'] {
   const gib = bytes / 2 ** 30;
   return { cubeBytes: bytes, cubeGiB: round(gib, 3), peakGiB: round(gib * 1.5, 3) };
 }
@@ -167,13 +275,20 @@ function fmt(x: number | null, digits = 2): string {
 
 export function formatInspectResult(r: InspectResult): string {
   const lines: string[] = [];
-  lines.push(`${r.input}: ${r.files} file${r.files === 1 ? '' : 's'}`);
+  const g = r.gridded;
+  lines.push(`${r.input}: ${r.files} file${r.files === 1 ? '' : 's'}${g ? ` (${g.formats.join(', ')})` : ''}`);
+  if (g && g.files.length > 1) {
+    for (const f of g.files.slice(0, 12)) lines.push(`  file       ${basename(f.file)}: ${f.first} .. ${f.last} (${f.steps} steps)`);
+    if (g.files.length > 12) lines.push(`  file       ... and ${g.files.length - 12} more (see --json)`);
+  }
   if (r.timeRange) {
     const src = Object.entries(r.timeSources).map(([k, n]) => `${k} ${n}`).join(', ');
     lines.push(`  hours      ${r.timeRange.first} .. ${r.timeRange.last} (${r.timeRange.spanHours} h span; times from ${src})`);
   }
   if (r.consecutive) {
     lines.push('  sequence   consecutive, no gaps or duplicates');
+  } else if (g) {
+    for (const p of g.problems) lines.push(`  PROBLEM    ${p}`);
   } else {
     const problems = describeProblems({
       input: r.input,
@@ -187,7 +302,15 @@ export function formatInspectResult(r: InspectResult): string {
     lines.push(`  grid       ${r.grid.description}${r.grid.sourceSouthUp ? ', stored south-up (flipped on read)' : ''}`);
     lines.push(`  CRS        ${r.crs}`);
   }
-  if (r.bands) lines.push(`  bands      ${r.bands.count} (${r.bands.meaning})`);
+  if (g) {
+    for (const v of g.variables) lines.push(`  variable   ${v.name.padEnd(6)} ${v.wind ? v.wind.padEnd(16) : 'not wind'.padEnd(16)} ${v.selected ? 'read ' : 'unread'} ${v.longName}${v.units ? ` (${v.units})` : ''}`);
+    for (const u of g.unusable) lines.push(`  unusable   ${u.why}`);
+  } else if (r.bands) lines.push(`  bands      ${r.bands.count} (${r.bands.meaning})`);
+  if (r.wind) {
+    const at = r.wind.heightM === null ? 'wind speed of no stated height' : `wind speed at ${r.wind.heightM} m`;
+    lines.push(`  target     ${at}${r.wind.otherHeightM !== null ? `; u/v at ${r.wind.otherHeightM} m are inputs too` : ''} (--target-height, --variables choose)`);
+  }
+  for (const n of g?.notes ?? []) lines.push(`  note       ${n}`);
   if (r.dataTypes.length) lines.push(`  data type  ${r.dataTypes.join(', ')}; ${r.compression.join(', ')} compression; ${r.layout.join(', ')}`);
   if (r.nodataValues.length) lines.push(`  nodata     ${r.nodataValues.join(', ')}`);
   const scaled = r.scaleOffset.filter((s) => s.scale.some((x) => x !== 1) || s.offset.some((x) => x !== 0));
@@ -211,6 +334,7 @@ export function formatInspectResult(r: InspectResult): string {
 /** Why the folder cannot be trained on as it is; empty when it is ready. */
 export function notReadyReasons(r: InspectResult): string[] {
   const reasons: string[] = [];
+  if (r.gridded) return r.gridded.problems.map((p) => p.replace(/: .*$/, ''));
   if (r.gaps.length > 0) {
     const missing = r.gaps.reduce((n, g) => n + g.hours, 0);
     reasons.push(`${missing} missing hour${missing === 1 ? '' : 's'} in ${r.gaps.length} gap${r.gaps.length === 1 ? '' : 's'}`);

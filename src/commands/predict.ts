@@ -2,9 +2,10 @@
  * `windcast predict`: a 24-hour forecast from a trained checkpoint.
  *
  * The command checks everything a user can get wrong, cheapest first, before any heavy work or
- * any write (sites, --at, the checkpoint, --out, the input hours and their grid); then reads the
- * lookback hours ending at the issue time (decoder threads) while the backend and checkpoint
- * load, and hands over to the stages:
+ * any write (sites, --at, the checkpoint, --out, the input hours, their grid and their wind:
+ * the checkpoint's height and inputs); then reads the lookback hours ending at the issue time
+ * (hourly GeoTIFFs on decoder threads, or only those hours of a NetCDF file, glob or Zarr
+ * store) while the backend and checkpoint load, and hands over to the stages:
  *  - the whole grid (forecast/grid-forecast.ts), written as one Float32 GeoTIFF per lead or one
  *    multi-band file on the input's exact grid, plus optional PNG maps (a contact sheet and one
  *    map per lead) (output/forecast-files.ts), or
@@ -18,11 +19,12 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadBackend, type Tf } from '../runtime/backend.js';
 import { isGlob, listCatalog } from '../ingest/catalog.js';
-import { selectInputHours, inputCatalog } from '../ingest/input-hours.js';
+import { selectGriddedHours, selectInputHours, inputCatalog } from '../ingest/input-hours.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
-import { checkDataFits, fileFacts } from '../model/data-fit.js';
+import { checkDataFits, fileFacts, griddedFacts } from '../model/data-fit.js';
 import type { CommandContext } from './context.js';
-import { buildCube, type Cube } from '../ingest/cube.js';
+import { buildCube, griddedCube, inputKind, type Cube, type WindChoice } from '../ingest/cube.js';
+import { atHeight, openGridded, requireConsecutiveHours, type GriddedDataset } from '../ingest/gridded.js';
 import { DataError, WindcastError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
@@ -37,7 +39,7 @@ import type { Config } from '../core/config.js';
 export interface PredictArgs {
   /** Checkpoint folder, or a run folder (best/ is used, else last/). */
   model: string;
-  /** Folder (or glob) of hourly GeoTIFFs. */
+  /** Hourly GeoTIFFs (a folder or glob), or a NetCDF file, glob or folder, or a Zarr store. */
   data: string;
   /** Output folder (created if missing). */
   out: string;
@@ -88,6 +90,11 @@ export interface PredictResult {
   peakRssMiB: number;
 }
 
+/** The input hours, located and checked, not yet read. */
+type PredictInput =
+  | { kind: 'geotiff'; catalog: Awaited<ReturnType<typeof listCatalog>>; entries: ReturnType<typeof selectInputHours>['entries']; reference: RasterHeader }
+  | { kind: 'gridded'; dataset: GriddedDataset };
+
 /** Everything checked before any heavy work: what to forecast, from what, into where. */
 interface PredictPlan {
   out: string;
@@ -95,9 +102,11 @@ interface PredictPlan {
   meta: CheckpointMeta;
   plans: SitePlan[];
   issueMs: number;
-  entries: ReturnType<typeof selectInputHours>['entries'];
-  catalog: Awaited<ReturnType<typeof listCatalog>>;
-  reference: RasterHeader;
+  input: PredictInput;
+  /** The checkpoint's target height; every wind variable is read (the features pick theirs). */
+  wind: WindChoice;
+  /** The input hours and the files that hold them. */
+  inputs: PredictResult['inputs'];
 }
 
 /** The cheap checks, cheapest first; throws the first problem. */
@@ -116,16 +125,46 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
     // Lead files are named by valid hour: the next catalog of --data would read them as observations.
     throw new WindcastError('usage', `--out ${args.out} is the data folder; write forecasts to a folder of their own`);
   }
+  const lookback = meta.features.lookback;
+  // The checkpoint decides what is read, never the config: its height, and all the wind.
+  const wind: WindChoice = { targetHeight: meta.features.heightM ?? 'auto', variables: null };
+  const base = { out, checkpoint, meta, plans, wind };
+  if (inputKind(args.data, config.ingest.glob) === 'gridded') {
+    // Only the period is read; without --at, the whole data is opened first for its last hour.
+    const whole = atMs === undefined ? await openGridded(args.data) : undefined;
+    const { issueMs, from, to } = whole ? selectGriddedHours(whole, lookback, undefined) : periodEnding(atMs!, lookback);
+    const period = await openGridded(args.data, { from, to });
+    checkDataFits(meta, griddedFacts(period));
+    selectGriddedHours(period, lookback, issueMs);
+    requireConsecutiveHours(period);
+    const height = meta.features.heightM;
+    const dataset = height != null && period.speed.height !== height ? atHeight(period, height) : period;
+    const files = dataset.files.filter((f) => f.end >= from && f.start <= to).map((f) => f.path);
+    return { ...base, issueMs, input: { kind: 'gridded', dataset }, inputs: { first: isoHour(from), last: isoHour(to), files } };
+  }
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
-  const { issueMs, entries } = selectInputHours(catalog, meta.features.lookback, atMs);
+  const { issueMs, entries } = selectInputHours(catalog, lookback, atMs);
   const reference = await readRasterHeader(entries[0]!.path);
   checkDataFits(meta, fileFacts(reference));
-  return { out, checkpoint, meta, plans, issueMs, entries, catalog, reference };
+  const inputs = { first: isoHour(entries[0]!.time), last: isoHour(entries[entries.length - 1]!.time), files: entries.map((e) => e.path) };
+  return { ...base, issueMs, input: { kind: 'geotiff', catalog, entries, reference }, inputs };
+}
+
+/** The lookback hours ending at an issue hour, as a period to read. */
+function periodEnding(issueMs: number, lookback: number): { issueMs: number; from: number; to: number } {
+  return { issueMs, from: issueMs - (lookback - 1) * HOUR_MS, to: issueMs };
+}
+
+/** The input hours as a cube on the model's grid, with the checkpoint's target height. */
+function readInputs(plan: PredictPlan, config: Config, progress: Progress): Promise<Cube> {
+  const { input } = plan;
+  if (input.kind === 'gridded') return griddedCube(input.dataset, progress);
+  return buildCube(inputCatalog(input.catalog, input.entries), { cache: false, cacheEncoding: 'float32', workers: config.ingest.workers, wind: plan.wind }, progress);
 }
 
 /**
- * Decode the input hours (decoder threads) while the backend and the model load on this thread.
- * No cube cache: 24 hours decode in about a second, and predict must not write into --data.
+ * Read the input hours (decoder threads for GeoTIFFs) while the backend and the model load on
+ * this thread. No cube cache: 24 hours read in about a second, and predict must not write into --data.
  */
 async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress): Promise<{ cube: Cube; tf: Tf; backend: string; loaded: LoadedCheckpoint; loadSeconds: number }> {
   const loadStart = performance.now();
@@ -136,7 +175,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
     loadSeconds = elapsed(loadStart);
     return { ...backend, loaded };
   })();
-  const reading = buildCube(inputCatalog(plan.catalog, plan.entries), { cache: false, cacheEncoding: 'float32', workers: config.ingest.workers }, progress);
+  const reading = readInputs(plan, config, progress);
   const [readOutcome, loadOutcome] = await Promise.allSettled([reading, loading]);
   if (readOutcome.status === 'rejected' || loadOutcome.status === 'rejected') {
     if (loadOutcome.status === 'fulfilled') loadOutcome.value.loaded.model.dispose();
@@ -152,13 +191,12 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const pc = config.predict;
   const readStart = performance.now();
   const plan = await planPredict(args, config, progress);
-  const { out, meta, issueMs, entries } = plan;
+  const { out, meta, issueMs, inputs } = plan;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const issued = { tf, loaded, cube, t0: lookback - 1, batchCells: pc.batchCells };
-  const inputs = { first: isoHour(entries[0]!.time), last: isoHour(entries[entries.length - 1]!.time), files: entries.map((e) => e.path) };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const base = {
     checkpoint: plan.checkpoint,
@@ -213,7 +251,8 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const summaries: LeadSummary[] = leads.map((f, j) => ({ lead: j + 1, validTime: validTimes[j]!, ...leadStats(f) }));
     const anyNodata = summaries.some((s) => s.nodataCells > 0);
     // Nodata where the input had nodata: the input's own nodata value when it had one.
-    const nodata = plan.reference.nodata !== null ? plan.reference.nodata : anyNodata ? NaN : null;
+    const inputNodata = plan.input.kind === 'geotiff' ? plan.input.reference.nodata : null;
+    const nodata = inputNodata !== null ? inputNodata : anyNodata ? NaN : null;
     const { tasks, files: tiffs } = leadGeoTiffTasks({
       staging,
       out,
@@ -290,7 +329,7 @@ function leadStats(frame: Float32Array): { min: number; mean: number; max: numbe
 /** Human summary: inputs, outputs, per-lead statistics or the site table, timings. */
 export function formatPredictResult(r: PredictResult): string {
   const lines: string[] = [];
-  lines.push(`Forecast issued ${r.issueTime} from ${r.inputs.files.length} hours ${r.inputs.first}..${r.inputs.last}`);
+  lines.push(`Forecast issued ${r.issueTime} from ${r.lookbackHours} hours ${r.inputs.first}..${r.inputs.last}`);
   lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}`);
   lines.push(`Grid: ${r.grid}`);
   if (r.mode === 'points' && r.sites) {

@@ -5,7 +5,10 @@
  */
 import { resolve, join } from 'node:path';
 import type { CommandContext } from './context.js';
-import { loadDataCube, type Cube } from '../ingest/cube.js';
+import { describeCubeWind, loadDataCube, type Cube } from '../ingest/cube.js';
+import { readMeta, resolveCheckpointDir } from '../model/checkpoint.js';
+import { checkpointWind } from '../model/data-fit.js';
+import { hasCheckpoint } from '../train/run.js';
 import { describeGrid } from '../core/grid.js';
 import { formatDuration } from '../core/progress.js';
 import type { TrainOutcome } from '../train/train.js';
@@ -37,11 +40,13 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   const { runTraining } = await import('../train/train.js');
   const log = (line: string) => progress.log(line);
   const { tf, info } = await loadBackend(config.runtime.backend, log);
-  const t = performance.now();
-  const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress));
-  const loadSeconds = (performance.now() - t) / 1000;
-  log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}${cube.u && cube.v ? ', with u/v' : ''} (read in ${formatDuration(loadSeconds)})`);
   const runDir = resolve(args.modelsDir ?? config.runtime.modelsDir, args.run);
+  // Resuming reads the data as the run was trained (its height and variables), whatever the flags say.
+  const wind = args.resume && hasCheckpoint(runDir) ? checkpointWind(readMeta(resolveCheckpointDir(runDir, 'last'))) : undefined;
+  const t = performance.now();
+  const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress, wind));
+  const loadSeconds = (performance.now() - t) / 1000;
+  log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}, ${describeCubeWind(cube)} (read in ${formatDuration(loadSeconds)})`);
 
   let signal = args.signal;
   let onSigint: (() => void) | undefined;

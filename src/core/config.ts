@@ -38,6 +38,16 @@ export const IngestConfigSchema = z.strictObject({
   cache: z.boolean().default(true),
   /** Decoder threads; 0 means one per core. */
   workers: z.number().int().min(0).default(0),
+  /**
+   * Height of the wind speed windcast forecasts, metres: 'auto' is 100 m (hub height) when the
+   * data has wind at 100 m, else 10 m. The other height's u/v are inputs beside it.
+   */
+  targetHeight: z.union([z.literal('auto'), z.literal(10), z.literal(100)]).default('auto'),
+  /**
+   * Variables to read, by ERA5 short name (u10, v10, u100, v100, si10, ...) or the file's own
+   * names (NetCDF/Zarr variables, GeoTIFF band descriptions); null reads all the wind there is.
+   */
+  variables: z.array(z.string().min(1)).min(1).nullable().default(null),
 });
 
 export const ModelConfigSchema = z.strictObject({
@@ -97,6 +107,11 @@ export const TrainConfigSchema = z.strictObject({
    * 50,000 windows pin them down while costing a moment of the first epoch's time.
    */
   linearFitWindows: z.number().int().positive().default(50_000),
+  /**
+   * Decay of the moving average of the weights that validation and checkpoints use (see
+   * train/averaging.ts); 0 trains and saves the raw weights.
+   */
+  weightAverage: z.number().min(0).max(0.9999).default(0),
 });
 
 export const PredictConfigSchema = z.strictObject({

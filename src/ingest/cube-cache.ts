@@ -1,12 +1,14 @@
 /**
- * The cube cache: one file per dataset, DIR/.windcast-cache/cube-<fingerprint>-<encoding>.bin
+ * The cube cache: one file per dataset and band plan, DIR/.windcast-cache/cube-<key>-<encoding>.bin
  * beside the data, so that a second run reloads the decoded hours with large sequential reads
- * instead of decoding every GeoTIFF again. The fingerprint covers every file's name, size,
- * modification time and hour: changing, adding or removing a file makes a new cache, and the
- * old one is deleted when the new one is written.
+ * instead of decoding every GeoTIFF again. The key is the data's fingerprint (every file's
+ * name, size, modification time and hour) and the band plan (band-plan.ts: which height is the
+ * target): changing, adding or removing a file makes a new cache, and the old one is deleted
+ * when the new one is written.
  *
- * Format: "WCUBE001", a uint32 header length, a JSON header (fingerprint, grid, hours, bands,
- * files, encoding), padding to 64 bytes, then each band hours x cells. Encodings: float32 is
+ * Format: "WCUBE001", a uint32 header length, a JSON header (version, key, grid, hours, bands,
+ * files, encoding), padding to 64 bytes, then each band hours x cells, in the header's band
+ * order (speed, u, v, uOther, vOther: version 2 added the other height's). Encodings: float32 is
  * exact. int16 stores round(v * 100) (0.01 m/s steps, NaN as -32768): the error bound is
  * 0.005 m/s plus float32 rounding, for |v| <= 327.67 m/s; a cube with larger values is written
  * as float32 instead. Writes go through core/atomic.ts (temporary sibling, fsync, rename).
@@ -19,6 +21,7 @@ import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
 import { describeError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
+import type { CubeBand } from './band-plan.js';
 import type { Catalog } from './catalog.js';
 
 /** Folder, inside a data folder, that holds its cube cache (see cachePathFor). */
@@ -26,24 +29,31 @@ export const CUBE_CACHE_DIR = '.windcast-cache';
 
 export type CacheEncoding = 'float32' | 'int16';
 
-/** What the cache stores of a cube (cube.ts's Cube is one): grid, hours and bands. */
+/** What the cache stores of a cube: grid, hours and its bands (cube.ts assembles the Cube). */
 export interface CubeBands {
   grid: GridSpec;
   times: Float64Array;
-  speed: Float32Array;
-  u?: Float32Array;
-  v?: Float32Array;
+  bands: { speed: Float32Array } & Partial<Record<CubeBand, Float32Array>>;
 }
+
+/** Band order in the file. */
+const BAND_ORDER: readonly CubeBand[] = ['speed', 'u', 'v', 'uOther', 'vOther'];
 
 /** A cube read back from its cache. */
 export interface CachedCube extends CubeBands {
-  fingerprint: string;
+  key: string;
   encoding: CacheEncoding;
 }
 
 
 const MAGIC = 'WCUBE001';
-const CACHE_VERSION = 1;
+/** Version 2: bands may include uOther/vOther, and the key includes the band plan. */
+const CACHE_VERSION = 2;
+/**
+ * The data's identity, stored in every checkpoint (evaluate compares it): it must not change
+ * with the cache format, or every earlier checkpoint would stop matching its own data.
+ */
+const FINGERPRINT_SALT = 'windcast-cube-v1';
 const INT16_STEP = 0.01;
 const INT16_NAN = -32768;
 /** Bytes moved per read/write call: large enough for full disk speed, below Node's 2 GiB limit. */
@@ -51,20 +61,21 @@ const CHUNK_BYTES = 256 * 1024 * 1024;
 
 interface CacheHeader {
   version: number;
-  fingerprint: string;
+  /** cacheKey: the data's fingerprint and the band plan. */
+  key: string;
   encoding: CacheEncoding;
   /** int16 only: value = stored * step. */
   step?: number;
   grid: GridSpec;
   times: number[];
-  bands: Array<'speed' | 'u' | 'v'>;
+  bands: CubeBand[];
   files: Array<{ name: string; size: number; mtimeMs: number }>;
 }
 
 /** Identity of a dataset: file names (relative to the cache's folder), sizes, mtimes, hours. */
 export function fingerprint(catalog: Catalog): string {
   const h = createHash('sha256');
-  h.update(`windcast-cube-v${CACHE_VERSION}\n`);
+  h.update(`${FINGERPRINT_SALT}\n`);
   for (const e of catalog.entries) h.update(`${basename(e.path)}\t${e.size}\t${e.mtimeMs}\t${e.time}\n`);
   return h.digest('hex').slice(0, 20);
 }
@@ -73,8 +84,13 @@ export function defaultCacheDir(catalog: Catalog): string {
   return join(dirname(catalog.entries[0]!.path), CUBE_CACHE_DIR);
 }
 
-export function cachePathFor(dir: string, fp: string, encoding: CacheEncoding): string {
-  return join(dir, `cube-${fp}-${encoding}.bin`);
+/** The cache key of a dataset read with a band plan (planKey in band-plan.ts). */
+export function cacheKey(fp: string, plan: string): string {
+  return `${fp}-${createHash('sha256').update(plan).digest('hex').slice(0, 8)}`;
+}
+
+export function cachePathFor(dir: string, key: string, encoding: CacheEncoding): string {
+  return join(dir, `cube-${key}-${encoding}.bin`);
 }
 
 function readFully(fd: number, target: Uint8Array, position: number): void {
@@ -115,7 +131,7 @@ async function readParallel(path: string, target: Uint8Array, position: number):
 }
 
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
-export async function loadCubeCache(path: string, expectFingerprint: string, progress?: Progress): Promise<CachedCube | null> {
+export async function loadCubeCache(path: string, expectKey: string, progress?: Progress): Promise<CachedCube | null> {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -131,7 +147,7 @@ export async function loadCubeCache(path: string, expectFingerprint: string, pro
     const headerBytes = Buffer.alloc(headerLength);
     readFully(fd, headerBytes, 12);
     const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
-    if (header.version !== CACHE_VERSION || header.fingerprint !== expectFingerprint) return null;
+    if (header.version !== CACHE_VERSION || header.key !== expectKey) return null;
     const dataStart = align64(12 + headerLength);
     const cells = cellCount(header.grid);
     const perBand = cells * header.times.length;
@@ -140,7 +156,7 @@ export async function loadCubeCache(path: string, expectFingerprint: string, pro
       progress?.log(`cube cache ${path} has the wrong size; rebuilding it`);
       return null;
     }
-    const arrays: Record<string, Float32Array> = {};
+    const arrays: Partial<Record<CubeBand, Float32Array>> = {};
     for (const [b, band] of header.bands.entries()) {
       const out = new Float32Array(perBand);
       const offset = dataStart + b * perBand * bytesPer;
@@ -159,13 +175,12 @@ export async function loadCubeCache(path: string, expectFingerprint: string, pro
       }
       arrays[band] = out;
     }
+    if (!arrays.speed) return null;
     return {
       grid: header.grid,
       times: Float64Array.from(header.times),
-      speed: arrays.speed!,
-      u: arrays.u,
-      v: arrays.v,
-      fingerprint: header.fingerprint,
+      bands: { ...arrays, speed: arrays.speed },
+      key: header.key,
       encoding: header.encoding,
     };
   } catch (err) {
@@ -216,17 +231,17 @@ function fitsInt16(data: Float32Array): boolean {
  * Write the cube atomically (temporary file, fsync, rename) and delete older caches of the
  * same folder. Returns the encoding written.
  */
-export function writeCubeCache(path: string, cube: CubeBands, fingerprint: string, catalog: Catalog, encoding: CacheEncoding, progress?: Progress): CacheEncoding {
-  const bands = (['speed', 'u', 'v'] as const).filter((b) => cube[b] !== undefined);
+export function writeCubeCache(path: string, cube: CubeBands, key: string, catalog: Catalog, encoding: CacheEncoding, progress?: Progress): CacheEncoding {
+  const bands = BAND_ORDER.filter((b) => cube.bands[b] !== undefined);
   let enc = encoding;
-  if (enc === 'int16' && !bands.every((b) => fitsInt16(cube[b]!))) {
+  if (enc === 'int16' && !bands.every((b) => fitsInt16(cube.bands[b]!))) {
     progress?.log('values beyond +-327.67 m/s do not fit the int16 cache; writing float32');
     enc = 'float32';
     path = path.replace(/-int16\.bin$/, '-float32.bin');
   }
   const header: CacheHeader = {
     version: CACHE_VERSION,
-    fingerprint,
+    key,
     encoding: enc,
     ...(enc === 'int16' ? { step: INT16_STEP } : {}),
     grid: cube.grid,
@@ -245,7 +260,7 @@ export function writeCubeCache(path: string, cube: CubeBands, fingerprint: strin
   writeFileAtomicSync(path, (write) => {
     write(pre);
     for (const b of bands) {
-      const data = cube[b]!;
+      const data = cube.bands[b]!;
       if (enc === 'float32') {
         write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       } else {

@@ -1,20 +1,36 @@
 /**
  * The time cube: every hourly grid of a dataset stacked as time x lat x lon, the one in-memory
- * form of the data from here down the pipeline (prepare, train, forecast, evaluate).
+ * form of the data from here down the pipeline (prepare, train, forecast, evaluate). It holds
+ * the wind speed at one height (the target), that height's u and v when the input has them, and
+ * the u and v of one other height when there are two (ERA5's 10 m and 100 m).
  *
- * buildCube reads a consecutive catalog: from its cache when that is current (cube-cache.ts),
- * else decoded on decoder threads (decode-pool.ts) straight into one SharedArrayBuffer per band
- * (no per-file copies beyond one decoded frame per thread), so peak memory stays near the
- * cube's own size; the decoded cube is then cached beside the data.
+ * loadDataCube is the one entry point from a user's --data: hourly GeoTIFFs (a folder or glob,
+ * through the catalog) or gridded files (NetCDF, a glob or folder of them, a Zarr store,
+ * through gridded.ts), with the same checks: consecutive hours, or a DataError naming every
+ * gap, duplicate or overlap.
+ *
+ * buildCube reads a consecutive GeoTIFF catalog: from its cache when that is current
+ * (cube-cache.ts), else decoded on decoder threads (decode-pool.ts) straight into one
+ * SharedArrayBuffer per band (no per-file copies beyond one decoded frame per thread), so peak
+ * memory stays near the cube's own size; the decoded cube is then cached beside the data.
+ * Gridded input is not cached: it is read as fast as a cache would be (the 27-year Arabian Sea
+ * glob in under a second; NetCDF stores whole variables, not one file per hour).
  */
-import { buildCatalog, type Catalog } from './catalog.js';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { buildCatalog, isGlob, listFiles, type Catalog } from './catalog.js';
 import type { IngestConfig } from '../core/config.js';
 import { DataError, describeError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
+import { ALL_WIND, bandPlan, planKey, type BandPlan, type CubeBand, type WindChoice } from './band-plan.js';
 import { readRasterHeader } from './raster.js';
-import { cachePathFor, defaultCacheDir, fingerprint, loadCubeCache, writeCubeCache, type CacheEncoding } from './cube-cache.js';
+import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, loadCubeCache, writeCubeCache, type CacheEncoding, type CubeBands } from './cube-cache.js';
 import { decodeFiles, throwFirstRefusal } from './decode-pool.js';
+import { fingerprintGridded, isGriddedInput, openGridded, readGridded, requireConsecutiveHours, type GriddedDataset, type GriddedOptions } from './gridded.js';
+import { detectFormat } from './gridded/store.js';
+
+export type { WindChoice } from './band-plan.js';
 
 export interface Cube {
   grid: GridSpec;
@@ -22,11 +38,23 @@ export interface Cube {
   times: Float64Array;
   /** Wind speed in m/s, index (t * height + row) * width + col, north-up; NaN where nodata. */
   speed: Float32Array;
-  /** Eastward and northward components (m/s, same layout) when the input had u/v bands. */
+  /** Metres above ground of speed, u and v; absent or null when the input does not say (unnamed GeoTIFF bands). */
+  heightM?: number | null;
+  /** Eastward and northward components at heightM (m/s, same layout) when the input has them. */
   u?: Float32Array;
   v?: Float32Array;
+  /** The u and v of a second height (same layout), when the input has wind at two heights. */
+  other?: { heightM: number; u: Float32Array; v: Float32Array };
   /** Where the cube came from: the files in time order and a fingerprint of their identity. */
-  source: { files: string[]; fingerprint: string; cache?: { path: string; hit: boolean; encoding: CacheEncoding } };
+  source: {
+    /** The folder, glob, file or store given (absent for cubes made in memory). */
+    input?: string;
+    files: string[];
+    fingerprint: string;
+    /** ERA5 names of the variables read (u100, v100, u10, v10); empty when the input names none. */
+    variables?: string[];
+    cache?: { path: string; hit: boolean; encoding: CacheEncoding };
+  };
 }
 
 /** Number of hours in a cube. */
@@ -42,6 +70,17 @@ export function frame(cube: Cube, t: number, band: 'speed' | 'u' | 'v' = 'speed'
   return data.subarray(t * n, (t + 1) * n);
 }
 
+/** The wind a cube holds, for logs and inspect: "wind at 100 m (u/v), with u/v at 10 m". */
+export function describeCubeWind(cube: Pick<Cube, 'heightM' | 'u' | 'v' | 'other'>): string {
+  const at = cube.heightM == null ? '' : ` at ${cube.heightM} m`;
+  return `speed${at}${cube.u && cube.v ? ' with u/v' : ''}${cube.other ? `, u/v at ${cube.other.heightM} m` : ''}`;
+}
+
+/** Name of the input a cube came from, for messages. */
+export function cubeInput(cube: Cube): string | undefined {
+  return cube.source.input ?? cube.source.files[0];
+}
+
 export interface BuildCubeOptions {
   /** Cache encoding on disk (memory is always Float32). */
   cacheEncoding: CacheEncoding;
@@ -51,11 +90,25 @@ export interface BuildCubeOptions {
   workers: number;
   /** Override the cache folder (default: DIR/.windcast-cache beside the data). */
   cacheDir?: string;
+  /** Which height is the target, which bands to read (default: all the wind, target 100 m when present). */
+  wind?: WindChoice;
 }
 
-/** Bytes the in-memory cube needs: hours x cells x 4 bytes x (1 band, or speed + u + v). */
-export function cubeBytes(grid: GridSpec, hours: number, bandCount: 1 | 2): number {
-  return cellCount(grid) * hours * 4 * (bandCount === 2 ? 3 : 1);
+/**
+ * Bytes the in-memory cube needs for files of bandCount bands: hours x cells x 4 bytes x
+ * (speed; + u, v; + the other height's u, v).
+ */
+export function cubeBytes(grid: GridSpec, hours: number, bandCount: 1 | 2 | 4): number {
+  return cellCount(grid) * hours * 4 * (bandCount === 1 ? 1 : bandCount + 1);
+}
+
+function assemble(bands: CubeBands['bands'], plan: Pick<BandPlan, 'heightM' | 'otherHeightM'>): Pick<Cube, 'speed' | 'u' | 'v' | 'other' | 'heightM'> {
+  return {
+    speed: bands.speed,
+    heightM: plan.heightM,
+    ...(bands.u && bands.v ? { u: bands.u, v: bands.v } : {}),
+    ...(bands.uOther && bands.vOther && plan.otherHeightM !== null ? { other: { heightM: plan.otherHeightM, u: bands.uOther, v: bands.vOther } } : {}),
+  };
 }
 
 /**
@@ -65,25 +118,24 @@ export function cubeBytes(grid: GridSpec, hours: number, bandCount: 1 | 2): numb
 export async function buildCube(catalog: Catalog, options: BuildCubeOptions, progress: Progress): Promise<Cube> {
   if (catalog.entries.length === 0) throw new DataError(catalog.input, 'no files');
   const files = catalog.entries.map((e) => e.path);
+  const reference = await readRasterHeader(files[0]!);
+  const plan = bandPlan(reference, options.wind ?? ALL_WIND);
   const fp = fingerprint(catalog);
+  const key = cacheKey(fp, planKey(plan));
+  const source = { input: catalog.input, files, fingerprint: fp, variables: plan.variables };
   const cacheDir = options.cacheDir ?? defaultCacheDir(catalog);
-  const cachePath = cachePathFor(cacheDir, fp, options.cacheEncoding);
+  const cachePath = cachePathFor(cacheDir, key, options.cacheEncoding);
   if (options.cache) {
     // An int16 request may have fallen back to float32; a float32 request never reads int16.
-    const candidates = options.cacheEncoding === 'int16' ? [cachePath, cachePathFor(cacheDir, fp, 'float32')] : [cachePath];
+    const candidates = options.cacheEncoding === 'int16' ? [cachePath, cachePathFor(cacheDir, key, 'float32')] : [cachePath];
     for (const candidate of candidates) {
-      const cached = await loadCubeCache(candidate, fp, progress);
-      if (cached) {
-        const { fingerprint: _fp, encoding, ...bands } = cached;
-        return { ...bands, source: { files, fingerprint: fp, cache: { path: candidate, hit: true, encoding } } };
-      }
+      const cached = await loadCubeCache(candidate, key, progress);
+      if (cached) return { grid: cached.grid, times: cached.times, ...assemble(cached.bands, plan), source: { ...source, cache: { path: candidate, hit: true, encoding: cached.encoding } } };
     }
   }
 
-  const reference = await readRasterHeader(files[0]!);
   const hours = files.length;
-  const cells = cellCount(reference.grid);
-  const bytes = cells * hours * 4;
+  const bytes = cellCount(reference.grid) * hours * 4;
   const alloc = () => {
     try {
       return new SharedArrayBuffer(bytes);
@@ -91,21 +143,19 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
       throw new DataError(catalog.input, `the cube needs ${(cubeBytes(reference.grid, hours, reference.bandCount) / 2 ** 30).toFixed(2)} GiB of memory, more than this process can allocate (${describeError(err)})`);
     }
   };
-  const outputs = reference.bandCount === 2 ? { speed: alloc(), u: alloc(), v: alloc() } : { speed: alloc() };
-  const results = await decodeFiles({ files, reference, outputs, workers: options.workers, progress, label: 'decoding' });
+  const outputs: { speed: SharedArrayBuffer } & Partial<Record<CubeBand, SharedArrayBuffer>> = { speed: alloc() };
+  for (const slot of plan.slots) if (slot && slot !== 'speed') outputs[slot] = alloc();
+  const results = await decodeFiles({ files, reference, slots: plan.slots, outputs, workers: options.workers, progress, label: 'decoding' });
   throwFirstRefusal(results);
 
-  const cube: Cube = {
-    grid: reference.grid,
-    times: Float64Array.from(catalog.entries, (e) => e.time),
-    speed: new Float32Array(outputs.speed),
-    ...(outputs.u && outputs.v ? { u: new Float32Array(outputs.u), v: new Float32Array(outputs.v) } : {}),
-    source: { files, fingerprint: fp },
-  };
+  const bands: CubeBands['bands'] = { speed: new Float32Array(outputs.speed) };
+  for (const [slot, buffer] of Object.entries(outputs) as [CubeBand, SharedArrayBuffer][]) bands[slot] = new Float32Array(buffer);
+  const times = Float64Array.from(catalog.entries, (e) => e.time);
+  const cube: Cube = { grid: reference.grid, times, ...assemble(bands, plan), source };
   if (options.cache) {
     try {
-      const enc = writeCubeCache(cachePath, cube, fp, catalog, options.cacheEncoding, progress);
-      cube.source.cache = { path: enc === options.cacheEncoding ? cachePath : cachePathFor(cacheDir, fp, enc), hit: false, encoding: enc };
+      const enc = writeCubeCache(cachePath, { grid: cube.grid, times, bands }, key, catalog, options.cacheEncoding, progress);
+      cube.source.cache = { path: enc === options.cacheEncoding ? cachePath : cachePathFor(cacheDir, key, enc), hit: false, encoding: enc };
     } catch (err) {
       // A read-only data folder must not stop training: say so and go on without a cache.
       progress.log(`cannot write the cube cache in ${cacheDir} (${describeError(err)}); continuing without it`);
@@ -114,11 +164,82 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
   return cube;
 }
 
+/** What openGridded needs from a wind choice. */
+export function griddedOptions(wind: WindChoice, period: Pick<GriddedOptions, 'from' | 'to'> = {}): GriddedOptions {
+  return {
+    ...(wind.variables ? { variables: [...wind.variables] } : {}),
+    ...(wind.targetHeight !== 'auto' ? { height: wind.targetHeight } : {}),
+    ...period,
+  };
+}
+
 /**
- * A data folder (or glob) as a cube, the way train and evaluate read it: the catalog with the
- * configured pattern (consecutive hours required), then buildCube through the disk cache.
+ * The cube of an opened gridded dataset (hours as they are: callers check they are
+ * consecutive). Variables that are not wind are refused: the features are wind only.
  */
-export async function loadDataCube(dir: string, ingest: IngestConfig, progress: Progress): Promise<Cube> {
-  const catalog = await buildCatalog(dir, { glob: ingest.glob, timePattern: ingest.timePattern });
-  return buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers }, progress);
+export async function griddedCube(dataset: GriddedDataset, progress: Progress): Promise<Cube> {
+  for (const name of dataset.selected) {
+    const v = dataset.variables.find((x) => x.name === name)!;
+    if (!v.wind) throw new DataError(dataset.input, `${v.name} (${v.longName || 'no long_name'}) is not wind: windcast reads u/v at 10 m and 100 m (u10, v10, u100, v100) or a wind speed (si10)`);
+  }
+  const data = await readGridded(dataset, { progress });
+  const speed = dataset.speed;
+  const field = (name: string) => data.fields.get(name)!;
+  return {
+    grid: data.grid,
+    times: data.times,
+    speed: data.speed,
+    heightM: speed.height,
+    ...(speed.derived ? { u: field(speed.from[0]!), v: field(speed.from[1]!) } : {}),
+    ...(dataset.other ? { other: { heightM: dataset.other.height, u: field(dataset.other.from[0]), v: field(dataset.other.from[1]) } } : {}),
+    source: { input: dataset.input, files: dataset.files.map((f) => f.path), fingerprint: fingerprintGridded(dataset), variables: [...dataset.selected].sort() },
+  };
+}
+
+/**
+ * Whether --data is gridded (NetCDF, Zarr) or hourly GeoTIFFs. A folder (or glob) holding both
+ * is refused rather than guessed: the README's GDAL loop writes GeoTIFFs beside the NetCDF they
+ * come from, and reading the other kind than meant would go unnoticed.
+ */
+export function inputKind(input: string, glob: string): 'gridded' | 'geotiff' {
+  if (!isGriddedInput(input)) return 'geotiff';
+  let folder = isGlob(input);
+  try {
+    folder ||= statSync(input).isDirectory() && detectFormat(input) === null;
+  } catch {
+    // openGridded says what is wrong with the path
+  }
+  if (!folder) return 'gridded';
+  let tiffs = 0;
+  try {
+    tiffs = listFiles(input, glob).files.filter((f) => /\.tiff?$/i.test(f)).length;
+  } catch {
+    // no GeoTIFFs match
+  }
+  if (tiffs > 0) {
+    const dir = isGlob(input) ? dirname(input) : input;
+    throw new DataError(resolve(input), `holds both NetCDF files and GeoTIFFs (${tiffs}); say which to read with a glob, e.g. "${dir}/*.nc" or "${dir}/*.tif"`);
+  }
+  return 'gridded';
+}
+
+/**
+ * --data as a cube, the way train, evaluate and inspect read it: hourly GeoTIFFs through the
+ * catalog (consecutive hours required) and the disk cache, or gridded files through gridded.ts
+ * (consecutive, complete and unambiguous hours required). `wind` overrides the config's choice
+ * (evaluate and resume read what the checkpoint was trained on).
+ */
+export async function loadDataCube(input: string, ingest: IngestConfig, progress: Progress, wind: WindChoice = windChoice(ingest)): Promise<Cube> {
+  if (inputKind(input, ingest.glob) === 'gridded') {
+    const dataset = await openGridded(input, griddedOptions(wind));
+    requireConsecutiveHours(dataset);
+    return griddedCube(dataset, progress);
+  }
+  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
+  return buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+}
+
+/** The config's wind choice (ingest.targetHeight, ingest.variables). */
+export function windChoice(ingest: Pick<IngestConfig, 'targetHeight' | 'variables'>): WindChoice {
+  return { targetHeight: ingest.targetHeight, variables: ingest.variables };
 }

@@ -13,6 +13,7 @@ import { DataError, WindcastError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { openPool, runAll, threadCount } from '../runtime/pool.js';
 import type { BandStats, RasterHeader } from './raster.js';
+import { ALL_WIND, bandPlan, type CubeBand } from './band-plan.js';
 
 /** What a decoder thread reports for one file. */
 export interface FileDecodeResult {
@@ -21,21 +22,19 @@ export interface FileDecodeResult {
   /** Set when the file was refused; the message starts with the file's path. */
   error?: { message: string; kind: 'data' | 'internal' };
   header?: Pick<RasterHeader, 'dataType' | 'bandCount' | 'nodata' | 'compression' | 'layout' | 'scale' | 'offset' | 'warnings'>;
-  /** Statistics of the speed (hypot of u, v for 2-band files). */
+  /** Statistics of the speed (hypot of the target height's u, v for u/v files). */
   speed?: BandStats;
 }
 
-/** Shared output bands, each hours x cells Float32 (speed, and u, v for 2-band inputs). */
-export interface DecodeOutputs {
-  speed: SharedArrayBuffer;
-  u?: SharedArrayBuffer;
-  v?: SharedArrayBuffer;
-}
+/** Shared output bands, each hours x cells Float32: speed, and the cube bands the plan fills. */
+export type DecodeOutputs = { speed: SharedArrayBuffer } & Partial<Record<CubeBand, SharedArrayBuffer>>;
 
 export interface DecodeFilesOptions {
   files: string[];
-  /** The first file's header: every file must have its grid and band count. */
+  /** The first file's header: every file must have its grid and bands. */
   reference: RasterHeader;
+  /** Per file band, the cube band it fills (band-plan.ts; null bands are decoded and dropped). Default: all the wind, as ALL_WIND plans it. */
+  slots?: (CubeBand | null)[];
   /** Shared outputs (cube mode) or none (statistics only, for inspect). */
   outputs?: DecodeOutputs;
   /** Decoder threads; 0 = one per core. */
@@ -49,7 +48,8 @@ export interface DecodeFilesOptions {
 /** What every decoder thread is started with (its workerData). */
 export interface DecoderSetup {
   cells: number;
-  reference: { path: string; grid: GridSpec; bandCount: 1 | 2 };
+  reference: { path: string; grid: GridSpec; winds: RasterHeader['winds'] };
+  slots: (CubeBand | null)[];
   outputs?: DecodeOutputs;
 }
 
@@ -68,7 +68,8 @@ export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDeco
   const timeoutSeconds = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
   const setup: DecoderSetup = {
     cells: cellCount(reference.grid),
-    reference: { path: reference.path, grid: reference.grid, bandCount: reference.bandCount },
+    reference: { path: reference.path, grid: reference.grid, winds: reference.winds },
+    slots: options.slots ?? bandPlan(reference, ALL_WIND).slots,
     outputs,
   };
   const tasks: DecodeTask[] = files.map((path, index) => ({ index, path }));
@@ -112,7 +113,9 @@ export function throwFirstRefusal(results: FileDecodeResult[]): void {
 /** Compare a file's header with the reference; the message names both files and the differences. */
 export function checkAgainstReference(header: RasterHeader, reference: DecoderSetup['reference']): string | null {
   const diffs = gridDifferences(reference.grid, header.grid);
-  if (header.bandCount !== reference.bandCount) diffs.unshift(`${reference.bandCount} band(s) vs ${header.bandCount}`);
+  const bands = (w: RasterHeader['winds']) => w.map((b) => b.name ?? (b.component === 'speed' ? 'speed' : b.component)).join(', ');
+  if (header.winds.length !== reference.winds.length) diffs.unshift(`${reference.winds.length} band(s) vs ${header.winds.length}`);
+  else if (bands(header.winds) !== bands(reference.winds)) diffs.unshift(`bands ${bands(reference.winds)} vs ${bands(header.winds)}`);
   if (diffs.length === 0) return null;
   return `${header.path}: grid differs from the first file ${reference.path}: ${diffs.join('; ')} (first file vs this file)`;
 }

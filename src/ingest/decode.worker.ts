@@ -1,21 +1,27 @@
 /**
  * Decoder thread (decode-pool.ts): decodes one file per task straight into its hour's slice of
- * the shared cube (or, with no outputs, into one reusable frame for statistics) and reports
- * per-file statistics or the reason the file was refused.
+ * the shared cube, each band into the cube band the plan names (band-plan.ts), or, with no
+ * outputs, into reusable frames for statistics, and reports per-file statistics or the reason
+ * the file was refused.
  */
 import { workerData } from 'node:worker_threads';
 import { DataError, describeError } from '../core/errors.js';
 import { poolTask } from '../runtime/pool.js';
 import { checkAgainstReference, type DecoderSetup, type DecodeTask, type FileDecodeResult } from './decode-pool.js';
+import { bandStats } from './band-stats.js';
 import { decodeRasterInto, type BandStats, type RasterHeader } from './raster.js';
 
 const init = workerData as DecoderSetup;
-const { cells, outputs } = init;
+const { cells, outputs, slots } = init;
 const speedOut = outputs ? new Float32Array(outputs.speed) : undefined;
-const uOut = outputs?.u ? new Float32Array(outputs.u) : undefined;
-const vOut = outputs?.v ? new Float32Array(outputs.v) : undefined;
+/** Per file band, the cube band's shared array it is decoded into (undefined: scratch). */
+const bandOut = slots.map((slot) => (outputs && slot && outputs[slot] ? new Float32Array(outputs[slot]) : undefined));
+const uBand = slots.indexOf('u');
+const vBand = slots.indexOf('v');
+const speedBand = slots.indexOf('speed');
 let scratch: Float32Array[] | undefined;
 
+/** Reusable frames: one per file band, and one more for a speed computed from u/v. */
 function scratchFrames(n: number): Float32Array[] {
   if (!scratch || scratch.length < n) scratch = Array.from({ length: n }, () => new Float32Array(cells));
   return scratch;
@@ -44,21 +50,19 @@ async function decode(task: DecodeTask): Promise<FileDecodeResult> {
   const slice = (buf: Float32Array | undefined) => buf?.subarray(t * cells, (t + 1) * cells);
   try {
     let frames: Float32Array[] = [];
-    const { header, stats } = await decodeRasterInto(task.path, (h: RasterHeader) => {
+    const { header } = await decodeRasterInto(task.path, (h: RasterHeader) => {
       const problem = checkAgainstReference(h, init.reference);
       if (problem) throw new Mismatch(problem);
-      if (h.bandCount === 1) frames = [slice(speedOut) ?? scratchFrames(1)[0]!];
-      else frames = uOut && vOut ? [slice(uOut)!, slice(vOut)!] : scratchFrames(3).slice(0, 2);
+      const spare = scratchFrames(h.bandCount + 1);
+      frames = h.winds.map((_, b) => slice(bandOut[b]) ?? spare[b]!);
       return { bands: frames };
-    }, { stats: !outputs });
-    let speed = stats[0];
-    if (header.bandCount === 2 && !outputs) {
-      speed = speedFromUV(frames[0]!, frames[1]!, scratchFrames(3)[2]!);
-    } else if (header.bandCount === 2) {
-      speedFromUV(frames[0]!, frames[1]!, slice(speedOut)!);
-    }
+    }, { stats: false });
+    // The speed: its own band, or hypot of the target height's u and v into the cube (or scratch).
+    let speed: BandStats | undefined;
+    if (speedBand >= 0) speed = outputs ? undefined : bandStats(frames[speedBand]!);
+    else speed = speedFromUV(frames[uBand]!, frames[vBand]!, slice(speedOut) ?? scratchFrames(header.bandCount + 1)[header.bandCount]!);
     const { dataType, bandCount, nodata, compression, layout, scale, offset, warnings } = header;
-    return { index: t, path: task.path, header: { dataType, bandCount, nodata, compression, layout, scale, offset, warnings }, speed };
+    return { index: t, path: task.path, header: { dataType, bandCount, nodata, compression, layout, scale, offset, warnings }, ...(outputs ? {} : { speed }) };
   } catch (err) {
     if (err instanceof Mismatch) return { index: t, path: task.path, error: { message: err.message, kind: 'data' } };
     if (err instanceof DataError) return { index: t, path: task.path, error: { message: err.message, kind: 'data' } };

@@ -8,8 +8,11 @@
  * overlapping files) reported, never thrown, as catalog.ts does for GeoTIFFs. readGridded then
  * fills one Float32Array per variable, index (t * height + row) * width + col, NaN where
  * missing, plus the wind speed at the chosen height (sqrt(u^2 + v^2), or a speed variable
- * such as si10 when only speed is there). A period (from/to) and an area (north, west, south,
- * east) restrict both, so a long global store (ARCO-ERA5) is read only where it is needed.
+ * such as si10 when only speed is there); the dataset also names the u/v pair of its other
+ * height (`other`, features use it), and atHeight moves the speed to another height without
+ * opening the files again. A period (from/to) and an area (north, west, south, east) restrict
+ * both, so a long global store (ARCO-ERA5) is read only where it is needed. cube.ts turns a
+ * dataset into the cube.
  * Formats, CF rules and names live in gridded/.
  */
 import { createHash } from 'node:crypto';
@@ -25,7 +28,7 @@ import { readFrames } from './gridded/frames.js';
 import { describeOverlap, joinFiles, type MissingHours, type Overlap, type Segment } from './gridded/join.js';
 import type { Area } from './gridded/cf.js';
 import { analyseFile, type FileLayout } from './gridded/layout.js';
-import { knownWindNames, type WindRole } from './gridded/names.js';
+import { defaultTargetHeight, knownWindNames, otherPairHeight, type WindRole } from './gridded/names.js';
 import { detectFormat, type GriddedFormat } from './gridded/store.js';
 
 export type { Area } from './gridded/cf.js';
@@ -78,6 +81,13 @@ export interface SpeedSource {
   derived: boolean;
 }
 
+/** The wind components at a second height (ERA5: u10/v10 beside a 100 m target, or u100/v100 beside 10 m). */
+export interface OtherWind {
+  height: number;
+  /** [u, v] variable names. */
+  from: [string, string];
+}
+
 export interface GriddedDataset {
   /** The file, glob or store given, resolved. */
   input: string;
@@ -94,6 +104,8 @@ export interface GriddedDataset {
   /** Heights (m) at which wind is available: a u/v pair or a speed variable. */
   heights: number[];
   speed: SpeedSource;
+  /** The u/v pair at another height than the speed's, when the selection has one (features use it). */
+  other: OtherWind | null;
   /** Missing hours between the first and last hour (no file has them). */
   gaps: Gap[];
   /** Hours some selected variable lacks although another has them. */
@@ -180,7 +192,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
   const variables = collectVariables(layouts);
   const unusable = new Map<string, string>();
   for (const l of layouts) for (const [name, why] of l.unusable) if (!variables.has(name)) unusable.set(name, `${basename(l.path)}: ${name} ${why}`);
-  const { selected, speed, heights } = choose(input, variables, unusable, options);
+  const { selected, speed, heights, other } = choose(input, variables, unusable, options);
 
   const from = options.from ?? -Infinity;
   const to = options.to ?? Infinity;
@@ -210,6 +222,7 @@ export async function openGridded(input: string, options: GriddedOptions = {}): 
     selected,
     heights,
     speed,
+    other,
     gaps: join.gaps,
     missing: join.missing,
     overlaps: join.overlaps,
@@ -258,7 +271,8 @@ export function fingerprintGridded(dataset: GriddedDataset): string {
   const g = dataset.grid;
   h.update(`${g.width}x${g.height} ${g.lon0} ${g.lat0} ${g.dLon} ${g.dLat}\n`);
   h.update(`${dataset.hours.length} ${dataset.hours[0]} ${dataset.hours[dataset.hours.length - 1]}\n`);
-  h.update(`${dataset.selected.join(',')} speed ${dataset.speed.height} ${dataset.speed.from.join(',')}\n`);
+  // Sorted: the same variables asked for in another order read the same cube.
+  h.update(`${[...dataset.selected].sort().join(',')} speed ${dataset.speed.height} ${dataset.speed.from.join(',')}\n`);
   return h.digest('hex').slice(0, 20);
 }
 
@@ -296,7 +310,7 @@ function collectVariables(layouts: FileLayout[]): Map<string, GriddedVariable> {
 }
 
 /** The variables to read and where the speed comes from; DataErrors for unknown names or no wind. */
-function choose(input: string, variables: Map<string, GriddedVariable>, unusable: Map<string, string>, options: GriddedOptions): { selected: string[]; speed: SpeedSource; heights: number[] } {
+function choose(input: string, variables: Map<string, GriddedVariable>, unusable: Map<string, string>, options: GriddedOptions): { selected: string[]; speed: SpeedSource; heights: number[]; other: OtherWind | null } {
   let selected: string[];
   if (options.variables && options.variables.length > 0) {
     selected = options.variables.map((asked) => {
@@ -324,13 +338,26 @@ function choose(input: string, variables: Map<string, GriddedVariable>, unusable
     const hint = lone.length > 0 ? ` (${lone.join(', ')} without its other component)` : '';
     throw new DataError(input, `no wind${options.variables ? ' in the chosen variables' : ''}${hint}: windcast needs u and v at one height (${knownWindNames().filter((n) => /^[uv]/.test(n)).join(', ')}) or a wind speed (si10); found ${have}`);
   }
-  const height = options.height ?? (heights.includes(100) ? 100 : heights.includes(10) ? 10 : heights[heights.length - 1]!);
+  const height = options.height ?? defaultTargetHeight(heights);
   if (!heights.includes(height)) {
     throw new DataError(input, `no wind at ${height} m${options.variables ? ' in the chosen variables' : ''}: wind is available at ${heights.map((h) => `${h} m`).join(' and ')}`);
   }
   const pair = pairAt(height);
   const speed: SpeedSource = pair ? { height, from: pair, derived: true } : { height, from: [speedAt(height)!], derived: false };
-  return { selected, speed, heights };
+  const otherHeight = otherPairHeight(heights.filter((h) => pairAt(h)), height);
+  const other = otherHeight === null ? null : { height: otherHeight, from: pairAt(otherHeight) as [string, string] };
+  return { selected, speed, heights, other };
+}
+
+/**
+ * The same dataset with its speed at another of its heights (and the other u/v pair chosen
+ * again): what openGridded with that height would give, without opening the files again.
+ */
+export function atHeight(dataset: GriddedDataset, height: number): GriddedDataset {
+  const variables = new Map(dataset.variables.map((v) => [v.name, v]));
+  const unusable = new Map(dataset.unusable.map((u) => [u.name, u.why]));
+  const { speed, other } = choose(dataset.input, variables, unusable, { variables: dataset.selected, height });
+  return { ...dataset, speed, other };
 }
 
 /** Read the chosen variables (default: the dataset's selection) and the speed. */

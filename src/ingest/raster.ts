@@ -18,7 +18,7 @@ import { firstImage, readFileBytes } from './tiff-file.js';
 
 // Part of this module's API: what readRasterHeader and decodeRasterInto return.
 export type { BandStats } from './band-stats.js';
-export type { RasterHeader, SampleType } from './raster-header.js';
+export type { BandWind, RasterHeader, SampleType } from './raster-header.js';
 
 export interface Raster extends RasterHeader {
   /** One Float32Array per band, north-up, NaN where nodata, in physical units (m/s). */

@@ -110,12 +110,13 @@ function toShared(a: Float32Array): Float32Array {
  * then such a context is an error (training must not copy a cube of gigabytes unnoticed).
  */
 export function shareFeatures(ctx: FeatureContext, options: { copy: boolean }): SharedFeatures {
-  if (!options.copy && !(isShared(ctx.speed) && isShared(ctx.u) && isShared(ctx.v))) {
+  if (!options.copy && !(isShared(ctx.speed) && isShared(ctx.u) && isShared(ctx.v) && isShared(ctx.uOther) && isShared(ctx.vOther))) {
     throw new Error('gathering on a thread needs a context over shared memory (featureContext cellMajor)');
   }
   const layout: FeatureLayout = {
     speed: toShared(ctx.speed),
     ...(ctx.u && ctx.v ? { u: toShared(ctx.u), v: toShared(ctx.v) } : {}),
+    ...(ctx.uOther && ctx.vOther ? { uOther: toShared(ctx.uOther), vOther: toShared(ctx.vOther) } : {}),
     cellStride: ctx.cellStride,
     hourStride: ctx.hourStride,
   };

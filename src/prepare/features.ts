@@ -1,7 +1,8 @@
 /**
  * Features per (anchor hour, cell): for each of the lookback input hours, the cell's own speed,
  * a multi-scale stencil of its neighbourhood, the local solar time and day of year, its
- * latitude and longitude, and u/v when the cube has them. Wind at +24 h depends on air several
+ * latitude and longitude, u/v when the cube has them, and the u/v of the cube's other height
+ * (ERA5's 10 m beside a 100 m target, or 100 m beside 10 m) when it has two. Wind at +24 h depends on air several
  * degrees upstream, so the stencil has square rings at several radii (default 0.25, 1 and 4
  * degrees); per ring and hour: the mean speed on the ring's 8 points, the east-minus-west and
  * north-minus-south differences (which way the gradient runs, i.e. what is upstream).
@@ -15,7 +16,7 @@
  * Ring offsets are whole cells (at least one), so on coarse grids small rings coincide.
  *
  * Values are normalised with the centre cell's statistics (normalize.ts): speeds as
- * (v - mean) / std, differences and u/v as v / std. Gathering writes into a caller's
+ * (v - mean) / std, differences and u/v (of either height) as v / std. Gathering writes into a caller's
  * preallocated Float32Array [batch, lookback, nFeatures]: no allocation per sample.
  */
 import { z } from 'zod';
@@ -38,6 +39,15 @@ export const FeatureSpecSchema = z.object({
   dayOfYear: z.boolean(),
   /** Targets are the change from the last observed hour (else the normalised speed). */
   predictDelta: z.boolean(),
+  /**
+   * Height (m) of the speed the model reads and forecasts; null when the data did not say
+   * (GeoTIFF bands without names, and checkpoints from before heights were recorded).
+   */
+  heightM: z.number().positive().nullable().default(null),
+  /** The u/v of this other height are features too (named u<h>, v<h>: u10, v10); null: none. */
+  otherHeightM: z.number().positive().nullable().default(null),
+  /** ERA5 names of the variables the training data was read from (u100, v100, u10, v10); empty: unnamed. */
+  variables: z.array(z.string()).default([]),
   normalization: z.enum(['cell', 'global']) satisfies z.ZodType<NormStats['mode']>,
   poles: z.literal('reflect'),
   names: z.array(z.string()),
@@ -52,13 +62,29 @@ const DIRS: ReadonlyArray<readonly [number, number]> = [
 ];
 const POINTS = DIRS.length;
 
-export function featureSpec(options: { lookback: number; horizon: number; ringsDeg: number[]; uv: boolean; dayOfYear: boolean; predictDelta: boolean; normalization: NormStats['mode'] }): FeatureSpec {
+export interface FeatureSpecOptions {
+  lookback: number;
+  horizon: number;
+  ringsDeg: number[];
+  uv: boolean;
+  dayOfYear: boolean;
+  predictDelta: boolean;
+  normalization: NormStats['mode'];
+  /** Defaults (null, null, []) are what a checkpoint from before heights describes. */
+  heightM?: number | null;
+  otherHeightM?: number | null;
+  variables?: string[];
+}
+
+export function featureSpec(input: FeatureSpecOptions): FeatureSpec {
+  const options = { ...input, heightM: input.heightM ?? null, otherHeightM: input.otherHeightM ?? null, variables: [...(input.variables ?? [])] };
   const names = ['speed'];
   for (const r of options.ringsDeg) names.push(`ring${r}_mean`, `ring${r}_east_minus_west`, `ring${r}_north_minus_south`);
   names.push('solar_hour_sin', 'solar_hour_cos');
   if (options.dayOfYear) names.push('day_of_year_sin', 'day_of_year_cos');
   names.push('lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
   if (options.uv) names.push('u', 'v');
+  if (options.otherHeightM !== null) names.push(`u${options.otherHeightM}`, `v${options.otherHeightM}`);
   return { ...options, ringsDeg: [...options.ringsDeg], poles: 'reflect', names, nFeatures: names.length };
 }
 
@@ -136,6 +162,9 @@ export interface FeatureContext {
   speed: Float32Array;
   u?: Float32Array;
   v?: Float32Array;
+  /** u/v of the other height (spec.otherHeightM), same layout. */
+  uOther?: Float32Array;
+  vOther?: Float32Array;
   cellStride: number;
   hourStride: number;
 }
@@ -161,7 +190,7 @@ export function cellMajor(band: Float32Array, cells: number, hours: number): Flo
 }
 
 /** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
-export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'cellStride' | 'hourStride'>;
+export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'uOther' | 'vOther' | 'cellStride' | 'hourStride'>;
 
 /**
  * cellMajor: gather from a cell-major copy (training). layout: a layout built before (another
@@ -169,7 +198,12 @@ export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'cellStri
  */
 export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean; layout?: FeatureLayout } = {}): FeatureContext {
   const { grid } = cube;
-  if (spec.uv && (!cube.u || !cube.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+  const other = spec.otherHeightM !== null ? cube.other : undefined;
+  if (!options.layout) {
+    // model/data-fit.ts refuses such data with a message for users; reaching here is a bug.
+    if (spec.uv && (!cube.u || !cube.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+    if (spec.otherHeightM !== null && other?.heightM !== spec.otherHeightM) throw new Error(`the feature spec uses u/v at ${spec.otherHeightM} m but the cube has ${cube.other ? `them at ${cube.other.heightM} m` : 'none at a second height'}`);
+  }
   if (stats.mean.length !== grid.width * grid.height) throw new Error(`normalisation statistics are for ${stats.mean.length} cells, the cube has ${grid.width * grid.height}`);
   const latSin = new Float32Array(grid.height);
   const latCos = new Float32Array(grid.height);
@@ -196,10 +230,12 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
     ? {
         speed: cellMajor(cube.speed, cells, hours),
         ...(spec.uv ? { u: cellMajor(cube.u!, cells, hours), v: cellMajor(cube.v!, cells, hours) } : {}),
+        ...(other ? { uOther: cellMajor(other.u, cells, hours), vOther: cellMajor(other.v, cells, hours) } : {}),
         cellStride: hours,
         hourStride: 1,
       }
-    : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), cellStride: 1, hourStride: cells };
+    : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), ...(other ? { uOther: other.u, vOther: other.v } : {}), cellStride: 1, hourStride: cells };
+  if (spec.otherHeightM !== null && (!layout.uOther || !layout.vOther)) throw new Error(`the feature layout has no u/v at ${spec.otherHeightM} m`);
   return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow), ...layout };
 }
 
@@ -242,6 +278,9 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   const lonH = ctx.lonHours[col]!;
   const u = ctx.u;
   const v = ctx.v;
+  const uOther = ctx.uOther;
+  const vOther = ctx.vOther;
+  const otherUV = spec.otherHeightM !== null;
   let o = slot * L * nF;
   let ok = true;
   for (let h = 0; h < L; h++) {
@@ -294,6 +333,13 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
     if (spec.uv) {
       const uu = u![centreBase + base]!;
       const vv = v![centreBase + base]!;
+      x[o++] = uu === uu ? uu * inv : 0;
+      x[o++] = vv === vv ? vv * inv : 0;
+    }
+    if (otherUV) {
+      // Divided by the target speed's deviation too: one scale for all wind of the cell.
+      const uu = uOther![centreBase + base]!;
+      const vv = vOther![centreBase + base]!;
       x[o++] = uu === uu ? uu * inv : 0;
       x[o++] = vv === vv ? vv * inv : 0;
     }

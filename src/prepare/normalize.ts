@@ -62,7 +62,9 @@ export function computeStats(cube: Cube, period: Period, mode: NormalizationMode
     }
   }
   if (wSum === 0) {
-    throw new DataError(cube.source.files[period.startHour], `no valid (non-NaN) speed values in the training hours ${period.startHour}..${period.endHour - 1}`);
+    // One file per hour (GeoTIFF): name the first training hour's; else the input (NetCDF, Zarr).
+    const source = cube.source.files.length === cube.times.length ? cube.source.files[period.startHour] : cube.source.input ?? cube.source.files[0];
+    throw new DataError(source, `no valid (non-NaN) speed values in the training hours ${period.startHour}..${period.endHour - 1}`);
   }
   const globalMean = gSum / wSum;
   const globalStd = Math.sqrt(Math.max(gSq / wSum - globalMean * globalMean, 0));

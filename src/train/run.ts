@@ -94,6 +94,9 @@ function specFor(options: TrainOptions, split: TimeSplit, normalization: NormSta
     dayOfYear: resumed ? resumed.dayOfYear : split.train.endHour - split.train.startHour >= COMMON_YEAR_HOURS,
     predictDelta: modelConfig.predictDelta,
     normalization,
+    heightM: cube.heightM ?? null,
+    otherHeightM: resumed ? resumed.otherHeightM : uv && cube.other ? cube.other.heightM : null,
+    variables: cube.source.variables ?? [],
   });
 }
 

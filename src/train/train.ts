@@ -30,6 +30,7 @@ import { readMeta, type CheckpointMeta } from '../model/checkpoint.js';
 import { trainStep, trainableVariables } from '../model/model.js';
 import { acquireLock } from '../model/run-lock.js';
 import { loadLstmOps, whyNotLoaded } from '../runtime/lstm-kernels.js';
+import { WeightAverage } from './averaging.js';
 import { startLinearPath } from './linear-start.js';
 import { resumeRun, saveCheckpoint, startRun, type ByLead, type Run, type TrainOptions } from './run.js';
 import { buildValidation, scoreModel, type ValidationSet } from './validation.js';
@@ -182,12 +183,14 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
   }
   const task = options.progress.start({ unit: 'samples', total: Math.max(0, epochs - run.startEpoch) * data.samplesPerEpoch, label: 'train' });
   const variables = trainableVariables(run.model);
+  const average = config.train.weightAverage > 0 ? new WeightAverage(tf, variables, config.train.weightAverage) : undefined;
+  const averaged = <T>(fn: () => T | Promise<T>): Promise<T> => (average ? average.withAverage(fn) : Promise.resolve(fn()));
   let batches: BatchWorker | undefined;
   try {
     for (let epoch = run.startEpoch + 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       batches ??= BatchWorker.start(data.ctx, config.train.batchSize);
-      const pass = await trainOneEpoch(options, run, data, { batches, variables, epoch, task });
+      const pass = await trainOneEpoch(options, run, data, { batches, variables, epoch, task, average });
       const interrupted = Boolean(options.signal?.aborted);
       const partial = interrupted && pass.samples < data.samplesPerEpoch;
       if (partial) {
@@ -199,7 +202,7 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
       done.trainSeconds += trainTime;
       done.trainSamples += pass.samples;
 
-      const v = scoreModel(tf, run.model, data.ctx, validation);
+      const v = await averaged(() => scoreModel(tf, run.model, data.ctx, validation));
       const improved = interrupted ? false : state.bestValidation === null || v.overall < state.bestValidation - 1e-6;
       if (!partial) adjustAfterValidation(options, run, epoch, v.overall, improved);
       const seconds = (performance.now() - t0) / 1000;
@@ -247,11 +250,13 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
       const stalled = state.epochsWithoutImprovement >= config.train.patience;
       if (!interrupted && stalled) state.stopped = 'early-stopped';
       else if (!interrupted) state.stopped = epoch === epochs ? 'completed' : 'running';
-      if (improved) {
-        run.bestByLead = byLead;
-        await saveCheckpoint(options, run, 'best', epoch, byLead);
-      }
-      await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
+      await averaged(async () => {
+        if (improved) {
+          run.bestByLead = byLead;
+          await saveCheckpoint(options, run, 'best', epoch, byLead);
+        }
+        await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
+      });
       log(
         `epoch ${epoch}/${epochs}: train ${f3(record.trainRmse)}, validation ${f3(v.overall)} m/s ` +
           `(persistence ${f3(validation.persistenceRmse)}, linear ${f3(validation.linearRmse)})${improved ? ' best' : ''}, ` +
@@ -265,6 +270,7 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
     }
   } finally {
     await batches?.close();
+    average?.dispose();
   }
   task.done();
   return done;
@@ -279,7 +285,7 @@ async function trainOneEpoch(
   options: TrainOptions,
   run: Run,
   data: RunData,
-  step: { batches: BatchWorker; variables: ReturnType<typeof trainableVariables>; epoch: number; task: ReturnType<Progress['start']> },
+  step: { batches: BatchWorker; variables: ReturnType<typeof trainableVariables>; epoch: number; task: ReturnType<Progress['start']>; average?: WeightAverage },
 ): Promise<{ samples: number; squaredError: number }> {
   const { batches, variables, epoch, task } = step;
   const { tf, config } = options;
@@ -306,6 +312,7 @@ async function trainOneEpoch(
       const batch = batchTensors(tf, batches.buffers[slot], count);
       try {
         const cost = trainStep(tf, run.model, run.optimizer, { ...batch, wSum }, variables);
+        step.average?.update();
         try {
           // Loss x wSum x meanVariance = the batch's summed (over samples) lead-mean squared error in (m/s)^2.
           squaredError += (await cost.data())[0]! * wSum * run.stats.meanVariance;

@@ -82,3 +82,30 @@ export function identify(v: StoredVariable, height: number | null): Identified {
 export function knownWindNames(): string[] {
   return KNOWN.filter((k) => k.wind).map((k) => k.short);
 }
+
+/**
+ * Which ERA5 variable a bare name is (a GeoTIFF band's description, NETCDF_VARNAME or
+ * GRIB_ELEMENT item): a short name, alias or long name; null when it is none of them.
+ */
+export function identifyName(text: string): Identified | null {
+  const key = text.trim().toLowerCase();
+  const k = BY_NAME.get(key) ?? BY_LONG_NAME.get(key);
+  return k ? { name: k.short, ...(k.wind ? { wind: k.wind } : {}) } : null;
+}
+
+/**
+ * The height windcast forecasts when the input does not say (ingest.targetHeight 'auto'):
+ * 100 m when there is wind at 100 m (hub height), else 10 m, else the highest there is.
+ */
+export function defaultTargetHeight(heights: readonly number[]): number {
+  return heights.includes(100) ? 100 : heights.includes(10) ? 10 : Math.max(...heights);
+}
+
+/**
+ * The height whose u/v are inputs beside the target's (features.ts): of the heights with a
+ * u/v pair other than the target, the nearest to it; null when there is none.
+ */
+export function otherPairHeight(pairHeights: readonly number[], target: number): number | null {
+  const others = pairHeights.filter((h) => h !== target).sort((a, b) => Math.abs(a - target) - Math.abs(b - target) || a - b);
+  return others[0] ?? null;
+}
