@@ -7,9 +7,10 @@
  *
  * Part 1 builds a 720-hour cube on the global 0.25 degree grid in memory (weather-like drifting
  * patterns, 2.99 GB) and times each stage of the default evaluation without a model: the cell
- * sample, climatology and linear-baseline fits on the training period, then per test window the
- * truth, the four baselines and the scoring of five forecasts (a persistence copy stands in for
- * the model). Part 2, when a checkpoint and its data are given, runs the command itself (default
+ * sample, the climatology, same-input ridge (default features and normalisation, the default
+ * train.linearFitWindows and validationSamples) and speed-only ridge fits on the training
+ * period, then per test window the truth, the five baselines and the scoring of six forecasts
+ * (a persistence copy stands in for the model), and the bootstrap of the skill intervals. Part 2, when a checkpoint and its data are given, runs the command itself (default
  * stride and cell sample) and reports wall time, where it went, and peak RSS.
  * Target (issue 6): the default evaluation of the default synthetic run within 5 minutes on
  * 2 cores with the native backend.
@@ -18,7 +19,12 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
+import { BASELINE_NAMES, fitLinearBaseline, forecastBaselines, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
+import { fitClimatology } from '../src/evaluate/climatology.js';
+import { bootstrapSkill, blockWindowsFor } from '../src/evaluate/bootstrap.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { computeStats } from '../src/prepare/normalize.js';
+import { fitPeriodRidge } from '../src/prepare/ridge.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { era5Grid, rowLat, colLon } from '../src/core/grid.js';
@@ -80,8 +86,15 @@ function partOne(): void {
   const sample = sampleCells(cube.grid, defaults.evaluate.cellStride);
   console.log(`cell sample: every ${defaults.evaluate.cellStride}th row/column = ${sample.cells.length} cells (${seconds(t).toFixed(3)} s); ${anchors.length} test windows every ${defaults.evaluate.stride} h`);
   t = performance.now();
-  const climatology = fitClimatology(cube, { hours: [split.train.startHour, split.train.endHour], cells: sample.cells });
+  const climatology = fitClimatology(cube, { hours: [split.train.startHour, split.train.endHour], cells: sample.cells, forHours: [split.test.startHour, split.test.endHour] });
   const climS = seconds(t);
+  t = performance.now();
+  const m = defaults.model;
+  const spec = featureSpec({ lookback: split.lookback, horizon: H, ringsDeg: m.ringsDeg, uv: false, dayOfYear: false, predictDelta: m.predictDelta, normalization: m.normalization });
+  const ctx = featureContext(cube, spec, computeStats(cube, split.train, m.normalization));
+  const ridge = fitPeriodRidge(ctx, { split, windows: defaults.train.linearFitWindows, validationWindows: defaults.train.validationSamples, seed: defaults.train.seed });
+  const ridgeS = seconds(t);
+  console.log(`fit: same-input ridge ${ridgeS.toFixed(2)} s (${ridge.inputs} inputs, ${ridge.windows} training windows, ${defaults.train.validationSamples} validation windows, penalty ${ridge.lambda})`);
   t = performance.now();
   const linear = fitLinearBaseline(cube, {
     hours: [split.train.startHour, split.train.endHour],
@@ -91,36 +104,42 @@ function partOne(): void {
     sampleCells: defaults.evaluate.linearSampleCells,
   });
   const linS = seconds(t);
-  console.log(`fit: climatology ${climS.toFixed(2)} s; linear baseline ${linS.toFixed(2)} s (${linear.samples} samples, ${((linear.samples / linS) / 1e3).toFixed(0)}k samples/s)`);
+  console.log(`fit: climatology ${climS.toFixed(2)} s; speed-only ridge ${linS.toFixed(2)} s (${linear.samples} samples, ${((linear.samples / linS) / 1e3).toFixed(0)}k samples/s)`);
 
   const size = sample.cells.length * H;
   const truth = new Float32Array(size);
   const model = new Float32Array(size);
   const outs = BASELINE_NAMES.map(() => new Float32Array(size));
   const acc = new ScoreAccumulator({ names: ['model', ...BASELINE_NAMES], horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
+  const set = { climatology, linear: { ridge, ctx }, linearSpeed: linear };
   let baseS = 0;
   let scoreS = 0;
   for (const t0 of anchors) {
     t = performance.now();
     truthWindow(cube, { t0, cells: sample.cells, horizon: H, out: truth });
     persistenceForecast(cube, { t0, cells: sample.cells, horizon: H, out: model });
-    forecastBaselines({ climatology, linear }, cube, { t0, cells: sample.cells, horizon: H, outs });
+    forecastBaselines(set, cube, { t0, cells: sample.cells, horizon: H, outs });
     baseS += seconds(t);
     t = performance.now();
     acc.add(truth, [model, ...outs], sample.weights, sample.bands);
     scoreS += seconds(t);
   }
   const r = acc.result();
+  t = performance.now();
+  const e = defaults.evaluate;
+  bootstrapSkill({ stats: acc.windowStats(), model: 'model', baselines: BASELINE_NAMES, blockWindows: blockWindowsFor(e.bootstrapBlockHours, e.stride), resamples: e.bootstrapResamples, seed: e.bootstrapSeed });
+  const bootS = seconds(t);
   const values = anchors.length * size;
+  const F = BASELINE_NAMES.length + 1;
   console.log(
-    `per window: baselines + truth ${((baseS / anchors.length) * 1000).toFixed(0)} ms, scoring 5 forecasts ${((scoreS / anchors.length) * 1000).toFixed(0)} ms ` +
-      `(${((values * 5) / scoreS / 1e6).toFixed(0)}M forecast values/s)`,
+    `per window: baselines + truth ${((baseS / anchors.length) * 1000).toFixed(0)} ms, scoring ${F} forecasts ${((scoreS / anchors.length) * 1000).toFixed(0)} ms ` +
+      `(${((values * F) / scoreS / 1e6).toFixed(0)}M forecast values/s); bootstrap ${bootS.toFixed(2)} s`,
   );
-  console.log(`model-free evaluation total: ${(climS + linS + baseS + scoreS).toFixed(1)} s for ${anchors.length} windows; peak RSS ${rssMiB()} MiB`);
+  console.log(`model-free evaluation total: ${(climS + ridgeS + linS + baseS + scoreS + bootS).toFixed(1)} s for ${anchors.length} windows; peak RSS ${rssMiB()} MiB`);
   const f = (name: string) => r.global.forecasters[name]!.mean.rmse.toFixed(3);
   // The analytic cube is sinusoids in time, which a linear autoregression fits almost exactly:
   // linear near 0 is expected here, the others are sanity checks of the scoring.
-  console.log(`sanity (mean RMSE, m/s; analytic cube, so linear is near 0): persistence ${f('persistence')}, yesterday ${f('yesterday')}, climatology ${f('climatology')}, linear ${f('linear')}`);
+  console.log(`sanity (mean RMSE, m/s; analytic cube, so the ridges are near 0): persistence ${f('persistence')}, yesterday ${f('yesterday')}, climatology ${f('climatology')}, linear ${f('linear')}, linear-speed ${f('linear-speed')}`);
 }
 
 async function partTwo(model: string, data: string, backend: string | undefined): Promise<void> {

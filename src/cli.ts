@@ -202,7 +202,7 @@ export function buildProgram(): Command {
 
   program
     .command('evaluate')
-    .description("Score a checkpoint on its own test period beside persistence, yesterday, climatology and a linear baseline.")
+    .description('Score a checkpoint on its own test period beside persistence, yesterday, climatology, the same-input ridge and a speed-only ridge, each skill with a 95 % interval.')
     .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
     .requiredOption('--data <path>', `the data the checkpoint was trained on: ${DATA_HELP}`)
     .requiredOption('--out <dir>', 'where report.json, report.md and rmse_by_lead.png (.svg, .vl.json) go')

@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   BASELINE_NAMES,
-  climatologyForecast,
   evenCells,
-  fitBaselines,
-  fitClimatology,
   fitLinearBaseline,
   forecastBaselines,
   linearForecast,
@@ -13,10 +10,15 @@ import {
   truthWindow,
   yesterdayForecast,
 } from '../src/evaluate/baselines.js';
+import { climatologyForecast, fitClimatology } from '../src/evaluate/climatology.js';
 import type { Cube } from '../src/ingest/cube.js';
-import { solveSymmetric } from '../src/prepare/ridge.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { computeStats } from '../src/prepare/normalize.js';
+import { fitPeriodRidge, ridgeForecast, solveSymmetric } from '../src/prepare/ridge.js';
+import { splitHours } from '../src/prepare/split.js';
 import { HOUR_MS, hourOfDay } from '../src/core/time.js';
 import type { GridSpec } from '../src/core/grid.js';
+import { makeCube } from './train-fixtures.js';
 
 const START = Date.UTC(2024, 0, 1, 0);
 
@@ -52,25 +54,6 @@ test('same hour yesterday: lead h is hour t0 + h - 24, and wraps by days past 24
   assert.equal(out[23], 100 + 50); // +24 h: hour 74 - 24 = t0
   assert.equal(out[24], 100 + 51 - 24); // +25 h: hour 75 - 48
   assert.throws(() => yesterdayForecast(ramp, { t0: 10, cells, horizon: 1 }), /outside the cube/);
-});
-
-test('climatology: mean per cell and UTC hour of day over the training hours only', () => {
-  // Training hours 0..47: hour of day k is seen at t = k and k + 24, mean 100 c + k + 12.
-  const clim = fitClimatology(ramp, { hours: [0, 48], cells });
-  const out = climatologyForecast(clim, ramp, { t0: 70, cells, horizon: 3 });
-  // t0 = 70 is 22Z; leads are 23Z, 00Z, 01Z.
-  assert.deepEqual([...out.subarray(0, 3)], [23 + 12, 0 + 12, 1 + 12]);
-  assert.deepEqual([...out.subarray(3, 6)], [400 + 35, 400 + 12, 400 + 13]);
-  // A cell that was not fitted gets NaN, not someone else's climatology.
-  const other = climatologyForecast(clim, ramp, { t0: 70, cells: Int32Array.of(1), horizon: 1 });
-  assert.ok(Number.isNaN(other[0]));
-});
-
-test('climatology skips NaN hours and is NaN where a cell never had a value', () => {
-  const cube = tinyCube(48, 2, 1, (t, c) => (c === 1 ? NaN : t === 5 ? NaN : 7));
-  const clim = fitClimatology(cube, { hours: [0, 48] });
-  assert.equal(clim.mean[5], 7); // hour 5 seen once (t = 29), still 7
-  assert.ok(Number.isNaN(clim.mean[24 + 3]));
 });
 
 test('hour of day is UTC and handles times before 1970', () => {
@@ -146,15 +129,36 @@ test('evenCells is deterministic, in range and spread out', () => {
   assert.deepEqual([...evenCells(3, 10)], [0, 1, 2]);
 });
 
-test('forecastBaselines fills one array per baseline, reusing buffers', () => {
-  const set = fitBaselines(ramp, { hours: [0, 72], horizon: 3, cells, lookback: 4, lambda: 1e-3 });
+test('forecastBaselines fills one array per baseline in BASELINE_NAMES order, reusing buffers', () => {
+  assert.deepEqual([...BASELINE_NAMES], ['persistence', 'yesterday', 'climatology', 'linear', 'linear-speed']);
+  const cube = tinyCube(200, 3, 2, (t, c) => 100 * c + t + 3 * Math.sin(t / 5 + c));
+  const split = splitHours({ hours: 200, lookback: 4, horizon: 3, fractions: [0.6, 0.2, 0.2] });
+  const spec = featureSpec({ lookback: 4, horizon: 3, ringsDeg: [90], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell' });
+  const ctx = featureContext(cube, spec, computeStats(cube, split.train, 'cell'));
+  const ridge = fitPeriodRidge(ctx, { split, windows: 1000, validationWindows: 100, seed: 1 });
+  const hours = [split.train.startHour, split.train.endHour] as const;
+  const set = {
+    climatology: fitClimatology(cube, { hours, cells }),
+    linear: { ridge, ctx },
+    linearSpeed: fitLinearBaseline(cube, { hours, horizon: 3, lookback: 4, lambda: 1e-3 }),
+  };
   const outs = BASELINE_NAMES.map(() => new Float32Array(9));
-  const got = forecastBaselines(set, ramp, { t0: 80, cells, horizon: 3, outs });
+  const t0 = 180;
+  const got = forecastBaselines(set, cube, { t0, cells, horizon: 3, outs });
   assert.equal(got[0], outs[0]);
-  assert.deepEqual([...got[0]!.subarray(0, 3)], [80, 80, 80]);
-  assert.deepEqual([...got[1]!.subarray(0, 3)], [57, 58, 59]);
-  // The ramp is linear in time, so the linear baseline extrapolates it almost exactly.
-  for (let i = 0; i < 9; i++) assert.ok(Math.abs(got[3]![i]! - truthWindow(ramp, { t0: 80, cells, horizon: 3 })[i]!) < 0.05);
+  const each = [
+    persistenceForecast(cube, { t0, cells, horizon: 3 }),
+    yesterdayForecast(cube, { t0, cells, horizon: 3 }),
+    climatologyForecast(set.climatology, cube, { t0, cells, horizon: 3 }),
+    ridgeForecast(ridge, ctx, t0, cells, new Float32Array(9)),
+    linearForecast(set.linearSpeed, cube, { t0, cells }),
+  ];
+  each.forEach((expected, b) => assert.deepEqual([...got[b]!], [...expected], BASELINE_NAMES[b]));
+  // A trend plus a sinusoid: both ridges follow it far better than persistence.
+  const truth = truthWindow(cube, { t0, cells, horizon: 3 });
+  const err = (f: Float32Array) => Math.max(...f.map((v, i) => Math.abs(v - truth[i]!)));
+  assert.ok(err(got[3]!) < 0.5 * err(got[0]!) && err(got[4]!) < 0.5 * err(got[0]!), `linear ${err(got[3]!)}, linear-speed ${err(got[4]!)}, persistence ${err(got[0]!)}`);
+  assert.throws(() => forecastBaselines(set, cube, { t0, cells, horizon: 2 }), /fitted for 3 leads/);
 });
 
 test('the prefix-sum fit gives the same coefficients as adding every window one by one', () => {
@@ -180,4 +184,19 @@ test('the prefix-sum fit gives the same coefficients as adding every window one 
     }
     assert.ok(worst <= 1e-9 * Math.max(1, scale), `lookback ${lookback}: coefficients differ by ${worst}`);
   }
+});
+
+test('the speed-only ridge ("linear-speed", the "linear" of report format 1) keeps its numbers', () => {
+  // Pinned from fitLinearBaseline as it was before the same-input ridge took the name "linear"
+  // (commit 4e5ef58): renaming the baseline must not change what it forecasts.
+  const cube = makeCube({ hours: 240, step: 30, seed: 3 });
+  const model = fitLinearBaseline(cube, { hours: [0, 168], lookback: 24, horizon: 6, lambda: 1e-3 });
+  assert.equal(model.samples, 11676);
+  const f = linearForecast(model, cube, { t0: 200, cells: Int32Array.of(0, 17, 50) });
+  const pinned = [
+    3.5560367107391357, 3.5381791591644287, 3.5523128509521484, 3.6120681762695312, 3.711078405380249, 3.8385870456695557,
+    1.185311198234558, 1.2871748208999634, 1.4441547393798828, 1.6348320245742798, 1.8506406545639038, 2.060467481613159,
+    5.002696514129639, 5.47664737701416, 5.953363418579102, 6.408369541168213, 6.813681602478027, 7.160171985626221,
+  ];
+  f.forEach((v, i) => assert.ok(Math.abs(v - pinned[i]!) < 1e-5, `value ${i}: ${v} vs ${pinned[i]}`));
 });

@@ -29,7 +29,10 @@ const PINNED = {
     linearFitWindows: 50000, weightAverage: 0,
   },
   predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate' },
-  evaluate: { stride: 6, cellStride: 4, ridgeLambda: 0.001, linearLookback: 24, linearSampleCells: 4096 },
+  evaluate: {
+    stride: 6, cellStride: 4, ridgeLambda: 0.001, linearLookback: 24, linearSampleCells: 4096,
+    climatologyWindowDays: 61, bootstrapBlockHours: 96, bootstrapResamples: 1000, bootstrapSeed: 42,
+  },
   runtime: { backend: 'auto', modelsDir: 'models' },
 };
 

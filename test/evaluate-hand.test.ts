@@ -12,7 +12,9 @@
  * and climatology are then recomputed here with WeatherBench 2 area weights (a row weighs
  * sin(upper edge) - sin(lower edge), edges half a row from the centre, clipped at +-90,
  * normalised to mean 1): per window the weighted spatial mean of the squared error, then the
- * square root of its mean over windows; and compared with report.json.
+ * square root of its mean over windows; and compared with report.json. The two ridges are
+ * fitted here independently (prepare/ridge.ts on the checkpoint's features and statistics with
+ * its stored training settings; the speed-only ridge of baselines.ts) and rescored the same way.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,11 @@ import { after, test } from 'node:test';
 import { loadBackend } from '../src/runtime/backend.js';
 import { loadCheckpoint, writeCheckpoint } from '../src/model/checkpoint.js';
 import { setLinearPath } from '../src/model/model.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { featureContext } from '../src/prepare/features.js';
+import { fitPeriodRidge, ridgeForecast } from '../src/prepare/ridge.js';
+import { fitLinearBaseline, linearForecast } from '../src/evaluate/baselines.js';
+import { schemaDefaults } from '../src/core/config.js';
 import { runCli } from '../src/cli.js';
 import { latLonFixture, writeFixture } from './ingest-fixtures.js';
 
@@ -167,12 +174,32 @@ test('evaluate scores a known non-persistence model, persistence and climatology
     return sum / n;
   });
 
+  // The ridges, fitted here on the values the files hold.
+  const cube: Cube = {
+    grid: meta.grid,
+    times: Float64Array.from({ length: HOURS }, (_, t) => START + t * 3_600_000),
+    speed: Float32Array.from(speeds.flatMap((a) => [...a])),
+    source: { files: [], fingerprint: 'hand' },
+  };
+  const ctx = featureContext(cube, meta.features, loaded.stats);
+  const stored = meta.config.train;
+  const ridge = fitPeriodRidge(ctx, { split: meta.split, windows: stored.linearFitWindows, validationWindows: stored.validationSamples, seed: stored.seed });
+  const defaults = schemaDefaults().evaluate;
+  const speedRidge = fitLinearBaseline(cube, { hours: [train.startHour, train.endHour], lookback: defaults.linearLookback, horizon: HORIZON, lambda: defaults.ridgeLambda });
+  const all = Int32Array.from({ length: CELLS }, (_, i) => i);
+  const memo = new Map<string, Float32Array>();
+  const cached = (key: string, make: () => Float32Array) => memo.get(key) ?? memo.set(key, make()).get(key)!;
+  const linear = rmseByLead(anchors, (t0, j, cell) => cached(`r${t0}`, () => ridgeForecast(ridge, ctx, t0, all, new Float32Array(CELLS * HORIZON)))[cell * HORIZON + j - 1]!);
+  const linearSpeed = rmseByLead(anchors, (t0, j, cell) => cached(`s${t0}`, () => linearForecast(speedRidge, cube, { t0, cells: all }))[cell * HORIZON + j - 1]!);
+
   const scores = report.global.forecasters;
   const close = (name: string, ours: number[], theirs: number[], tolerance: number) =>
     ours.forEach((x, i) => assert.ok(Math.abs(x - theirs[i]!) <= tolerance, `${name} +${i + 1} h: report ${theirs[i]}, by hand ${x}`));
   // Baselines are float64 arithmetic on the stored values (climatology means kept as Float32).
   close('persistence', persistence, scores.persistence.rmse, 1e-9);
   close('climatology', climatology, scores.climatology.rmse, 1e-6);
+  close('linear', linear, scores.linear.rmse, 1e-9);
+  close('linear-speed', linearSpeed, scores['linear-speed'].rmse, 1e-9);
   // The model runs in Float32 (normalised inputs, matmuls, m/s outputs).
   close('model', model, scores.model.rmse, 1e-5);
   // Not persistence in disguise: the hand model differs from it at every lead, by far more

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { persistenceForecast } from '../src/evaluate/baselines.js';
+import { fitLinearBaseline, linearForecast, persistenceForecast, truthWindow } from '../src/evaluate/baselines.js';
 import type { CheckpointMeta } from '../src/model/checkpoint.js';
 import { formatEvaluateResult } from '../src/commands/evaluate.js';
 import { evaluateCube, testAnchors, writeEvaluation } from '../src/evaluate/evaluate.js';
@@ -13,6 +13,12 @@ import { DataError } from '../src/core/errors.js';
 import { decodePng } from '../src/output/png.js';
 import { silentProgress } from '../src/core/progress.js';
 import { splitHours } from '../src/prepare/split.js';
+import { schemaDefaults } from '../src/core/config.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { computeStats } from '../src/prepare/normalize.js';
+import { fitPeriodRidge, ridgeForecast } from '../src/prepare/ridge.js';
+import { latitudeWeights } from '../src/evaluate/regions.js';
+import { formatReportMarkdown } from '../src/evaluate/report.js';
 import { makeCube } from './train-fixtures.js';
 
 const scratch: string[] = [];
@@ -29,22 +35,43 @@ function tempDir(prefix: string): string {
 
 const noTf = { memory: () => ({ numTensors: 0 }) } as unknown as Parameters<typeof evaluateCube>[0]['tf'];
 
-/** A checkpoint folder holding only meta.json, for a forecaster that needs no model. */
-function fakeCheckpoint(cube: Cube): { dir: string; meta: CheckpointMeta } {
+/** The evaluate settings of the schema, with overrides. */
+function settings(overrides: Partial<ReturnType<typeof schemaDefaults>['evaluate']> = {}) {
+  return { ...schemaDefaults().evaluate, ...overrides };
+}
+
+/** The training settings a fake checkpoint stores: a small ridge fit, so tests stay fast. */
+const FAKE_TRAIN = { ...schemaDefaults().train, linearFitWindows: 4000, validationSamples: 500, seed: 5 };
+
+/**
+ * A checkpoint folder holding only meta.json, and a forecaster that needs no model: it
+ * forecasts with `forecast` and reads the cube through the feature context a real one would
+ * build from the checkpoint's feature spec and training-period statistics.
+ */
+function fakeCheckpoint(cube: Cube, forecast?: (c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => Float32Array) {
   const split = splitHours({ hours: cube.times.length, lookback: 24, horizon: 24, fractions: [0.6, 0.2, 0.2] });
+  const features = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [30], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell' });
+  const stats = computeStats(cube, split.train, 'cell');
   const meta = {
     run: 'fake',
     kind: 'best',
     epoch: 3,
     savedAt: '2026-01-01T00:00:00.000Z',
+    config: { train: FAKE_TRAIN },
     grid: cube.grid,
-    features: { uv: false },
+    features,
     split,
     data: { dir: '/fixture', fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: new Date(cube.times[0]!).toISOString().slice(0, 13) + 'Z', lastHour: '', uv: false },
   } as unknown as CheckpointMeta;
   const dir = tempDir('windcast-eval-ck-');
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta));
-  return { dir, meta };
+  const contexts = new Map<Cube, ReturnType<typeof featureContext>>();
+  const forecaster = {
+    meta,
+    forecast: forecast ?? ((c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => persistenceForecast(c, { t0, cells, horizon: 24, ...(out ? { out } : {}) })),
+    context: (c: Cube) => contexts.get(c) ?? contexts.set(c, featureContext(c, features, stats)).get(c)!,
+  };
+  return { dir, meta, forecaster, stats };
 }
 
 test('test windows come from the checkpoint split, every stride hours, inside the test period', () => {
@@ -62,20 +89,26 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
   // Cell 2 (sampled: row 0, column 2) is nodata throughout; cell 4 misses one test hour.
   for (let t = 0; t < 300; t++) cube.speed[t * n + 2] = NaN;
   cube.speed[270 * n + 4] = NaN;
-  const { dir, meta } = fakeCheckpoint(cube);
-  const forecaster = {
-    meta,
-    forecast: (c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => persistenceForecast(c, { t0, cells, horizon: 24, ...(out ? { out } : {}) }),
-  };
-  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', stride: 6, cellStride: 2, ridgeLambda: 1e-3, linearLookback: 24, linearSampleCells: 4096, tf: noTf, backend: 'none', progress: silentProgress });
-  assert.equal(report.testPeriod.windows, testAnchors(meta, 6, 24).length);
+  const { dir, meta, forecaster } = fakeCheckpoint(cube);
+  // Windows 2 h apart in 2-hour blocks: this 60-hour test period holds the 5 blocks an interval needs.
+  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', settings: settings({ stride: 2, cellStride: 2, bootstrapBlockHours: 2 }), tf: noTf, backend: 'none', progress: silentProgress });
+  assert.equal(report.testPeriod.windows, testAnchors(meta, 2, 24).length);
   assert.equal(report.cellSample.cells, Math.ceil(cube.grid.height / 2) * Math.ceil(cube.grid.width / 2));
   const g = report.global;
   g.skill.persistence!.perLead.forEach((s) => assert.equal(s, 0));
   assert.deepEqual(g.forecasters.model!.rmse, g.forecasters.persistence!.rmse);
-  // Persistence error grows with lead on weather-like data; the linear baseline beats it at +24 h.
+  // And its interval is exactly 0 too: every resample scores the model and persistence alike.
+  assert.deepEqual(g.skill.persistence!.interval!.mean, [0, 0]);
+  assert.deepEqual(report.forecasters, ['model', 'persistence', 'yesterday', 'climatology', 'linear', 'linear-speed']);
+  // Persistence error grows with lead on weather-like data; both ridges beat it at +24 h.
   assert.ok(g.forecasters.persistence!.rmse[23]! > g.forecasters.persistence!.rmse[0]!);
   assert.ok(g.forecasters.linear!.rmse[23]! < g.forecasters.persistence!.rmse[23]!);
+  assert.ok(g.forecasters['linear-speed']!.rmse[23]! < g.forecasters.persistence!.rmse[23]!);
+  // The headline is the skill over the same-input ridge, with its interval.
+  assert.deepEqual(report.headline, { against: 'linear', skill: g.skill.linear!.mean, interval: g.skill.linear!.interval!.mean });
+  assert.equal(report.baselines.climatology.kind, 'hour-of-day');
+  assert.equal(report.method.bootstrap.blockWindows, 1);
+  assert.equal(report.method.bootstrap.blocks, report.testPeriod.windows);
   // NaN cells were excluded and counted.
   assert.ok(report.exclusions.truthNotFinite > 0);
   assert.ok(g.excluded.some((n) => n > 0));
@@ -93,11 +126,86 @@ test('a forecaster that is persistence has skill 0 over persistence, and the rep
   const md = readFileSync(files.markdown, 'utf8');
   assert.match(md, /## RMSE by lead hour/);
   assert.match(md, /\| \+24 h \|/);
+  assert.match(md, /\*\*Headline: skill over the same-input ridge \("linear"\) -?\d+\.\d % \[-?\d+\.\d, -?\d+\.\d\]\*\*/);
+  assert.match(md, /^\| persistence \| [\d.]+ \| [\d.]+ \| [-\d.]+ \| 0\.0 % \[0\.0, 0\.0\] \|$/m);
+  assert.match(md, /- linear-speed: the speed-only ridge/);
   // The band row keeps its pipes escaped, so the table still has one cell per column.
   assert.match(md, /^\| tropics \(\\\|lat\\\| < 23\.5\) \| \d+ \|/m);
   const png = decodePng(readFileSync(files.chart));
   assert.equal(png.width, 800);
-  assert.match(formatEvaluateResult({ report, files }), /persistence .* model skill \+0\.0 %/);
+  assert.match(formatEvaluateResult({ report, files }), /persistence .* model skill \+0\.0 % \[\+0\.0, \+0\.0\]/);
+  assert.match(formatEvaluateResult({ report, files }), /headline: skill over the same-input ridge \(linear\) [+-]\d+\.\d % \[[+-]\d+\.\d, [+-]\d+\.\d\]/);
+});
+
+test('"linear" is the same-input ridge fitted with the checkpoint\'s settings and "linear-speed" the speed-only ridge: both rescored by hand', () => {
+  const cube = makeCube({ hours: 300, step: 30 });
+  const { dir, meta, forecaster, stats } = fakeCheckpoint(cube);
+  const evaluateSettings = settings({ stride: 6, cellStride: 1 });
+  const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', settings: evaluateSettings, tf: noTf, backend: 'none', progress: silentProgress });
+
+  // Independently: the ridge of the run, fitted here through prepare/ridge.ts on a context of
+  // our own, with the training settings the checkpoint stores (not the evaluate config's).
+  const ctx = featureContext(cube, meta.features, stats);
+  const ridge = fitPeriodRidge(ctx, { split: meta.split, windows: FAKE_TRAIN.linearFitWindows, validationWindows: FAKE_TRAIN.validationSamples, seed: FAKE_TRAIN.seed });
+  assert.equal(report.baselines.linear.lambda, ridge.lambda);
+  assert.equal(report.baselines.linear.windows, ridge.windows);
+  assert.deepEqual(report.baselines.linear.validationRmse, ridge.validationRmse);
+  assert.equal(report.baselines.linear.inputs, 24 * meta.features.nFeatures);
+  const hours = [meta.split.train.startHour, meta.split.train.endHour] as const;
+  const speedRidge = fitLinearBaseline(cube, { hours, lookback: 24, horizon: 24, lambda: evaluateSettings.ridgeLambda, sampleCells: evaluateSettings.linearSampleCells });
+  assert.equal(report.baselines['linear-speed'].samples, speedRidge.samples);
+
+  // RMSE per lead by hand: per window the area-weighted mean squared error over all cells
+  // (this cube has no NaN), then the root of its mean over the windows.
+  const n = cube.grid.width * cube.grid.height;
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const rowW = latitudeWeights(cube.grid);
+  const anchors = testAnchors(meta, 6, 24);
+  const byHand = (forecast: (t0: number) => Float32Array) => {
+    const sums = new Float64Array(24);
+    for (const t0 of anchors) {
+      const f = forecast(t0);
+      const truth = truthWindow(cube, { t0, cells: all, horizon: 24 });
+      for (let l = 0; l < 24; l++) {
+        let se = 0;
+        let w = 0;
+        for (let c = 0; c < n; c++) {
+          const weight = rowW[Math.floor(c / cube.grid.width)]!;
+          se += weight * (f[c * 24 + l]! - truth[c * 24 + l]!) ** 2;
+          w += weight;
+        }
+        sums[l]! += se / w;
+      }
+    }
+    return Array.from(sums, (s) => Math.sqrt(s / anchors.length));
+  };
+  const linear = byHand((t0) => ridgeForecast(ridge, ctx, t0, all, new Float32Array(n * 24)));
+  const speed = byHand((t0) => linearForecast(speedRidge, cube, { t0, cells: all }));
+  const g = report.global.forecasters;
+  linear.forEach((v, l) => assert.ok(Math.abs(v - g.linear!.rmse[l]!) < 1e-9, `linear +${l + 1} h: report ${g.linear!.rmse[l]}, by hand ${v}`));
+  speed.forEach((v, l) => assert.ok(Math.abs(v - g['linear-speed']!.rmse[l]!) < 1e-9, `linear-speed +${l + 1} h: report ${g['linear-speed']!.rmse[l]}, by hand ${v}`));
+  // Three windows are one 96-hour block: no interval, and the report says why.
+  assert.equal(report.method.bootstrap.blocks, 1);
+  assert.ok(report.headline.interval.every(Number.isNaN));
+  assert.match(formatReportMarkdown(report), /no interval: the 3 test windows make 1 block of 96 h \(evaluate\.bootstrapBlockHours\), fewer than the 5 an interval needs/);
+  // The same-input ridge sees the neighbourhood and per-cell normalisation: here it is the better ridge.
+  assert.ok(g.linear!.mean.rmse < g['linear-speed']!.mean.rmse, `linear ${g.linear!.mean.rmse}, linear-speed ${g['linear-speed']!.mean.rmse}`);
+});
+
+test('a training period with no complete window is a DataError naming the data, not a stack trace', () => {
+  const cube = makeCube({ hours: 300, step: 30 });
+  const n = cube.grid.width * cube.grid.height;
+  const { dir, forecaster } = fakeCheckpoint(cube);
+  // Statistics were computed before: the hole is in the data evaluate is given.
+  for (let t = 0; t < 180; t += 20) cube.speed.fill(NaN, t * n, (t + 1) * n);
+  assert.throws(
+    () => evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/data/holes', settings: settings(), tf: noTf, backend: 'none', progress: silentProgress }),
+    (err: unknown) => {
+      assert.ok(err instanceof DataError, String(err));
+      assert.match(err.message, /^\/data\/holes: cannot fit the same-input ridge on the training period: no complete training window/);
+      return true;
+    },
+  );
 });
 
 test('data that is not the checkpoint\'s is refused with a DataError naming the folder', () => {
@@ -131,7 +239,7 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   const forecaster = await loadForecaster(checkpointDir, tf);
   let report: ReturnType<typeof evaluateCube>;
   try {
-    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', stride: 12, cellStride: 1, ridgeLambda: 1e-3, linearLookback: 24, linearSampleCells: 4096, tf, backend: info.name, progress: silentProgress });
+    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', settings: settings({ stride: 12, cellStride: 1 }), tf, backend: info.name, progress: silentProgress });
   } finally {
     forecaster.dispose();
   }
@@ -146,6 +254,34 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   }
   const files = await writeEvaluation(join(root, 'eval'), report);
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
+});
+
+test('an untrained model whose full linear path is training\'s same-input ridge scores as evaluate\'s "linear": skill 0', async () => {
+  const { loadBackend } = await import('../src/runtime/backend.js');
+  const { runTraining } = await import('../src/train/train.js');
+  const { loadForecaster } = await import('../src/forecast/forecast.js');
+  const { resolveCheckpointDir } = await import('../src/model/checkpoint.js');
+  const { tinyConfig, tinyCube } = await import('./train-fixtures.js');
+  const { tf, info } = await loadBackend('cpu');
+  const cube = tinyCube();
+  const config = tinyConfig({ epochs: 1 });
+  config.model.linearPath = 'full';
+  config.model.linearFrozen = true;
+  config.train.learningRate = 1e-12;
+  const runDir = join(tempDir('windcast-eval-full-'), 'run');
+  await runTraining({ tf, backend: info, cube, dataDir: '/fixture', runDir, run: 'full', config, progress: silentProgress, log: () => {} });
+  const checkpointDir = resolveCheckpointDir(runDir);
+  const forecaster = await loadForecaster(checkpointDir, tf);
+  let report: ReturnType<typeof evaluateCube>;
+  try {
+    report = evaluateCube({ cube, forecaster, checkpointDir, dataDir: '/fixture', settings: settings({ stride: 3, cellStride: 1 }), tf, backend: info.name, progress: silentProgress });
+  } finally {
+    forecaster.dispose();
+  }
+  // Evaluate refits the ridge from the checkpoint's stored settings: the fit training made.
+  const g = report.global;
+  g.skill.linear!.perLead.forEach((s, l) => assert.ok(Math.abs(s) < 1e-3, `+${l + 1} h: skill over linear ${s}`));
+  assert.ok(Math.abs(g.skill.linear!.mean) < 1e-4, `mean skill over linear ${g.skill.linear!.mean}`);
 });
 
 test('windcast evaluate on GeoTIFF files through the CLI; other data is refused with a DataError', async () => {

@@ -53,6 +53,14 @@ test('hand-computed RMSE, MAE and bias over two windows with a NaN truth and a N
   close(r.global.forecasters.model!.bias[1]!, ((2 * b) / (a + b) + 1) / 2, 'model bias +2');
   close(r.global.forecasters.persistence!.rmse[1]!, Math.sqrt((1 + 4) / 2), 'persistence rmse +2');
   close(r.global.forecasters.persistence!.bias[1]!, (-1 + 2) / 2, 'persistence bias +2');
+  // The per-window statistics the bootstrap resamples: each window's weighted spatial MSE.
+  const ws = acc.windowStats();
+  assert.deepEqual([ws.windows, ws.horizon, ws.names], [2, 2, ['model', 'persistence']]);
+  assert.deepEqual([...ws.scored], [1, 1, 1, 1]);
+  close(ws.mse[(0 * 2 + 0) * 2 + 0]!, mse1w1, 'window 1 lead 1 model');
+  close(ws.mse[(1 * 2 + 0) * 2 + 0]!, mse1w2, 'window 2 lead 1 model');
+  close(ws.mse[(0 * 2 + 1) * 2 + 0]!, mse2w1, 'window 1 lead 2 model');
+  close(ws.mse[(1 * 2 + 0) * 2 + 1]!, 4, 'window 2 lead 1 persistence');
   // Lead-averaged values are the plain means over leads.
   const m = r.global.forecasters.model!;
   close(m.mean.rmse, (m.rmse[0]! + m.rmse[1]!) / 2, 'mean rmse');
@@ -138,4 +146,24 @@ test('a group with no cells (a regional grid without polar rows) scores NaN, not
   assert.ok(Number.isNaN(r.groups[1]!.forecasters.f!.rmse[0]));
   assert.deepEqual(r.groups[1]!.windows, [0]);
   assert.deepEqual(r.groups[1]!.scored, [0]);
+});
+
+test('per-window statistics keep every window in order, however many, and mark unscored leads', () => {
+  const acc = new ScoreAccumulator({ names: ['model'], horizon: 2 });
+  const one = [1];
+  for (let w = 0; w < 130; w++) acc.add(Float32Array.of(0, w % 7 === 0 ? NaN : 0), [Float32Array.of(w, w)], one);
+  const ws = acc.windowStats();
+  assert.equal(ws.windows, 130);
+  assert.equal(ws.mse.length, 130 * 2);
+  for (let w = 0; w < 130; w++) {
+    assert.equal(ws.mse[w * 2], w * w);
+    assert.equal(ws.scored[w * 2 + 1], w % 7 === 0 ? 0 : 1);
+    assert.equal(ws.mse[w * 2 + 1], w % 7 === 0 ? 0 : w * w);
+  }
+  // The RMSE of a lead is the root of the mean of the windows' MSEs over the windows scored there.
+  const r = acc.result();
+  let sum = 0;
+  let n = 0;
+  for (let w = 0; w < 130; w++) if (ws.scored[w * 2 + 1]) (sum += ws.mse[w * 2 + 1]!, n++);
+  close(r.global.forecasters.model!.rmse[1]!, Math.sqrt(sum / n), 'lead 2');
 });

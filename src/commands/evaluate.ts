@@ -10,7 +10,7 @@ import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
 import { evaluateCube, MODEL_NAME, writeEvaluation, type EvaluationFiles } from '../evaluate/evaluate.js';
-import type { EvaluationReport } from '../evaluate/report.js';
+import type { EvaluationReport, ReportSkill } from '../evaluate/report.js';
 
 export interface EvaluateArgs {
   /** Checkpoint folder (or a run folder: best/, else last/). */
@@ -48,11 +48,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       forecaster,
       checkpointDir,
       dataDir: args.data,
-      stride: config.evaluate.stride,
-      cellStride: config.evaluate.cellStride,
-      ridgeLambda: config.evaluate.ridgeLambda,
-      linearLookback: config.evaluate.linearLookback,
-      linearSampleCells: config.evaluate.linearSampleCells,
+      settings: config.evaluate,
       tf,
       backend: formatBackendLine(info).replace(/^backend: /, ''),
       progress,
@@ -77,6 +73,13 @@ function signedPct(v: number | undefined): string {
   return v !== undefined && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %` : 'n/a';
 }
 
+/** "+4.3 % [+3.1, +5.6]" */
+function skillText(skill: ReportSkill | undefined): string {
+  const i = skill?.interval?.mean;
+  const bound = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
+  return signedPct(skill?.mean) + (i && i.every(Number.isFinite) ? ` [${bound(i[0])}, ${bound(i[1])}]` : '');
+}
+
 /** The short summary printed at the end. */
 export function formatEvaluateResult(result: EvaluateResult): string {
   const r = result.report;
@@ -93,9 +96,10 @@ export function formatEvaluateResult(result: EvaluateResult): string {
     `evaluated ${r.checkpoint.id} on ${r.testPeriod.windows} test windows (${r.testPeriod.firstIssue} .. ${r.testPeriod.lastIssue}, every ${r.testPeriod.stride} h) at ${r.cellSample.cells.toLocaleString('en-US')} cells`,
     `RMSE averaged over leads +1..+${r.leads.length} h (area-weighted):`,
     `  ${MODEL_NAME.padEnd(12)} ${rm(MODEL_NAME)}`,
-    ...BASELINE_NAMES.map((b) => `  ${b.padEnd(12)} ${rm(b)}   model skill ${signedPct(g.skill[b]?.mean)}`),
+    ...BASELINE_NAMES.map((b) => `  ${b.padEnd(12)} ${rm(b)}   model skill ${skillText(g.skill[b])}`),
     `  +1 h: model ${lead(MODEL_NAME, 0)} vs persistence ${lead('persistence', 0)}; ` +
       `+${r.leads.length} h: model ${lead(MODEL_NAME, r.leads.length - 1)} vs persistence ${lead('persistence', r.leads.length - 1)} m/s`,
+    `headline: skill over the same-input ridge (${r.headline.against}) ${skillText(g.skill[r.headline.against])} (${Math.round(r.method.bootstrap.level * 100)} % block-bootstrap interval)`,
     `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} (${(r.run.totalSeconds ?? r.run.seconds).toFixed(1)} s)`,
   ];
   return lines.join('\n');

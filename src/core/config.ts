@@ -133,19 +133,33 @@ export const EvaluateConfigSchema = z.strictObject({
   stride: z.number().int().positive().default(6),
   /** Sample every Nth row and column; 1 (or --full) scores every cell. */
   cellStride: z.number().int().positive().default(4),
-  /** Ridge penalty of the linear autoregressive baseline. */
+  /** Ridge penalty of the speed-only ridge baseline ("linear-speed"). */
   ridgeLambda: z.number().min(0).default(1e-3),
   /**
-   * Hours of the cell's own past the linear baseline regresses on: 24, the model's default
-   * lookback, so the baseline sees the hours the model sees (a fair baseline).
+   * Hours of the cell's own past the speed-only ridge regresses on: 24, the model's default
+   * lookback, so it sees the hours the model sees (though not its other inputs).
    */
   linearLookback: z.number().int().positive().default(24),
   /**
-   * Cells pooled in the linear baseline's fit, spread evenly over the grid (all cells when the
+   * Cells pooled in the speed-only ridge's fit, spread evenly over the grid (all cells when the
    * grid is smaller). Each cell gives one window per training hour, so a few thousand cells are
    * millions of windows for 27 coefficients, and the fit stays seconds on the global grid.
    */
   linearSampleCells: z.number().int().positive().default(4096),
+  /**
+   * Days in the smoothing window of the seasonal climatology (used when the training period
+   * covers a year): odd; WeatherBench 2's 61 by default.
+   */
+  climatologyWindowDays: z.number().int().min(1).max(365).refine((d) => d % 2 === 1, { message: 'must be odd' }).default(61),
+  /**
+   * Length of the blocks of consecutive test windows the skill intervals resample, hours: a
+   * few days, so that the weather shared by neighbouring windows stays inside a block.
+   */
+  bootstrapBlockHours: z.number().int().positive().default(96),
+  /** Resamples behind each 95 % skill interval. */
+  bootstrapResamples: z.number().int().min(10).default(1000),
+  /** Seed of the resampling: the same report gives the same intervals. */
+  bootstrapSeed: z.number().int().default(42),
 });
 
 /** TensorFlow.js backend preference: 'auto' is native TensorFlow when it loads, else wasm, else cpu. */

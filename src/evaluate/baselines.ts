@@ -10,23 +10,28 @@
  *  - persistence: the last observed hour, repeated.
  *  - yesterday: the same hour one day earlier (t0 + h - 24; for leads past 24 h, the latest
  *    observed hour with the same hour of day).
- *  - climatology: the training-period mean of the cell at that UTC hour of day.
- *  - linear: per lead, a ridge regression on the cell's last `lookback` hours, sin/cos of the
- *    hour of day of t0 and an intercept, fitted by normal equations on a deterministic,
+ *  - climatology: the training-period mean of the cell at that UTC hour of day, and day of
+ *    year when the training period covers a year (climatology.ts).
+ *  - linear: the same-input ridge (prepare/ridge.ts): a ridge regression on exactly the
+ *    model's inputs (features, normalisation, u/v, time features), fitted on the training
+ *    period with its penalty chosen on validation. The model's skill headline is against it:
+ *    what the model adds over it is what its nonlinearity earns, not what its inputs carry.
+ *  - linear-speed: per lead, a ridge regression on the cell's last `lookback` speeds, sin/cos
+ *    of the hour of day of t0 and an intercept, fitted by normal equations on a deterministic,
  *    area-weighted sample of training windows pooled over cells: the classic autoregressive
- *    forecast an LSTM must beat to be worth its cost.
+ *    forecast, which sees less than the model (no neighbours, no u/v, no per-cell
+ *    normalisation), as its name says. fitLinearBaseline / linearForecast are this one.
  */
 import type { Cube } from '../ingest/cube.js';
 import { latitudeWeights } from './regions.js';
 import { hourOfDay } from '../core/time.js';
 import { DEFAULTS } from '../core/config.js';
-import { solveRidge } from '../prepare/ridge.js';
+import { ridgeForecast, solveRidge, type SameInputRidge } from '../prepare/ridge.js';
+import type { FeatureContext } from '../prepare/features.js';
+import { climatologyForecast, type Climatology, type HourRange } from './climatology.js';
 
-export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear'] as const;
+export const BASELINE_NAMES = ['persistence', 'yesterday', 'climatology', 'linear', 'linear-speed'] as const;
 export type BaselineName = (typeof BASELINE_NAMES)[number];
-
-/** Half-open range of hour indices [start, end) into a cube. */
-export type HourRange = readonly [number, number];
 
 export interface WindowRequest {
   /** Index of the last observed hour. */
@@ -100,65 +105,6 @@ export function yesterdayForecast(cube: Cube, req: WindowRequest): Float32Array 
   return out;
 }
 
-export interface Climatology {
-  /** Training hours the means come from. */
-  hours: HourRange;
-  /** The cells fitted (flat indices); mean row i belongs to cells[i]. */
-  cells: Int32Array;
-  /** Mean speed, index i * 24 + UTC hour of day; NaN where the cell never had a finite value at that hour. */
-  mean: Float32Array;
-  /** Flat cell index -> row in mean, -1 when not fitted. */
-  position: Int32Array;
-}
-
-/** Per cell and UTC hour of day, the mean speed over the given (training) hours. */
-export function fitClimatology(cube: Cube, options: { hours: HourRange; cells?: Int32Array }): Climatology {
-  const n = cellsPerHour(cube);
-  const [start, end] = options.hours;
-  if (!(start >= 0 && end <= cube.times.length && end > start)) {
-    throw new Error(`climatology hours [${start}, ${end}) are not inside the cube's ${cube.times.length} hours`);
-  }
-  const cells = options.cells ?? Int32Array.from({ length: n }, (_, i) => i);
-  // Sums are laid out hour-of-day major so each hour's pass writes one contiguous block.
-  const m = cells.length;
-  const sums = new Float64Array(m * 24);
-  const counts = new Uint32Array(m * 24);
-  for (let t = start; t < end; t++) {
-    const o = hourOfDay(cube.times[t]!) * m;
-    const base = t * n;
-    for (let i = 0; i < m; i++) {
-      const v = cube.speed[base + cells[i]!]!;
-      if (Number.isFinite(v)) {
-        sums[o + i]! += v;
-        counts[o + i]!++;
-      }
-    }
-  }
-  const mean = new Float32Array(m * 24);
-  for (let i = 0; i < m; i++) {
-    for (let hod = 0; hod < 24; hod++) {
-      const k = hod * m + i;
-      mean[i * 24 + hod] = counts[k]! > 0 ? sums[k]! / counts[k]! : NaN;
-    }
-  }
-  const position = new Int32Array(n).fill(-1);
-  for (let i = 0; i < cells.length; i++) position[cells[i]!] = i;
-  return { hours: [start, end], cells, mean, position };
-}
-
-/** Climatology for the hours t0 + 1..horizon (UTC hour of day from cube.times[t0]). */
-export function climatologyForecast(clim: Climatology, cube: Cube, req: WindowRequest): Float32Array {
-  const out = outputFor(req);
-  checkHour(cube, req.t0, 'climatology');
-  const H = req.horizon;
-  const hod0 = hourOfDay(cube.times[req.t0]!);
-  for (let i = 0; i < req.cells.length; i++) {
-    const p = clim.position[req.cells[i]!] ?? -1;
-    for (let h = 1; h <= H; h++) out[i * H + h - 1] = p >= 0 ? clim.mean[p * 24 + ((hod0 + h) % 24)]! : NaN;
-  }
-  return out;
-}
-
 export interface LinearBaseline {
   lookback: number;
   horizon: number;
@@ -199,7 +145,7 @@ export function evenCells(totalCells: number, count: number): Int32Array {
   return out;
 }
 
-/** Fit the per-lead ridge regression (all leads share one design, so one solve). */
+/** Fit the speed-only ridge, "linear-speed" (all leads share one design, so one solve). */
 export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): LinearBaseline {
   const L = options.lookback;
   const H = options.horizon;
@@ -344,7 +290,7 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   return { lookback: L, horizon: H, lambda, hours: [start, end], features: P, coefficients, samples };
 }
 
-/** The linear baseline's forecast for leads 1..horizon after t0. */
+/** The speed-only ridge's forecast for leads 1..horizon after t0. */
 export function linearForecast(model: LinearBaseline, cube: Cube, req: Omit<WindowRequest, 'horizon'> & { horizon?: number }): Float32Array {
   const H = model.horizon;
   if (req.horizon !== undefined && req.horizon !== H) throw new Error(`the linear baseline was fitted for ${H} leads, ${req.horizon} requested`);
@@ -377,31 +323,10 @@ export function linearForecast(model: LinearBaseline, cube: Cube, req: Omit<Wind
 
 export interface BaselineSet {
   climatology: Climatology;
-  linear: LinearBaseline;
-}
-
-export interface BaselineFitOptions {
-  /** Training hours [start, end). */
-  hours: HourRange;
-  horizon: number;
-  /** Cells the climatology is kept for (all cells when omitted: 96 bytes per cell). */
-  cells?: Int32Array;
-  lookback: number;
-  lambda: number;
-  sampleCells?: number;
-}
-
-/** Fit climatology and the linear baseline on the training hours. */
-export function fitBaselines(cube: Cube, options: BaselineFitOptions): BaselineSet {
-  const climatology = fitClimatology(cube, { hours: options.hours, ...(options.cells ? { cells: options.cells } : {}) });
-  const linear = fitLinearBaseline(cube, {
-    hours: options.hours,
-    horizon: options.horizon,
-    lookback: options.lookback,
-    lambda: options.lambda,
-    ...(options.sampleCells !== undefined ? { sampleCells: options.sampleCells } : {}),
-  });
-  return { climatology, linear };
+  /** The same-input ridge and the feature context it reads (the model's own). */
+  linear: { ridge: SameInputRidge; ctx: FeatureContext };
+  /** The speed-only ridge. */
+  linearSpeed: LinearBaseline;
 }
 
 /**
@@ -412,9 +337,11 @@ export function forecastBaselines(set: BaselineSet, cube: Cube, req: Omit<Window
   const size = req.cells.length * req.horizon;
   const outs = req.outs ?? BASELINE_NAMES.map(() => new Float32Array(size));
   const base = { t0: req.t0, cells: req.cells, horizon: req.horizon };
+  if (set.linear.ridge.horizon !== req.horizon) throw new Error(`the same-input ridge was fitted for ${set.linear.ridge.horizon} leads, ${req.horizon} requested`);
   persistenceForecast(cube, { ...base, out: outs[0]! });
   yesterdayForecast(cube, { ...base, out: outs[1]! });
   climatologyForecast(set.climatology, cube, { ...base, out: outs[2]! });
-  linearForecast(set.linear, cube, { ...base, out: outs[3]! });
+  ridgeForecast(set.linear.ridge, set.linear.ctx, req.t0, req.cells, outs[3]!);
+  linearForecast(set.linearSpeed, cube, { ...base, out: outs[4]! });
   return outs;
 }

@@ -1,19 +1,24 @@
 /**
  * The evaluation stage: score a checkpoint's forecaster on its own test period, hours it
- * never saw, beside persistence, same hour yesterday, climatology and a ridge linear baseline,
- * and assemble the report.
+ * never saw, beside persistence, same hour yesterday, climatology, the same-input ridge
+ * ("linear", the headline's reference) and the speed-only ridge ("linear-speed"), each skill
+ * with a 95 % block-bootstrap interval, and assemble the report.
  *
  * Everything about the periods comes from the checkpoint's meta.json (never from the current
  * flags): the split, the horizon, the grid and the fingerprint of the data it was trained on.
  * Data that differs from that is refused (checkDataFits with sameData) rather than scored on
  * hours that may overlap the training period. Baselines are fitted on the checkpoint's
- * training period only. Every forecaster is scored on the same windows and cells (metrics.ts).
+ * training period only; the same-input ridge with the checkpoint's own training settings
+ * (meta.config.train: fit windows, validation windows, seed), on the feature context the
+ * model reads, so it is the fit training made for the model's linear start. Every forecaster
+ * is scored on the same windows and cells (metrics.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Tf } from '../runtime/backend.js';
-import { CheckpointError, DataError } from '../core/errors.js';
+import type { EvaluateConfig } from '../core/config.js';
+import { CheckpointError, DataError, describeError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { isoHour } from '../core/time.js';
@@ -21,11 +26,14 @@ import type { Cube } from '../ingest/cube.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Forecaster } from '../forecast/forecast.js';
-import { BASELINE_NAMES, fitClimatology, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
+import { fitPeriodRidge } from '../prepare/ridge.js';
+import { BASELINE_NAMES, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
+import { bootstrapSkill, blockWindowsFor } from './bootstrap.js';
 import { rmseChart } from './chart.js';
-import { ScoreAccumulator, skillScore, type GroupScores, type Scores, type Skill } from './metrics.js';
+import { fitClimatology } from './climatology.js';
+import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './metrics.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
-import { writeReport, type EvaluationReport, type GroupReport, type ReportPaths } from './report.js';
+import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
 
@@ -36,9 +44,9 @@ export type EvaluationFiles = ReportPaths;
 export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number, linearLookback: number): number[] {
   const { split } = meta;
   const horizon = split.horizon;
-  // The model needs its lookback, the baselines the last linearLookback hours (linear) and
-  // hour t0 - 23 (yesterday): all observed before the forecast is issued, so reaching back
-  // before the test period's first hour leaks nothing.
+  // The model and the same-input ridge need its lookback, the speed-only ridge the last
+  // linearLookback hours and yesterday hour t0 - 23: all observed before the forecast is
+  // issued, so reaching back before the test period's first hour leaks nothing.
   const first = Math.max(split.test.startHour + split.lookback - 1, linearLookback - 1, 23);
   const last = split.test.endHour - horizon - 1;
   const out: number[] = [];
@@ -48,18 +56,16 @@ export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number,
 
 export interface EvaluateCubeOptions {
   cube: Cube;
-  forecaster: Pick<Forecaster, 'meta' | 'forecast'>;
+  forecaster: Pick<Forecaster, 'meta' | 'forecast' | 'context'>;
   /** The resolved checkpoint folder (holds meta.json). */
   checkpointDir: string;
   dataDir: string;
-  /** Hours between window starts. */
-  stride: number;
-  /** Every Nth row and column; 1 scores every cell. */
-  cellStride: number;
-  ridgeLambda: number;
-  /** The linear baseline's lookback (hours) and fitted cells: config.evaluate.linearLookback, linearSampleCells. */
-  linearLookback: number;
-  linearSampleCells: number;
+  /**
+   * The evaluate section of the configuration: stride (hours between windows), cellStride
+   * (every Nth row and column), the speed-only ridge's settings, the climatology window and
+   * the bootstrap's.
+   */
+  settings: EvaluateConfig;
   tf: Pick<Tf, 'memory'>;
   backend: string;
   progress: Progress;
@@ -69,41 +75,55 @@ export interface EvaluateCubeOptions {
 export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const started = performance.now();
   const tensorsBefore = options.tf.memory().numTensors;
-  const { cube, forecaster } = options;
+  const { cube, forecaster, settings } = options;
   const meta = forecaster.meta;
   // Hashed now, not at the end: a training run may replace best/ while we score.
   const metaSha = createHash('sha256').update(readFileSync(join(options.checkpointDir, 'meta.json'))).digest('hex');
   checkDataFits(meta, cubeFacts(cube, options.dataDir), { sameData: true });
   const H = meta.split.horizon;
-  const anchors = testAnchors(meta, options.stride, options.linearLookback);
+  const anchors = testAnchors(meta, settings.stride, settings.linearLookback);
   if (anchors.length === 0) {
     throw new CheckpointError(
-      `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${options.linearLookback}+${H}-hour window`,
+      `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${settings.linearLookback}+${H}-hour window`,
     );
   }
-  const sample = sampleCells(cube.grid, options.cellStride);
+  const sample = sampleCells(cube.grid, settings.cellStride);
   const cells = sample.cells;
   const train = meta.split.train;
+  const test = meta.split.test;
+  const trainHours = [train.startHour, train.endHour] as const;
+  const fitFailed = (what: string, err: unknown) => new DataError(options.dataDir, `cannot fit ${what} on the training period: ${describeError(err)}`, { cause: err });
 
-  const fitStart = performance.now();
+  let t = performance.now();
+  const climatology = fitClimatology(cube, { hours: trainHours, cells, forHours: [test.startHour, test.endHour], windowDays: settings.climatologyWindowDays });
+  const climatologySeconds = (performance.now() - t) / 1000;
+  options.progress.log(`baselines: climatology by ${climatology.kind === 'hour-of-day' ? 'hour of day' : `day of year (${climatology.windowDays}-day window) and hour`} for ${cells.length} cells in ${climatologySeconds.toFixed(1)} s`);
+
+  const trainSettings = meta.config.train;
+  t = performance.now();
   options.progress.log(
-    `baselines: fitting climatology (${cells.length} cells) and the linear baseline on training hours ${train.startHour}..${train.endHour - 1}`,
+    `baselines: fitting the same-input ridge (${meta.features.lookback * meta.features.nFeatures} inputs) on at most ${trainSettings.linearFitWindows.toLocaleString('en-US')} windows of training hours ${train.startHour}..${train.endHour - 1}`,
   );
-  const climatology = fitClimatology(cube, { hours: [train.startHour, train.endHour], cells });
-  let linear;
+  const ctx = forecaster.context(cube);
+  let ridge;
   try {
-    linear = fitLinearBaseline(cube, {
-      hours: [train.startHour, train.endHour],
-      lookback: options.linearLookback,
-      horizon: H,
-      lambda: options.ridgeLambda,
-      sampleCells: options.linearSampleCells,
-    });
+    ridge = fitPeriodRidge(ctx, { split: meta.split, windows: trainSettings.linearFitWindows, validationWindows: trainSettings.validationSamples, seed: trainSettings.seed });
   } catch (err) {
-    throw new DataError(options.dataDir, `cannot fit the linear baseline on the training period: ${(err as Error).message}`, { cause: err });
+    throw fitFailed('the same-input ridge', err);
   }
-  let baselineSeconds = (performance.now() - fitStart) / 1000;
-  options.progress.log(`baselines: fitted in ${baselineSeconds.toFixed(1)} s (linear: ${linear.samples} training windows)`);
+  const ridgeSeconds = (performance.now() - t) / 1000;
+  options.progress.log(`baselines: same-input ridge fitted on ${ridge.windows} windows in ${ridgeSeconds.toFixed(1)} s (penalty ${ridge.lambda}, chosen on validation)`);
+
+  t = performance.now();
+  let linearSpeed;
+  try {
+    linearSpeed = fitLinearBaseline(cube, { hours: trainHours, lookback: settings.linearLookback, horizon: H, lambda: settings.ridgeLambda, sampleCells: settings.linearSampleCells });
+  } catch (err) {
+    throw fitFailed('the speed-only ridge', err);
+  }
+  const linearSpeedSeconds = (performance.now() - t) / 1000;
+  options.progress.log(`baselines: speed-only ridge fitted on ${linearSpeed.samples} windows in ${linearSpeedSeconds.toFixed(1)} s`);
+  let baselineSeconds = climatologySeconds + ridgeSeconds + linearSpeedSeconds;
 
   const names = [MODEL_NAME, ...BASELINE_NAMES];
   const acc = new ScoreAccumulator({ names, horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
@@ -111,15 +131,16 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const truth = new Float32Array(size);
   const modelOut = new Float32Array(size);
   const outs = BASELINE_NAMES.map(() => new Float32Array(size));
+  const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
   const task = options.progress.start({ unit: 'windows', total: anchors.length, label: 'evaluate' });
   for (const t0 of anchors) {
-    let t = performance.now();
+    t = performance.now();
     forecaster.forecast(cube, t0, cells, modelOut);
     forecastSeconds += (performance.now() - t) / 1000;
     t = performance.now();
     truthWindow(cube, { t0, cells, horizon: H, out: truth });
-    forecastBaselines({ climatology, linear }, cube, { t0, cells, horizon: H, outs });
+    forecastBaselines(set, cube, { t0, cells, horizon: H, outs });
     baselineSeconds += (performance.now() - t) / 1000;
     acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
     task.tick(1, isoHour(cube.times[t0]!));
@@ -128,17 +149,37 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const scores = acc.result();
   const tensorsAfter = options.tf.memory().numTensors;
 
-  const groupReport = (g: GroupScores, label: string, cellCount: number): GroupReport => {
-    const skill: Record<string, Skill> = {};
-    for (const b of BASELINE_NAMES) skill[b] = skillScore(g.forecasters[MODEL_NAME]!, g.forecasters[b]!);
+  t = performance.now();
+  const blockWindows = blockWindowsFor(settings.bootstrapBlockHours, settings.stride);
+  const bootstrap = bootstrapSkill({
+    stats: acc.windowStats(),
+    model: MODEL_NAME,
+    baselines: BASELINE_NAMES,
+    blockWindows,
+    resamples: settings.bootstrapResamples,
+    seed: settings.bootstrapSeed,
+  });
+  const bootstrapSeconds = (performance.now() - t) / 1000;
+
+  const groupReport = (g: GroupScores, label: string, cellCount: number, intervals: boolean): GroupReport => {
+    const skill: Record<string, ReportSkill> = {};
+    for (const b of BASELINE_NAMES) {
+      skill[b] = { ...skillScore(g.forecasters[MODEL_NAME]!, g.forecasters[b]!), ...(intervals ? { interval: bootstrap.skill[b]! } : {}) };
+    }
     return { ...g, label, cells: cellCount, skill };
   };
   const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));
   const hourIso = (i: number) => isoHour(cube.times[i]!);
+  const global = groupReport(scores.global, 'global', cells.length, true);
+  const headline = global.skill[HEADLINE_BASELINE]!;
+  const climatologyDescription =
+    climatology.kind === 'hour-of-day'
+      ? `the training-period mean of the cell at that UTC hour of day (hours ${train.startHour}..${train.endHour - 1}; the training period is shorter than 365 days, too short for a seasonal cycle)`
+      : `the training-period mean of the cell at that day of year and UTC hour, smoothed over a ${climatology.windowDays}-day window (triangular weights, wrapping at the year's end) as WeatherBench 2 computes it (hours ${train.startHour}..${train.endHour - 1}, which cover a year or more)`;
 
   return {
     format: 'windcast-evaluation',
-    formatVersion: 1,
+    formatVersion: 2,
     createdAt: new Date().toISOString(),
     checkpoint: {
       dir: resolve(options.checkpointDir),
@@ -158,11 +199,11 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       grid: describeGrid(cube.grid),
     },
     testPeriod: {
-      startHour: meta.split.test.startHour,
-      endHour: meta.split.test.endHour,
-      firstHour: hourIso(meta.split.test.startHour),
-      lastHour: hourIso(meta.split.test.endHour - 1),
-      stride: options.stride,
+      startHour: test.startHour,
+      endHour: test.endHour,
+      firstHour: hourIso(test.startHour),
+      lastHour: hourIso(test.endHour - 1),
+      stride: settings.stride,
       windows: anchors.length,
       firstIssue: hourIso(anchors[0]!),
       lastIssue: hourIso(anchors[anchors.length - 1]!),
@@ -174,8 +215,8 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       lastHour: hourIso(train.endHour - 1),
     },
     cellSample: {
-      cellStride: options.cellStride,
-      full: options.cellStride === 1,
+      cellStride: settings.cellStride,
+      full: settings.cellStride === 1,
       cells: cells.length,
       rows: sample.sampledRows,
       columns: sample.sampledCols,
@@ -186,30 +227,52 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       rmse: 'per lead, the square root of the time-mean over windows of the area-weighted spatial mean squared error; MAE and bias likewise are time-means of weighted spatial means; lead means are plain means over the leads',
       missing: 'a (cell, lead) value is scored only where the truth and every forecast are finite; the others are excluded and counted',
       bands: [...LATITUDE_BANDS],
+      bootstrap: {
+        description: `${Math.round(bootstrap.level * 100)} % intervals of the global skills: a circular block bootstrap over the test windows (${bootstrap.resamples} resamples, seed ${bootstrap.seed}) in blocks of ${bootstrap.blockWindows} consecutive windows (${bootstrap.blockWindows * settings.stride} h), so the weather shared by neighbouring windows stays in one block; percentile intervals of the resampled skill`,
+        level: bootstrap.level,
+        blockHours: settings.bootstrapBlockHours,
+        blockWindows: bootstrap.blockWindows,
+        blocks: bootstrap.blocks,
+        resamples: bootstrap.resamples,
+        seed: bootstrap.seed,
+      },
     },
     baselines: {
       persistence: 'the last observed hour repeated for every lead',
       yesterday: 'the same hour one day earlier (the observed hour t0 + h - 24)',
-      climatology: `the training-period mean of the cell at that UTC hour of day (hours ${train.startHour}..${train.endHour - 1})`,
+      climatology: { kind: climatology.kind, ...(climatology.windowDays !== undefined ? { windowDays: climatology.windowDays } : {}), description: climatologyDescription },
       linear: {
-        description: `per lead, a ridge regression (lambda ${options.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${options.linearLookback} hours, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period`,
-        lookback: options.linearLookback,
-        lambda: options.ridgeLambda,
-        sampleCells: Math.min(options.linearSampleCells, cube.grid.width * cube.grid.height),
-        samples: linear.samples,
+        description:
+          `the same-input ridge: per lead, a ridge regression on exactly the model's inputs (${meta.features.nFeatures} features x ${meta.features.lookback} hours, normalised as the model sees them, plus an intercept) ` +
+          `to the model's targets, fitted on ${ridge.windows.toLocaleString('en-US')} training-period windows with the penalty chosen on the run's validation windows; the reference of the headline skill`,
+        inputs: ridge.inputs,
+        features: [...meta.features.names],
+        lambda: ridge.lambda,
+        validationRmse: ridge.validationRmse,
+        windows: ridge.windows,
+      },
+      'linear-speed': {
+        description: `the speed-only ridge: per lead, a ridge regression (lambda ${settings.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${settings.linearLookback} hours of speed, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period; it lacks the model's neighbourhood, u/v and per-cell normalisation`,
+        lookback: settings.linearLookback,
+        lambda: settings.ridgeLambda,
+        sampleCells: Math.min(settings.linearSampleCells, cube.grid.width * cube.grid.height),
+        samples: linearSpeed.samples,
       },
     },
+    headline: { against: HEADLINE_BASELINE, skill: headline.mean, interval: headline.interval!.mean },
     model: MODEL_NAME,
     forecasters: names,
     leads: Array.from({ length: H }, (_, i) => i + 1),
-    global: groupReport(scores.global, 'global', cells.length),
-    bands: scores.groups.map((g, i) => groupReport(g, LATITUDE_BANDS[i]!.label, bandCells[i]!)),
+    global,
+    bands: scores.groups.map((g, i) => groupReport(g, LATITUDE_BANDS[i]!.label, bandCells[i]!, false)),
     exclusions: scores.exclusions,
     run: {
       backend: options.backend,
       seconds: (performance.now() - started) / 1000,
       forecastSeconds,
       baselineSeconds,
+      fitSeconds: { climatology: climatologySeconds, linear: ridgeSeconds, 'linear-speed': linearSpeedSeconds },
+      bootstrapSeconds,
       tensorsBefore,
       tensorsAfter,
     },

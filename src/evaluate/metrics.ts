@@ -12,6 +12,10 @@
  * so all forecasters are compared on exactly the same pairs; excluded pairs are counted, with
  * the reason. Scores can also be split into groups of cells (latitude bands): each group gets
  * its own weighted spatial means and time-means. Pure arithmetic, no I/O, no TensorFlow.
+ *
+ * The accumulator also keeps, per window and lead, each forecaster's global weighted spatial
+ * MSE (windowStats): the sufficient statistics of every RMSE over any subset of windows, so a
+ * bootstrap over windows (bootstrap.ts) costs sums, not a re-scoring.
  */
 
 export interface ForecasterScores {
@@ -47,6 +51,20 @@ export interface Scores {
   exclusions: { truthNotFinite: number; forecastNotFinite: Record<string, number> };
 }
 
+/**
+ * Per window, lead and forecaster, the area-weighted spatial MSE over the window's scored
+ * cells: the RMSE of lead l over a set of windows is sqrt(sum of mse / number scored).
+ */
+export interface WindowStats {
+  names: string[];
+  horizon: number;
+  windows: number;
+  /** Index (window * horizon + lead - 1) * names.length + forecaster; 0 where not scored. */
+  mse: Float64Array;
+  /** 1 where the window had a scored pair at that lead, index window * horizon + lead - 1. */
+  scored: Uint8Array;
+}
+
 export interface ScoreAccumulatorOptions {
   /** Forecaster names, in the order add() receives the forecasts. */
   names: readonly string[];
@@ -79,6 +97,9 @@ export class ScoreAccumulator {
   private readonly forecastNotFinite: Float64Array;
   private truthNotFinite = 0;
   private windows = 0;
+  // Per window, global slots only: MSE [window][lead][forecaster] and whether the lead scored.
+  private windowMse = new Float64Array(0);
+  private windowScored = new Uint8Array(0);
 
   constructor(options: ScoreAccumulatorOptions) {
     if (!Number.isInteger(options.horizon) || options.horizon < 1) throw new Error(`horizon must be a positive integer, got ${options.horizon}`);
@@ -170,6 +191,7 @@ export class ScoreAccumulator {
       }
     }
 
+    this.keepWindow();
     // Close the window: weighted spatial means, then into the time sums.
     const slots = this.nGroups * H;
     for (let s = 0; s < slots; s++) {
@@ -183,6 +205,41 @@ export class ScoreAccumulator {
       }
     }
     this.windows++;
+  }
+
+  /** Record this window's global per-lead MSE (before windows is incremented). */
+  private keepWindow(): void {
+    const H = this.horizon;
+    const F = this.nF;
+    const w = this.windows;
+    if ((w + 1) * H > this.windowScored.length) {
+      const capacity = Math.max(64, 2 * (w + 1));
+      const mse = new Float64Array(capacity * H * F);
+      mse.set(this.windowMse);
+      const scored = new Uint8Array(capacity * H);
+      scored.set(this.windowScored);
+      this.windowMse = mse;
+      this.windowScored = scored;
+    }
+    for (let l = 0; l < H; l++) {
+      const W = this.winWeight[l]!;
+      if (!(W > 0)) continue;
+      this.windowScored[w * H + l] = 1;
+      for (let f = 0; f < F; f++) this.windowMse[(w * H + l) * F + f] = this.winSums[(l * F + f) * KINDS + SE]! / W;
+    }
+  }
+
+  /** The per-window sufficient statistics of the global scores, windows in the order added. */
+  windowStats(): WindowStats {
+    const H = this.horizon;
+    const F = this.nF;
+    return {
+      names: [...this.names],
+      horizon: H,
+      windows: this.windows,
+      mse: this.windowMse.slice(0, this.windows * H * F),
+      scored: this.windowScored.slice(0, this.windows * H),
+    };
   }
 
   result(): Scores {

@@ -5,7 +5,9 @@
  *
  * In report.json a value that is undefined (no scorable pair, or a skill over a baseline
  * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
- * (0.25 = 25 % lower RMSE than the baseline).
+ * (0.25 = 25 % lower RMSE than the baseline), and so are its interval's ends. Format 2 (this
+ * one): "linear" is the same-input ridge, "linear-speed" the speed-only ridge that format 1
+ * called "linear"; global skills carry a 95 % block-bootstrap interval.
  */
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomicSync } from '../core/atomic.js';
@@ -13,6 +15,16 @@ import { join } from 'node:path';
 import type { GroupScores, Scores, Skill } from './metrics.js';
 import type { LatitudeBand } from './regions.js';
 import type { RmseChart } from './chart.js';
+import { MIN_BLOCKS, type Interval, type SkillInterval } from './bootstrap.js';
+import type { ClimatologyKind } from './climatology.js';
+
+/** The baseline the headline skill is measured against: the same-input ridge. */
+export const HEADLINE_BASELINE = 'linear';
+
+/** A skill, with its 95 % interval in the global scores. */
+export interface ReportSkill extends Skill {
+  interval?: SkillInterval;
+}
 
 export const REPORT_FILES = {
   json: 'report.json',
@@ -29,13 +41,13 @@ export interface GroupReport extends GroupScores {
   label: string;
   /** Sampled cells in the group. */
   cells: number;
-  /** Skill of the model over each baseline. */
-  skill: Record<string, Skill>;
+  /** Skill of the model over each baseline (global: with its interval). */
+  skill: Record<string, ReportSkill>;
 }
 
 export interface EvaluationReport {
   format: 'windcast-evaluation';
-  formatVersion: 1;
+  formatVersion: 2;
   createdAt: string;
   checkpoint: {
     dir: string;
@@ -75,13 +87,28 @@ export interface EvaluationReport {
     rmse: string;
     missing: string;
     bands: LatitudeBand[];
+    bootstrap: {
+      description: string;
+      level: number;
+      blockHours: number;
+      /** Consecutive windows per block, and blocks per resample. */
+      blockWindows: number;
+      blocks: number;
+      resamples: number;
+      seed: number;
+    };
   };
   baselines: {
     persistence: string;
     yesterday: string;
-    climatology: string;
-    linear: { description: string; lookback: number; lambda: number; sampleCells: number; samples: number };
+    climatology: { kind: ClimatologyKind; windowDays?: number; description: string };
+    /** The same-input ridge. */
+    linear: { description: string; inputs: number; features: string[]; lambda: number; validationRmse: number[]; windows: number };
+    /** The speed-only ridge. */
+    'linear-speed': { description: string; lookback: number; lambda: number; sampleCells: number; samples: number };
   };
+  /** The headline: the model's mean skill over the same-input ridge, with its interval. */
+  headline: { against: string; skill: number; interval: Interval };
   /** The model's series name; the others are baselines. */
   model: string;
   forecasters: string[];
@@ -94,6 +121,9 @@ export interface EvaluationReport {
     seconds: number;
     forecastSeconds: number;
     baselineSeconds: number;
+    /** Fitting each fitted baseline (included in baselineSeconds). */
+    fitSeconds: Record<string, number>;
+    bootstrapSeconds: number;
     /** Reading the data folder (or its cube cache); set by the command, not by evaluateCube. */
     loadSeconds?: number;
     /** Wall time of the whole command, loading the model and data included. */
@@ -131,6 +161,13 @@ function pct(v: number | null | undefined): string {
   return typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : 'n/a';
 }
 
+/** "4.3 % [3.1, 5.6]": a skill and its interval, in percent. */
+export function skillWithInterval(skill: number | null | undefined, interval: Interval | null | undefined): string {
+  const p = pct(skill);
+  if (!interval || !interval.every((v) => typeof v === 'number' && Number.isFinite(v))) return p;
+  return `${p} [${(interval[0] * 100).toFixed(1)}, ${(interval[1] * 100).toFixed(1)}]`;
+}
+
 function table(header: string[], rows: string[][], alignRightFrom = 1): string {
   const align = header.map((_, i) => (i >= alignRightFrom ? '---:' : ':---'));
   // A literal | inside a cell (e.g. "|lat| < 23.5") would split it: escape it.
@@ -161,23 +198,48 @@ export function formatReportMarkdown(r: EvaluationReport): string {
       (r.run.loadSeconds !== undefined ? `, reading the data ${r.run.loadSeconds.toFixed(1)} s` : ''),
   );
   out.push('');
+  const bs = r.method.bootstrap;
+  const [low, high] = r.headline.interval;
+  const hasInterval = Number.isFinite(low) && Number.isFinite(high);
+  const verdict = hasInterval
+    ? low > 0
+      ? 'the model is better than it beyond the interval'
+      : high < 0
+        ? 'the model is worse than it beyond the interval'
+        : 'the interval includes 0: no clear difference'
+    : bs.blocks < MIN_BLOCKS
+      ? `no interval: the ${r.testPeriod.windows} test windows make ${bs.blocks} block${bs.blocks === 1 ? '' : 's'} of ${bs.blockHours} h (evaluate.bootstrapBlockHours), fewer than the ${MIN_BLOCKS} an interval needs`
+      : 'no interval: some lead has no scored value';
+  out.push(
+    `**Headline: skill over the same-input ridge ("${r.headline.against}") ${skillWithInterval(r.headline.skill, r.headline.interval)}** ` +
+      `(mean over leads${hasInterval ? `, ${Math.round(bs.level * 100)} % interval` : ''}); ${verdict}.`,
+  );
+  out.push('');
 
   out.push('## Summary (mean over leads +1..+' + r.leads.length + ' h, area-weighted)');
   out.push('');
   out.push(
     table(
-      ['forecast', 'RMSE (m/s)', 'MAE (m/s)', 'bias (m/s)', `model skill over it`],
+      ['forecast', 'RMSE (m/s)', 'MAE (m/s)', 'bias (m/s)', `model skill over it [${Math.round(bs.level * 100)} % interval]`],
       r.forecasters.map((n) => [
         n === r.model ? `**${n}**` : n,
         f3(g.forecasters[n]!.mean.rmse),
         f3(g.forecasters[n]!.mean.mae),
         f3(g.forecasters[n]!.mean.bias),
-        n === r.model ? '' : pct(g.skill[n]?.mean),
+        n === r.model ? '' : skillWithInterval(g.skill[n]?.mean, g.skill[n]?.interval?.mean),
       ]),
     ),
   );
   out.push('');
-  out.push('Skill = 1 - RMSE(model) / RMSE(baseline): positive means the model is better.');
+  out.push(
+    `Skill = 1 - RMSE(model) / RMSE(baseline): positive means the model is better. Intervals: a block bootstrap over the ${r.testPeriod.windows} test windows, ` +
+      `${bs.blocks} blocks of ${bs.blockWindows} consecutive windows per resample, ${bs.resamples} resamples` +
+      (bs.blocks < MIN_BLOCKS
+        ? `; fewer than ${MIN_BLOCKS} blocks cannot show how the skill varies, so there are none (a longer test period gives more).`
+        : bs.blocks < 10
+          ? `; with only ${bs.blocks} blocks the intervals are rough (a longer test period gives more).`
+          : '.'),
+  );
   out.push('');
 
   out.push('## RMSE by lead hour (m/s, area-weighted)');
@@ -188,7 +250,7 @@ export function formatReportMarkdown(r: EvaluationReport): string {
       r.leads.map((lead, l) => [
         `+${lead} h`,
         ...r.forecasters.map((n) => f3(g.forecasters[n]!.rmse[l])),
-        ...baselines.map((b) => pct(g.skill[b]?.perLead[l])),
+        ...baselines.map((b) => skillWithInterval(g.skill[b]?.perLead[l], g.skill[b]?.interval?.perLead[l])),
       ]),
     ),
   );
@@ -242,10 +304,14 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push(`- RMSE: ${r.method.rmse}`);
   out.push(`- Missing values: ${r.method.missing}`);
   out.push(`- Bands: ${r.method.bands.map((b) => b.label).join('; ')} (by the latitude of the cell centre).`);
+  out.push(`- Intervals: ${bs.description}.`);
   out.push(`- persistence: ${r.baselines.persistence}`);
   out.push(`- yesterday: ${r.baselines.yesterday}`);
-  out.push(`- climatology: ${r.baselines.climatology}`);
-  out.push(`- linear: ${r.baselines.linear.description} (${count(r.baselines.linear.samples)} training windows from ${count(r.baselines.linear.sampleCells)} cells).`);
+  out.push(`- climatology: ${r.baselines.climatology.description}`);
+  const lin = r.baselines.linear;
+  out.push(`- linear: ${lin.description} (penalty ${lin.lambda}; validation RMSE ${lin.validationRmse.map((v) => f3(v)).join(', ')} m/s for the penalties tried).`);
+  const speed = r.baselines['linear-speed'];
+  out.push(`- linear-speed: ${speed.description} (${count(speed.samples)} training windows from ${count(speed.sampleCells)} cells).`);
   out.push('');
   out.push(`![RMSE by lead hour](${REPORT_FILES.chart})`);
   out.push('');

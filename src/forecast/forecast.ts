@@ -180,6 +180,8 @@ export interface Forecaster {
    * NaN where inputs are NaN.
    */
   forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array): Float32Array;
+  /** The feature context the model reads `cube` through (evaluate fits the same-input ridge on it). */
+  context(cube: Cube): FeatureContext;
   dispose(): void;
 }
 
@@ -201,6 +203,15 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
   const contexts = new WeakMap<Cube, FeatureContext>();
   let scratch: ForecastScratch | undefined;
   let disposed = false;
+  const contextFor = (cube: Cube): FeatureContext => {
+    let ctx = contexts.get(cube);
+    if (!ctx) {
+      checkDataFits(meta, cubeFacts(cube, cube.source.files[0]!));
+      ctx = featureContext(cube, spec, stats);
+      contexts.set(cube, ctx);
+    }
+    return ctx;
+  };
   return {
     meta,
     forecast(cube, t0, cells, out) {
@@ -208,17 +219,13 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
       if (!Number.isInteger(t0) || t0 - spec.lookback + 1 < 0 || t0 >= cube.times.length) {
         throw new DataError(cube.source.files[0], `a forecast from hour index ${t0} needs hours ${t0 - spec.lookback + 1}..${t0}, the data has 0..${cube.times.length - 1}`);
       }
-      let ctx = contexts.get(cube);
-      if (!ctx) {
-        checkDataFits(meta, cubeFacts(cube, cube.source.files[0]!));
-        ctx = featureContext(cube, spec, stats);
-        contexts.set(cube, ctx);
-      }
+      const ctx = contextFor(cube);
       scratch ??= new ForecastScratch(Math.max(1, batchCells), spec);
       const result = out ?? new Float32Array(cells.length * spec.horizon);
       forecastWindows(tf, { model, ctx, t0, cells, batch: scratch.batch, scratch, out: result });
       return result;
     },
+    context: contextFor,
     dispose() {
       if (!disposed) model.dispose();
       disposed = true;
