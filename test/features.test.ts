@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
-import { buildStencil, featureContext, featureSpec, FeatureSpecSchema, gatherTargets, gatherWindow, stencilCell } from '../src/prepare/features.js';
+import { buildStencil, distinctRings, featureContext, featureSpec, FeatureSpecSchema, gatherTargets, gatherWindow, positionVaries, stencilCell } from '../src/prepare/features.js';
 import { featuresOnThread, shareFeatures } from '../src/prepare/batches.js';
 import { era5Grid, type GridSpec } from '../src/core/grid.js';
 import { computeStats } from '../src/prepare/normalize.js';
@@ -197,4 +197,33 @@ test('a feature spec from before heights (a checkpoint of an earlier version) lo
   assert.equal(parsed.otherHeightM, null);
   assert.deepEqual(parsed.variables, []);
   assert.equal(parsed.nFeatures, 18);
+});
+
+test('distinctRings drops radii that read the same points as a smaller one; small grids get no position features', () => {
+  const box = (width: number, height: number, step: number): GridSpec => ({ width, height, lon0: 10, lat0: 50, dLon: step, dLat: step, pixelIsPoint: true, sourceSouthUp: false, epsg: 4326 });
+  // 2 x 2 cells: every radius clamps onto the three neighbours.
+  assert.deepEqual(distinctRings(box(2, 2, 0.25), [0.25, 1, 4]), [0.25]);
+  // 3 x 2: from an edge column 1 degree (4 cells, clamped) reaches the far column, 0.25 does not; 4 degrees adds nothing more.
+  assert.deepEqual(distinctRings(box(3, 2, 0.25), [0.25, 1, 4]), [0.25, 1]);
+  // A 2-degree global grid: 0.25 and 1 degree both round to one cell.
+  assert.deepEqual(distinctRings(era5Grid({ step: 2 }), [0.25, 1, 4]), [0.25, 4]);
+  assert.deepEqual(distinctRings(era5Grid({ step: 0.25 }), [0.25, 1, 4]), [0.25, 1, 4]);
+  // One cell: no ring reads anything but the cell itself.
+  assert.deepEqual(distinctRings(box(1, 1, 0.25), [0.25, 1]), []);
+
+  assert.equal(positionVaries(box(3, 2, 0.25)), false);
+  assert.equal(positionVaries(box(41, 2, 0.25)), true, '10 degrees of longitude');
+  assert.equal(positionVaries(era5Grid({ step: 2 })), true);
+  const spec = featureSpec({ lookback: 3, horizon: 2, ringsDeg: [0.25], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell', position: false });
+  assert.deepEqual(spec.names, ['speed', 'ring0.25_mean', 'ring0.25_east_minus_west', 'ring0.25_north_minus_south', 'solar_hour_sin', 'solar_hour_cos']);
+  assert.equal(FeatureSpecSchema.parse({ ...spec, position: undefined }).position, true, 'specs from before keep their position features');
+  // Gathering writes exactly the named features, hour by hour.
+  const cube = makeCube({ hours: 40, step: 30, seed: 3 });
+  const ctx = featureContext(cube, spec, computeStats(cube, { startHour: 0, endHour: 40 }, 'cell'));
+  const x = new Float32Array(spec.lookback * spec.nFeatures + 1).fill(99);
+  assert.ok(gatherWindow(ctx, 10, 5, x, 0));
+  assert.equal(x[spec.lookback * spec.nFeatures], 99, 'nothing written past the named features');
+  const hours = cube.times[10]! / HOUR_MS;
+  const solar = (2 * Math.PI * (hours + cube.grid.lon0 / 15 + (5 % cube.grid.width) * cube.grid.dLon / 15)) / 24;
+  assert.ok(Math.abs(x[2 * spec.nFeatures + 4]! - Math.sin(solar)) < 1e-5, 'the last hour ends with its solar time');
 });

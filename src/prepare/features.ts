@@ -48,6 +48,8 @@ export const FeatureSpecSchema = z.object({
   otherHeightM: z.number().positive().nullable().default(null),
   /** ERA5 names of the variables the training data was read from (u100, v100, u10, v10); empty: unnamed. */
   variables: z.array(z.string()).default([]),
+  /** lat/lon sin/cos are features (see positionVaries; checkpoints from before always had them). */
+  position: z.boolean().default(true),
   normalization: z.enum(['cell', 'global']) satisfies z.ZodType<NormStats['mode']>,
   poles: z.literal('reflect'),
   names: z.array(z.string()),
@@ -74,15 +76,54 @@ export interface FeatureSpecOptions {
   heightM?: number | null;
   otherHeightM?: number | null;
   variables?: string[];
+  /** Default true. */
+  position?: boolean;
+}
+
+/**
+ * The rings of ringsDeg that read cells no earlier ring reads: ring offsets are whole cells
+ * (at least one) and clamp at a regional grid's edges, so on coarse or small grids several
+ * radii read the very same points (on a 2 x 2 grid at 0.25 degrees, 0.25, 1 and 4 degrees all
+ * read the neighbours). A duplicate ring only repeats inputs, which a small dataset overfits.
+ */
+export function distinctRings(grid: GridSpec, ringsDeg: number[]): number[] {
+  const kept: { deg: number; stencil: Stencil }[] = [];
+  const cells = grid.width * grid.height;
+  const pointsOf = (stencil: Stencil, cell: number) => Array.from({ length: POINTS }, (_, p) => stencilCell(stencil, cell, p)).sort((a, b) => a - b).join(',');
+  for (const deg of ringsDeg) {
+    const stencil = buildStencil(grid, [deg]);
+    const own = (cell: number) => pointsOf(stencil, cell);
+    const readsOnlyItself = (cell: number) => own(cell).split(',').every((p) => Number(p) === cell);
+    let useful = false;
+    for (let cell = 0; cell < cells && !useful; cell++) {
+      if (readsOnlyItself(cell)) continue;
+      useful = kept.every((k) => pointsOf(k.stencil, cell) !== own(cell));
+    }
+    if (useful) kept.push({ deg, stencil });
+  }
+  return kept.map((k) => k.deg);
+}
+
+/** Grids smaller than this (degrees, in both directions) get no position features. */
+export const POSITION_MIN_SPAN_DEG = 5;
+
+/**
+ * Whether latitude and longitude are worth features: over a box smaller than
+ * POSITION_MIN_SPAN_DEG in both directions the cells share one climate regime, per-cell
+ * normalisation already carries what position would say, and four inputs that are constant
+ * over every window only give a small dataset more to overfit.
+ */
+export function positionVaries(grid: GridSpec): boolean {
+  return (grid.height - 1) * grid.dLat >= POSITION_MIN_SPAN_DEG || (grid.width - 1) * grid.dLon >= POSITION_MIN_SPAN_DEG;
 }
 
 export function featureSpec(input: FeatureSpecOptions): FeatureSpec {
-  const options = { ...input, heightM: input.heightM ?? null, otherHeightM: input.otherHeightM ?? null, variables: [...(input.variables ?? [])] };
+  const options = { ...input, heightM: input.heightM ?? null, otherHeightM: input.otherHeightM ?? null, variables: [...(input.variables ?? [])], position: input.position ?? true };
   const names = ['speed'];
   for (const r of options.ringsDeg) names.push(`ring${r}_mean`, `ring${r}_east_minus_west`, `ring${r}_north_minus_south`);
   names.push('solar_hour_sin', 'solar_hour_cos');
   if (options.dayOfYear) names.push('day_of_year_sin', 'day_of_year_cos');
-  names.push('lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
+  if (options.position) names.push('lat_sin', 'lat_cos', 'lon_sin', 'lon_cos');
   if (options.uv) names.push('u', 'v');
   if (options.otherHeightM !== null) names.push(`u${options.otherHeightM}`, `v${options.otherHeightM}`);
   return { ...options, ringsDeg: [...options.ringsDeg], poles: 'reflect', names, nFeatures: names.length };
@@ -326,10 +367,12 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
       x[o++] = Math.sin(year);
       x[o++] = Math.cos(year);
     }
-    x[o++] = latS;
-    x[o++] = latC;
-    x[o++] = lonS;
-    x[o++] = lonC;
+    if (spec.position) {
+      x[o++] = latS;
+      x[o++] = latC;
+      x[o++] = lonS;
+      x[o++] = lonC;
+    }
     if (spec.uv) {
       const uu = u![centreBase + base]!;
       const vv = v![centreBase + base]!;

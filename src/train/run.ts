@@ -11,7 +11,7 @@ import { CheckpointError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { COMMON_YEAR_HOURS, isoHour } from '../core/time.js';
 import type { Cube } from '../ingest/cube.js';
-import { featureSpec, type FeatureSpec } from '../prepare/features.js';
+import { distinctRings, featureSpec, positionVaries, type FeatureSpec } from '../prepare/features.js';
 import { computeStats, type NormStats } from '../prepare/normalize.js';
 import { splitHours, type TimeSplit } from '../prepare/split.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, restoreOptimizer, writeCheckpoint, type CheckpointMeta, type WriteHook } from '../model/checkpoint.js';
@@ -89,7 +89,8 @@ function specFor(options: TrainOptions, split: TimeSplit, normalization: NormSta
   return featureSpec({
     lookback: split.lookback,
     horizon: split.horizon,
-    ringsDeg: modelConfig.ringsDeg,
+    ringsDeg: resumed ? resumed.ringsDeg : distinctRings(cube.grid, modelConfig.ringsDeg),
+    position: resumed ? resumed.position : positionVaries(cube.grid),
     uv: options.resume ? modelConfig.useUV && uv : uv,
     dayOfYear: resumed ? resumed.dayOfYear : split.train.endHour - split.train.startHour >= COMMON_YEAR_HOURS,
     predictDelta: modelConfig.predictDelta,
