@@ -26,7 +26,7 @@ const PINNED = {
   train: {
     epochs: 12, samplesPerEpoch: 300000, maxPassesPerEpoch: 4, validationSamples: 60000, batchSize: 4096,
     learningRate: 0.003, lrDecay: 0.5, lrPatience: 2, patience: 4, split: [0.7, 0.1, 0.2], stride: 1, seed: 42,
-    linearFitWindows: 50000, weightAverage: 0,
+    linearFitWindows: 50000,
   },
   predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate' },
   evaluate: {

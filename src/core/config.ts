@@ -107,11 +107,6 @@ export const TrainConfigSchema = z.strictObject({
    * 50,000 windows pin them down while costing a moment of the first epoch's time.
    */
   linearFitWindows: z.number().int().positive().default(50_000),
-  /**
-   * Decay of the moving average of the weights that validation and checkpoints use (see
-   * train/averaging.ts); 0 trains and saves the raw weights.
-   */
-  weightAverage: z.number().min(0).max(0.9999).default(0),
 });
 
 export const PredictConfigSchema = z.strictObject({

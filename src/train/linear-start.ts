@@ -11,7 +11,7 @@ import { gatherTargets, gatherWindow, windowValid, type FeatureContext } from '.
 import type { TimeSplit } from '../prepare/split.js';
 import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
 import { setFullLinearPath, setLinearPath, type LinearStart, type ModelSpec } from '../model/model.js';
-import { fitPeriodRidge, type SameInputRidge } from '../prepare/ridge.js';
+import type { SameInputRidge } from '../prepare/ridge.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
@@ -28,11 +28,13 @@ export function startLinearPath(options: {
   ctx: FeatureContext;
   split: TimeSplit;
   config: Config;
+  /** The run's same-input ridge: a full linear path starts as it. */
+  ridge: SameInputRidge | null;
 }): { windows: number; ridge?: SameInputRidge } {
-  const { tf, model, modelSpec, ctx, split, config } = options;
+  const { tf, model, modelSpec, ctx, split, config, ridge } = options;
   const makeTensor = (values: Float32Array, shape: number[]) => storedTensor(tf, values, shape, 'float32');
   if (modelSpec.linearPath === 'full') {
-    const ridge = fitPeriodRidge(ctx, { split, windows: config.train.linearFitWindows, validationWindows: config.train.validationSamples, seed: config.train.seed });
+    if (!ridge) throw new Error('the full linear path starts from the same-input ridge, which could not be fitted');
     setFullLinearPath(tf, model, modelSpec, ridge, makeTensor);
     return { windows: ridge.windows, ridge };
   }

@@ -20,8 +20,9 @@
 import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemporaries } from '../core/atomic.js';
+import { describeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
-import { RIDGE_LAMBDAS } from '../prepare/ridge.js';
+import { fitPeriodRidge, RIDGE_LAMBDAS, type SameInputRidge } from '../prepare/ridge.js';
 import { BatchWorker, batchTensors } from '../prepare/batches.js';
 import { featureContext, windowValid, type FeatureContext } from '../prepare/features.js';
 import { describeSplit, type TimeSplit } from '../prepare/split.js';
@@ -30,7 +31,6 @@ import { readMeta, type CheckpointMeta } from '../model/checkpoint.js';
 import { trainStep, trainableVariables } from '../model/model.js';
 import { acquireLock } from '../model/run-lock.js';
 import { loadLstmOps, whyNotLoaded } from '../runtime/lstm-kernels.js';
-import { WeightAverage } from './averaging.js';
 import { startLinearPath } from './linear-start.js';
 import { resumeRun, saveCheckpoint, startRun, type ByLead, type Run, type TrainOptions } from './run.js';
 import { buildValidation, scoreModel, type ValidationSet } from './validation.js';
@@ -121,15 +121,22 @@ function prepareData(options: TrainOptions, run: Run): RunData {
       ? "LSTM kernels: windcast's fused forward and backward (native/lstm_ops.cc)"
       : `LSTM kernels: TensorFlow's (about 1.5x slower per step; windcast's fused kernels not loaded: ${whyNotLoaded(ops)})`);
   }
+  // The same-input ridge: the "linear" every epoch is compared with, and a full linear path's start.
+  let ridge: SameInputRidge | null = null;
+  try {
+    ridge = fitPeriodRidge(ctx, { split, windows: config.train.linearFitWindows, validationWindows: config.train.validationSamples, seed: config.train.seed });
+  } catch (err) {
+    log(`validation: the same-input ridge is unavailable (${describeError(err)})`);
+  }
   if (run.startEpoch === 0 && modelSpec.linearSkip) {
-    const start = startLinearPath({ tf, model, modelSpec, ctx, split, config });
+    const start = startLinearPath({ tf, model, modelSpec, ctx, split, config, ridge });
     log(
       start.ridge
         ? `linear path: the same-input ridge (${modelSpec.lookback * modelSpec.nFeatures} inputs) fitted on ${start.windows} training windows, penalty ${start.ridge.lambda} chosen on validation (RMSE ${start.ridge.validationRmse.map((r) => r.toFixed(3)).join(' / ')} m/s for ${RIDGE_LAMBDAS.join(' / ')})${modelSpec.linearFrozen ? ', frozen' : ''}`
         : `linear path: started from a least-squares fit on ${start.windows} training windows`,
     );
   }
-  const validation = buildValidation(cube, ctx, split, config, log);
+  const validation = buildValidation(cube, ctx, split, config, ridge);
   log(`validation: ${validation.sample.t0.length} windows; persistence RMSE ${f3(validation.persistenceRmse)} m/s, linear baseline ${f3(validation.linearRmse)} m/s`);
 
   const trainAnchors = periodAnchors(split, split.train, config.train.stride);
@@ -183,14 +190,12 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
   }
   const task = options.progress.start({ unit: 'samples', total: Math.max(0, epochs - run.startEpoch) * data.samplesPerEpoch, label: 'train' });
   const variables = trainableVariables(run.model);
-  const average = config.train.weightAverage > 0 ? new WeightAverage(tf, variables, config.train.weightAverage) : undefined;
-  const averaged = <T>(fn: () => T | Promise<T>): Promise<T> => (average ? average.withAverage(fn) : Promise.resolve(fn()));
   let batches: BatchWorker | undefined;
   try {
     for (let epoch = run.startEpoch + 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       batches ??= BatchWorker.start(data.ctx, config.train.batchSize);
-      const pass = await trainOneEpoch(options, run, data, { batches, variables, epoch, task, average });
+      const pass = await trainOneEpoch(options, run, data, { batches, variables, epoch, task });
       const interrupted = Boolean(options.signal?.aborted);
       const partial = interrupted && pass.samples < data.samplesPerEpoch;
       if (partial) {
@@ -202,7 +207,7 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
       done.trainSeconds += trainTime;
       done.trainSamples += pass.samples;
 
-      const v = await averaged(() => scoreModel(tf, run.model, data.ctx, validation));
+      const v = scoreModel(tf, run.model, data.ctx, validation);
       const improved = interrupted ? false : state.bestValidation === null || v.overall < state.bestValidation - 1e-6;
       if (!partial) adjustAfterValidation(options, run, epoch, v.overall, improved);
       const seconds = (performance.now() - t0) / 1000;
@@ -250,13 +255,11 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
       const stalled = state.epochsWithoutImprovement >= config.train.patience;
       if (!interrupted && stalled) state.stopped = 'early-stopped';
       else if (!interrupted) state.stopped = epoch === epochs ? 'completed' : 'running';
-      await averaged(async () => {
-        if (improved) {
-          run.bestByLead = byLead;
-          await saveCheckpoint(options, run, 'best', epoch, byLead);
-        }
-        await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
-      });
+      if (improved) {
+        run.bestByLead = byLead;
+        await saveCheckpoint(options, run, 'best', epoch, byLead);
+      }
+      await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
       log(
         `epoch ${epoch}/${epochs}: train ${f3(record.trainRmse)}, validation ${f3(v.overall)} m/s ` +
           `(persistence ${f3(validation.persistenceRmse)}, linear ${f3(validation.linearRmse)})${improved ? ' best' : ''}, ` +
@@ -270,7 +273,6 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
     }
   } finally {
     await batches?.close();
-    average?.dispose();
   }
   task.done();
   return done;
@@ -285,7 +287,7 @@ async function trainOneEpoch(
   options: TrainOptions,
   run: Run,
   data: RunData,
-  step: { batches: BatchWorker; variables: ReturnType<typeof trainableVariables>; epoch: number; task: ReturnType<Progress['start']>; average?: WeightAverage },
+  step: { batches: BatchWorker; variables: ReturnType<typeof trainableVariables>; epoch: number; task: ReturnType<Progress['start']> },
 ): Promise<{ samples: number; squaredError: number }> {
   const { batches, variables, epoch, task } = step;
   const { tf, config } = options;
@@ -312,7 +314,6 @@ async function trainOneEpoch(
       const batch = batchTensors(tf, batches.buffers[slot], count);
       try {
         const cost = trainStep(tf, run.model, run.optimizer, { ...batch, wSum }, variables);
-        step.average?.update();
         try {
           // Loss x wSum x meanVariance = the batch's summed (over samples) lead-mean squared error in (m/s)^2.
           squaredError += (await cost.data())[0]! * wSum * run.stats.meanVariance;

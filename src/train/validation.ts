@@ -7,9 +7,8 @@
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
 import type { Cube } from '../ingest/cube.js';
-import { fitLinearBaseline, linearForecast } from '../evaluate/baselines.js';
 import type { FeatureContext } from '../prepare/features.js';
-import { validationWindows } from '../prepare/ridge.js';
+import { ridgeForecast, validationWindows, type SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
 import type { WindowSample } from '../prepare/windows.js';
 import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
@@ -44,7 +43,12 @@ export interface ValidationSet {
   scratch: ForecastScratch;
 }
 
-export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, config: Config, log: (l: string) => void): ValidationSet {
+/**
+ * The validation windows, their truth, and the two references every epoch is compared with:
+ * persistence and the run's same-input ridge (`ridge`, the "linear" of evaluate; null when it
+ * could not be fitted).
+ */
+export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, config: Config, ridge: SameInputRidge | null): ValidationSet {
   const H = split.horizon;
   const cells = cube.grid.width * cube.grid.height;
   const sample = validationWindows(ctx, split, config.train.validationSamples, config.train.seed);
@@ -63,25 +67,10 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
   const p = rmseByLead(persistence, truth, H);
   let linearByLead: number[] | null = null;
   let linearRmse: number | null = null;
-  try {
-    const linear = fitLinearBaseline(cube, {
-      hours: [split.train.startHour, split.train.endHour],
-      lookback: split.lookback,
-      horizon: H,
-      lambda: config.evaluate.ridgeLambda,
-      sampleCells: config.evaluate.linearSampleCells,
-    });
-    const lin = new Float32Array(count * H);
-    const one = new Int32Array(1);
-    for (let i = 0; i < count; i++) {
-      one[0] = sample.cell[i]!;
-      lin.set(linearForecast(linear, cube, { t0: sample.t0[i]!, cells: one }), i * H);
-    }
-    const l = rmseByLead(lin, truth, H);
+  if (ridge) {
+    const l = rmseByLead(ridgeForecast(ridge, ctx, sample.t0, sample.cell, new Float32Array(count * H)), truth, H);
     linearByLead = l.byLead;
     linearRmse = l.overall;
-  } catch (err) {
-    log(`validation: linear baseline unavailable (${err instanceof Error ? err.message : String(err)})`);
   }
   return {
     sample,
