@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../core/config.js';
 import type { CommandContext } from './context.js';
 import { formatDuration } from '../core/progress.js';
+import { skillWithInterval } from '../evaluate/report.js';
 import type { EvaluateResult } from './evaluate.js';
 import type { PredictResult } from './predict.js';
 import type { SynthResult } from './synth.js';
@@ -170,10 +171,6 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   };
 }
 
-function pct(x: number | undefined): string {
-  return x === undefined || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(1)} %`;
-}
-
 export function formatDemoResult(r: DemoResult): string {
   const report = r.evaluate.report;
   const g = report.global;
@@ -188,8 +185,8 @@ export function formatDemoResult(r: DemoResult): string {
   lines.push(`  model RMSE ${model !== undefined ? model.toFixed(3) : 'n/a'} m/s`);
   for (const name of report.forecasters.filter((n) => n !== report.model)) {
     const rmse = g.forecasters[name]?.mean.rmse;
-    const skill = g.skill[name]?.mean;
-    lines.push(`  vs ${name.padEnd(12)} RMSE ${rmse !== undefined ? rmse.toFixed(3) : 'n/a'} m/s, skill ${pct(skill)}`);
+    const skill = g.skill[name];
+    lines.push(`  vs ${name.padEnd(12)} RMSE ${rmse !== undefined ? rmse.toFixed(3) : 'n/a'} m/s, skill ${skillWithInterval(skill?.mean, skill?.interval?.mean)}${name === report.headline.against ? ' (the same-input ridge: the fair linear baseline)' : ''}`);
   }
   lines.push('');
   lines.push('Where everything is:');
