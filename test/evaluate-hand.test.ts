@@ -117,7 +117,7 @@ test('evaluate scores a known non-persistence model, persistence and climatology
   const configFile = join(root, 'config.json');
   writeFileSync(configFile, JSON.stringify({
     ingest: { cache: false, workers: 1 },
-    model: { lookback: LOOKBACK, horizon: HORIZON, units: 4, ringsDeg: [STEP], predictDelta: true, normalization: 'cell', linearSkip: true },
+    model: { lookback: LOOKBACK, horizon: HORIZON, units: 4, ringsDeg: [STEP], predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'low-rank' },
     train: { samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, split: [0.6, 0.2, 0.2] },
   }));
   const models = join(root, 'models');
