@@ -65,7 +65,7 @@ export function startLinearPath(options: {
  * mean: the solar cosine is the sine six hours earlier (sin(x - pi/2) = -cos x), so no channel
  * is spent on it. The model then starts as this linear forecast and the LSTM learns what it
  * misses, which matters on small datasets (on ERA5 Berlin the neighbour ring alone takes the
- * start from the baseline's RMSE to 0.3 % below it, docs/era5-berlin.md).
+ * start from the baseline's RMSE to 0.3 % below it on the 720-hour set of the earlier docs/era5-berlin.md).
  */
 export function linearStartTerms(spec: FeatureContext['spec'], ring: number): LinearStart {
   const L = spec.lookback;
