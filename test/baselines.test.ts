@@ -11,28 +11,16 @@ import {
   yesterdayForecast,
 } from '../src/evaluate/baselines.js';
 import { climatologyForecast, fitClimatology } from '../src/evaluate/climatology.js';
-import type { Cube } from '../src/ingest/cube.js';
 import { featureContext, featureSpec } from '../src/prepare/features.js';
 import { computeStats } from '../src/prepare/normalize.js';
 import { fitPeriodRidge, ridgeForecast, solveSymmetric } from '../src/prepare/ridge.js';
 import { splitHours } from '../src/prepare/split.js';
-import { HOUR_MS, hourOfDay } from '../src/core/time.js';
-import type { GridSpec } from '../src/core/grid.js';
-import { makeCube } from './train-fixtures.js';
+import { hourOfDay } from '../src/core/time.js';
+import { makeCube, valueCube } from './train-fixtures.js';
 
-const START = Date.UTC(2024, 0, 1, 0);
-
-function tinyCube(hours: number, width: number, height: number, value: (t: number, cell: number) => number, start = START): Cube {
-  const grid: GridSpec = { width, height, lon0: 0, lat0: 45, dLon: 360 / width, dLat: 90 / Math.max(1, height - 1), pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
-  const n = width * height;
-  const speed = new Float32Array(hours * n);
-  for (let t = 0; t < hours; t++) for (let c = 0; c < n; c++) speed[t * n + c] = value(t, c);
-  const times = Float64Array.from({ length: hours }, (_, t) => start + t * HOUR_MS);
-  return { grid, times, speed, source: { files: [], fingerprint: 'test' } };
-}
 
 // Speed = 100 * cell + hour index: every forecast can be checked by hand.
-const ramp = tinyCube(96, 3, 2, (t, c) => 100 * c + t);
+const ramp = valueCube(96, 3, 2, (t, c) => 100 * c + t);
 const cells = Int32Array.of(0, 4, 5);
 
 test('truth window holds hours t0+1..t0+horizon', () => {
@@ -72,7 +60,7 @@ test('solveSymmetric solves a hand-made 2 x 2 system with two right-hand sides',
 test('linear baseline reproduces a diurnal sinusoid, which is linear in sin/cos of the hour', () => {
   // x_t = m_c + 3 sin(2 pi t / 24 + 0.7): the future is exactly linear in sin, cos of t0's hour and 1
   // when the cell mean m_c is also visible in the lags; ridge with a tiny penalty gets it nearly exact.
-  const cube = tinyCube(24 * 8, 4, 3, (t, c) => 5 + (c % 3) + 3 * Math.sin((2 * Math.PI * t) / 24 + 0.7));
+  const cube = valueCube(24 * 8, 4, 3, (t, c) => 5 + (c % 3) + 3 * Math.sin((2 * Math.PI * t) / 24 + 0.7));
   const model = fitLinearBaseline(cube, { hours: [0, 24 * 6], lookback: 24, horizon: 24, lambda: 1e-8 });
   assert.equal(model.features, 27);
   const all = Int32Array.from({ length: 12 }, (_, i) => i);
@@ -103,7 +91,7 @@ test('linear baseline recovers the coefficient of an AR(1) process', () => {
       series[t * n + c] = x;
     }
   }
-  const cube = tinyCube(hours, width, height, (t, c) => series[t * n + c]!);
+  const cube = valueCube(hours, width, height, (t, c) => series[t * n + c]!);
   const model = fitLinearBaseline(cube, { hours: [0, hours], lookback: 3, horizon: 2, lambda: 0 });
   const H = 2;
   const c = model.coefficients;
@@ -115,7 +103,7 @@ test('linear baseline recovers the coefficient of an AR(1) process', () => {
 });
 
 test('linear baseline: NaN inputs give NaN forecasts and are skipped in the fit', () => {
-  const cube = tinyCube(120, 3, 1, (t, c) => (c === 2 && t % 10 === 0 ? NaN : 5 + Math.sin(t / 3) + c));
+  const cube = valueCube(120, 3, 1, (t, c) => (c === 2 && t % 10 === 0 ? NaN : 5 + Math.sin(t / 3) + c));
   const model = fitLinearBaseline(cube, { hours: [0, 100], lookback: 4, horizon: 2, lambda: 1e-3 });
   const f = linearForecast(model, cube, { t0: 103, cells: Int32Array.of(0, 2) });
   assert.ok(f.slice(0, 2).every(Number.isFinite));
@@ -131,7 +119,7 @@ test('evenCells is deterministic, in range and spread out', () => {
 
 test('forecastBaselines fills one array per baseline in BASELINE_NAMES order, reusing buffers', () => {
   assert.deepEqual([...BASELINE_NAMES], ['persistence', 'yesterday', 'climatology', 'linear', 'linear-speed']);
-  const cube = tinyCube(200, 3, 2, (t, c) => 100 * c + t + 3 * Math.sin(t / 5 + c));
+  const cube = valueCube(200, 3, 2, (t, c) => 100 * c + t + 3 * Math.sin(t / 5 + c));
   const split = splitHours({ hours: 200, lookback: 4, horizon: 3, fractions: [0.6, 0.2, 0.2] });
   const spec = featureSpec({ lookback: 4, horizon: 3, ringsDeg: [90], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell' });
   const ctx = featureContext(cube, spec, computeStats(cube, split.train, 'cell'));
@@ -168,7 +156,7 @@ test('the prefix-sum fit gives the same coefficients as adding every window one 
     return seed / 2147483648 - 0.5;
   };
   // Diurnal cycle + AR noise + a NaN cell and a NaN hour, so both paths run in one fit.
-  const cube = tinyCube(150, 6, 4, (t, c) => 6 + c * 0.3 + 2 * Math.sin((2 * Math.PI * (t + c)) / 24) + 3 * noise());
+  const cube = valueCube(150, 6, 4, (t, c) => 6 + c * 0.3 + 2 * Math.sin((2 * Math.PI * (t + c)) / 24) + 3 * noise());
   const n = 24;
   for (let t = 0; t < 150; t++) cube.speed[t * n + 5] = NaN;
   cube.speed[40 * n + 7] = NaN;

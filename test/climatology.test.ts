@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { climatologyForecast, coversYear, dayOfYearIndex, fitClimatology, triangularSmooth } from '../src/evaluate/climatology.js';
-import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS, hourOfDay } from '../src/core/time.js';
-import type { GridSpec } from '../src/core/grid.js';
+import { valueCube } from './train-fixtures.js';
 
-function tinyCube(hours: number, width: number, height: number, value: (t: number, cell: number) => number, start = Date.UTC(2024, 0, 1)): Cube {
-  const grid: GridSpec = { width, height, lon0: 0, lat0: 45, dLon: 360 / width, dLat: 90 / Math.max(1, height - 1), pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
-  const n = width * height;
-  const speed = new Float32Array(hours * n);
-  for (let t = 0; t < hours; t++) for (let c = 0; c < n; c++) speed[t * n + c] = value(t, c);
-  const times = Float64Array.from({ length: hours }, (_, t) => start + t * HOUR_MS);
-  return { grid, times, speed, source: { files: [], fingerprint: 'test' } };
-}
 
 // Speed = 100 * cell + hour index: every forecast can be checked by hand.
-const ramp = tinyCube(96, 3, 2, (t, c) => 100 * c + t);
+const ramp = valueCube(96, 3, 2, (t, c) => 100 * c + t);
 const cells = Int32Array.of(0, 4, 5);
 
 test('climatology: mean per cell and UTC hour of day over the training hours only', () => {
@@ -32,7 +23,7 @@ test('climatology: mean per cell and UTC hour of day over the training hours onl
 });
 
 test('climatology skips NaN hours and is NaN where a cell never had a value', () => {
-  const cube = tinyCube(48, 2, 1, (t, c) => (c === 1 ? NaN : t === 5 ? NaN : 7));
+  const cube = valueCube(48, 2, 1, (t, c) => (c === 1 ? NaN : t === 5 ? NaN : 7));
   const clim = fitClimatology(cube, { hours: [0, 48] });
   assert.equal(clim.mean[5], 7); // hour 5 seen once (t = 29), still 7
   assert.ok(Number.isNaN(clim.mean[24 + 3]));
@@ -73,7 +64,7 @@ function seasonalValue(t: number, cell: number): number {
 }
 
 test('seasonal climatology: by day of year and hour, a 61-day triangular window, as computed by hand', () => {
-  const cube = tinyCube(TWO_YEARS, 2, 1, seasonalValue, YEARS_START);
+  const cube = valueCube(TWO_YEARS, 2, 1, seasonalValue, YEARS_START);
   // A missing hour is skipped, not counted as zero.
   cube.speed[500 * 2 + 1] = NaN;
   const train = [0, 400 * 24] as const; // 400 days: 2023 and the first 35 days of 2024
@@ -112,7 +103,7 @@ test('seasonal climatology: by day of year and hour, a 61-day triangular window,
 });
 
 test('the seasonal form switches on at 365 days of training hours and beats the hour-of-day mean on a seasonal cycle', () => {
-  const cube = tinyCube(TWO_YEARS, 2, 1, seasonalValue, YEARS_START);
+  const cube = valueCube(TWO_YEARS, 2, 1, seasonalValue, YEARS_START);
   assert.equal(coversYear([0, 365 * 24 - 1]), false);
   assert.equal(coversYear([10, 10 + 365 * 24]), true);
   assert.equal(fitClimatology(cube, { hours: [0, 365 * 24 - 1] }).kind, 'hour-of-day');

@@ -82,3 +82,13 @@ export function tinyConfig(overrides: { epochs?: number; seed?: number } = {}): 
 export function tinyCube(seed = 1): Cube {
   return makeCube({ hours: 480, step: 30, seed });
 }
+
+/** A cube whose speed at (hour t, cell) is value(t, cell): hand-checkable baselines and metrics. */
+export function valueCube(hours: number, width: number, height: number, value: (t: number, cell: number) => number, start = Date.UTC(2024, 0, 1)): Cube {
+  const grid: GridSpec = { width, height, lon0: 0, lat0: 45, dLon: 360 / width, dLat: 90 / Math.max(1, height - 1), pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+  const n = width * height;
+  const speed = new Float32Array(hours * n);
+  for (let t = 0; t < hours; t++) for (let c = 0; c < n; c++) speed[t * n + c] = value(t, c);
+  const times = Float64Array.from({ length: hours }, (_, t) => start + t * HOUR_MS);
+  return { grid, times, speed, source: { files: [], fingerprint: 'test' } };
+}
