@@ -92,12 +92,11 @@ export function distinctRings(grid: GridSpec, ringsDeg: number[]): number[] {
   const pointsOf = (stencil: Stencil, cell: number) => Array.from({ length: POINTS }, (_, p) => stencilCell(stencil, cell, p)).sort((a, b) => a - b).join(',');
   for (const deg of ringsDeg) {
     const stencil = buildStencil(grid, [deg]);
-    const own = (cell: number) => pointsOf(stencil, cell);
-    const readsOnlyItself = (cell: number) => own(cell).split(',').every((p) => Number(p) === cell);
     let useful = false;
     for (let cell = 0; cell < cells && !useful; cell++) {
-      if (readsOnlyItself(cell)) continue;
-      useful = kept.every((k) => pointsOf(k.stencil, cell) !== own(cell));
+      const own = pointsOf(stencil, cell);
+      if (own === Array(POINTS).fill(cell).join(',')) continue;
+      useful = kept.every((k) => pointsOf(k.stencil, cell) !== own);
     }
     if (useful) kept.push({ deg, stencil });
   }

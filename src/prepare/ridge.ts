@@ -82,13 +82,19 @@ export function validationWindows(ctx: FeatureContext, split: TimeSplit, count: 
  * baseline both call this with the run's settings, so they are the same fit.
  */
 export function fitPeriodRidge(ctx: FeatureContext, o: { split: TimeSplit; windows: number; validationWindows: number; seed: number; lambdas?: readonly number[] }): SameInputRidge {
-  const anchors = periodAnchors(o.split, o.split.train, 1);
-  const cells = ctx.cube.grid.width * ctx.cube.grid.height;
-  const train =
-    anchors.length * cells <= o.windows
-      ? allWindows(anchors, cells)
-      : sampleWindows({ grid: ctx.cube.grid, anchors, count: o.windows, seed: mixSeed(o.seed, RIDGE_SAMPLE_SEED), accept: (t, c) => windowValid(ctx, t, c, true) });
+  const train = trainingWindows(ctx, o.split, o.windows, mixSeed(o.seed, RIDGE_SAMPLE_SEED));
   return fitSameInputRidge(ctx, train, validationWindows(ctx, o.split, o.validationWindows, o.seed), o.lambdas);
+}
+
+/**
+ * The windows a least-squares fit on the training period uses: every one when there are at
+ * most `max`, else a seeded area-weighted sample of `max` complete ones.
+ */
+export function trainingWindows(ctx: FeatureContext, split: TimeSplit, max: number, seed: number): WindowSample {
+  const anchors = periodAnchors(split, split.train, 1);
+  const cells = ctx.cube.grid.width * ctx.cube.grid.height;
+  if (anchors.length * cells <= max) return allWindows(anchors, cells);
+  return sampleWindows({ grid: ctx.cube.grid, anchors, count: max, seed, accept: (t, c) => windowValid(ctx, t, c, true) });
 }
 
 /**

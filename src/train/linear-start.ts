@@ -5,13 +5,12 @@
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
-import { solveRidge } from '../prepare/ridge.js';
+import { solveRidge, trainingWindows, type SameInputRidge } from '../prepare/ridge.js';
 import { storedTensor } from '../prepare/batches.js';
-import { gatherTargets, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
+import { gatherTargets, gatherWindow, type FeatureContext } from '../prepare/features.js';
 import type { TimeSplit } from '../prepare/split.js';
-import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from '../prepare/windows.js';
+import { mixSeed, type WindowSample } from '../prepare/windows.js';
 import { setFullLinearPath, setLinearPath, type LinearStart, type ModelSpec } from '../model/model.js';
-import type { SameInputRidge } from '../prepare/ridge.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
@@ -30,30 +29,18 @@ export function startLinearPath(options: {
   config: Config;
   /** The run's same-input ridge: a full linear path starts as it. */
   ridge: SameInputRidge | null;
-}): { windows: number; ridge?: SameInputRidge } {
+}): number {
   const { tf, model, modelSpec, ctx, split, config, ridge } = options;
   const makeTensor = (values: Float32Array, shape: number[]) => storedTensor(tf, values, shape, 'float32');
   if (modelSpec.linearPath === 'full') {
     if (!ridge) throw new Error('the full linear path starts from the same-input ridge, which could not be fitted');
     setFullLinearPath(tf, model, modelSpec, ridge, makeTensor);
-    return { windows: ridge.windows, ridge };
+    return ridge.windows;
   }
-  const fitAnchors = periodAnchors(split, split.train, 1);
-  const grid = ctx.cube.grid;
-  const cells = grid.width * grid.height;
-  const fitSample =
-    fitAnchors.length * cells <= config.train.linearFitWindows
-      ? allWindows(fitAnchors, cells)
-      : sampleWindows({
-          grid,
-          anchors: fitAnchors,
-          count: config.train.linearFitWindows,
-          seed: mixSeed(config.train.seed, 0x11aea),
-          accept: (t, c) => windowValid(ctx, t, c, true),
-        });
+  const fitSample = trainingWindows(ctx, split, config.train.linearFitWindows, mixSeed(config.train.seed, 0x11aea));
   const start = fitLinearStart(ctx, fitSample, config.evaluate.ridgeLambda);
   setLinearPath(tf, model, modelSpec, start, makeTensor);
-  return { windows: fitSample.t0.length };
+  return fitSample.t0.length;
 }
 
 /**

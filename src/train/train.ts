@@ -20,7 +20,7 @@
 import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemporaries } from '../core/atomic.js';
-import { describeError } from '../core/errors.js';
+import { DataError, describeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { fitPeriodRidge, RIDGE_LAMBDAS, type SameInputRidge } from '../prepare/ridge.js';
 import { BatchWorker, batchTensors } from '../prepare/batches.js';
@@ -126,14 +126,16 @@ function prepareData(options: TrainOptions, run: Run): RunData {
   try {
     ridge = fitPeriodRidge(ctx, { split, windows: config.train.linearFitWindows, validationWindows: config.train.validationSamples, seed: config.train.seed });
   } catch (err) {
+    // Without a single complete training window there is nothing to start a full linear path from.
+    if (modelSpec.linearSkip && modelSpec.linearPath === 'full') throw new DataError(options.dataDir, `cannot fit the same-input ridge the model starts from (${describeError(err)})`, { cause: err });
     log(`validation: the same-input ridge is unavailable (${describeError(err)})`);
   }
   if (run.startEpoch === 0 && modelSpec.linearSkip) {
-    const start = startLinearPath({ tf, model, modelSpec, ctx, split, config, ridge });
+    const windows = startLinearPath({ tf, model, modelSpec, ctx, split, config, ridge });
     log(
-      start.ridge
-        ? `linear path: the same-input ridge (${modelSpec.lookback * modelSpec.nFeatures} inputs) fitted on ${start.windows} training windows, penalty ${start.ridge.lambda} chosen on validation (RMSE ${start.ridge.validationRmse.map((r) => r.toFixed(3)).join(' / ')} m/s for ${RIDGE_LAMBDAS.join(' / ')})${modelSpec.linearFrozen ? ', frozen' : ''}`
-        : `linear path: started from a least-squares fit on ${start.windows} training windows`,
+      ridge && modelSpec.linearPath === 'full'
+        ? `linear path: the same-input ridge (${modelSpec.lookback * modelSpec.nFeatures} inputs) fitted on ${windows} training windows, penalty ${ridge.lambda} chosen on validation (RMSE ${ridge.validationRmse.map((r) => r.toFixed(3)).join(' / ')} m/s for ${RIDGE_LAMBDAS.join(' / ')})${modelSpec.linearFrozen ? ', frozen' : ''}`
+        : `linear path: started from a least-squares fit on ${windows} training windows`,
     );
   }
   const validation = buildValidation(cube, ctx, split, config, ridge);

@@ -1,7 +1,8 @@
 /**
  * Validation during training: a fixed, seeded sample of (t0, cell) windows of the validation
- * period, drawn once per run; persistence and the linear baseline (fitted on the training
- * period) are scored on it once, the model after every epoch, per lead, in m/s. Cells are
+ * period, drawn once per run; persistence and the same-input ridge (prepare/ridge.ts, fitted on
+ * the training period: evaluate's "linear") are scored on it once, the model after every
+ * epoch, per lead, in m/s. Cells are
  * drawn in proportion to their area, so plain means over the sample are area-weighted.
  */
 import type { Tf } from '../runtime/backend.js';
