@@ -21,7 +21,8 @@
  * gives the same interval), takes n windows, and recomputes every forecaster's RMSE per lead
  * from the windows' MSEs (metrics.ts WindowStats), then the skill 1 - RMSE_model /
  * RMSE_baseline per lead and on the lead means, as the point estimate is computed. The
- * interval is the 2.5th to 97.5th percentile of the resampled skills. Block sums come from
+ * interval is the 2.5th to 97.5th percentile of the resampled skills. The CRPS skills are
+ * resampled the same way (bootstrapRatioSkill) from per-window sums of w x CRPS and of w. Block sums come from
  * prefix sums, so a resample costs (blocks x leads x forecasters) additions. A test period
  * shorter than five blocks gets no interval (NaN): with fewer, every resample is nearly the
  * test period again and the interval is falsely narrow, and a shorter block would hide the
@@ -72,6 +73,30 @@ export interface BootstrapResult {
 /** Skill intervals of `model` against each baseline from a block bootstrap over windows. */
 export function bootstrapSkill(o: BootstrapOptions): BootstrapResult {
   const { stats } = o;
+  return bootstrapRatioSkill({ ...o, stats: { names: stats.names, horizon: stats.horizon, windows: stats.windows, sums: stats.mse, weights: Float64Array.from(stats.scored) }, root: true });
+}
+
+/**
+ * Per window and lead, each forecaster's sum of a score and the weight it is a mean over: the
+ * score over a set of windows is sum(sums) / sum(weights) (RMSE: per-window MSEs and 1 per
+ * scored window, then a square root; CRPS: sums of w x CRPS and of w).
+ */
+export interface WindowSums {
+  names: readonly string[];
+  horizon: number;
+  windows: number;
+  /** Index (window * horizon + lead - 1) * names.length + forecaster. */
+  sums: Float64Array;
+  /** Index window * horizon + lead - 1. */
+  weights: Float64Array;
+}
+
+/**
+ * The same bootstrap for any score that is a ratio of window sums: skill 1 - score_model /
+ * score_baseline, the score sqrt(sum / weight) with root (RMSE), else sum / weight (CRPS).
+ */
+export function bootstrapRatioSkill(o: Omit<BootstrapOptions, 'stats'> & { stats: WindowSums; root?: boolean }): BootstrapResult {
+  const { stats } = o;
   const level = o.level ?? 0.95;
   const H = stats.horizon;
   const F = stats.names.length;
@@ -97,17 +122,17 @@ export function bootstrapSkill(o: BootstrapOptions): BootstrapResult {
   }
 
   // Prefix sums over the windows taken twice round the circle (a block may wrap): row i holds
-  // the sums of windows 0..i-1 (mod n), H x F MSE sums and H counts per row.
+  // the sums of windows 0..i-1 (mod n), H x F score sums and H weights per row.
   const rows = n + b + 1;
   const ps = new Float64Array(rows * H * F);
   const pc = new Float64Array(rows * H);
   for (let i = 1; i < rows; i++) {
     const w = (i - 1) % n;
     for (let l = 0; l < H; l++) {
-      pc[i * H + l] = pc[(i - 1) * H + l]! + stats.scored[w * H + l]!;
+      pc[i * H + l] = pc[(i - 1) * H + l]! + stats.weights[w * H + l]!;
       for (let f = 0; f < F; f++) {
         const k = l * F + f;
-        ps[i * H * F + k] = ps[(i - 1) * H * F + k]! + stats.mse[(w * H + l) * F + f]!;
+        ps[i * H * F + k] = ps[(i - 1) * H * F + k]! + stats.sums[(w * H + l) * F + f]!;
       }
     }
   }
@@ -115,7 +140,8 @@ export function bootstrapSkill(o: BootstrapOptions): BootstrapResult {
   const rng = makeRng(o.seed);
   const S = new Float64Array(H * F);
   const C = new Float64Array(H);
-  const rmse = new Float64Array(H * F);
+  const score = new Float64Array(H * F);
+  const finish = o.root ? Math.sqrt : (x: number) => x;
   // draws[baseline][lead 0..H-1, then the lead mean at H][resample]
   const draws = bIdx.map(() => Array.from({ length: H + 1 }, () => new Float64Array(o.resamples)));
   for (let r = 0; r < o.resamples; r++) {
@@ -129,11 +155,11 @@ export function bootstrapSkill(o: BootstrapOptions): BootstrapResult {
       for (let l = 0; l < H; l++) C[l]! += pc[hi + l]! - pc[lo + l]!;
       for (let k = 0; k < H * F; k++) S[k]! += ps[hi * F + k]! - ps[lo * F + k]!;
     }
-    for (let l = 0; l < H; l++) for (let f = 0; f < F; f++) rmse[l * F + f] = C[l]! > 0 ? Math.sqrt(S[l * F + f]! / C[l]!) : NaN;
-    const meanModel = leadMean(rmse, H, F, m);
+    for (let l = 0; l < H; l++) for (let f = 0; f < F; f++) score[l * F + f] = C[l]! > 0 ? finish(S[l * F + f]! / C[l]!) : NaN;
+    const meanModel = leadMean(score, H, F, m);
     bIdx.forEach((bi, k) => {
-      for (let l = 0; l < H; l++) draws[k]![l]![r] = skill(rmse[l * F + m]!, rmse[l * F + bi]!);
-      draws[k]![H]![r] = skill(meanModel, leadMean(rmse, H, F, bi));
+      for (let l = 0; l < H; l++) draws[k]![l]![r] = skill(score[l * F + m]!, score[l * F + bi]!);
+      draws[k]![H]![r] = skill(meanModel, leadMean(score, H, F, bi));
     });
   }
   const alpha = (1 - level) / 2;
@@ -153,9 +179,9 @@ function skill(model: number, baseline: number): number {
   return Number.isFinite(model) && Number.isFinite(baseline) && baseline > 0 ? 1 - model / baseline : NaN;
 }
 
-function leadMean(rmse: Float64Array, H: number, F: number, f: number): number {
+function leadMean(score: Float64Array, H: number, F: number, f: number): number {
   let s = 0;
-  for (let l = 0; l < H; l++) s += rmse[l * F + f]!;
+  for (let l = 0; l < H; l++) s += score[l * F + f]!;
   return s / H;
 }
 

@@ -33,6 +33,7 @@ import { rmseChart } from './chart.js';
 import { fitClimatology } from './climatology.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './metrics.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
+import { ProbabilisticEvaluation } from './probabilistic.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
@@ -56,7 +57,11 @@ export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number,
 
 export interface EvaluateCubeOptions {
   cube: Cube;
-  forecaster: Pick<Forecaster, 'meta' | 'forecast' | 'context'>;
+  /** The checkpoint's forecaster; with quantileLevels (a quantile checkpoint) forecast also fills quantiles. */
+  forecaster: Pick<Forecaster, 'meta' | 'context'> & {
+    forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array, quantiles?: Float32Array): Float32Array;
+    quantileLevels?: readonly number[];
+  };
   /** The resolved checkpoint folder (holds meta.json). */
   checkpointDir: string;
   dataDir: string;
@@ -123,7 +128,24 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   }
   const linearSpeedSeconds = (performance.now() - t) / 1000;
   options.progress.log(`baselines: speed-only ridge fitted on ${linearSpeed.samples} windows in ${linearSpeedSeconds.toFixed(1)} s`);
-  let baselineSeconds = climatologySeconds + ridgeSeconds + linearSpeedSeconds;
+  const prob = new ProbabilisticEvaluation({
+    cube,
+    cells,
+    climatology,
+    trainHours,
+    ctx,
+    ridge,
+    split: meta.split,
+    fitWindows: trainSettings.linearFitWindows,
+    seed: trainSettings.seed,
+    modelLevels: forecaster.quantileLevels ?? [],
+    horizon: H,
+    groupNames: LATITUDE_BANDS.map((b) => b.name),
+  });
+  options.progress.log(
+    `baselines: probabilistic baselines at ${prob.levels.length} quantile levels (${prob.modelQuantiles ? "the model's" : 'the default: the checkpoint has no quantiles'}) fitted in ${prob.fitSeconds.toFixed(1)} s`,
+  );
+  let baselineSeconds = climatologySeconds + ridgeSeconds + linearSpeedSeconds + prob.fitSeconds;
 
   const names = [MODEL_NAME, ...BASELINE_NAMES];
   const acc = new ScoreAccumulator({ names, horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
@@ -131,18 +153,21 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const truth = new Float32Array(size);
   const modelOut = new Float32Array(size);
   const outs = BASELINE_NAMES.map(() => new Float32Array(size));
+  const modelQuantiles = prob.modelBuffer();
   const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
   const task = options.progress.start({ unit: 'windows', total: anchors.length, label: 'evaluate' });
   for (const t0 of anchors) {
     t = performance.now();
-    forecaster.forecast(cube, t0, cells, modelOut);
+    if (modelQuantiles) forecaster.forecast(cube, t0, cells, modelOut, modelQuantiles);
+    else forecaster.forecast(cube, t0, cells, modelOut);
     forecastSeconds += (performance.now() - t) / 1000;
     t = performance.now();
     truthWindow(cube, { t0, cells, horizon: H, out: truth });
     forecastBaselines(set, cube, { t0, cells, horizon: H, outs });
     baselineSeconds += (performance.now() - t) / 1000;
     acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
+    prob.add({ cube, t0, truth, ...(modelQuantiles ? { model: modelQuantiles } : {}), persistence: outs[0]!, climatology: outs[2]!, linear: outs[3]!, weights: sample.weights, groups: sample.bands });
     task.tick(1, isoHour(cube.times[t0]!));
   }
   task.done();
@@ -156,6 +181,13 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     model: MODEL_NAME,
     baselines: BASELINE_NAMES,
     blockWindows,
+    resamples: settings.bootstrapResamples,
+    seed: settings.bootstrapSeed,
+  });
+  const probabilistic = prob.finish({
+    bandLabels: LATITUDE_BANDS.map((b) => b.label),
+    blockHours: settings.bootstrapBlockHours,
+    stride: settings.stride,
     resamples: settings.bootstrapResamples,
     seed: settings.bootstrapSeed,
   });
@@ -179,7 +211,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
 
   return {
     format: 'windcast-evaluation',
-    formatVersion: 2,
+    formatVersion: 3,
     createdAt: new Date().toISOString(),
     checkpoint: {
       dir: resolve(options.checkpointDir),
@@ -266,6 +298,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     global,
     bands: scores.groups.map((g, i) => groupReport(g, LATITUDE_BANDS[i]!.label, bandCells[i]!, false)),
     exclusions: scores.exclusions,
+    probabilistic,
     run: {
       backend: options.backend,
       seconds: (performance.now() - started) / 1000,

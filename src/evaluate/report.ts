@@ -17,6 +17,7 @@ import type { LatitudeBand } from './regions.js';
 import type { RmseChart } from './chart.js';
 import { MIN_BLOCKS, type Interval, type SkillInterval } from './bootstrap.js';
 import type { ClimatologyKind } from './climatology.js';
+import type { ProbabilisticReport } from './probabilistic.js';
 
 /** The baseline the headline skill is measured against: the same-input ridge. */
 export const HEADLINE_BASELINE = 'linear';
@@ -47,7 +48,7 @@ export interface GroupReport extends GroupScores {
 
 export interface EvaluationReport {
   format: 'windcast-evaluation';
-  formatVersion: 2;
+  formatVersion: 3;
   createdAt: string;
   checkpoint: {
     dir: string;
@@ -116,6 +117,8 @@ export interface EvaluationReport {
   global: GroupReport;
   bands: GroupReport[];
   exclusions: Scores['exclusions'];
+  /** Quantile scores: the model's (a quantile checkpoint) and the probabilistic baselines'. */
+  probabilistic: ProbabilisticReport;
   run: {
     backend: string;
     seconds: number;

@@ -1,0 +1,381 @@
+/**
+ * Probabilistic scores of quantile forecasts, area-weighted per lead hour, as pure arithmetic.
+ *
+ * A forecast is K quantiles q_1 <= .. <= q_K at levels tau_1 < .. < tau_K (the model's levels;
+ * every forecaster is scored at the same ones). Per (cell, window, lead):
+ *
+ *  - pinball loss of level k: rho_tau(y - q) = max(tau (y - q), (tau - 1)(y - q)), m/s.
+ *  - CRPS = 2 * integral over tau in (0, 1) of rho_tau(y - Q(tau)), by a Riemann sum with its
+ *    nodes at the levels: CRPS ~ 2 * sum_k w_k rho_tau_k(y - q_k), w_k the width of the tau
+ *    cell around tau_k (from half-way to the level below to half-way to the level above; the
+ *    outer cells reach 0 and 1). For the default levels 0.05 .. 0.95, w = 0.075, 0.1, 0.2,
+ *    0.25, 0.2, 0.1, 0.075. Chosen over the CRPS of a piecewise-linear CDF through the
+ *    quantiles: a positively weighted sum of pinball losses is consistent for every quantile
+ *    (no forecaster gains by reporting other quantiles than it believes), it needs no tail
+ *    model beyond the outer levels (a choice that would favour one forecaster's tails), and it
+ *    is linear in the pinball sums, so shard sums merge exactly. Its price: it leaves out most
+ *    of the spread beyond the outer levels; for a calibrated Gaussian at the default levels it
+ *    gives 0.983 of the exact CRPS (2 sum_k w_k phi(z_k) against 1 / sqrt(pi); tested). Every
+ *    forecaster is scored with the same rule.
+ *  - the observed frequency of y below each quantile (1 when y < q, 1/2 when y == q): the
+ *    reliability diagram (tau_k against that frequency), the PIT histogram (its differences:
+ *    bins between consecutive quantiles, expected width tau_{k+1} - tau_k), and the coverage of
+ *    every central interval [q_tau, q_{1-tau}] whose two levels are both present.
+ *  - spread and skill: the spread is a deviation read from the central interval nearest 80 %
+ *    (sigma = (q_{1-tau} - q_tau) / (2 z_{1-tau})), the skill the error of the central level
+ *    (the median when 0.5 is a level); their ratio sqrt(mean sigma^2) / RMSE is near 1 for a
+ *    calibrated forecast, below 1 when it is overconfident.
+ *
+ * What is kept are sums, never ratios: per (group, lead, forecaster) the sum of w * value and
+ * per (group, lead) the sum of w over the scored pairs, and per window and lead the global
+ * sums (for the block bootstrap). A score is the pooled area-weighted mean sum(w x) / sum(w):
+ * WeatherBench 2's time mean of area-weighted spatial means whenever every window scores the
+ * same cells, and, unlike that, a sum that merges exactly across shards of windows or of cells.
+ * A pair is scored only where the truth and every forecaster's quantiles are finite.
+ */
+import { normalQuantile } from './normal.js';
+
+/** Midpoint-rule weights of the levels for the CRPS (they sum to 1). */
+export function crpsWeights(levels: readonly number[]): number[] {
+  checkLevels(levels);
+  const K = levels.length;
+  return levels.map((_, k) => {
+    const lo = k === 0 ? 0 : (levels[k - 1]! + levels[k]!) / 2;
+    const hi = k === K - 1 ? 1 : (levels[k]! + levels[k + 1]!) / 2;
+    return hi - lo;
+  });
+}
+
+export function checkLevels(levels: readonly number[]): void {
+  if (levels.length === 0 || levels.some((l, k) => !(l > 0 && l < 1) || (k > 0 && !(l > levels[k - 1]!)))) {
+    throw new Error(`quantile levels must rise strictly inside (0, 1), got ${levels.join(', ')}`);
+  }
+}
+
+/** Pinball loss of the quantile q at level tau for the truth y. */
+export function pinball(tau: number, y: number, q: number): number {
+  const e = y - q;
+  return e >= 0 ? tau * e : (tau - 1) * e;
+}
+
+/** CRPS of one quantile forecast q[offset .. offset + K) (midpoint rule, see the header). */
+export function quantileCrps(levels: readonly number[], weights: readonly number[], y: number, q: ArrayLike<number>, offset = 0): number {
+  let s = 0;
+  for (let k = 0; k < levels.length; k++) s += weights[k]! * pinball(levels[k]!, y, q[offset + k]!);
+  return 2 * s;
+}
+
+/** The central intervals the levels allow: pairs (k, K-1-k) with tau_k + tau_{K-1-k} = 1. */
+export function centralIntervals(levels: readonly number[]): { lower: number; upper: number; coverage: number }[] {
+  const out: { lower: number; upper: number; coverage: number }[] = [];
+  for (let lo = 0; lo < levels.length; lo++) {
+    const hi = levels.findIndex((l) => Math.abs(l - (1 - levels[lo]!)) < 1e-9);
+    if (hi > lo) out.push({ lower: lo, upper: hi, coverage: levels[hi]! - levels[lo]! });
+  }
+  return out;
+}
+
+/** The level nearest 0.5. */
+export function centralLevel(levels: readonly number[]): number {
+  let best = 0;
+  for (let k = 1; k < levels.length; k++) if (Math.abs(levels[k]! - 0.5) < Math.abs(levels[best]! - 0.5)) best = k;
+  return best;
+}
+
+/** The interval the spread is read from: the central one nearest 80 % (undefined when there is none). */
+export function spreadInterval(levels: readonly number[]): { lower: number; upper: number; coverage: number; z: number } | undefined {
+  const intervals = centralIntervals(levels);
+  if (intervals.length === 0) return undefined;
+  const best = intervals.reduce((a, b) => (Math.abs(b.coverage - 0.8) < Math.abs(a.coverage - 0.8) ? b : a));
+  return { ...best, z: normalQuantile(levels[best.upper]!) };
+}
+
+/** Sums kept per (slot, forecaster): pinball and below-frequency per level, then sigma^2 and the central error^2. */
+function statsPerForecaster(K: number): number {
+  return 2 * K + 2;
+}
+
+export interface QuantileAccumulatorOptions {
+  names: readonly string[];
+  horizon: number;
+  levels: readonly number[];
+  groupNames?: readonly string[];
+}
+
+export interface QuantileForecasterScores {
+  /** Per lead (index lead - 1), m/s. */
+  crps: number[];
+  /** [lead][level], m/s. */
+  pinball: number[][];
+  /** Observed frequency of the truth below each quantile, [lead][level]. */
+  below: number[][];
+  /** Coverage of each central interval (key: its nominal percent, e.g. "80"), per lead. */
+  coverage: Record<string, number[]>;
+  /** sqrt(mean sigma^2) of the spread interval, per lead, m/s. */
+  spread: number[];
+  /** RMSE of the central quantile, per lead, m/s. */
+  centralRmse: number[];
+  /** spread / centralRmse per lead. */
+  spreadSkill: number[];
+  /** Over all leads: plain means of the per-lead values (CRPS, pinball, coverage); pooled for the frequencies and the PIT. */
+  mean: { crps: number; pinball: number[]; coverage: Record<string, number>; spreadSkill: number };
+  /** Pooled over leads: observed frequency below each level, and the PIT histogram (K + 1 bins, density: 1 is calibrated). */
+  reliability: number[];
+  pit: number[];
+  /** The sufficient statistics: per lead, sum of w x pinball per level, w x below per level, w x sigma^2, w x central error^2. */
+  sums: { pinball: number[][]; below: number[][]; sigma2: number[]; centralSe: number[] };
+}
+
+export interface QuantileGroupScores {
+  name: string;
+  /** Per lead: sum of area weights over the scored pairs, and their number. */
+  weight: number[];
+  scored: number[];
+  excluded: number[];
+  forecasters: Record<string, QuantileForecasterScores>;
+}
+
+export interface QuantileScores {
+  levels: number[];
+  crpsWeights: number[];
+  /** Nominal percent of each central interval, e.g. ["50", "80", "90"]. */
+  intervals: string[];
+  /** The interval spread is read from, e.g. "80". */
+  spreadInterval: string | null;
+  horizon: number;
+  names: string[];
+  windows: number;
+  global: QuantileGroupScores;
+  groups: QuantileGroupScores[];
+}
+
+/** Per window and lead, the global sum of w x CRPS per forecaster and the sum of w: what the bootstrap resamples. */
+export interface QuantileWindowSums {
+  names: string[];
+  horizon: number;
+  windows: number;
+  /** Index (window * horizon + lead - 1) * names.length + forecaster. */
+  sums: Float64Array;
+  /** Index window * horizon + lead - 1. */
+  weights: Float64Array;
+}
+
+export class QuantileAccumulator {
+  readonly names: readonly string[];
+  readonly horizon: number;
+  readonly levels: readonly number[];
+  readonly groupNames: readonly string[];
+  private readonly weights: number[];
+  private readonly spread: ReturnType<typeof spreadInterval>;
+  private readonly central: number;
+  private readonly S: number;
+  private readonly nGroups: number;
+  /** Index ((slot * F + f) * S + stat), slot = group * horizon + lead. */
+  private readonly sums: Float64Array;
+  private readonly weight: Float64Array;
+  private readonly scored: Float64Array;
+  private readonly excluded: Float64Array;
+  private windows = 0;
+  /** One pair's weighted statistics for one forecaster. */
+  private readonly pair: Float64Array;
+  private winSums = new Float64Array(0);
+  private winWeights = new Float64Array(0);
+
+  constructor(o: QuantileAccumulatorOptions) {
+    checkLevels(o.levels);
+    if (o.names.length === 0) throw new Error('at least one forecaster name is needed');
+    this.names = [...o.names];
+    this.horizon = o.horizon;
+    this.levels = [...o.levels];
+    this.groupNames = [...(o.groupNames ?? [])];
+    this.weights = crpsWeights(o.levels);
+    this.spread = spreadInterval(o.levels);
+    this.central = centralLevel(o.levels);
+    this.S = statsPerForecaster(o.levels.length);
+    this.nGroups = 1 + this.groupNames.length;
+    const slots = this.nGroups * o.horizon;
+    this.sums = new Float64Array(slots * this.names.length * this.S);
+    this.weight = new Float64Array(slots);
+    this.scored = new Float64Array(slots);
+    this.excluded = new Float64Array(slots);
+    this.pair = new Float64Array(this.S);
+  }
+
+  /**
+   * Add one window: truth [cells x horizon], each forecaster's quantiles [cells x horizon x K]
+   * (index (cell * horizon + lead - 1) * K + k), the cells' area weights and group indices.
+   */
+  add(truth: Float32Array, quantiles: readonly Float32Array[], weights: ArrayLike<number>, groups?: ArrayLike<number>): void {
+    const H = this.horizon;
+    const K = this.levels.length;
+    const F = this.names.length;
+    const S = this.S;
+    const cells = weights.length;
+    if (quantiles.length !== F) throw new Error(`expected ${F} quantile forecasts (${this.names.join(', ')}), got ${quantiles.length}`);
+    if (truth.length !== cells * H) throw new Error(`truth has ${truth.length} values, expected ${cells} cells x ${H} leads`);
+    quantiles.forEach((q, i) => {
+      if (q.length !== cells * H * K) throw new Error(`quantiles of '${this.names[i]}' hold ${q.length} values, expected ${cells} x ${H} x ${K}`);
+    });
+    const hasGroups = this.nGroups > 1;
+    if (hasGroups && (!groups || groups.length !== cells)) throw new Error(`a group index per cell is needed (${cells} cells)`);
+    const w0 = this.windows;
+    this.grow(w0 + 1);
+    const spread = this.spread;
+    const central = this.central;
+    const levels = this.levels;
+    const cw = this.weights;
+    for (let c = 0; c < cells; c++) {
+      const w = weights[c]!;
+      const g = hasGroups ? groups![c]! : -1;
+      const gSlot = hasGroups && g >= 0 && g < this.nGroups - 1 ? (g + 1) * H : -1;
+      for (let l = 0; l < H; l++) {
+        const y = truth[c * H + l]!;
+        const base = (c * H + l) * K;
+        let ok = Number.isFinite(y);
+        for (let f = 0; f < F && ok; f++) for (let k = 0; k < K; k++) if (!Number.isFinite(quantiles[f]![base + k]!)) ok = false;
+        if (!ok) {
+          this.excluded[l]!++;
+          if (gSlot >= 0) this.excluded[gSlot + l]!++;
+          continue;
+        }
+        this.weight[l]! += w;
+        this.scored[l]!++;
+        if (gSlot >= 0) {
+          this.weight[gSlot + l]! += w;
+          this.scored[gSlot + l]!++;
+        }
+        this.winWeights[w0 * H + l]! += w;
+        for (let f = 0; f < F; f++) {
+          const q = quantiles[f]!;
+          const v = this.pair;
+          let crps = 0;
+          for (let k = 0; k < K; k++) {
+            const qk = q[base + k]!;
+            const p = pinball(levels[k]!, y, qk);
+            v[k] = w * p;
+            v[K + k] = w * (y < qk ? 1 : y === qk ? 0.5 : 0);
+            crps += cw[k]! * p;
+          }
+          const sigma = spread ? (q[base + spread.upper]! - q[base + spread.lower]!) / (2 * spread.z) : 0;
+          const e = q[base + central]! - y;
+          v[2 * K] = w * sigma * sigma;
+          v[2 * K + 1] = w * e * e;
+          let o = (l * F + f) * S;
+          for (let s = 0; s < S; s++) this.sums[o + s]! += v[s]!;
+          if (gSlot >= 0) {
+            o = ((gSlot + l) * F + f) * S;
+            for (let s = 0; s < S; s++) this.sums[o + s]! += v[s]!;
+          }
+          this.winSums[(w0 * H + l) * F + f]! += w * 2 * crps;
+        }
+      }
+    }
+    this.windows++;
+  }
+
+  private grow(windows: number): void {
+    const H = this.horizon;
+    const F = this.names.length;
+    if (windows * H <= this.winWeights.length) return;
+    const capacity = Math.max(64, 2 * windows);
+    const sums = new Float64Array(capacity * H * F);
+    sums.set(this.winSums);
+    const weights = new Float64Array(capacity * H);
+    weights.set(this.winWeights);
+    this.winSums = sums;
+    this.winWeights = weights;
+  }
+
+  windowSums(): QuantileWindowSums {
+    const H = this.horizon;
+    const F = this.names.length;
+    return { names: [...this.names], horizon: H, windows: this.windows, sums: this.winSums.slice(0, this.windows * H * F), weights: this.winWeights.slice(0, this.windows * H) };
+  }
+
+  result(): QuantileScores {
+    const intervals = centralIntervals(this.levels);
+    const key = (cov: number) => String(Math.round(cov * 1000) / 10);
+    return {
+      levels: [...this.levels],
+      crpsWeights: [...this.weights],
+      intervals: intervals.map((i) => key(i.coverage)),
+      spreadInterval: this.spread ? key(this.spread.coverage) : null,
+      horizon: this.horizon,
+      names: [...this.names],
+      windows: this.windows,
+      global: this.group(0, 'global'),
+      groups: this.groupNames.map((n, i) => this.group(i + 1, n)),
+    };
+  }
+
+  private group(gi: number, name: string): QuantileGroupScores {
+    const H = this.horizon;
+    const K = this.levels.length;
+    const F = this.names.length;
+    const S = this.S;
+    const slot0 = gi * H;
+    const weight = Array.from({ length: H }, (_, l) => this.weight[slot0 + l]!);
+    const intervals = centralIntervals(this.levels);
+    const key = (cov: number) => String(Math.round(cov * 1000) / 10);
+    const forecasters: Record<string, QuantileForecasterScores> = {};
+    this.names.forEach((fname, f) => {
+      const at = (l: number, s: number) => this.sums[((slot0 + l) * F + f) * S + s]!;
+      const leads = Array.from({ length: H }, (_, l) => l);
+      const ratio = (l: number, s: number) => (weight[l]! > 0 ? at(l, s) / weight[l]! : NaN);
+      const pinballs = leads.map((l) => this.levels.map((_, k) => ratio(l, k)));
+      const below = leads.map((l) => this.levels.map((_, k) => ratio(l, K + k)));
+      const crps = pinballs.map((p) => 2 * p.reduce((s, v, k) => s + this.weights[k]! * v, 0));
+      const coverage: Record<string, number[]> = {};
+      for (const iv of intervals) coverage[key(iv.coverage)] = below.map((b) => b[iv.upper]! - b[iv.lower]!);
+      const spread = leads.map((l) => (this.spread ? Math.sqrt(ratio(l, 2 * K)) : NaN));
+      const centralRmse = leads.map((l) => Math.sqrt(ratio(l, 2 * K + 1)));
+      const spreadSkill = leads.map((l) => (centralRmse[l]! > 0 ? spread[l]! / centralRmse[l]! : NaN));
+      // Pooled over leads: the frequencies and the PIT histogram of all (cell, window, lead) pairs.
+      const W = weight.reduce((a, b) => a + b, 0);
+      const reliability = this.levels.map((_, k) => (W > 0 ? leads.reduce((s, l) => s + at(l, K + k), 0) / W : NaN));
+      const edges = [0, ...reliability, 1];
+      const taus = [0, ...this.levels, 1];
+      const pit = Array.from({ length: K + 1 }, (_, b) => (edges[b + 1]! - edges[b]!) / (taus[b + 1]! - taus[b]!));
+      const meanCoverage: Record<string, number> = {};
+      for (const [k, v] of Object.entries(coverage)) meanCoverage[k] = mean(v);
+      forecasters[fname] = {
+        crps,
+        pinball: pinballs,
+        below,
+        coverage,
+        spread,
+        centralRmse,
+        spreadSkill,
+        mean: { crps: mean(crps), pinball: this.levels.map((_, k) => mean(pinballs.map((p) => p[k]!))), coverage: meanCoverage, spreadSkill: mean(spreadSkill) },
+        reliability,
+        pit,
+        sums: {
+          pinball: leads.map((l) => this.levels.map((_, k) => at(l, k))),
+          below: leads.map((l) => this.levels.map((_, k) => at(l, K + k))),
+          sigma2: leads.map((l) => at(l, 2 * K)),
+          centralSe: leads.map((l) => at(l, 2 * K + 1)),
+        },
+      };
+    });
+    return {
+      name,
+      weight,
+      scored: Array.from({ length: H }, (_, l) => this.scored[slot0 + l]!),
+      excluded: Array.from({ length: H }, (_, l) => this.excluded[slot0 + l]!),
+      forecasters,
+    };
+  }
+}
+
+function mean(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** CRPS skill 1 - CRPS_model / CRPS_baseline per lead and on the lead means. */
+export function crpsSkill(model: QuantileForecasterScores, baseline: QuantileForecasterScores): { perLead: number[]; mean: number } {
+  const s = (m: number, b: number) => (Number.isFinite(m) && Number.isFinite(b) && b > 0 ? 1 - m / b : NaN);
+  return { perLead: model.crps.map((m, l) => s(m, baseline.crps[l]!)), mean: s(model.mean.crps, baseline.mean.crps) };
+}
