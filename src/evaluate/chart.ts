@@ -66,7 +66,7 @@ export function rmseChartSpec(scores: Scores, options: RmseChartOptions): TopLev
       { transform: [{ filter: { not: isModel } }], mark: { type: 'line', point: true, strokeWidth: 2 } },
       { transform: [{ filter: isModel }], mark: { type: 'line', point: { size: 40 }, strokeWidth: 3 } },
     ],
-    config: { font: FONT_STACK, title: { fontSize: 16, fontWeight: 600, anchor: 'start', subtitleColor: '#404040', subtitleFontSize: 12, offset: 12 }, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 400 } },
+    config: CHART_CONFIG,
   };
 }
 
@@ -86,7 +86,11 @@ metrics.width = (item, text) => {
 
 /** Spec, SVG and PNG of RMSE against lead hour (global scores). */
 export async function rmseChart(scores: Scores, options: RmseChartOptions): Promise<RmseChart> {
-  const spec = rmseChartSpec(scores, options);
+  return renderChart(rmseChartSpec(scores, options));
+}
+
+/** Any Vega-Lite spec as the three forms the report writes: the spec, Vega's SVG and a PNG in our font. */
+export async function renderChart(spec: TopLevelSpec): Promise<RmseChart> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
@@ -99,3 +103,11 @@ export async function rmseChart(scores: Scores, options: RmseChartOptions): Prom
     view.finalize();
   }
 }
+
+/** The chart look every evaluation chart shares (fonts, title). */
+export const CHART_CONFIG = {
+  font: FONT_STACK,
+  title: { fontSize: 16, fontWeight: 600, anchor: 'start', subtitleColor: '#404040', subtitleFontSize: 12, offset: 12 },
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 400 },
+} as const;

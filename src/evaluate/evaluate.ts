@@ -34,6 +34,7 @@ import { fitClimatology } from './climatology.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './metrics.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
 import { ProbabilisticEvaluation } from './probabilistic.js';
+import { probabilisticCharts } from './prob-charts.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
@@ -327,5 +328,6 @@ function reportScores(report: EvaluationReport): Scores {
 /** Write the report files for a finished evaluation. */
 export async function writeEvaluation(out: string, report: EvaluationReport): Promise<EvaluationFiles> {
   const chart = await rmseChart(reportScores(report), { model: MODEL_NAME, title: `RMSE by lead hour: ${report.checkpoint.run} on the test period` });
-  return writeReport(out, report, chart);
+  const prob = await probabilisticCharts(report.probabilistic, { model: MODEL_NAME, run: report.checkpoint.run });
+  return writeReport(out, report, chart, prob);
 }

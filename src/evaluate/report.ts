@@ -16,6 +16,11 @@ import type { GroupScores, Scores, Skill } from './metrics.js';
 import type { LatitudeBand } from './regions.js';
 import type { RmseChart } from './chart.js';
 import { MIN_BLOCKS, type Interval, type SkillInterval } from './bootstrap.js';
+import { count, f2, f3, pct, skillWithInterval, table } from './format.js';
+import { formatProbabilisticMarkdown, PROB_CHART_FILES } from './report-prob.js';
+import type { ProbabilisticCharts } from './prob-charts.js';
+
+export { skillWithInterval } from './format.js';
 import type { ClimatologyKind } from './climatology.js';
 import type { ProbabilisticReport } from './probabilistic.js';
 
@@ -33,6 +38,15 @@ export const REPORT_FILES = {
   chart: 'rmse_by_lead.png',
   chartSvg: 'rmse_by_lead.svg',
   chartSpec: 'rmse_by_lead.vl.json',
+  crpsChart: `${PROB_CHART_FILES.crps}.png`,
+  crpsChartSvg: `${PROB_CHART_FILES.crps}.svg`,
+  crpsChartSpec: `${PROB_CHART_FILES.crps}.vl.json`,
+  coverageChart: `${PROB_CHART_FILES.coverage}.png`,
+  coverageChartSvg: `${PROB_CHART_FILES.coverage}.svg`,
+  coverageChartSpec: `${PROB_CHART_FILES.coverage}.vl.json`,
+  pitChart: `${PROB_CHART_FILES.pit}.png`,
+  pitChartSvg: `${PROB_CHART_FILES.pit}.svg`,
+  pitChartSpec: `${PROB_CHART_FILES.pit}.vl.json`,
 } as const;
 
 export type ReportPaths = Record<keyof typeof REPORT_FILES, string>;
@@ -136,50 +150,28 @@ export interface EvaluationReport {
   };
 }
 
-/** Write report.json, report.md and the chart (PNG, SVG, Vega-Lite spec) into dir; returns their paths. */
-export function writeReport(dir: string, report: EvaluationReport, chart: RmseChart): ReportPaths {
+/** Write report.json, report.md and the charts (PNG, SVG, Vega-Lite spec each) into dir; returns their paths. */
+export function writeReport(dir: string, report: EvaluationReport, chart: RmseChart, prob: ProbabilisticCharts): ReportPaths {
   mkdirSync(dir, { recursive: true });
   const paths = Object.fromEntries(Object.entries(REPORT_FILES).map(([key, name]) => [key, join(dir, name)])) as ReportPaths;
   writeFileAtomicSync(paths.json, JSON.stringify(report, finiteOrNull, 2) + '\n');
   writeFileAtomicSync(paths.markdown, formatReportMarkdown(report));
-  writeFileAtomicSync(paths.chart, chart.png);
-  writeFileAtomicSync(paths.chartSvg, chart.svg);
-  writeFileAtomicSync(paths.chartSpec, JSON.stringify(chart.spec, null, 2) + '\n');
+  const charts: [RmseChart, string, string, string][] = [
+    [chart, paths.chart, paths.chartSvg, paths.chartSpec],
+    [prob.crps, paths.crpsChart, paths.crpsChartSvg, paths.crpsChartSpec],
+    [prob.coverage, paths.coverageChart, paths.coverageChartSvg, paths.coverageChartSpec],
+    [prob.pit, paths.pitChart, paths.pitChartSvg, paths.pitChartSpec],
+  ];
+  for (const [c, png, svg, spec] of charts) {
+    writeFileAtomicSync(png, c.png);
+    writeFileAtomicSync(svg, c.svg);
+    writeFileAtomicSync(spec, JSON.stringify(c.spec, null, 2) + '\n');
+  }
   return paths;
 }
 
 function finiteOrNull(_key: string, value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? null : value;
-}
-
-function f2(v: number | null | undefined): string {
-  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : 'n/a';
-}
-
-function f3(v: number | null | undefined): string {
-  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : 'n/a';
-}
-
-function pct(v: number | null | undefined): string {
-  return typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : 'n/a';
-}
-
-/** "4.3 % [3.1, 5.6]": a skill and its interval, in percent. */
-export function skillWithInterval(skill: number | null | undefined, interval: Interval | null | undefined): string {
-  const p = pct(skill);
-  if (!interval || !interval.every((v) => typeof v === 'number' && Number.isFinite(v))) return p;
-  return `${p} [${(interval[0] * 100).toFixed(1)}, ${(interval[1] * 100).toFixed(1)}]`;
-}
-
-function table(header: string[], rows: string[][], alignRightFrom = 1): string {
-  const align = header.map((_, i) => (i >= alignRightFrom ? '---:' : ':---'));
-  // A literal | inside a cell (e.g. "|lat| < 23.5") would split it: escape it.
-  const cell = (c: string) => c.replace(/\|/g, '\\|');
-  return [header.map(cell), align, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
-}
-
-function count(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
 }
 
 /** The Markdown report. */
@@ -287,6 +279,8 @@ export function formatReportMarkdown(r: EvaluationReport): string {
     ),
   );
   out.push('');
+
+  out.push(...formatProbabilisticMarkdown(r.probabilistic, r.model));
 
   out.push('## Missing values');
   out.push('');
