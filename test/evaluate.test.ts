@@ -195,8 +195,20 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
     assert.equal(r.rmse.length, 24);
     assert.ok(r.rmse.every((v) => Number.isFinite(v)), `${name} has an RMSE for every lead`);
   }
+  // The checkpoint has the default quantile head: its quantiles are scored beside the probabilistic baselines.
+  const p = report.probabilistic;
+  assert.equal(p.modelQuantiles, true);
+  assert.deepEqual(p.levels, forecaster.meta.model.quantiles);
+  assert.deepEqual(p.forecasters, ['model', 'climatology', 'persistence', 'linear']);
+  for (const name of p.forecasters) {
+    const q = p.global.forecasters[name]!;
+    assert.ok(q.crps.every((v) => Number.isFinite(v) && v > 0), `${name} has a CRPS for every lead`);
+    assert.ok(q.coverage['80']!.every((v) => v >= 0 && v <= 1));
+  }
+  assert.ok(p.global.skill.persistence!.perLead.every(Number.isFinite));
   const files = await writeEvaluation(join(root, 'eval'), report);
   assert.ok(existsSync(files.chart) && existsSync(files.markdown) && existsSync(files.json));
+  assert.ok(existsSync(files.crpsChart) && existsSync(files.coverageChart) && existsSync(files.pitChart));
 });
 
 test('an untrained model whose full linear path is training\'s same-input ridge scores as evaluate\'s "linear": skill 0', async () => {

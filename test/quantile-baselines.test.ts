@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dressBaselines, fitClimatologyQuantiles, fitDressing, weightedQuantiles, type QuantileBaselineSet } from '../src/evaluate/quantile-baselines.js';
 import { climatologyForecast, fitClimatology } from '../src/evaluate/climatology.js';
-import { normalQuantile } from '../src/evaluate/normal.js';
+import { normalQuantile } from '../src/model/quantile-head.js';
 import { featureContext, featureSpec } from '../src/prepare/features.js';
 import { computeStats } from '../src/prepare/normalize.js';
 import { fitPeriodRidge, ridgeForecast, trainingWindows, RIDGE_SAMPLE_SEED } from '../src/prepare/ridge.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { centralIntervals, crpsWeights, pinball, QuantileAccumulator, quantileCrps, spreadInterval } from '../src/evaluate/quantile-scores.js';
-import { normalQuantile } from '../src/evaluate/normal.js';
+import { normalQuantile } from '../src/model/quantile-head.js';
 import { bootstrapRatioSkill } from '../src/evaluate/bootstrap.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} vs ${b}`);

@@ -9,6 +9,7 @@
  * report says the model has no quantiles.
  */
 import type { Cube } from '../ingest/cube.js';
+import { DEFAULTS } from '../core/config.js';
 import type { FeatureContext } from '../prepare/features.js';
 import type { SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
@@ -17,8 +18,8 @@ import type { Climatology, HourRange } from './climatology.js';
 import { dressBaselines, fitClimatologyQuantiles, fitDressing, QUANTILE_BASELINE_NAMES, type QuantileBaselineSet } from './quantile-baselines.js';
 import { crpsSkill, QuantileAccumulator, type QuantileGroupScores } from './quantile-scores.js';
 
-/** The levels a point checkpoint's baselines are scored at: the quantile head's default. */
-export const DEFAULT_LEVELS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95];
+/** The levels a point checkpoint's baselines are scored at: the schema's default model.quantiles. */
+export const DEFAULT_LEVELS: readonly number[] = DEFAULTS.model.quantiles;
 
 export const CRPS_METHOD =
   'CRPS = 2 x the integral over tau of the pinball loss, by a Riemann sum with nodes at the quantile levels: 2 sum_k w_k pinball_tau_k(y - q_k), w_k the width of the tau cell around tau_k (half-way to the neighbouring levels, the outer cells reaching 0 and 1); ' +

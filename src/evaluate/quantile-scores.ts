@@ -33,7 +33,7 @@
  * same cells, and, unlike that, a sum that merges exactly across shards of windows or of cells.
  * A pair is scored only where the truth and every forecaster's quantiles are finite.
  */
-import { normalQuantile } from './normal.js';
+import { normalQuantile } from '../model/quantile-head.js';
 
 /** Midpoint-rule weights of the levels for the CRPS (they sum to 1). */
 export function crpsWeights(levels: readonly number[]): number[] {
