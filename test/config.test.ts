@@ -21,12 +21,12 @@ const PINNED = {
   ingest: { timePattern: 'auto', glob: '*.tif', cacheEncoding: 'float32', cache: true, workers: 0, targetHeight: 'auto', variables: null },
   model: {
     lookback: 24, horizon: 24, units: 64, layers: 1, dropout: 0, ringsDeg: [0.25, 1, 4],
-    predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'full', linearFrozen: true, useUV: true, lstm: 'fast',
+    predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'full', linearFrozen: true, useUV: true, lstm: 'fast', quantiles: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
   },
   train: {
     epochs: 24, samplesPerEpoch: 300000, maxPassesPerEpoch: 0.5, validationSamples: 60000, batchSize: 4096,
     learningRate: 0.001, lrDecay: 0.5, lrPatience: 3, patience: 6, split: [0.7, 0.1, 0.2], stride: 1, seed: 42,
-    linearFitWindows: 50000,
+    linearFitWindows: 50000, quantileEpochs: 4, quantileLearningRate: 3e-3,
   },
   predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate', turbine: null, hubHeight: null, capacityFactorMaps: false },
   evaluate: {

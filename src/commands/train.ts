@@ -114,6 +114,11 @@ export function formatTrainResult(r: TrainResult): string {
     lines.push(`    all  ${f3(mm)}   ${f3(pm)}  ${f3(l ? mean(l) : null)}   model vs persistence ${(((mm - pm) / pm) * 100).toFixed(1)} %`);
     if (l) lines.push(`    model below the linear baseline at ${beatsLinear} of leads +2..+${m.length}`);
   }
+  if (r.quantileFit) {
+    const q = r.quantileFit;
+    const cov = q.coverage.map((c) => `${Math.round(c.central * 100)} %: ${(c.observed * 100).toFixed(1)} %`).join(', ');
+    lines.push(`  quantiles ${q.levels.join(', ')}: validation pinball ${q.calibratedPinball.toFixed(3)} m/s (Gaussian start ${q.startPinball.toFixed(3)}); central intervals cover ${cov} of validation`);
+  }
   for (const note of r.notes) lines.push(`  note: ${note}`);
   return lines.join('\n');
 }

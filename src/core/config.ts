@@ -83,6 +83,15 @@ export const ModelConfigSchema = z.strictObject({
    * sequence on native TensorFlow, sigmoid gates) or 'layers' (tf.layers.lstm, hard-sigmoid gates).
    */
   lstm: z.enum(['fast', 'layers']).default('fast'),
+  /**
+   * Quantile levels the model forecasts beside its point forecast (src/model/quantile-head.ts),
+   * rising strictly inside (0, 1); [] for a point model. The default gives the central 50, 80
+   * and 90 % intervals and the median.
+   */
+  quantiles: z
+    .array(z.number().gt(0).lt(1))
+    .refine((l) => l.every((x, k) => k === 0 || x > l[k - 1]!), { message: 'quantile levels must rise strictly' })
+    .default([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]),
 });
 
 export const TrainConfigSchema = z.strictObject({
@@ -115,6 +124,12 @@ export const TrainConfigSchema = z.strictObject({
    * 50,000 windows pin them down while costing a moment of the first epoch's time.
    */
   linearFitWindows: z.number().int().positive().default(50_000),
+  /**
+   * Epochs of the quantile head's fit after the point model's training (train/quantile-fit.ts):
+   * the head alone learns on the best point model's LSTM state, early-stopped on validation.
+   */
+  quantileEpochs: z.number().int().min(0).default(4),
+  quantileLearningRate: z.number().positive().default(3e-3),
 });
 
 export const PredictConfigSchema = z.strictObject({

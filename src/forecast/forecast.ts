@@ -28,8 +28,21 @@ type Tensor = ReturnType<Tf['tensor']>;
 
 /** Where results go: all into `out`, or batch by batch to onBatch (values valid during the call). */
 export type ForecastSink =
-  | { out: Float32Array; onBatch?: undefined }
-  | { out?: undefined; onBatch: (start: number, count: number, values: Float32Array) => void };
+  | {
+      out: Float32Array;
+      /**
+       * With a quantile model: filled with the quantiles [windows x horizon x levels], m/s,
+       * lead-major within a window (((window * horizon) + lead) * levels + k), non-decreasing in k.
+       */
+      quantiles?: Float32Array;
+      onBatch?: undefined;
+    }
+  | {
+      out?: undefined;
+      quantiles?: undefined;
+      /** `quantiles` [count x horizon x levels] comes with a quantile model (valid during the call). */
+      onBatch: (start: number, count: number, values: Float32Array, quantiles?: Float32Array) => void;
+    };
 
 export type WindowsToForecast = {
   model: LayersModel;
@@ -80,65 +93,106 @@ export function forecastWindows(tf: Tf, windows: WindowsToForecast, ...options: 
   return options[0]?.prefetch ? forecastPrefetched(tf, windows) : forecastInThread(tf, windows);
 }
 
-function checkWindows(w: WindowsToForecast): void {
+/** Quantile levels a model forecasts (0 for a point model): its second output is [n, horizon x levels]. */
+export function modelQuantileCount(model: LayersModel, horizon: number): number {
+  const outputs = model.outputs;
+  if (outputs.length < 2) return 0;
+  const width = outputs[1]!.shape[1];
+  return typeof width === 'number' ? width / horizon : 0;
+}
+
+function checkWindows(w: WindowsToForecast): number {
   const H = w.ctx.spec.horizon;
   if (w.out && w.out.length !== w.cells.length * H) throw new Error(`forecast output holds ${w.out.length} values, expected ${w.cells.length} windows x ${H} leads`);
+  const Q = modelQuantileCount(w.model, H);
+  if (w.quantiles && Q === 0) throw new Error('quantiles were asked of a point model (its checkpoint has no quantile head)');
+  if (w.quantiles && w.quantiles.length !== w.cells.length * H * Q) throw new Error(`quantile output holds ${w.quantiles.length} values, expected ${w.cells.length} windows x ${H} leads x ${Q} levels`);
   if (typeof w.t0 !== 'number' && w.t0.length !== w.cells.length) throw new Error(`${w.t0.length} anchor hours for ${w.cells.length} windows`);
   if (!(w.batch >= 1)) throw new Error(`forecast batch must be at least 1, got ${w.batch}`);
+  return Q;
+}
+
+/** A batch's m/s values: the point forecasts [count x horizon], and the quantiles when wanted. */
+interface BatchValues {
+  point: Float32Array;
+  quantiles?: Float32Array;
 }
 
 /**
  * Run the model on the first `count` windows of x and finish them: m/s where valid, NaN where
- * not. Writes `values` [count * horizon] and hands it on; the tensors live only in here.
+ * not. Writes the batch's values and hands them on; the tensors live only in here.
  */
-function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: Float32Array): void {
+function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: BatchValues): void {
   const { spec } = w.ctx;
   const H = spec.horizon;
+  const Q = values.quantiles ? values.quantiles.length / (count * H) : 0;
   let xs: Tensor | undefined;
   try {
     xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
-    const pred = tf.tidy(() => w.model.apply(xs!, { training: false }) as Tensor);
+    const outputs = tf.tidy(() => {
+      const out = w.model.apply(xs!, { training: false }) as Tensor | Tensor[];
+      return Array.isArray(out) ? out : [out];
+    });
     try {
-      values.set(pred.dataSync() as Float32Array);
+      values.point.set(outputs[0]!.dataSync() as Float32Array);
+      if (values.quantiles) values.quantiles.set(outputs[1]!.dataSync() as Float32Array);
     } finally {
-      pred.dispose();
+      tf.dispose(outputs);
     }
   } finally {
     xs?.dispose();
   }
   for (let i = 0; i < count; i++) {
     const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
-    if (valid[i]) denormalize(w.ctx, t, w.cells[start + i]!, values, i * H);
-    else values.fill(NaN, i * H, (i + 1) * H);
+    if (valid[i]) {
+      denormalize(w.ctx, t, w.cells[start + i]!, values.point, i * H);
+      if (values.quantiles) denormalize(w.ctx, t, w.cells[start + i]!, values.quantiles, i * H * Q, Q);
+    } else {
+      values.point.fill(NaN, i * H, (i + 1) * H);
+      values.quantiles?.fill(NaN, i * H * Q, (i + 1) * H * Q);
+    }
   }
-  w.onBatch?.(start, count, values);
+  w.onBatch?.(start, count, values.point, values.quantiles);
 }
 
-/** Where a batch's m/s values go: its part of out, or a buffer lent to onBatch. */
-function batchValues(w: WindowsToForecast, lent: Float32Array | undefined, start: number, count: number): Float32Array {
+/** Buffers lent to onBatch (none when results go into out). */
+interface Lent {
+  point?: Float32Array;
+  quantiles?: Float32Array;
+}
+
+function lendBuffers(w: WindowsToForecast, batch: number, Q: number): Lent {
+  if (w.out) return {};
   const H = w.ctx.spec.horizon;
-  return w.out ? w.out.subarray(start * H, (start + count) * H) : lent!.subarray(0, count * H);
+  return { point: new Float32Array(batch * H), ...(Q > 0 ? { quantiles: new Float32Array(batch * H * Q) } : {}) };
+}
+
+/** Where a batch's m/s values go: its part of out (and quantiles), or the buffers lent to onBatch. */
+function batchValues(w: WindowsToForecast, lent: Lent, Q: number, start: number, count: number): BatchValues {
+  const H = w.ctx.spec.horizon;
+  if (w.out) return { point: w.out.subarray(start * H, (start + count) * H), ...(w.quantiles ? { quantiles: w.quantiles.subarray(start * H * Q, (start + count) * H * Q) } : {}) };
+  return { point: lent.point!.subarray(0, count * H), ...(lent.quantiles ? { quantiles: lent.quantiles.subarray(0, count * H * Q) } : {}) };
 }
 
 function forecastInThread(tf: Tf, w: WindowsToForecast): void {
-  checkWindows(w);
+  const Q = checkWindows(w);
   const { ctx, cells } = w;
   const n = cells.length;
   const B = Math.min(w.batch, Math.max(1, n));
   const scratch = w.scratch && w.scratch.batch >= B ? w.scratch : new ForecastScratch(B, ctx.spec);
-  const lent = w.out ? undefined : new Float32Array(B * ctx.spec.horizon);
+  const lent = lendBuffers(w, B, Q);
   for (let start = 0; start < n; start += B) {
     const count = Math.min(B, n - start);
     for (let i = 0; i < count; i++) {
       const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
       scratch.valid[i] = gatherWindow(ctx, t, cells[start + i]!, scratch.x, i) ? 1 : 0;
     }
-    finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, start, count));
+    finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, Q, start, count));
   }
 }
 
 async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
-  checkWindows(w);
+  const Q = checkWindows(w);
   const { ctx, cells } = w;
   const n = cells.length;
   if (n === 0) return;
@@ -155,11 +209,11 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
   };
   const jobs: GatherJob[] = [];
   for (let start = 0; start < n; start += B) jobs.push({ start, count: Math.min(B, n - start) });
-  const lent = w.out ? undefined : new Float32Array(B * spec.horizon);
+  const lent = lendBuffers(w, B, Q);
   const prefetcher = Prefetcher.start<GatherJob, number>({ worker: new URL('./gather.worker.js', import.meta.url), role: 'feature', workerData: setup });
   try {
     await doubleBuffered(prefetcher, jobs, (slot, job) => {
-      finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, batchValues(w, lent, job.start, job.count));
+      finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, batchValues(w, lent, Q, job.start, job.count));
     });
   } finally {
     await prefetcher.close();
@@ -174,12 +228,15 @@ function sharedCopy(a: Int32Array): Int32Array {
 
 export interface Forecaster {
   meta: CheckpointMeta;
+  /** The quantile levels the checkpoint forecasts ([] for a point model). */
+  quantileLevels: readonly number[];
   /**
    * Forecast +1..+horizon for the given cells (flat indices row*width+col) from the window
    * ending at hour index t0 of cube; returns Float32Array [cells.length * horizon] in m/s,
-   * NaN where inputs are NaN.
+   * NaN where inputs are NaN. With `quantiles` [cells.length * horizon * levels] (a quantile
+   * checkpoint only) the quantiles are written there, ((cell * horizon) + lead) * levels + k.
    */
-  forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array): Float32Array;
+  forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array, quantiles?: Float32Array): Float32Array;
   /** The feature context the model reads `cube` through (evaluate fits the same-input ridge on it). */
   context(cube: Cube): FeatureContext;
   dispose(): void;
@@ -214,7 +271,8 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
   };
   return {
     meta,
-    forecast(cube, t0, cells, out) {
+    quantileLevels: meta.model.quantiles ?? [],
+    forecast(cube, t0, cells, out, quantiles) {
       if (disposed) throw new Error('forecaster used after dispose()');
       if (!Number.isInteger(t0) || t0 - spec.lookback + 1 < 0 || t0 >= cube.times.length) {
         throw new DataError(cube.source.files[0], `a forecast from hour index ${t0} needs hours ${t0 - spec.lookback + 1}..${t0}, the data has 0..${cube.times.length - 1}`);
@@ -222,7 +280,7 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
       const ctx = contextFor(cube);
       scratch ??= new ForecastScratch(Math.max(1, batchCells), spec);
       const result = out ?? new Float32Array(cells.length * spec.horizon);
-      forecastWindows(tf, { model, ctx, t0, cells, batch: scratch.batch, scratch, out: result });
+      forecastWindows(tf, { model, ctx, t0, cells, batch: scratch.batch, scratch, out: result, ...(quantiles ? { quantiles } : {}) });
       return result;
     },
     context: contextFor,

@@ -82,6 +82,19 @@ export const CheckpointMetaSchema = z.object({
     validationRmseByLead: z.array(z.number()),
     persistenceRmseByLead: z.array(z.number()),
     linearRmseByLead: z.array(z.number()).nullable(),
+    /** The quantile head's fit (train/quantile-fit.ts), in best/ of a quantile model once fitted. */
+    quantileFit: z
+      .object({
+        levels: z.array(z.number()),
+        epochs: z.number().int().min(0),
+        bestEpoch: z.number().int().min(0),
+        startPinball: z.number(),
+        fittedPinball: z.number(),
+        calibratedPinball: z.number(),
+        widthScale: z.array(z.number()),
+        coverage: z.array(z.object({ central: z.number(), observed: z.number() })),
+      })
+      .optional(),
   }),
   versions: z.object({ windcast: z.string(), tfjs: z.string(), node: z.string(), tensorflow: z.string().optional() }),
   backend: z.object({ name: z.string(), threads: z.number().int() }),

@@ -216,6 +216,7 @@ export async function loadCheckpoint(tf: Tf, dir: string, prefer: CheckpointKind
     const json = JSON.parse(modelBytes.toString('utf8'));
     const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
     if (meta.model.lstm === 'fast') (await import('./lstm-fast.js')).registerFastLstm(tf);
+    if (meta.model.quantiles?.length) (await import('./quantile-head.js')).registerQuantileHead(tf);
     model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
   } catch (err) {
     throw new CheckpointError(`${join(ckDir, 'model.json')}: cannot rebuild the model (${describeError(err)})`, { cause: err });

@@ -17,6 +17,7 @@
 import { z } from 'zod';
 import type { Tf } from '../runtime/backend.js';
 import { fastLstmLayer, type FastLstmArgs } from './lstm-fast.js';
+import { QUANTILE_LAYER, quantileHeadLayer } from './quantile-head.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type LayersModel = ReturnType<Tf['model']>;
@@ -42,6 +43,11 @@ export const ModelSpecSchema = z.object({
   linearPath: z.enum(['low-rank', 'full']).optional(),
   /** The linear path keeps its start (the ridge) and only the LSTM and head train. */
   linearFrozen: z.boolean().optional(),
+  /**
+   * Quantile levels of the quantile head (quantile-head.ts), rising in (0, 1); absent or empty
+   * in point models (and checkpoints older than the head), which have one output.
+   */
+  quantiles: z.array(z.number().gt(0).lt(1)).optional(),
 });
 
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
@@ -105,7 +111,17 @@ export function buildModel(tf: Tf, spec: ModelSpec, lstmLayer: LstmLayerFactory 
     const linear = tf.layers.dense({ units: spec.horizon, name: 'linear', kernelInitializer: 'zeros' }).apply(flat) as typeof h;
     out = tf.layers.add({ name: 'sum' }).apply([out, linear]) as typeof h;
   }
+  if (spec.quantiles?.length) {
+    // Outputs [point, quantiles]: the head reads the LSTM's state and the point forecast.
+    const quantiles = quantileHeadLayer(tf, { name: QUANTILE_LAYER, levels: spec.quantiles, horizon: spec.horizon }).apply([h, out]);
+    return tf.model({ inputs: input, outputs: [out, quantiles], name: 'windcast' });
+  }
   return tf.model({ inputs: input, outputs: out, name: 'windcast' });
+}
+
+/** The point forecast of a model's output (a quantile model returns [point, quantiles]). */
+export function pointOutput(output: Tensor | Tensor[]): Tensor {
+  return Array.isArray(output) ? output[0]! : output;
 }
 
 /** Weighted mean squared error over samples and leads: sum(w * mean_lead(err^2)) / sum(w). */
@@ -116,10 +132,20 @@ export function weightedLoss(tf: Tf, yPred: Tensor, yTrue: Tensor, w: Tensor, wS
   });
 }
 
-/** The model's trainable variables in a fixed order (the order of the optimizer's state). */
+/**
+ * The point model's trainable variables in a fixed order (the order of the optimizer's state):
+ * every trainable weight but the quantile head's, which train/quantile-fit.ts fits afterwards.
+ */
 export function trainableVariables(model: LayersModel): ReturnType<Tf['variable']>[] {
-  return model.trainableWeights.map((w) => w.read() as ReturnType<Tf['variable']>);
+  return model.trainableWeights.filter((w) => !isQuantileWeight(w.originalName ?? w.name)).map((w) => w.read() as ReturnType<Tf['variable']>);
 }
+
+/** The quantile head's trainable variables (kernel, bias). */
+export function quantileVariables(model: LayersModel): ReturnType<Tf['variable']>[] {
+  return model.trainableWeights.filter((w) => isQuantileWeight(w.originalName ?? w.name)).map((w) => w.read() as ReturnType<Tf['variable']>);
+}
+
+const isQuantileWeight = (name: string) => name.startsWith(`${QUANTILE_LAYER}/`);
 
 /** One optimisation step; returns the loss (normalised units). */
 export function trainStep(
@@ -131,7 +157,7 @@ export function trainStep(
 ): Tensor {
   const cost = optimizer.minimize(
     () => {
-      const pred = model.apply(batch.xs, { training: true }) as Tensor;
+      const pred = pointOutput(model.apply(batch.xs, { training: true }) as Tensor | Tensor[]);
       return weightedLoss(tf, pred, batch.ys, batch.ws, batch.wSum) as ReturnType<Tf['scalar']>;
     },
     true,

@@ -413,11 +413,12 @@ export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: 
 }
 
 /** Turn normalised model outputs back into m/s for window (t0, cell). */
-export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number): void {
+export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number, perLead = 1): void {
   const { spec, stats, speed, cellStride, hourStride } = ctx;
   const sd = stats.std[cell]!;
   const ref = spec.predictDelta ? speed[cell * cellStride + t0 * hourStride]! : stats.mean[cell]!;
-  for (let j = 0; j < spec.horizon; j++) {
+  // perLead values per lead (quantiles): the same increasing map, so their order is kept.
+  for (let j = 0; j < spec.horizon * perLead; j++) {
     // Wind speed is never negative: a model slightly below zero in calm air is clipped.
     const v = ref + sd * out[offset + j]!;
     out[offset + j] = v !== v ? NaN : v > 0 ? v : 0;

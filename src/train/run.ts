@@ -16,7 +16,7 @@ import { computeStats, type NormStats } from '../prepare/normalize.js';
 import { splitHours, type TimeSplit } from '../prepare/split.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, restoreOptimizer, writeCheckpoint, type CheckpointMeta, type WriteHook } from '../model/checkpoint.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
-import { createModel, type ModelSpec } from '../model/model.js';
+import { createModel, trainableVariables, type ModelSpec } from '../model/model.js';
 import type { BackendInfo, Tf } from '../runtime/backend.js';
 import { PROJECT_ROOT } from '../runtime/backend.js';
 
@@ -122,6 +122,7 @@ export function startRun(options: TrainOptions): Run {
     seed: config.train.seed,
     lstm: config.model.lstm,
     ...(config.model.linearPath === 'full' ? { linearPath: 'full' as const, linearFrozen: config.model.linearFrozen } : {}),
+    ...(config.model.quantiles.length > 0 ? { quantiles: [...config.model.quantiles] } : {}),
   };
   const state: TrainingState = {
     learningRate: config.train.learningRate,
@@ -170,7 +171,7 @@ export async function resumeRun(options: TrainOptions): Promise<Run> {
   const optimizer = tf.train.adam(state.learningRate);
   try {
     if (loaded.optimizerState) {
-      const problems = await restoreOptimizer(tf, optimizer, loaded.optimizerState, model.trainableWeights.map((w) => ({ shape: w.shape as number[] })));
+      const problems = await restoreOptimizer(tf, optimizer, loaded.optimizerState, trainableVariables(model).map((v) => ({ shape: v.shape })));
       for (const p of problems) {
         log(`resume: ${p}`);
         notes.push(p);

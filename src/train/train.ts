@@ -23,14 +23,16 @@ import { removeStaleTemporaries } from '../core/atomic.js';
 import { DataError, describeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { fitPeriodRidge, RIDGE_LAMBDAS, type SameInputRidge } from '../prepare/ridge.js';
-import { BatchWorker, batchTensors } from '../prepare/batches.js';
+import { BatchWorker } from '../prepare/batches.js';
 import { featureContext, windowValid, type FeatureContext } from '../prepare/features.js';
 import { describeSplit, type TimeSplit } from '../prepare/split.js';
 import { mixSeed, periodAnchors, sampleWindows } from '../prepare/windows.js';
-import { readMeta, type CheckpointMeta } from '../model/checkpoint.js';
+import { loadCheckpoint, readMeta, writeCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { trainStep, trainableVariables } from '../model/model.js';
 import { acquireLock } from '../model/run-lock.js';
 import { loadLstmOps, whyNotLoaded } from '../runtime/lstm-kernels.js';
+import { stepsOnSample } from './epoch.js';
+import { fitQuantileHead, startQuantileHead, type QuantileFit } from './quantile-fit.js';
 import { startLinearPath } from './linear-start.js';
 import { resumeRun, saveCheckpoint, startRun, type ByLead, type Run, type TrainOptions } from './run.js';
 import { buildValidation, scoreModel, type ValidationSet } from './validation.js';
@@ -69,6 +71,8 @@ export interface TrainOutcome {
   logFile: string;
   notes: string[];
   peakRssMiB: number;
+  /** The quantile head's fit (quantile models). */
+  quantileFit?: QuantileFit;
 }
 
 /** What the epochs train and validate on. */
@@ -95,7 +99,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     const data = prepareData(options, run);
     if (run.startEpoch === 0) await checkpointStart(options, run, data);
     const epochs = await trainEpochs(options, run, data);
-    return await summarize(options, run, data, epochs, started);
+    const quantileFit = await fitQuantiles(options, run, data);
+    return { ...(await summarize(options, run, data, epochs, started)), ...(quantileFit ? { quantileFit } : {}) };
   } finally {
     run?.model.dispose();
     run?.optimizer.dispose();
@@ -140,6 +145,10 @@ function prepareData(options: TrainOptions, run: Run): RunData {
   }
   const validation = buildValidation(cube, ctx, split, config, ridge);
   log(`validation: ${validation.sample.t0.length} windows; persistence RMSE ${f3(validation.persistenceRmse)} m/s, linear baseline ${f3(validation.linearRmse)} m/s`);
+  if (run.startEpoch === 0 && modelSpec.quantiles?.length) {
+    startQuantileHead(tf, model, modelSpec.quantiles, validation.linearByLead ?? validation.persistenceByLead, stats.meanVariance);
+    log(`quantile head: levels ${modelSpec.quantiles.join(', ')}, starting as a Gaussian with the ${validation.linearByLead ? 'same-input ridge' : 'persistence'}'s validation RMSE per lead`);
+  }
 
   const trainAnchors = periodAnchors(split, split.train, config.train.stride);
   const distinct = trainAnchors.length * cube.grid.width * cube.grid.height;
@@ -281,9 +290,8 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
 }
 
 /**
- * One epoch's Adam steps on a fresh seeded sample of training windows. Batch k+1 is gathered
- * on the batch thread while the model runs batch k. Returns the samples trained on (fewer on
- * an abort) and their summed lead-mean squared error in (m/s)^2.
+ * One epoch's Adam steps on a fresh seeded sample of training windows (epoch.ts). Returns the
+ * samples trained on (fewer on an abort) and their summed lead-mean squared error in (m/s)^2.
  */
 async function trainOneEpoch(
   options: TrainOptions,
@@ -293,47 +301,25 @@ async function trainOneEpoch(
 ): Promise<{ samples: number; squaredError: number }> {
   const { batches, variables, epoch, task } = step;
   const { tf, config } = options;
-  const { ctx, samplesPerEpoch: perEpoch } = data;
-  const B = config.train.batchSize;
+  const { ctx } = data;
   const sample = sampleWindows({
     grid: options.cube.grid,
     anchors: data.trainAnchors,
-    count: perEpoch,
+    count: data.samplesPerEpoch,
     seed: mixSeed(config.train.seed, epoch),
     accept: (t, c) => windowValid(ctx, t, c, true),
   });
-  let squaredError = 0;
-  let samples = 0;
-  batches.setSample(sample);
-  let next = batches.fill(0, 0, Math.min(B, perEpoch));
-  for (let k = 0, start = 0; start < perEpoch; k++, start += B) {
-    if (options.signal?.aborted) break;
-    const count = Math.min(B, perEpoch - start);
-    const slot = (k % 2) as 0 | 1;
-    const wSum = await next;
-    if (start + B < perEpoch) next = batches.fill((1 - slot) as 0 | 1, start + B, Math.min(B, perEpoch - start - B));
-    if (wSum > 0) {
-      const batch = batchTensors(tf, batches.buffers[slot], count);
-      try {
-        const cost = trainStep(tf, run.model, run.optimizer, { ...batch, wSum }, variables);
-        try {
-          // Loss x wSum x meanVariance = the batch's summed (over samples) lead-mean squared error in (m/s)^2.
-          squaredError += (await cost.data())[0]! * wSum * run.stats.meanVariance;
-        } finally {
-          cost.dispose();
-        }
-      } finally {
-        batch.xs.dispose();
-        batch.ys.dispose();
-        batch.ws.dispose();
-      }
-    }
-    samples += count;
-    task.tick(count, `epoch ${epoch}/${config.train.epochs} rmse ${Math.sqrt(squaredError / samples).toFixed(3)} m/s`);
-    // Let a Ctrl-C handler run between batches (kernels run synchronously).
-    await new Promise((r) => setImmediate(r));
-  }
-  return { samples, squaredError };
+  const pass = await stepsOnSample(tf, {
+    batches,
+    sample,
+    batchSize: config.train.batchSize,
+    step: (batch) => trainStep(tf, run.model, run.optimizer, batch, variables),
+    // Loss x wSum x meanVariance = the batch's summed (over samples) lead-mean squared error in (m/s)^2.
+    total: (loss, wSum) => loss * wSum * run.stats.meanVariance,
+    tick: (count, total, samples) => task.tick(count, `epoch ${epoch}/${config.train.epochs} rmse ${Math.sqrt(total / samples).toFixed(3)} m/s`),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { samples: pass.samples, squaredError: pass.total };
 }
 
 /** After a whole epoch's validation: a new best, or one more stalled epoch (and maybe a lower learning rate). */
@@ -354,6 +340,55 @@ function adjustAfterValidation(options: TrainOptions, run: Run, epoch: number, v
     (run.optimizer as unknown as { learningRate: number }).learningRate = state.learningRate;
     state.epochsSinceLrChange = 0;
     options.log(`epoch ${epoch}: validation stalled ${train.lrPatience} epochs, learning rate -> ${state.learningRate.toExponential(2)}`);
+  }
+}
+
+/**
+ * After the epochs: fit the quantile head of best/ (quantile-fit.ts) and rewrite best/ with it.
+ * Skipped for point models, after an interrupt (--resume fits it), and when best/ already
+ * holds a fitted head of the same epoch. The rewritten best/ carries no Adam state: a resume
+ * continues from last/, whose head keeps its Gaussian start.
+ */
+async function fitQuantiles(options: TrainOptions, run: Run, data: RunData): Promise<QuantileFit | undefined> {
+  const { tf, runDir, config, log } = options;
+  const levels = run.modelSpec.quantiles;
+  if (!levels?.length || config.train.quantileEpochs === 0) return undefined;
+  if (options.signal?.aborted) {
+    log('quantile head: not fitted (interrupted); --resume fits it');
+    return undefined;
+  }
+  const best = await loadCheckpoint(tf, runDir, 'best');
+  try {
+    if (best.meta.training.quantileFit) {
+      log(`quantile head: best/ (epoch ${best.meta.epoch}) already holds a fitted head`);
+      return best.meta.training.quantileFit;
+    }
+    const fit = await fitQuantileHead({
+      tf,
+      model: best.model,
+      levels,
+      ctx: data.ctx,
+      validation: data.validation,
+      trainAnchors: data.trainAnchors,
+      samplesPerEpoch: data.samplesPerEpoch,
+      epochs: config.train.quantileEpochs,
+      learningRate: config.train.quantileLearningRate,
+      batchSize: config.train.batchSize,
+      seed: config.train.seed,
+      progress: options.progress,
+      log,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const { kind: _kind, savedAt: _savedAt, files: _files, ...meta } = best.meta;
+    await writeCheckpoint(tf, runDir, 'best', { model: best.model, stats: best.stats, meta: { ...meta, training: { ...meta.training, quantileFit: fit } } }, options.writeHook);
+    const cov = fit.coverage.map((c) => `${Math.round(c.central * 100)} % interval ${(c.observed * 100).toFixed(1)} %`).join(', ');
+    log(
+      `quantile head: ${fit.epochs} epochs (best ${fit.bestEpoch}), validation pinball ${fit.startPinball.toFixed(4)} -> ${fit.fittedPinball.toFixed(4)} -> ${fit.calibratedPinball.toFixed(4)} m/s after the width scale ` +
+        `(${Math.min(...fit.widthScale).toFixed(2)}..${Math.max(...fit.widthScale).toFixed(2)}); validation coverage ${cov} -> ${join(runDir, 'best')}`,
+    );
+    return fit;
+  } finally {
+    best.model.dispose();
   }
 }
 

@@ -1,0 +1,188 @@
+/**
+ * The quantile head: from the last LSTM layer's state and the point forecast, the forecast's
+ * quantiles at fixed levels for every lead, in the model's normalised units. They cannot
+ * cross, by construction: the central level is the point forecast plus a free offset, and
+ * each level above (below) it adds (subtracts) a softplus increment, so every step between
+ * neighbouring levels is positive whatever the weights are.
+ *
+ * The point forecast stays the mean head (model.ts, trained on squared error): RMSE is the
+ * headline score and the mean is what minimises it, while the central quantile is the
+ * median. The head sits after the LSTM, so the fused LSTM kernels run unchanged.
+ *
+ * Weights: a dense kernel [units, horizon x levels] (starts at zero), a bias (starts at a
+ * Gaussian spread per lead, so the untrained head is the point forecast dressed with the
+ * same-input ridge's validation errors), and a per-lead width scale that training does not
+ * touch: train/quantile-fit.ts sets it on the validation windows after fitting the rest.
+ *
+ * Output layout: [n, horizon x levels], lead-major (lead j, level k at j * levels + k).
+ */
+import type { Tf } from '../runtime/backend.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+type SymbolicTensor = ReturnType<Tf['input']>;
+
+/** The level the head centres on: the one nearest 0.5 (the median when 0.5 is a level). */
+export function centralLevel(levels: readonly number[]): number {
+  let best = 0;
+  for (let k = 1; k < levels.length; k++) if (Math.abs(levels[k]! - 0.5) < Math.abs(levels[best]! - 0.5)) best = k;
+  return best;
+}
+
+/** Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155222095];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  if (!(p > 0 && p < 1)) return p === 0 ? -Infinity : p === 1 ? Infinity : NaN;
+  const tail = (q: number) => (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+/** softplus^-1: the raw value whose softplus is x (> 0). */
+function inverseSoftplus(x: number): number {
+  return x > 30 ? x : Math.log(Math.expm1(Math.max(x, 1e-6)));
+}
+
+/**
+ * The head's starting bias for a Gaussian of deviation sigma[j] (normalised units) around the
+ * point forecast: centre offset 0, increments the normal quantile gaps times sigma.
+ */
+export function gaussianStartBias(levels: readonly number[], sigma: readonly number[]): Float32Array {
+  const Q = levels.length;
+  const m = centralLevel(levels);
+  const bias = new Float32Array(sigma.length * Q);
+  for (let j = 0; j < sigma.length; j++) {
+    const s = Math.max(sigma[j]!, 1e-3);
+    for (let k = 0; k < Q; k++) {
+      if (k === m) continue;
+      const gap = Math.abs(normalQuantile(levels[k]!) - normalQuantile(levels[k > m ? k - 1 : k + 1]!)) * s;
+      bias[j * Q + k] = inverseSoftplus(gap);
+    }
+  }
+  return bias;
+}
+
+export interface QuantileHeadArgs {
+  name: string;
+  levels: number[];
+  horizon: number;
+}
+
+let layerClass: (new (args: QuantileHeadArgs) => { apply(x: SymbolicTensor[]): SymbolicTensor }) | undefined;
+
+/** A QuantileHead layer, applied to [lstmState, pointForecast]. */
+export function quantileHeadLayer(tf: Tf, args: QuantileHeadArgs) {
+  registerQuantileHead(tf);
+  return new layerClass!(args);
+}
+
+/** Define and register the 'QuantileHead' layer class. Call before tf.loadLayersModel on a checkpoint with quantiles. */
+export function registerQuantileHead(tf: Tf): void {
+  if (layerClass) return;
+  const Base = tf.layers.Layer as unknown as new (args: object) => {
+    name: string;
+    addWeight(name: string, shape: number[], dtype: undefined, init: unknown, regularizer?: unknown, trainable?: boolean): { read(): Tensor };
+    getConfig(): Record<string, unknown>;
+    built: boolean;
+  };
+  class QuantileHead extends Base {
+    static className = 'QuantileHead';
+    readonly levels: number[];
+    readonly horizon: number;
+    private kernel?: { read(): Tensor };
+    private bias?: { read(): Tensor };
+    private scale?: { read(): Tensor };
+    constructor(a: QuantileHeadArgs) {
+      super(a);
+      if (a.levels.length < 1 || a.levels.some((l, k) => !(l > 0 && l < 1) || (k > 0 && l <= a.levels[k - 1]!))) {
+        throw new Error(`quantile levels must rise strictly inside (0, 1), got ${a.levels.join(', ')}`);
+      }
+      this.levels = [...a.levels];
+      this.horizon = a.horizon;
+    }
+    build(inputShape: number[][]): void {
+      const units = inputShape[0]![inputShape[0]!.length - 1]!;
+      const width = this.horizon * this.levels.length;
+      // Zeros until train/quantile-fit.ts sets the Gaussian start (setQuantileStart).
+      this.kernel = this.addWeight('kernel', [units, width], undefined, tf.initializers.zeros());
+      this.bias = this.addWeight('bias', [width], undefined, tf.initializers.zeros());
+      this.scale = this.addWeight('scale', [this.horizon], undefined, tf.initializers.ones(), undefined, false);
+      this.built = true;
+    }
+    computeOutputShape(inputShape: number[][]): number[] {
+      return [inputShape[0]![0]!, this.horizon * this.levels.length];
+    }
+    call(inputs: Tensor | Tensor[]): Tensor {
+      return tf.tidy(() => {
+        const [state, point] = inputs as Tensor[];
+        const Q = this.levels.length;
+        const m = centralLevel(this.levels);
+        const raw = tf.reshape(tf.add(tf.matMul(state!, this.kernel!.read()), this.bias!.read()), [-1, this.horizon, Q]);
+        const parts = tf.unstack(raw, 2);
+        // |scale|: the order holds for any stored weights, not only the scales quantile-fit.ts chooses.
+        const scale = tf.abs(this.scale!.read());
+        const cols: Tensor[] = new Array(Q);
+        cols[m] = tf.add(point!, parts[m]!);
+        for (let k = m + 1; k < Q; k++) cols[k] = tf.add(cols[k - 1]!, tf.mul(tf.softplus(parts[k]!), scale));
+        for (let k = m - 1; k >= 0; k--) cols[k] = tf.sub(cols[k + 1]!, tf.mul(tf.softplus(parts[k]!), scale));
+        return tf.reshape(tf.stack(cols, 2), [-1, this.horizon * Q]);
+      });
+    }
+    override getConfig(): Record<string, unknown> {
+      return { ...super.getConfig(), levels: this.levels, horizon: this.horizon };
+    }
+  }
+  tf.serialization.registerClass(QuantileHead as unknown as Parameters<Tf['serialization']['registerClass']>[0]);
+  layerClass = QuantileHead as unknown as typeof layerClass;
+}
+
+/**
+ * Weighted pinball (quantile) loss: sum_i w_i * mean_(lead, level) pinball_i / sum(w), with
+ * yPred [n, H*Q] and yTrue [n, H] in normalised units. Pinball is linear in the error, so a
+ * window's weight is its cell's deviation (the square root of the squared-error weight) for a
+ * loss proportional to pinball in m/s.
+ */
+export function weightedPinballLoss(tf: Tf, yPred: Tensor, yTrue: Tensor, w: Tensor, levels: readonly number[]): Tensor {
+  return tf.tidy(() => {
+    const Q = levels.length;
+    const [n, H] = yTrue.shape as [number, number];
+    const q = tf.reshape(yPred, [n, H, Q]);
+    const err = tf.sub(tf.expandDims(yTrue, 2), q); // y - q: positive when the truth is above
+    const tau = tf.tensor1d(Float32Array.from(levels));
+    const loss = tf.maximum(tf.mul(tau, err), tf.mul(tf.sub(tau, 1), err));
+    const perSample = tf.mean(tf.reshape(loss, [n, H * Q]), 1);
+    return tf.div(tf.sum(tf.mul(perSample, w)), tf.maximum(tf.sum(w), 1e-12));
+  });
+}
+
+/** Set the head to the Gaussian start for deviations sigma [horizon] (normalised units), width scale 1. */
+export function setQuantileStart(tf: Tf, model: { getLayer(name: string): { getWeights(): Tensor[]; setWeights(w: Tensor[]): void } }, levels: readonly number[], sigma: readonly number[]): void {
+  const layer = model.getLayer(QUANTILE_LAYER);
+  const [kernel] = layer.getWeights();
+  const tensors = [tf.zerosLike(kernel!), tf.tensor1d(gaussianStartBias(levels, sigma)), tf.ones([sigma.length])];
+  try {
+    layer.setWeights(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/** Set the head's per-lead width scale (train/quantile-fit.ts: chosen on validation). */
+export function setQuantileScale(tf: Tf, model: { getLayer(name: string): { getWeights(): Tensor[]; setWeights(w: Tensor[]): void } }, scale: readonly number[]): void {
+  const layer = model.getLayer(QUANTILE_LAYER);
+  const [kernel, bias] = layer.getWeights();
+  const s = tf.tensor1d(Float32Array.from(scale));
+  try {
+    layer.setWeights([kernel!, bias!, s]);
+  } finally {
+    s.dispose();
+  }
+}
+
+/** The head's layer name in a model. */
+export const QUANTILE_LAYER = 'quantiles';

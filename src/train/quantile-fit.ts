@@ -1,0 +1,225 @@
+/**
+ * The quantile head's fit, after the point model's epochs: on the best point checkpoint, the
+ * head alone (model/quantile-head.ts) learns with a pinball loss on training windows, early
+ * stopped on the validation windows' mean pinball loss; then one width scale per lead is
+ * chosen on the validation windows (the one of a grid that minimises their pinball loss, a
+ * conformal-style recalibration: a model fitted on training windows is a little too sure of
+ * itself on hours it has not seen). best/ is rewritten with the fitted head; the point forecast
+ * is untouched, since nothing of the point model trains here.
+ *
+ * Why after and not jointly: a pinball term in the LSTM's loss would move the point forecast,
+ * the headline score, away from the model early stopping chose on squared error (not tried);
+ * a head on the fixed LSTM state keeps that model bit for bit, and its epochs cost about a
+ * third of a point epoch (inference kernels, no gradient through the LSTM).
+ */
+import type { Tf } from '../runtime/backend.js';
+import type { Progress } from '../core/progress.js';
+import { forecastWindows } from '../forecast/forecast.js';
+import type { FeatureContext } from '../prepare/features.js';
+import { windowValid } from '../prepare/features.js';
+import { BatchWorker } from '../prepare/batches.js';
+import { mixSeed, sampleWindows } from '../prepare/windows.js';
+import { quantileVariables } from '../model/model.js';
+import { centralLevel, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
+import { stepsOnSample } from './epoch.js';
+import type { ValidationSet } from './validation.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+type LayersModel = ReturnType<Tf['model']>;
+
+/** Width scales tried per lead. */
+const WIDTH_SCALES = Array.from({ length: 31 }, (_, i) => 0.5 + 0.05 * i);
+const QUANTILE_SEED = 0x9a417;
+
+/** What the fit did, recorded in best/'s meta.json and logged. */
+export interface QuantileFit {
+  levels: number[];
+  epochs: number;
+  bestEpoch: number;
+  /** Validation mean pinball loss (m/s, over windows, leads and levels) at the Gaussian start, the best epoch and after the width scale. */
+  startPinball: number;
+  fittedPinball: number;
+  calibratedPinball: number;
+  widthScale: number[];
+  /** Validation coverage of the central intervals the levels give (e.g. 0.1..0.9 -> 80 %), after calibration. */
+  coverage: { central: number; observed: number }[];
+}
+
+/**
+ * Start the head as a Gaussian around the point forecast whose deviation per lead is the
+ * validation RMSE of the same-input ridge (or of persistence without it), in normalised units.
+ */
+export function startQuantileHead(tf: Tf, model: LayersModel, levels: readonly number[], rmseByLead: readonly number[], meanVariance: number): void {
+  const sd = Math.sqrt(meanVariance);
+  setQuantileStart(tf, model, levels, rmseByLead.map((r) => (Number.isFinite(r) ? r / sd : 1)));
+}
+
+/** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped. */
+export function meanPinball(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): { overall: number; byLead: number[] } {
+  const Q = levels.length;
+  const sum = new Float64Array(horizon);
+  const count = new Float64Array(horizon);
+  for (let i = 0; i < truth.length; i++) {
+    const y = truth[i]!;
+    if (y !== y) continue;
+    const base = i * Q;
+    if (q[base]! !== q[base]!) continue;
+    let s = 0;
+    for (let k = 0; k < Q; k++) {
+      const e = y - q[base + k]!;
+      s += e >= 0 ? levels[k]! * e : (levels[k]! - 1) * e;
+    }
+    sum[i % horizon]! += s / Q;
+    count[i % horizon]! += 1;
+  }
+  const byLead = Array.from(sum, (s, j) => (count[j]! > 0 ? s / count[j]! : NaN));
+  return { overall: byLead.reduce((a, b) => a + b, 0) / horizon, byLead };
+}
+
+/** The validation windows' quantiles (m/s) of the model as it stands. */
+function validationQuantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
+  const { sample, pred, scratch } = validation;
+  const quantiles = new Float32Array(sample.t0.length * ctx.spec.horizon * Q);
+  forecastWindows(tf, { model, ctx, t0: sample.t0, cells: sample.cell, batch: scratch.batch, scratch, out: pred, quantiles });
+  return quantiles;
+}
+
+/**
+ * Per lead, the width scale s (of WIDTH_SCALES) that minimises the validation pinball loss of
+ * q_k(s) = max(0, c + s (q_k - c)), c the central level: the head's scale acts on its
+ * increments in normalised units, which is this in m/s (up to the clip at calm).
+ */
+export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): number[] {
+  const Q = levels.length;
+  const m = centralLevel(levels);
+  const loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
+  for (let i = 0; i < truth.length; i++) {
+    const y = truth[i]!;
+    const base = i * Q;
+    if (y !== y || q[base]! !== q[base]!) continue;
+    const c = q[base + m]!;
+    const row = loss[i % horizon]!;
+    for (let g = 0; g < WIDTH_SCALES.length; g++) {
+      const s = WIDTH_SCALES[g]!;
+      let l = 0;
+      for (let k = 0; k < Q; k++) {
+        const v = c + s * (q[base + k]! - c);
+        const e = y - (v > 0 ? v : 0);
+        l += e >= 0 ? levels[k]! * e : (levels[k]! - 1) * e;
+      }
+      row[g]! += l;
+    }
+  }
+  return loss.map((row) => {
+    let best = WIDTH_SCALES.indexOf(1);
+    for (let g = 0; g < row.length; g++) if (row[g]! < row[best]!) best = g;
+    return WIDTH_SCALES[best]!;
+  });
+}
+
+/** Observed coverage of each central interval the levels hold symmetric pairs for (tau, 1 - tau). */
+export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[]): { central: number; observed: number }[] {
+  const Q = levels.length;
+  const out: { central: number; observed: number }[] = [];
+  for (let lo = 0; lo < Q; lo++) {
+    const hi = levels.findIndex((l) => Math.abs(l - (1 - levels[lo]!)) < 1e-9);
+    if (hi <= lo) continue;
+    let inside = 0;
+    let n = 0;
+    for (let i = 0; i < truth.length; i++) {
+      const y = truth[i]!;
+      if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
+      n++;
+      if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside++;
+    }
+    out.push({ central: Math.round((levels[hi]! - levels[lo]!) * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
+  }
+  return out;
+}
+
+export interface QuantileFitOptions {
+  tf: Tf;
+  model: LayersModel;
+  levels: readonly number[];
+  ctx: FeatureContext;
+  validation: ValidationSet;
+  trainAnchors: Int32Array;
+  samplesPerEpoch: number;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  seed: number;
+  progress: Progress;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Fit the head of `model` (in place) and choose its width scale; returns what was done. */
+export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFit> {
+  const { tf, model, levels, ctx, validation } = o;
+  const H = ctx.spec.horizon;
+  const Q = levels.length;
+  const score = () => meanPinball(validationQuantiles(tf, model, ctx, validation, Q), validation.truth, levels, H).overall;
+  // A head starts its fit at width scale 1 (a resumed run's best/ may hold a chosen one).
+  setQuantileScale(tf, model, new Array<number>(H).fill(1));
+  const variables = quantileVariables(model);
+  const startPinball = score();
+  let best = { pinball: startPinball, epoch: 0, weights: variables.map((v) => tf.clone(v)) };
+  const optimizer = tf.train.adam(o.learningRate);
+  const task = o.progress.start({ unit: 'samples', total: o.epochs * o.samplesPerEpoch, label: 'quantiles' });
+  let batches: BatchWorker | undefined;
+  let epochs = 0;
+  try {
+    batches = BatchWorker.start(ctx, o.batchSize);
+    for (let epoch = 1; epoch <= o.epochs && !o.signal?.aborted; epoch++) {
+      const sample = sampleWindows({ grid: ctx.cube.grid, anchors: o.trainAnchors, count: o.samplesPerEpoch, seed: mixSeed(o.seed, QUANTILE_SEED + epoch), accept: (t, c) => windowValid(ctx, t, c, true) });
+      const pass = await stepsOnSample(tf, {
+        batches,
+        sample,
+        batchSize: o.batchSize,
+        step: (batch) =>
+          optimizer.minimize(
+            () => {
+              // Inference mode: no gradient flows into the LSTM, whose fused inference kernel is the faster.
+              const out = model.apply(batch.xs, { training: false }) as Tensor[];
+              // Pinball is linear in the error: weight by the cell's deviation, sqrt of the squared-error weight.
+              return weightedPinballLoss(tf, out[1]!, batch.ys, tf.sqrt(batch.ws), levels) as ReturnType<Tf['scalar']>;
+            },
+            true,
+            variables,
+          )!,
+        total: (loss) => loss,
+        tick: (count, total, samples) => task.tick(count, `quantile epoch ${epoch}/${o.epochs} pinball ${(total / Math.max(1, Math.ceil(samples / o.batchSize))).toFixed(4)}`),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      if (pass.samples < sample.t0.length) break;
+      epochs = epoch;
+      const pinball = score();
+      const improved = pinball < best.pinball - 1e-6;
+      o.log(`quantile epoch ${epoch}/${o.epochs}: validation pinball ${pinball.toFixed(4)} m/s${improved ? ' best' : ''}`);
+      if (!improved) break;
+      tf.dispose(best.weights);
+      best = { pinball, epoch, weights: variables.map((v) => tf.clone(v)) };
+    }
+  } finally {
+    await batches?.close();
+    optimizer.dispose();
+    task.done();
+    variables.forEach((v, i) => v.assign(best.weights[i]!));
+    tf.dispose(best.weights);
+  }
+  const fitted = validationQuantiles(tf, model, ctx, validation, Q);
+  const widthScale = chooseWidthScale(fitted, validation.truth, levels, H);
+  setQuantileScale(tf, model, widthScale);
+  const calibrated = validationQuantiles(tf, model, ctx, validation, Q);
+  return {
+    levels: [...levels],
+    epochs,
+    bestEpoch: best.epoch,
+    startPinball,
+    fittedPinball: best.pinball,
+    calibratedPinball: meanPinball(calibrated, validation.truth, levels, H).overall,
+    widthScale,
+    coverage: centralCoverage(calibrated, validation.truth, levels),
+  };
+}
