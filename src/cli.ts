@@ -25,6 +25,14 @@ function num(name: string) {
   };
 }
 
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
+    return n;
+  };
+}
+
 function bbox(value: string): [number, number, number, number] {
   const parts = value.split(',').map((s) => Number(s.trim()));
   if (parts.length !== 4 || parts.some((n) => !Number.isFinite(n))) {
@@ -249,9 +257,12 @@ export function buildProgram(): Command {
     .addOption(configFlag('--interpolation <kind>', 'how sites are read off the grid', 'predict', 'interpolation'))
     .addOption(configFlag('--multiband', `one ${horizon}-band GeoTIFF instead of one file per lead`, 'predict', 'multiband'))
     .addOption(configFlag('--png', 'also write PNG maps: a contact sheet of all leads and one map per lead (colour bar, coastlines, lat/lon grid lines)', 'predict', 'png'))
+    .addOption(configFlag('--turbine <name|csv>', 'power curve for site power (kW) and capacity factor: iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw, or a CSV of speed m/s, power kW', 'predict', 'turbine'))
+    .addOption(configFlag('--hub-height <m>', 'hub height in metres; other than the forecast\'s, the wind is extrapolated by the power law (shear from the input\'s 10 m and 100 m wind)', 'predict', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
+    .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
     .addOption(backendFlag())
-    .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4')
+    .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4\n  windcast predict --model models/era5 --data era5.nc --out sites --points 54.0,7.0 --turbine iea-15mw --hub-height 150')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { predict, formatPredictResult } = await import('./commands/predict.js');

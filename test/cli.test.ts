@@ -29,6 +29,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
     '--batch-cells': 'predict.batchCells', '--backend': 'runtime.backend',
+    '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--capacity-factor-maps': 'predict.capacityFactorMaps',
   },
   demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend' },
 };
@@ -43,9 +44,10 @@ const DERIVED_DEFAULTS: Record<string, Record<string, string>> = {
 function shownDefault(command: string, flag: string, section: keyof Config, key: string): string {
   if (flag === '--bbox') return 'the whole globe';
   if (flag === '--variables') return 'all the wind there is';
+  if (flag === '--hub-height') return "the forecast's height";
   if (command === 'evaluate' && flag === '--full') return `every ${DEFAULTS.evaluate.cellStride}th row and column`;
   const value = (DEFAULTS[section] as Record<string, unknown>)[key];
-  return Array.isArray(value) ? value.join(',') : String(value);
+  return Array.isArray(value) ? value.join(',') : value === null ? 'none' : String(value);
 }
 
 /** Each option's help text as one line (commander wraps long descriptions). */

@@ -13,6 +13,7 @@ import { DEFAULT_SHEAR_EXPONENT, SHEAR_EXPONENT_RANGE, shearExponent, speedAtHei
 import { airDensity, densityAtHeight, densityCorrectedSpeed, REFERENCE_AIR_DENSITY } from '../src/power/density.js';
 import { cdfAt, powerQuantiles, quantileAt } from '../src/power/quantiles.js';
 import { DataError } from '../src/core/errors.js';
+import { hubHeightFrame, planHubHeight, sameHourYesterday, scaleToHubHeight, shearExponents } from '../src/power/hub-height.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'windcast-power-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -191,4 +192,48 @@ test('the interpolated CDF and quantile function invert each other inside the qu
   assert.equal(quantileAt(LEVELS, q, 0.01), 2.2, 'lower tail: first segment extended');
   assert.equal(cdfAt(LEVELS, q, 0), 0, 'clamped at 0');
   assert.equal(cdfAt(LEVELS, q, 100), 1, 'clamped at 1');
+});
+
+test('hub height: the same hour of day yesterday inside the input hours, the default exponent with one height', () => {
+  // 24 input hours 0..23, issue hour 23: lead 1 (valid hour 24) uses hour 0, lead 24 uses hour 23.
+  assert.equal(sameHourYesterday(23, 1, 24), 0);
+  assert.equal(sameHourYesterday(23, 24, 24), 23);
+  assert.equal(sameHourYesterday(23, 25, 24), 0, 'beyond a day: the latest such hour');
+  assert.equal(sameHourYesterday(23, 1, 12), 23, 'a shorter lookback without that hour: the issue hour');
+  const grid = { width: 2, height: 1, lon0: 0, lat0: 0, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 } as const;
+  // 24 hours, two cells: speed at 100 m, u/v at 10 m. Hour 0: cell 0 7 and 5 m/s, cell 1 calm; later hours 8 and 4, 6 and 5.
+  const hours = 24;
+  const speed = new Float32Array(hours * 2);
+  const u10 = new Float32Array(hours * 2);
+  const v10 = new Float32Array(hours * 2);
+  for (let t = 0; t < hours; t++) {
+    speed.set(t === 0 ? [7, 0.5] : [8, 6], t * 2);
+    u10.set(t === 0 ? [5, 0.2] : [4, 3], t * 2);
+    v10.set(t === 0 ? [0, 0] : [0, 4], t * 2);
+  }
+  const cube = { grid, speed, other: { heightM: 10, u: u10, v: v10 } };
+  const plan = planHubHeight(cube, 100, 150);
+  assert.equal(plan.shear, 'observed');
+  const alphas = shearExponents(cube, plan, 23, Int32Array.from([0, 1]), 2, 24);
+  // Cell-major: cell 0 lead 1 (hour 0) ln(7/5)/ln 10, lead 2 (hour 1) ln(8/4)/ln 10; cell 1 lead 1 calm: the default, lead 2 ln(6/5)/ln 10.
+  near(alphas[0]!, Math.log(7 / 5) / Math.LN10, 1e-6);
+  near(alphas[1]!, Math.log(2) / Math.LN10, 1e-6);
+  near(alphas[2]!, DEFAULT_SHEAR_EXPONENT, 1e-7);
+  near(alphas[3]!, Math.log(6 / 5) / Math.LN10, 1e-6);
+  const values = Float32Array.from([10, 10, 10, NaN]);
+  scaleToHubHeight(values, alphas, plan);
+  near(values[0]!, 10 * 1.5 ** alphas[0]!, 1e-5);
+  near(values[2]!, 10 * 1.5 ** DEFAULT_SHEAR_EXPONENT, 1e-5);
+  assert.ok(Number.isNaN(values[3]!));
+  const frame = hubHeightFrame(cube, plan, Float32Array.from([10, 10]), 23, 1, 24);
+  near(frame[0]!, 10 * 1.5 ** alphas[0]!, 1e-5);
+  near(frame[1]!, 10 * 1.5 ** DEFAULT_SHEAR_EXPONENT, 1e-5);
+  const oneHeight = planHubHeight({}, 100, 150);
+  assert.equal(oneHeight.shear, 'default');
+  assert.match(oneHeight.note, /default alpha 0\.143 \(1\/7\): the input has wind at one height only/);
+  assert.ok(shearExponents({ grid, speed }, oneHeight, 23, Int32Array.from([0]), 2, 24).every((a) => Math.abs(a - DEFAULT_SHEAR_EXPONENT) < 1e-7));
+  // A 10 m forecast taken up to 100 m with 100 m beside it: alpha from the same two speeds.
+  const up = planHubHeight({ other: { heightM: 100, u: new Float32Array(), v: new Float32Array() } }, 10, 100);
+  assert.match(up.note, /observed 10 m and 100 m/);
+  assert.equal(planHubHeight(cube, 100, 100).shear, 'none');
 });

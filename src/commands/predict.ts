@@ -30,8 +30,12 @@ import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
-import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast } from '../output/site-forecasts.js';
-import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs } from '../output/forecast-files.js';
+import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo, type SiteValues } from '../output/site-forecasts.js';
+import { siteTable } from '../output/site-table.js';
+import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
+import { loadPowerCurve, type PowerCurve } from '../power/curve.js';
+import { planHubHeight, scaleToHubHeight, shearExponents } from '../power/hub-height.js';
+import { AIR_DENSITY_OFF, capacityFactorTasks } from '../output/power-maps.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 import type { Config } from '../core/config.js';
@@ -79,6 +83,10 @@ export interface PredictResult {
   leads: LeadSummary[];
   multiband?: string;
   png?: string;
+  /** Capacity-factor GeoTIFFs (--capacity-factor-maps), final paths. */
+  capacityFactorFiles?: string[];
+  /** Hub height, turbine and air density, when a turbine or a hub height was asked for. */
+  power?: SitePowerInfo;
   interpolation?: Interpolation;
   sites?: SiteForecast[];
   csv?: string;
@@ -107,6 +115,23 @@ interface PredictPlan {
   wind: WindChoice;
   /** The input hours and the files that hold them. */
   inputs: PredictResult['inputs'];
+  /** The turbine (--turbine), and the hub height (--hub-height, else the forecast's own, if known). */
+  curve?: PowerCurve;
+  hubHeightM: number | null;
+}
+
+/** Turbine, hub height and capacity-factor maps, checked against the checkpoint: throws the first problem. */
+function planPower(config: Config, meta: CheckpointMeta, sites: boolean, progress: Progress): { curve?: PowerCurve; hubHeightM: number | null } {
+  const pc = config.predict;
+  const forecastHeight = meta.features.heightM ?? null;
+  if (pc.hubHeight !== null && forecastHeight === null) {
+    throw new WindcastError('usage', `--hub-height ${pc.hubHeight}: the checkpoint's data does not say the height of its wind (unnamed GeoTIFF bands), so there is nothing to extrapolate from; name the bands (u100, v100) and retrain, or leave --hub-height out`);
+  }
+  if (pc.capacityFactorMaps && pc.turbine === null) throw new WindcastError('usage', '--capacity-factor-maps needs --turbine NAME|CSV (the power curve)');
+  const curve = pc.turbine !== null ? loadPowerCurve(pc.turbine) : undefined;
+  if (sites && pc.capacityFactorMaps) progress.log('sites only: no grids are written, so --capacity-factor-maps does not apply');
+  if (!sites && pc.hubHeight !== null && !pc.capacityFactorMaps) progress.log(`--hub-height applies to power and site speeds; the wind-speed GeoTIFFs stay at the forecast's ${forecastHeight} m`);
+  return { ...(curve ? { curve } : {}), hubHeightM: pc.hubHeight ?? forecastHeight };
 }
 
 /** The cheap checks, cheapest first; throws the first problem. */
@@ -119,6 +144,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const meta = readMeta(checkpoint);
   const plans = sites.map((s) => planSite(meta.grid, s, pc.interpolation));
   if (plans.length > 0 && (pc.png || pc.multiband)) progress.log('sites only: no grids are written, so --png and --multiband do not apply');
+  const power = planPower(config, meta, plans.length > 0, progress);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new DataError(out, '--out exists and is not a folder');
   const dataDir = resolve(isGlob(args.data) ? dirname(args.data) : args.data);
   if (dataDir === out) {
@@ -128,7 +154,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const lookback = meta.features.lookback;
   // The checkpoint decides what is read, never the config: its height, and all the wind.
   const wind: WindChoice = { targetHeight: meta.features.heightM ?? 'auto', variables: null };
-  const base = { out, checkpoint, meta, plans, wind };
+  const base = { out, checkpoint, meta, plans, wind, ...power };
   if (inputKind(args.data, config.ingest.glob) === 'gridded') {
     // Only the period is read; without --at, the whole data is opened first for its last hour.
     const whole = atMs === undefined ? await openGridded(args.data) : undefined;
@@ -191,13 +217,26 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const pc = config.predict;
   const readStart = performance.now();
   const plan = await planPredict(args, config, progress);
-  const { out, meta, issueMs, inputs } = plan;
+  const { out, meta, issueMs, inputs, curve } = plan;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
-  const issued = { tf, loaded, cube, t0: lookback - 1, batchCells: pc.batchCells };
+  const t0 = lookback - 1;
+  const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
+  const forecastHeight = meta.features.heightM ?? null;
+  const hub = plan.hubHeightM !== null && forecastHeight !== null ? planHubHeight(cube, forecastHeight, plan.hubHeightM) : undefined;
+  const power: SitePowerInfo | undefined =
+    curve || pc.hubHeight !== null
+      ? {
+          forecastHeightM: forecastHeight,
+          hubHeightM: plan.hubHeightM,
+          hubHeightNote: hub?.note ?? "the forecast's own height (the data does not say which)",
+          ...(curve ? { turbine: { name: curve.name, ratedKw: curve.ratedKw, cutInMs: curve.cutInMs, cutOutMs: curve.cutOutMs, source: curve.source } } : {}),
+          airDensityCorrection: AIR_DENSITY_OFF,
+        }
+      : undefined;
   const base = {
     checkpoint: plan.checkpoint,
     run: meta.run,
@@ -208,6 +247,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     inputs,
     grid: describeGrid(cube.grid),
     out,
+    ...(power ? { power } : {}),
   };
   const seconds = (forecast: number, write: number) => ({ read: readSeconds, load: loadSeconds, forecast, write, total: elapsed(started) });
 
@@ -217,12 +257,20 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       // ---- Sites only: forecast the (up to four) cells under each site.
       const fStart = performance.now();
       const cells = siteCells(plan.plans);
-      const sites = siteForecasts(plan.plans, cells, await forecastCells(issued, cells), horizon);
+      const speeds = await forecastCells(issued, cells);
+      const values: SiteValues = { horizon, speeds, ...(curve ? { curve } : {}) };
+      if (hub && hub.shear !== 'none') {
+        const shearExponentsUsed = shearExponents(cube, hub, t0, cells, horizon, lookback);
+        const hubSpeeds = speeds.slice();
+        scaleToHubHeight(hubSpeeds, shearExponentsUsed, hub);
+        values.hub = { heightM: hub.toHeightM, speeds: hubSpeeds, shearExponents: shearExponentsUsed };
+      }
+      const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
       const wStart = performance.now();
       staging = openStaging(out);
       const stem = sitesFileStem(issueMs);
-      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime: isoHour(issueMs), validTimes, run: meta.run, checkpoint: plan.checkpoint });
+      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime: isoHour(issueMs), validTimes, run: meta.run, checkpoint: plan.checkpoint, ...(power ? { power } : {}) });
       const files = commitStaging(staging, out);
       return {
         ...base,
@@ -253,17 +301,16 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     // Nodata where the input had nodata: the input's own nodata value when it had one.
     const inputNodata = plan.input.kind === 'geotiff' ? plan.input.reference.nodata : null;
     const nodata = inputNodata !== null ? inputNodata : anyNodata ? NaN : null;
-    const { tasks, files: tiffs } = leadGeoTiffTasks({
-      staging,
-      out,
-      grid: cube.grid,
-      leads,
-      nodata,
-      compress: pc.compress,
-      multiband: pc.multiband,
-      tags: { issueMs, run: meta.run, model: modelTag(meta), inputs, validTimes },
-    });
+    const tags: ForecastTags = { issueMs, run: meta.run, model: modelTag(meta), inputs, validTimes };
+    const common = { staging, out, grid: cube.grid, nodata, compress: pc.compress, multiband: pc.multiband, tags };
+    const { tasks, files: tiffs } = leadGeoTiffTasks({ ...common, leads });
     if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
+    let capacityFactorFiles: string[] | undefined;
+    if (pc.capacityFactorMaps && curve) {
+      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback });
+      tasks.push(...maps.tasks);
+      capacityFactorFiles = maps.files;
+    }
     const writeTask = progress.start({ unit: 'files', total: tasks.length, label: 'writing GeoTIFFs' });
     // The maps are drawn on this thread while the writer threads compress.
     const writing = writeGeoTiffs(tasks, writeTask);
@@ -283,6 +330,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       leads: summaries,
       ...(pc.multiband ? { multiband: tiffs[0]! } : {}),
       ...(png ? { png: join(out, png) } : {}),
+      ...(capacityFactorFiles ? { capacityFactorFiles } : {}),
       cellsForecast,
       seconds: seconds(forecastSeconds, elapsed(wStart)),
       peakRssMiB: peakRssMiB(),
@@ -332,10 +380,18 @@ export function formatPredictResult(r: PredictResult): string {
   lines.push(`Forecast issued ${r.issueTime} from ${r.lookbackHours} hours ${r.inputs.first}..${r.inputs.last}`);
   lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}`);
   lines.push(`Grid: ${r.grid}`);
+  if (r.power) {
+    lines.push(`Hub height: ${r.power.hubHeightNote}`);
+    if (r.power.turbine) {
+      const t = r.power.turbine;
+      lines.push(`Turbine: ${t.name}, ${t.ratedKw} kW rated, cut-in ${t.cutInMs} m/s, cut-out ${t.cutOutMs} m/s (${t.source})`);
+      lines.push(`Air-density correction: ${r.power.airDensityCorrection}`);
+    }
+  }
   if (r.mode === 'points' && r.sites) {
     lines.push(`Sites: ${r.sites.length}, ${r.interpolation === 'bilinear' ? 'bilinear interpolation between the four surrounding cells' : 'nearest cell'}; wind speed in m/s`);
     lines.push('');
-    lines.push(...siteTable(r));
+    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: [], ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
     lines.push('');
     lines.push(`Saved: ${r.csv}`);
     lines.push(`       ${r.json}`);
@@ -349,41 +405,10 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push('');
     if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
     else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
+    if (r.capacityFactorFiles) lines.push(`Capacity factor: ${r.capacityFactorFiles.length === 1 ? basename(r.capacityFactorFiles[0]!) : `${r.capacityFactorFiles.length} GeoTIFFs (${basename(r.capacityFactorFiles[0]!)} ..)`}`);
     if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }
   const s = r.seconds;
   lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);
   return lines.join('\n');
-}
-
-/** Sites as columns when few (easy to read across leads), else one row per site and lead. */
-function siteTable(r: PredictResult): string[] {
-  const sites = r.sites ?? [];
-  const lines: string[] = [];
-  if (sites.length <= 6) {
-    const names = sites.map((s) => (s.name.length > 14 ? s.name.slice(0, 13) + '~' : s.name));
-    const widths = names.map((n) => Math.max(7, n.length));
-    lines.push(['lead', 'valid time     ', ...names.map((n, i) => n.padStart(widths[i]!))].join('  '));
-    // A second header line with the coordinates, unless the names already are coordinates.
-    const coords = sites.map((s) => `${round(s.lat)},${round(s.lon)}`);
-    if (sites.some((s, i) => s.name !== coords[i])) {
-      lines.push(['    ', '               ', ...coords.map((c, i) => (c === sites[i]!.name ? '' : c).slice(0, widths[i]!).padStart(widths[i]!))].join('  '));
-    }
-    for (let j = 0; j < r.horizonHours; j++) {
-      const lead = `+${String(j + 1).padStart(2)}h`;
-      lines.push([lead, r.leads[j]!.validTime.padEnd(15), ...sites.map((s, i) => (s.speeds[j] === null ? 'nodata' : s.speeds[j]!.toFixed(2)).padStart(widths[i]!))].join('  '));
-    }
-    return lines;
-  }
-  lines.push('site                  lat       lon     lead  valid time       speed');
-  for (const s of sites) {
-    s.speeds.forEach((v, j) => {
-      lines.push(`${s.name.slice(0, 20).padEnd(20)} ${String(round(s.lat)).padStart(8)} ${String(round(s.lon)).padStart(9)}  +${String(j + 1).padStart(2)}h  ${r.leads[j]!.validTime.padEnd(15)} ${v === null ? 'nodata' : v.toFixed(2).padStart(6)}`);
-    });
-  }
-  return lines;
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

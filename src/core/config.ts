@@ -144,6 +144,20 @@ export const PredictConfigSchema = z.strictObject({
   png: z.boolean().default(false),
   interpolation: z.enum(['nearest', 'bilinear']).default('bilinear'),
   compress: z.enum(['none', 'deflate']).default('deflate'),
+  /**
+   * Turbine whose power the forecast is read through: a shipped curve by name (iea-3.4mw,
+   * nrel-5mw, iea-15mw, vestas-v82-1.65mw; config/turbines/README.md) or a CSV of speed m/s,
+   * power kW. null: wind only. Sites gain power and capacity factor; grids, on request,
+   * capacity-factor GeoTIFFs.
+   */
+  turbine: z.string().min(1).nullable().default(null),
+  /**
+   * Hub height in metres: where the power is read and site hub-height speeds are given. null:
+   * the forecast's own height (100 m when forecasting 100 m wind), so no extrapolation.
+   */
+  hubHeight: z.number().positive().max(1000).nullable().default(null),
+  /** Write a capacity-factor GeoTIFF per lead (or one multi-band file), needs a turbine. */
+  capacityFactorMaps: z.boolean().default(false),
 });
 
 export const EvaluateConfigSchema = z.strictObject({

@@ -2,6 +2,9 @@
  * The files of one forecast: their names, the staging folder they are written into and its
  * commit into the output folder, the GeoTIFFs' tags, the GeoTIFF writes themselves on a pool
  * of writer threads (encode.worker.ts through runtime/pool.ts), and the PNG maps (maps.ts).
+ * Every per-lead product (wind speed, its quantiles, a capacity factor) is written by the one
+ * leadGeoTiffTasks, told what it holds by a ForecastProduct: file prefix, quantity, units,
+ * band labels.
  *
  * Safety: files are written into a staging folder inside --out (same file system, so the final
  * renames are atomic) and renamed into place at the end, each rename replacing an older file
@@ -27,14 +30,31 @@ function leadTag(lead: number, horizon: number): string {
   return `f${String(lead).padStart(horizon > 99 ? 3 : 2, '0')}`;
 }
 
-/** windspeed_<valid time>_f<lead>.tif, e.g. windspeed_2024-01-31T01Z_f01.tif. */
-export function leadFileName(issueMs: number, lead: number, horizon: number): string {
-  return `windspeed_${isoHour(issueMs + lead * HOUR_MS)}_${leadTag(lead, horizon)}.tif`;
+/** What a forecast GeoTIFF holds: the wind speed (the default), its quantiles, or a capacity factor. */
+export interface ForecastProduct {
+  /** File name prefix: windspeed, windspeed-quantiles, capacity-factor. */
+  prefix: string;
+  /** The quantity, for band descriptions: "wind speed", "capacity factor of nrel-5mw at 100 m". */
+  quantity: string;
+  units: string;
+  /** Per lead, one band per label ("q0.05", ...) put before the quantity; default one unlabelled band. */
+  bandLabels?: string[];
+  /** Per label, band metadata items (e.g. { QUANTILE: '0.05' }). */
+  labelMetadata?: Array<Record<string, string>>;
+  /** Dataset metadata beside the forecast's (turbine, hub height, ...). */
+  metadata?: Record<string, string>;
+}
+
+export const WIND_SPEED: ForecastProduct = { prefix: 'windspeed', quantity: 'wind speed', units: 'm/s' };
+
+/** windspeed_<valid time>_f<lead>.tif, e.g. windspeed_2024-01-31T01Z_f01.tif (other products: their prefix). */
+export function leadFileName(issueMs: number, lead: number, horizon: number, prefix = WIND_SPEED.prefix): string {
+  return `${prefix}_${isoHour(issueMs + lead * HOUR_MS)}_${leadTag(lead, horizon)}.tif`;
 }
 
 /** windspeed_<issue time>_f01-f24.tif: all leads as bands of one file. */
-export function multibandFileName(issueMs: number, horizon: number): string {
-  return `windspeed_${isoHour(issueMs)}_${leadTag(1, horizon)}-${leadTag(horizon, horizon)}.tif`;
+export function multibandFileName(issueMs: number, horizon: number, prefix = WIND_SPEED.prefix): string {
+  return `${prefix}_${isoHour(issueMs)}_${leadTag(1, horizon)}-${leadTag(horizon, horizon)}.tif`;
 }
 
 /** windspeed_<issue time>_leads.png: the contact sheet of all leads. */
@@ -115,58 +135,69 @@ export interface LeadGeoTiffs {
   /** Final folder, for the paths reported per lead. */
   out: string;
   grid: GridSpec;
-  /** One field per lead (m/s); not modified (the writers get copies). */
-  leads: Float32Array[];
+  /**
+   * One field per lead (product.bandLabels absent), or per lead one field per label; not
+   * modified (the writers get copies).
+   */
+  leads: Float32Array[] | Float32Array[][];
   nodata: number | null;
   compress: 'none' | 'deflate';
-  /** All leads as bands of one file instead of one file per lead. */
+  /** All leads as bands of one file (lead-major: lead 1's bands first) instead of one file per lead. */
   multiband: boolean;
   tags: ForecastTags;
+  /** What the files hold; default the wind speed. */
+  product?: ForecastProduct;
 }
 
 /** The writes for a forecast's GeoTIFFs: one per lead, or one multi-band file. */
 export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files: string[] } {
-  const { tags, leads } = f;
+  const { tags } = f;
+  const product = f.product ?? WIND_SPEED;
+  const labels = product.bandLabels ?? [''];
+  const leads = f.leads.map((l) => (Array.isArray(l) ? l : [l]));
+  if (leads.some((bands) => bands.length !== labels.length)) throw new Error(`${product.prefix}: every lead needs ${labels.length} bands`);
   const horizon = leads.length;
   const issue = isoHour(tags.issueMs);
   const common = {
     ISSUE_TIME: issue,
     RUN_ID: tags.run,
     MODEL: tags.model,
-    UNITS: 'm/s',
+    UNITS: product.units,
     INPUT_HOURS: `${tags.inputs.first}..${tags.inputs.last}`,
     SOFTWARE: 'windcast',
+    ...product.metadata,
   };
-  const bandMeta = (j: number) => ({ units: 'm/s', LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]!, ISSUE_TIME: issue });
-  const description = (j: number) => `wind speed +${j + 1} h, valid ${tags.validTimes[j]}`;
+  const bandMeta = (j: number, b: number) => ({ units: product.units, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]!, ISSUE_TIME: issue, ...product.labelMetadata?.[b] });
+  const description = (j: number, b: number) => `${labels[b] ? `${labels[b]} ` : ''}${product.quantity} +${j + 1} h, valid ${tags.validTimes[j]}`;
+  const perLead = <T>(make: (j: number, b: number) => T, j: number) => labels.map((_, b) => make(j, b));
   // Copies: each task's buffers are handed over to its writer thread, and the caller keeps the leads.
   const base = { grid: f.grid, nodata: f.nodata, compress: f.compress } satisfies Partial<GeoTiffWriteOptions>;
   if (f.multiband) {
-    const name = multibandFileName(tags.issueMs, horizon);
+    const name = multibandFileName(tags.issueMs, horizon, product.prefix);
     return {
       tasks: [{
         path: join(f.staging, name),
         options: {
           ...base,
-          bands: leads.map((b) => b.slice()),
+          bands: leads.flatMap((bands) => bands.map((b) => b.slice())),
           metadata: { ...common, LEAD_HOURS: `1..${horizon}`, VALID_TIME: `${tags.validTimes[0]}..${tags.validTimes[horizon - 1]}` },
-          bandMetadata: leads.map((_, j) => bandMeta(j)),
-          bandDescriptions: leads.map((_, j) => description(j)),
+          bandMetadata: leads.flatMap((_, j) => perLead(bandMeta, j)),
+          bandDescriptions: leads.flatMap((_, j) => perLead(description, j)),
         },
       }],
       files: [join(f.out, name)],
     };
   }
-  const names = leads.map((_, j) => leadFileName(tags.issueMs, j + 1, horizon));
+  const names = leads.map((_, j) => leadFileName(tags.issueMs, j + 1, horizon, product.prefix));
   return {
-    tasks: leads.map((lead, j) => ({
+    tasks: leads.map((bands, j) => ({
       path: join(f.staging, names[j]!),
       options: {
         ...base,
-        bands: [lead.slice()],
+        bands: bands.map((b) => b.slice()),
         metadata: { ...common, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]! },
-        bandMetadata: [bandMeta(j)],
-        bandDescriptions: [description(j)],
+        bandMetadata: perLead(bandMeta, j),
+        bandDescriptions: perLead(description, j),
       },
     })),
     files: names.map((n) => join(f.out, n)),

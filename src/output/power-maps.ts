@@ -1,0 +1,52 @@
+/**
+ * Power on the grid: capacity-factor GeoTIFFs, per lead (or one multi-band file), written by
+ * the forecast's one GeoTIFF path (forecast-files.ts) with the turbine, hub height and air
+ * density in their tags.
+ */
+import type { Cube } from '../ingest/cube.js';
+import { capacityFactor, describeCurve, type PowerCurve } from '../power/curve.js';
+import { hubHeightFrame, type HubHeightPlan } from '../power/hub-height.js';
+import { leadGeoTiffTasks } from './forecast-files.js';
+
+/** Said wherever power is given: the cube holds wind only, so the IEC 61400-12-1 correction cannot run. */
+export const AIR_DENSITY_OFF = 'off: the input has no temperature and pressure, so power is read at the curve\'s own air density (1.225 kg/m3)';
+
+/**
+ * The capacity-factor GeoTIFFs: per lead, the turbine's power at the hub-height point forecast
+ * over its rated power (not the expected power over the forecast distribution), NaN where the
+ * forecast is nodata.
+ */
+export function capacityFactorTasks(o: {
+  common: Omit<Parameters<typeof leadGeoTiffTasks>[0], 'leads' | 'product'>;
+  curve: PowerCurve;
+  hub: HubHeightPlan | undefined;
+  cube: Cube;
+  leads: Float32Array[];
+  t0: number;
+  lookback: number;
+}): ReturnType<typeof leadGeoTiffTasks> {
+  const { curve, hub } = o;
+  const fields = o.leads.map((frame, j) => {
+    const speeds = hub ? hubHeightFrame(o.cube, hub, frame, o.t0, j + 1, o.lookback) : frame.slice();
+    for (let c = 0; c < speeds.length; c++) speeds[c] = capacityFactor(curve, speeds[c]!);
+    return speeds;
+  });
+  const at = hub ? ` at ${hub.toHeightM} m` : '';
+  return leadGeoTiffTasks({
+    ...o.common,
+    leads: fields,
+    product: {
+      prefix: 'capacity-factor',
+      quantity: `capacity factor of ${curve.name}${at}`,
+      units: '1',
+      metadata: {
+        TURBINE: describeCurve(curve),
+        RATED_KW: String(curve.ratedKw),
+        ...(hub ? { HUB_HEIGHT_M: String(hub.toHeightM), HUB_HEIGHT: hub.note } : {}),
+        CAPACITY_FACTOR: 'power of the point forecast at hub height / rated power, 0..1',
+        AIR_DENSITY_CORRECTION: AIR_DENSITY_OFF,
+      },
+    },
+  });
+}
+

@@ -1,0 +1,260 @@
+/**
+ * predict with a turbine and a hub height, end to end on a tiny regional grid of 4-band
+ * GeoTIFFs (u10, v10, u100, v100): site power and capacity factor, the speed at hub height
+ * with the same-hour-yesterday shear exponent, capacity-factor GeoTIFFs (read back, and by
+ * GDAL with their band descriptions), and bad turbine input leaving earlier outputs untouched.
+ *
+ * The checkpoint is the project's model with its initial weights, i.e. exactly persistence
+ * (as in predict.test.ts), so every number is known: the forecast is the 100 m speed of the
+ * issue hour, the shear exponent of lead j is ln(k) / ln(10) for the 100 m / 10 m ratio k of
+ * hour t0 + j - 24, and the power is the curve at the scaled speed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBackend } from '../src/runtime/backend.js';
+import { readMeta, writeCheckpoint } from '../src/model/checkpoint.js';
+import { predict, formatPredictResult, type PredictArgs } from '../src/commands/predict.js';
+import type { Config } from '../src/core/config.js';
+import { testContext } from '../src/commands/context.js';
+import { HOUR_MS, isoHour } from '../src/core/time.js';
+import { DataError, WindcastError } from '../src/core/errors.js';
+import { writeGeoTiff } from '../src/output/geotiff-write.js';
+import { leadFileName } from '../src/output/forecast-files.js';
+import { colLon, rowLat, type GridSpec } from '../src/core/grid.js';
+import { buildModel } from '../src/model/model.js';
+import { silentProgress } from '../src/core/progress.js';
+import { readRaster } from '../src/ingest/raster.js';
+import { runTraining } from '../src/train/train.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { capacityFactor, loadPowerCurve, powerKw } from '../src/power/curve.js';
+import { withGdal } from './ingest-fixtures.js';
+import { fromArrayBuffer } from 'geotiff';
+import { tinyConfig } from './train-fixtures.js';
+
+const { tf, info } = await loadBackend('cpu');
+const root = mkdtempSync(join(tmpdir(), 'windcast-predict-power-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+const GRID: GridSpec = { width: 8, height: 6, lon0: 3.5, lat0: 57.5, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+const CELLS = GRID.width * GRID.height;
+const START = Date.UTC(2024, 0, 30, 0);
+const NODATA = -9999;
+
+/** The 10 m wind of hour t at a cell, and the 100 m / 10 m ratio of hour t (varies by hour, so alpha does). */
+function wind10(t: number, cell: number): [number, number] {
+  return [3 + 0.1 * cell + 0.05 * t, 2 + 0.02 * cell];
+}
+function ratio(t: number): number {
+  return 1.1 + 0.02 * (t % 24);
+}
+function speed100(t: number, cell: number): number {
+  const [u, v] = wind10(t, cell);
+  return Math.hypot(u, v) * ratio(t);
+}
+
+/** A two-height cube in memory (what training sees), hours [0, hours). */
+function twoHeightCube(hours: number): Cube {
+  const speed = new Float32Array(hours * CELLS);
+  const u = new Float32Array(hours * CELLS);
+  const v = new Float32Array(hours * CELLS);
+  const u10 = new Float32Array(hours * CELLS);
+  const v10 = new Float32Array(hours * CELLS);
+  for (let t = 0; t < hours; t++) {
+    for (let c = 0; c < CELLS; c++) {
+      const [a, b] = wind10(t, c);
+      const i = t * CELLS + c;
+      u10[i] = a;
+      v10[i] = b;
+      u[i] = a * ratio(t);
+      v[i] = b * ratio(t);
+      speed[i] = Math.hypot(u[i]!, v[i]!);
+    }
+  }
+  return {
+    grid: GRID,
+    times: Float64Array.from({ length: hours }, (_, t) => START - 480 * HOUR_MS + t * HOUR_MS),
+    speed,
+    heightM: 100,
+    u,
+    v,
+    other: { heightM: 10, u: u10, v: v10 },
+    source: { files: Array.from({ length: hours }, (_, t) => `/fixture/${t}.tif`), fingerprint: 'two-heights', variables: ['u10', 'v10', 'u100', 'v100'] },
+  };
+}
+
+/** Hours [0, hours) as 4-band GeoTIFFs named by their band descriptions; cell 9 is nodata. */
+async function writeHours(dir: string, hours: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (let t = 0; t < hours; t++) {
+    const bands = [0, 1, 2, 3].map(() => new Float32Array(CELLS));
+    for (let c = 0; c < CELLS; c++) {
+      const [a, b] = wind10(t, c);
+      bands[0]![c] = a;
+      bands[1]![c] = b;
+      bands[2]![c] = a * ratio(t);
+      bands[3]![c] = b * ratio(t);
+    }
+    for (const band of bands) band[9] = NaN;
+    await writeGeoTiff(join(dir, `wind_${isoHour(START + t * HOUR_MS)}.tif`), { grid: GRID, bands, nodata: NODATA, compress: 'deflate', bandDescriptions: ['u10', 'v10', 'u100', 'v100'] });
+  }
+}
+
+/** A persistence checkpoint (initial weights) for the two-height data. */
+async function persistenceCheckpoint(): Promise<string> {
+  const trained = join(root, 'trained');
+  await runTraining({ tf, backend: info, cube: twoHeightCube(480), dataDir: 'fixture', runDir: trained, run: 'trained', config: tinyConfig(), progress: silentProgress, log: () => {} });
+  const meta = readMeta(join(trained, 'best'));
+  assert.equal(meta.features.heightM, 100);
+  const model = buildModel(tf, meta.model);
+  const runDir = join(root, 'models', 'persistence');
+  const { files: _f, kind: _k, savedAt: _s, ...rest } = meta;
+  try {
+    await writeCheckpoint(tf, runDir, 'best', {
+      model,
+      stats: { mode: 'cell', mean: new Float32Array(CELLS).fill(5), std: new Float32Array(CELLS).fill(2), globalMean: 5, globalStd: 2, meanVariance: 4 },
+      meta: { ...rest, run: 'persistence', normalization: { ...meta.normalization, cells: CELLS } },
+    });
+  } finally {
+    model.dispose();
+  }
+  return runDir;
+}
+
+const data = join(root, 'data');
+await writeHours(data, 26);
+const model = await persistenceCheckpoint();
+const T0 = 25; // the issue hour: the latest in the data
+
+function run(args: Partial<PredictArgs>, overrides: Partial<Config['predict']> = {}) {
+  const config = tinyConfig();
+  Object.assign(config.predict, overrides);
+  return predict({ model, data, out: join(root, 'out'), ...args }, testContext(config));
+}
+
+function snapshot(dir: string): Map<string, string> {
+  return new Map(readdirSync(dir).map((n) => [n, createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')]));
+}
+
+function near(a: number | null | undefined, b: number, tol: number, what: string) {
+  assert.ok(typeof a === 'number' && Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+}
+
+/** The cell of a site at a cell centre, its lat/lon. */
+const CELL = 2 * GRID.width + 5;
+const SITE = `Farm=${rowLat(GRID, 2)},${colLon(GRID, 5)}`;
+
+test('sites: power and capacity factor at the forecast height (100 m: no extrapolation)', async () => {
+  const out = join(root, 'out-100');
+  const curve = loadPowerCurve('nrel-5mw');
+  const r = await run({ out, points: [SITE] }, { turbine: 'nrel-5mw', interpolation: 'nearest' });
+  const site = r.sites![0]!;
+  assert.equal(site.hub, undefined, 'hub height = forecast height: no hub columns');
+  assert.equal(r.power?.hubHeightM, 100);
+  assert.match(r.power!.hubHeightNote, /forecast's own height, no extrapolation/);
+  assert.match(r.power!.airDensityCorrection, /^off: the input has no temperature and pressure/);
+  for (const j of [0, 11, 23]) {
+    near(site.speeds[j], speed100(T0, CELL), 1e-3, `persistence at lead ${j + 1}`);
+    near(site.powerKw![j], powerKw(curve, speed100(T0, CELL)), 0.5, 'power of the speed');
+    near(site.capacityFactor![j], capacityFactor(curve, speed100(T0, CELL)), 1e-4, 'capacity factor');
+  }
+  const [header, first] = readFileSync(r.csv!, 'utf8').trim().split('\n');
+  assert.equal(header, 'site,lat,lon,cell_lat,cell_lon,interpolation,issue_time,valid_time,lead_hours,speed_ms,power_kw,capacity_factor');
+  assert.equal(first!.split(',')[10], String(site.powerKw![0]));
+  const json = JSON.parse(readFileSync(r.json!, 'utf8'));
+  assert.equal(json.turbine.name, 'nrel-5mw');
+  assert.equal(json.turbine.ratedKw, 5000);
+  assert.equal(json.powerUnits, 'kW');
+  assert.equal(json.hubHeightM, 100);
+  assert.match(json.airDensityCorrection, /^off/);
+  const table = formatPredictResult(r);
+  assert.match(table, /Turbine: nrel-5mw, 5000 kW rated, cut-in 3 m\/s, cut-out 25 m\/s/);
+  assert.match(table, /Air-density correction: off/);
+  assert.match(table, /MW +CF/);
+});
+
+test('sites: hub height 150 m by the power law with the same hour of day yesterday\'s shear exponent', async () => {
+  const out = join(root, 'out-150');
+  const curve = loadPowerCurve('iea-15mw');
+  const r = await run({ out, points: [SITE] }, { turbine: 'iea-15mw', hubHeight: 150, interpolation: 'nearest' });
+  const site = r.sites![0]!;
+  assert.equal(site.hub?.heightM, 150);
+  assert.match(r.power!.hubHeightNote, /alpha per cell and lead from the observed 10 m and 100 m wind at the same hour yesterday/);
+  for (let j = 0; j < 24; j++) {
+    // Lead j + 1 is valid at hour T0 + j + 1; the same hour the day before is T0 + j + 1 - 24.
+    const alpha = Math.log(ratio(T0 + j + 1 - 24)) / Math.log(10);
+    near(site.hub!.shearExponents[j], alpha, 1e-4, `alpha at lead ${j + 1}`);
+    const hub = speed100(T0, CELL) * 1.5 ** alpha;
+    near(site.hub!.speeds[j], hub, 1e-3, `hub speed at lead ${j + 1}`);
+    near(site.powerKw![j], powerKw(curve, hub), 1, `power at lead ${j + 1}`);
+  }
+  assert.notEqual(site.hub!.shearExponents[0], site.hub!.shearExponents[12], 'the exponent follows the hour of day');
+  const header = readFileSync(r.csv!, 'utf8').split('\n')[0]!;
+  assert.match(header, /speed_ms,hub_height_m,shear_exponent,hub_speed_ms,power_kw,capacity_factor$/);
+  assert.match(formatPredictResult(r), /hub 150 m/);
+  // A hub height without a turbine: hub speeds only.
+  const windOnly = await run({ out, points: [SITE] }, { hubHeight: 80, interpolation: 'nearest' });
+  assert.equal(windOnly.sites![0]!.hub?.heightM, 80);
+  assert.equal(windOnly.sites![0]!.powerKw, undefined);
+  assert.ok(windOnly.sites![0]!.hub!.speeds[0]! < windOnly.sites![0]!.speeds[0]!, 'lower hub, lower speed');
+});
+
+test('capacity-factor GeoTIFFs: one per lead with the turbine in their tags, readable by GDAL with band descriptions', async (t) => {
+  const out = join(root, 'out-cf');
+  const curve = loadPowerCurve('iea-3.4mw');
+  const r = await run({ out }, { turbine: 'iea-3.4mw', hubHeight: 110, capacityFactorMaps: true });
+  const issue = START + T0 * HOUR_MS;
+  assert.equal(r.capacityFactorFiles?.length, 24);
+  assert.equal(readdirSync(out).filter((n) => n.startsWith('capacity-factor_')).length, 24);
+  assert.equal(readdirSync(out).filter((n) => n.startsWith('windspeed_')).length, 24, 'the wind-speed leads are written as before');
+  const lead = 5;
+  const path = join(out, leadFileName(issue, lead, 24, 'capacity-factor'));
+  assert.equal(r.capacityFactorFiles![lead - 1], path);
+  const raster = await readRaster(path);
+  assert.deepEqual(raster.grid, GRID);
+  const alpha = Math.log(ratio(T0 + lead - 24)) / Math.log(10);
+  for (const c of [0, CELL, CELLS - 1]) {
+    near(raster.bands[0]![c]!, capacityFactor(curve, speed100(T0, c) * 1.1 ** alpha), 1e-5, `capacity factor at cell ${c}`);
+  }
+  assert.ok(Number.isNaN(raster.bands[0]![9]!), 'nodata stays nodata');
+  assert.match(formatPredictResult(r), /Capacity factor: 24 GeoTIFFs/);
+  await withGdal(t, 'capacity factor band description, units and turbine tags', () => {
+    const gdal = JSON.parse(execFileSync('gdalinfo', ['-json', path], { encoding: 'utf8' })) as Record<string, any>;
+    assert.equal(gdal.bands[0].description, `capacity factor of iea-3.4mw at 110 m +${lead} h, valid ${isoHour(issue + lead * HOUR_MS)}`);
+    assert.equal(gdal.bands[0].unit, '1');
+    assert.equal(gdal.metadata[''].RATED_KW, '3370');
+    assert.equal(gdal.metadata[''].HUB_HEIGHT_M, '110');
+    assert.match(gdal.metadata[''].TURBINE, /^iea-3\.4mw: 3370 kW rated/);
+    assert.match(gdal.metadata[''].AIR_DENSITY_CORRECTION, /^off/);
+    const lat = rowLat(GRID, 2);
+    const lon = colLon(GRID, 5);
+    const value = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', path, String(lon), String(lat)], { encoding: 'utf8' }).trim());
+    near(value, raster.bands[0]![CELL]!, 1e-6, 'gdallocationinfo at the site');
+  });
+  // --multiband: one capacity-factor file with 24 bands.
+  const mb = await run({ out: join(root, 'out-cf-mb') }, { turbine: 'iea-3.4mw', capacityFactorMaps: true, multiband: true });
+  assert.equal(mb.capacityFactorFiles?.length, 1);
+  const buf = readFileSync(mb.capacityFactorFiles![0]!);
+  const image = await (await fromArrayBuffer(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer)).getImage();
+  assert.equal(image.getSamplesPerPixel(), 24);
+});
+
+test('bad turbine input: a clear error before anything is written, earlier outputs untouched', async () => {
+  const out = join(root, 'out-keep');
+  await run({ out }, { turbine: 'nrel-5mw', capacityFactorMaps: true });
+  const before = snapshot(out);
+  assert.equal(before.size, 48);
+  const rejects = async (overrides: Partial<Config['predict']>, type: Function, re: RegExp) => {
+    await assert.rejects(run({ out }, overrides), (e: unknown) => e instanceof type && re.test((e as Error).message), String(re));
+    assert.deepEqual(snapshot(out), before, 'output folder untouched');
+  };
+  await rejects({ capacityFactorMaps: true }, WindcastError, /--capacity-factor-maps needs --turbine/);
+  await rejects({ turbine: 'gamesa-g132' }, DataError, /gamesa-g132: not a built-in turbine/);
+  const bad = join(root, 'bad-curve.csv');
+  writeFileSync(bad, 'speed,power\n3,0\n5,200\n4,300\n');
+  await rejects({ turbine: bad }, DataError, /bad-curve\.csv: line 4: wind speed 4 m\/s is not above the previous row's 5 m\/s/);
+});
