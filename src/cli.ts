@@ -210,14 +210,16 @@ export function buildProgram(): Command {
 
   program
     .command('evaluate')
-    .description('Score a checkpoint on its own test period beside persistence, yesterday, climatology, the same-input ridge and a speed-only ridge, each skill with a 95 % interval.')
+    .description('Score a checkpoint on its own test period beside persistence, yesterday, climatology, the same-input ridge and a speed-only ridge, each skill with a 95 % interval; its quantiles by CRPS, coverage and PIT beside probabilistic baselines; with --turbine, power NMAE/NRMSE.')
     .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
     .requiredOption('--data <path>', `the data the checkpoint was trained on: ${DATA_HELP}`)
     .requiredOption('--out <dir>', 'where report.json, report.md and rmse_by_lead.png (.svg, .vl.json) go')
     .addOption(configFlag('--stride <hours>', 'hours between scored windows', 'evaluate', 'stride', { parse: int('--stride', 1) }))
     .addOption(configFlag('--full', 'score every cell', 'evaluate', 'cellStride', { defaultText: `every ${defaults.evaluate.cellStride}th row and column`, value: () => 1 }))
+    .addOption(configFlag('--turbine <name|csv>', 'also score power (NMAE, NRMSE in % of rated) through this curve: iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw, or a CSV of speed m/s, power kW', 'evaluate', 'turbine'))
+    .addOption(configFlag('--hub-height <m>', 'hub height of the power scores in metres (power law, shear from the input\'s 10 m and 100 m wind)', 'evaluate', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
     .addOption(backendFlag())
-    .addHelpText('after', '\nExample:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth')
+    .addHelpText('after', '\nExamples:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth\n  windcast evaluate --model models/era5 --data era5.nc --out reports/era5 --turbine iea-3.4mw --hub-height 110')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { evaluate, formatEvaluateResult } = await import('./commands/evaluate.js');

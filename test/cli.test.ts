@@ -21,7 +21,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   },
   inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight' },
   doctor: { '--backend': 'runtime.backend' },
-  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--backend': 'runtime.backend' },
+  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
     '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',

@@ -31,7 +31,7 @@ const PINNED = {
   predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate', turbine: null, hubHeight: null, capacityFactorMaps: false },
   evaluate: {
     stride: 6, cellStride: 4, ridgeLambda: 0.001, linearLookback: 24, linearSampleCells: 4096,
-    climatologyWindowDays: 61, bootstrapBlockHours: 96, bootstrapResamples: 1000, bootstrapSeed: 42,
+    climatologyWindowDays: 61, bootstrapBlockHours: 96, bootstrapResamples: 1000, bootstrapSeed: 42, turbine: null, hubHeight: null,
   },
   runtime: { backend: 'auto', modelsDir: 'models' },
 };

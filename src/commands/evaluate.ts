@@ -74,10 +74,35 @@ function signedPct(v: number | undefined): string {
 }
 
 /** "+4.3 % [+3.1, +5.6]" */
-function skillText(skill: ReportSkill | undefined): string {
+function skillText(skill: Pick<ReportSkill, 'mean'> & { interval?: Pick<NonNullable<ReportSkill['interval']>, 'mean'> } | undefined): string {
   const i = skill?.interval?.mean;
   const bound = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
   return signedPct(skill?.mean) + (i && i.every(Number.isFinite) ? ` [${bound(i[0])}, ${bound(i[1])}]` : '');
+}
+
+/** CRPS and coverage, model and probabilistic baselines. */
+function probabilisticLines(r: EvaluationReport): string[] {
+  const p = r.probabilistic;
+  const g = p.global;
+  const num = (v: number | undefined, d = 3) => (v !== undefined && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  const cov = (n: string, k: string) => (p.intervals.includes(k) ? `${num((g.forecasters[n]!.mean.coverage[k] ?? NaN) * 100, 1)} %` : 'n/a');
+  const lines = [p.modelQuantiles ? `CRPS averaged over leads (quantiles at ${p.levels.join(', ')}), coverage of the central 50 % and 80 % intervals:` : `no quantiles in this checkpoint (a point model); probabilistic baselines at ${p.levels.join(', ')}:`];
+  for (const n of p.forecasters) {
+    const skill = g.skill[n];
+    lines.push(`  ${n.padEnd(12)} CRPS ${num(g.forecasters[n]!.mean.crps)} m/s  coverage ${cov(n, '50')} / ${cov(n, '80')}${skill ? `   model CRPS skill ${skillText(skill)}` : ''}`);
+  }
+  return lines;
+}
+
+/** Power NMAE, with --turbine. */
+function powerLines(r: EvaluationReport): string[] {
+  const p = r.power;
+  if (!p) return [];
+  const num = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+  return [
+    `power through ${p.turbine.name} (${p.hubHeightNote}), NMAE / NRMSE in % of ${p.turbine.ratedKw} kW, mean over leads:`,
+    ...p.scores.names.map((n) => `  ${n.padEnd(12)} ${num(p.scores.forecasters[n]!.mean.nmae)} / ${num(p.scores.forecasters[n]!.mean.nrmse)} %${p.skill[n] ? `   model NMAE skill ${skillText(p.skill[n])}` : ''}`),
+  ];
 }
 
 /** The short summary printed at the end. */
@@ -100,6 +125,8 @@ export function formatEvaluateResult(result: EvaluateResult): string {
     `  +1 h: model ${lead(MODEL_NAME, 0)} vs persistence ${lead('persistence', 0)}; ` +
       `+${r.leads.length} h: model ${lead(MODEL_NAME, r.leads.length - 1)} vs persistence ${lead('persistence', r.leads.length - 1)} m/s`,
     `headline: skill over the same-input ridge (${r.headline.against}) ${skillText(g.skill[r.headline.against])} (${Math.round(r.method.bootstrap.level * 100)} % block-bootstrap interval)`,
+    ...probabilisticLines(r),
+    ...powerLines(r),
     `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} (${(r.run.totalSeconds ?? r.run.seconds).toFixed(1)} s)`,
   ];
   return lines.join('\n');

@@ -192,6 +192,14 @@ export const EvaluateConfigSchema = z.strictObject({
   bootstrapResamples: z.number().int().min(10).default(1000),
   /** Seed of the resampling: the same report gives the same intervals. */
   bootstrapSeed: z.number().int().default(42),
+  /**
+   * Turbine for the power scores (NMAE, NRMSE in % of rated power): a shipped curve by name
+   * (iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw) or a CSV of speed m/s, power kW. null:
+   * no power scores.
+   */
+  turbine: z.string().min(1).nullable().default(null),
+  /** Hub height of the power scores, metres. null: the forecast's own height (no extrapolation). */
+  hubHeight: z.number().positive().max(1000).nullable().default(null),
 });
 
 /** TensorFlow.js backend preference: 'auto' is native TensorFlow when it loads, else wasm, else cpu. */

@@ -35,6 +35,7 @@ import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './m
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
 import { ProbabilisticEvaluation } from './probabilistic.js';
 import { probabilisticCharts } from './prob-charts.js';
+import { planPowerScores, PowerAccumulator, POWER_NAMES, powerReport } from './power-scores.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
@@ -93,6 +94,8 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${settings.linearLookback}+${H}-hour window`,
     );
   }
+  // Before any fitting: a turbine that does not load is the user's to fix now.
+  const powerPlan = planPowerScores(settings, meta.features.heightM ?? null, cube);
   const sample = sampleCells(cube.grid, settings.cellStride);
   const cells = sample.cells;
   const train = meta.split.train;
@@ -155,6 +158,8 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const modelOut = new Float32Array(size);
   const outs = BASELINE_NAMES.map(() => new Float32Array(size));
   const modelQuantiles = prob.modelBuffer();
+  const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: POWER_NAMES, horizon: H, cells: cells.length, lookback: meta.features.lookback }) : undefined;
+  if (powerPlan) options.progress.log(`power: ${powerPlan.curve.name} at ${powerPlan.plan.note}`);
   const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
   const task = options.progress.start({ unit: 'windows', total: anchors.length, label: 'evaluate' });
@@ -168,6 +173,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     forecastBaselines(set, cube, { t0, cells, horizon: H, outs });
     baselineSeconds += (performance.now() - t) / 1000;
     acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
+    power?.add({ cube, t0, cells, weights: sample.weights, truth, forecasts: [modelOut, outs[0]!, outs[3]!] });
     prob.add({ cube, t0, truth, ...(modelQuantiles ? { model: modelQuantiles } : {}), persistence: outs[0]!, climatology: outs[2]!, linear: outs[3]!, weights: sample.weights, groups: sample.bands });
     task.tick(1, isoHour(cube.times[t0]!));
   }
@@ -192,6 +198,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     resamples: settings.bootstrapResamples,
     seed: settings.bootstrapSeed,
   });
+  const powerSection = powerPlan && power ? powerReport(powerPlan, power, { blockHours: settings.bootstrapBlockHours, stride: settings.stride, resamples: settings.bootstrapResamples, seed: settings.bootstrapSeed }) : undefined;
   const bootstrapSeconds = (performance.now() - t) / 1000;
 
   const groupReport = (g: GroupScores, label: string, cellCount: number, intervals: boolean): GroupReport => {
@@ -300,6 +307,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     bands: scores.groups.map((g, i) => groupReport(g, LATITUDE_BANDS[i]!.label, bandCells[i]!, false)),
     exclusions: scores.exclusions,
     probabilistic,
+    ...(powerSection ? { power: powerSection } : {}),
     run: {
       backend: options.backend,
       seconds: (performance.now() - started) / 1000,

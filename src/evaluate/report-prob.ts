@@ -1,8 +1,11 @@
 /**
- * The probabilistic section of report.md: CRPS, coverage, pinball, reliability, PIT and
- * spread-skill of the model's quantiles beside the probabilistic baselines (probabilistic.ts).
+ * The probabilistic and power sections of report.md: CRPS, coverage, pinball, reliability, PIT
+ * and spread-skill of the model's quantiles beside the probabilistic baselines
+ * (probabilistic.ts), and the power NMAE / NRMSE beside persistence and the ridge
+ * (power-scores.ts).
  */
 import type { ProbabilisticReport } from './probabilistic.js';
+import type { PowerReport } from './power-scores.js';
 import { MIN_BLOCKS } from './bootstrap.js';
 import { f3, pct, skillWithInterval, table } from './format.js';
 
@@ -119,6 +122,44 @@ export function formatProbabilisticMarkdown(p: ProbabilisticReport, model: strin
     out.push('');
   }
   out.push(`The charts are also in ${Object.values(PROB_CHART_FILES).map((n) => `[${n}.svg](${n}.svg)`).join(', ')}, with their Vega-Lite specs (\`.vl.json\`).`);
+  out.push('');
+  return out;
+}
+
+/** The lines of the power section. */
+export function formatPowerMarkdown(p: PowerReport): string[] {
+  const names = p.scores.names;
+  const baselines = names.filter((n) => n !== 'model');
+  const f = p.scores.forecasters;
+  const n2 = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+  const out: string[] = [];
+  out.push(`## Power: ${p.turbine.name} (${p.turbine.ratedKw.toLocaleString('en-US')} kW rated)`);
+  out.push('');
+  out.push(`Hub height: ${p.hubHeightNote}. NMAE and NRMSE in % of rated power (lower is better); the model's NMAE skill is 1 - NMAE(model) / NMAE(baseline), with its 95 % block-bootstrap interval.`);
+  out.push('');
+  out.push(
+    table(
+      ['forecast', 'NMAE (%)', 'NRMSE (%)', 'bias (%)', 'model NMAE skill over it'],
+      names.map((n) => [n === 'model' ? `**${n}**` : n, n2(f[n]!.mean.nmae), n2(f[n]!.mean.nrmse), n2(f[n]!.mean.nbias), n === 'model' ? '' : skillWithInterval(p.skill[n]?.mean, p.skill[n]?.interval?.mean)]),
+    ),
+  );
+  out.push('');
+  out.push('### Power errors by lead hour (% of rated power)');
+  out.push('');
+  out.push(
+    table(
+      ['lead', ...names.map((n) => `NMAE ${n}`), ...names.map((n) => `NRMSE ${n}`), ...baselines.map((b) => `NMAE skill vs ${b}`)],
+      p.scores.weight.map((_, l) => [
+        `+${l + 1} h`,
+        ...names.map((n) => n2(f[n]!.nmae[l])),
+        ...names.map((n) => n2(f[n]!.nrmse[l])),
+        ...baselines.map((b) => skillWithInterval(p.skill[b]?.perLead[l], p.skill[b]?.interval?.perLead[l])),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(`- Definition: ${p.definition}.`);
+  out.push(`- Turbine: ${p.turbine.description}.`);
   out.push('');
   return out;
 }

@@ -17,12 +17,13 @@ import type { LatitudeBand } from './regions.js';
 import type { RmseChart } from './chart.js';
 import { MIN_BLOCKS, type Interval, type SkillInterval } from './bootstrap.js';
 import { count, f2, f3, pct, skillWithInterval, table } from './format.js';
-import { formatProbabilisticMarkdown, PROB_CHART_FILES } from './report-prob.js';
+import { formatPowerMarkdown, formatProbabilisticMarkdown, PROB_CHART_FILES } from './report-prob.js';
 import type { ProbabilisticCharts } from './prob-charts.js';
 
 export { skillWithInterval } from './format.js';
 import type { ClimatologyKind } from './climatology.js';
 import type { ProbabilisticReport } from './probabilistic.js';
+import type { PowerReport } from './power-scores.js';
 
 /** The baseline the headline skill is measured against: the same-input ridge. */
 export const HEADLINE_BASELINE = 'linear';
@@ -133,6 +134,8 @@ export interface EvaluationReport {
   exclusions: Scores['exclusions'];
   /** Quantile scores: the model's (a quantile checkpoint) and the probabilistic baselines'. */
   probabilistic: ProbabilisticReport;
+  /** Power scores through a turbine's curve (evaluate --turbine). */
+  power?: PowerReport;
   run: {
     backend: string;
     seconds: number;
@@ -281,6 +284,7 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push('');
 
   out.push(...formatProbabilisticMarkdown(r.probabilistic, r.model));
+  if (r.power) out.push(...formatPowerMarkdown(r.power));
 
   out.push('## Missing values');
   out.push('');

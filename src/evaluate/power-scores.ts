@@ -1,0 +1,256 @@
+/**
+ * Power scores: forecasts and truth both brought to hub height and read through a turbine's
+ * power curve (src/power), then the normalised errors of the IEA Wind recommended practice,
+ * in % of installed (rated) capacity, per lead:
+ *
+ *   NMAE  = mean |P_forecast - P_true| / P_rated x 100
+ *   NRMSE = sqrt(mean (P_forecast - P_true)^2) / P_rated x 100
+ *
+ * with the area-weighted pooled mean over every scored (cell, window) pair, as the quantile
+ * scores (each cell stands for a turbine of the curve at that place). The model's point
+ * forecast (its mean head) goes through the curve, as persistence's and the ridge's do.
+ *
+ * Hub height: by default the forecast's own height (no extrapolation). Otherwise the power law
+ * (power/hub-height.ts): each forecast's exponent is the observed shear of the same hour
+ * yesterday (what the forecaster knows at issue; the same plan as predict), the truth's the
+ * observed shear of its own hour (the best estimate of the real hub-height wind); with wind at
+ * one height only, both take the default exponent.
+ *
+ * Sums are kept (sum of w |dP|, w dP^2 and w per lead and forecaster, and per window for the
+ * bootstrap of the NMAE skill), so shards merge exactly.
+ */
+import type { Cube } from '../ingest/cube.js';
+import { ConfigError } from '../core/errors.js';
+import { describeCurve, loadPowerCurve, powerKw, type PowerCurve } from '../power/curve.js';
+import { planHubHeight, shearExponents, type HubHeightPlan } from '../power/hub-height.js';
+import { DEFAULT_SHEAR_EXPONENT, shearExponentBetween } from '../power/shear.js';
+import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval, type WindowSums } from './bootstrap.js';
+
+export const POWER_DEFINITION =
+  'NMAE = mean |P_forecast - P_true| / P_rated x 100 and NRMSE = sqrt(mean (P_forecast - P_true)^2) / P_rated x 100 (IEA Wind Task 36 recommended practice), per lead, ' +
+  "the area-weighted mean over every scored (cell, window) pair; forecasts and truth at hub height through the power curve (0 kW below cut-in and at or above cut-out, capped at rated); the model's point forecast (its mean head)";
+
+export const POWER_NAMES = ['model', 'persistence', 'linear'] as const;
+
+export interface PowerForecasterScores {
+  /** Per lead, % of rated power. */
+  nmae: number[];
+  nrmse: number[];
+  /** Mean forecast minus true power, % of rated. */
+  nbias: number[];
+  mean: { nmae: number; nrmse: number; nbias: number };
+  /** Per lead: sum of w |dP|, w dP^2 and w dP (kW, kW^2). */
+  sums: { absError: number[]; squaredError: number[]; error: number[] };
+}
+
+export interface PowerScores {
+  names: string[];
+  /** Per lead: sum of the area weights and the number of scored pairs. */
+  weight: number[];
+  scored: number[];
+  forecasters: Record<string, PowerForecasterScores>;
+}
+
+/** The observed shear exponent of each cell at hour t (the truth's; forecasts use shearExponents). */
+function observedExponents(cube: Pick<Cube, 'grid' | 'speed' | 'other'>, plan: HubHeightPlan, t: number, cells: Int32Array, out: Float32Array): void {
+  const other = cube.other;
+  if (plan.shear !== 'observed' || !other) {
+    out.fill(DEFAULT_SHEAR_EXPONENT);
+    return;
+  }
+  const n = cube.grid.width * cube.grid.height;
+  for (let i = 0; i < cells.length; i++) {
+    const at = t * n + cells[i]!;
+    const own = cube.speed[at]!;
+    const second = Math.hypot(other.u[at]!, other.v[at]!);
+    out[i] = plan.fromHeightM < other.heightM ? shearExponentBetween(own, plan.fromHeightM, second, other.heightM) : shearExponentBetween(second, other.heightM, own, plan.fromHeightM);
+  }
+}
+
+export class PowerAccumulator {
+  readonly names: readonly string[];
+  readonly horizon: number;
+  private readonly sums: Float64Array;
+  private readonly weight: Float64Array;
+  private readonly scored: Float64Array;
+  private windows = 0;
+  private winSums = new Float64Array(0);
+  private winWeights = new Float64Array(0);
+  private readonly alphas: Float32Array;
+  private readonly truthAlpha: Float32Array;
+  private readonly power: Float64Array;
+  private readonly lookback: number;
+
+  constructor(
+    readonly curve: PowerCurve,
+    readonly plan: HubHeightPlan,
+    o: { names: readonly string[]; horizon: number; cells: number; lookback: number },
+  ) {
+    this.names = [...o.names];
+    this.horizon = o.horizon;
+    this.lookback = o.lookback;
+    this.sums = new Float64Array(o.horizon * this.names.length * 3);
+    this.weight = new Float64Array(o.horizon);
+    this.scored = new Float64Array(o.horizon);
+    this.alphas = new Float32Array(o.cells * o.horizon);
+    this.truthAlpha = new Float32Array(o.cells);
+    this.power = new Float64Array(this.names.length + 1);
+  }
+
+  /** Add one window: truth and point forecasts [cells x horizon] in m/s at the forecast's height. */
+  add(o: { cube: Pick<Cube, 'grid' | 'speed' | 'other'>; t0: number; cells: Int32Array; weights: ArrayLike<number>; truth: Float32Array; forecasts: readonly Float32Array[] }): void {
+    const H = this.horizon;
+    const F = this.names.length;
+    const m = o.cells.length;
+    if (o.forecasts.length !== F) throw new Error(`expected ${F} forecasts (${this.names.join(', ')}), got ${o.forecasts.length}`);
+    const extrapolate = this.plan.fromHeightM !== this.plan.toHeightM;
+    const ratio = this.plan.toHeightM / this.plan.fromHeightM;
+    const alphas = this.alphas.subarray(0, m * H);
+    if (extrapolate) alphas.set(shearExponents(o.cube, this.plan, o.t0, o.cells, H, this.lookback));
+    const w0 = this.windows;
+    this.grow(w0 + 1);
+    const P = this.power;
+    for (let l = 0; l < H; l++) {
+      if (extrapolate) observedExponents(o.cube, this.plan, o.t0 + l + 1, o.cells, this.truthAlpha);
+      for (let i = 0; i < m; i++) {
+        const p = i * H + l;
+        const y = o.truth[p]!;
+        let ok = Number.isFinite(y);
+        for (let f = 0; f < F && ok; f++) ok = Number.isFinite(o.forecasts[f]![p]!);
+        if (!ok) continue;
+        const fScale = extrapolate ? Math.pow(ratio, alphas[p]!) : 1;
+        P[F] = powerKw(this.curve, extrapolate ? y * Math.pow(ratio, this.truthAlpha[i]!) : y);
+        for (let f = 0; f < F; f++) P[f] = powerKw(this.curve, o.forecasts[f]![p]! * fScale);
+        const w = o.weights[i]!;
+        this.weight[l]! += w;
+        this.scored[l]!++;
+        this.winWeights[w0 * H + l]! += w;
+        for (let f = 0; f < F; f++) {
+          const e = P[f]! - P[F]!;
+          const k = (l * F + f) * 3;
+          this.sums[k]! += w * Math.abs(e);
+          this.sums[k + 1]! += w * e * e;
+          this.sums[k + 2]! += w * e;
+          this.winSums[(w0 * H + l) * F + f]! += w * Math.abs(e);
+        }
+      }
+    }
+    this.windows++;
+  }
+
+  private grow(windows: number): void {
+    const H = this.horizon;
+    const F = this.names.length;
+    if (windows * H <= this.winWeights.length) return;
+    const capacity = Math.max(64, 2 * windows);
+    const sums = new Float64Array(capacity * H * F);
+    sums.set(this.winSums);
+    const weights = new Float64Array(capacity * H);
+    weights.set(this.winWeights);
+    this.winSums = sums;
+    this.winWeights = weights;
+  }
+
+  /** Per window and lead, the sums of w |dP| and of w: the NMAE skill's bootstrap input. */
+  windowSums(): WindowSums {
+    const H = this.horizon;
+    const F = this.names.length;
+    return { names: this.names, horizon: H, windows: this.windows, sums: this.winSums.slice(0, this.windows * H * F), weights: this.winWeights.slice(0, this.windows * H) };
+  }
+
+  result(): PowerScores {
+    const H = this.horizon;
+    const F = this.names.length;
+    const rated = this.curve.ratedKw;
+    const forecasters: Record<string, PowerForecasterScores> = {};
+    const leads = Array.from({ length: H }, (_, l) => l);
+    this.names.forEach((name, f) => {
+      const at = (l: number, s: number) => this.sums[(l * F + f) * 3 + s]!;
+      const per = (l: number, s: number) => (this.weight[l]! > 0 ? at(l, s) / this.weight[l]! : NaN);
+      const nmae = leads.map((l) => (100 * per(l, 0)) / rated);
+      const nrmse = leads.map((l) => (100 * Math.sqrt(per(l, 1))) / rated);
+      const nbias = leads.map((l) => (100 * per(l, 2)) / rated);
+      forecasters[name] = {
+        nmae,
+        nrmse,
+        nbias,
+        mean: { nmae: mean(nmae), nrmse: mean(nrmse), nbias: mean(nbias) },
+        sums: { absError: leads.map((l) => at(l, 0)), squaredError: leads.map((l) => at(l, 1)), error: leads.map((l) => at(l, 2)) },
+      };
+    });
+    return { names: [...this.names], weight: Array.from(this.weight), scored: Array.from(this.scored), forecasters };
+  }
+}
+
+function mean(values: readonly number[]): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return values.length > 0 ? s / values.length : NaN;
+}
+
+/** What the power scores use: the curve and how the forecast reaches hub height. */
+export interface PowerPlan {
+  curve: PowerCurve;
+  plan: HubHeightPlan;
+  /** The hub height, metres (null: the forecast's own height, which the data does not name). */
+  hubHeightM: number | null;
+}
+
+/**
+ * The power plan of an evaluation, or undefined without a turbine. The hub height defaults to
+ * the forecast's own height; a hub height other than it needs the data to name its height.
+ */
+export function planPowerScores(settings: { turbine: string | null; hubHeight: number | null }, forecastHeightM: number | null, cube: Pick<Cube, 'other'>): PowerPlan | undefined {
+  if (settings.turbine === null) {
+    if (settings.hubHeight !== null) throw new ConfigError(`--hub-height ${settings.hubHeight} sets the hub height of the power scores: name a --turbine too`);
+    return undefined;
+  }
+  const curve = loadPowerCurve(settings.turbine);
+  if (forecastHeightM === null) {
+    if (settings.hubHeight !== null) {
+      throw new ConfigError(`--hub-height ${settings.hubHeight}: the checkpoint's data does not say the height of its wind (unnamed GeoTIFF bands), so there is nothing to extrapolate from; leave --hub-height out to score at the forecast's own height`);
+    }
+    return { curve, plan: { fromHeightM: 1, toHeightM: 1, shear: 'none', note: "the forecast's own height (the data does not say which), no extrapolation" }, hubHeightM: null };
+  }
+  const hub = settings.hubHeight ?? forecastHeightM;
+  return { curve, plan: planHubHeight(cube, forecastHeightM, hub), hubHeightM: hub };
+}
+
+export interface PowerSkill {
+  perLead: number[];
+  mean: number;
+  interval?: SkillInterval;
+}
+
+export interface PowerReport {
+  turbine: { name: string; ratedKw: number; cutInMs: number; cutOutMs: number; description: string };
+  hubHeightM: number | null;
+  hubHeightNote: string;
+  definition: string;
+  scores: PowerScores;
+  /** NMAE skill of the model, 1 - NMAE_model / NMAE_baseline, with 95 % block-bootstrap intervals. */
+  skill: Record<string, PowerSkill>;
+}
+
+/** The report section from a finished accumulator. */
+export function powerReport(p: PowerPlan, acc: PowerAccumulator, o: { blockHours: number; stride: number; resamples: number; seed: number }): PowerReport {
+  const scores = acc.result();
+  const baselines = POWER_NAMES.filter((n) => n !== 'model');
+  const boot = bootstrapRatioSkill({ stats: acc.windowSums(), model: 'model', baselines, blockWindows: blockWindowsFor(o.blockHours, o.stride), resamples: o.resamples, seed: o.seed });
+  const s = (m: number, b: number) => (Number.isFinite(m) && Number.isFinite(b) && b > 0 ? 1 - m / b : NaN);
+  const m = scores.forecasters.model!;
+  const skill: Record<string, PowerSkill> = {};
+  for (const b of baselines) {
+    const f = scores.forecasters[b]!;
+    skill[b] = { perLead: m.nmae.map((v, l) => s(v, f.nmae[l]!)), mean: s(m.mean.nmae, f.mean.nmae), interval: boot.skill[b]! };
+  }
+  const c = p.curve;
+  return {
+    turbine: { name: c.name, ratedKw: c.ratedKw, cutInMs: c.cutInMs, cutOutMs: c.cutOutMs, description: describeCurve(c) },
+    hubHeightM: p.hubHeightM,
+    hubHeightNote: p.plan.note,
+    definition: POWER_DEFINITION,
+    scores,
+    skill,
+  };
+}
