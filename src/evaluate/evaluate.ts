@@ -11,7 +11,9 @@
  * training period only; the same-input ridge with the checkpoint's own training settings
  * (meta.config.train: fit windows, validation windows, seed), on the feature context the
  * model reads, so it is the fit training made for the model's linear start. Every forecaster
- * is scored on the same windows and cells (metrics.ts).
+ * is scored on the same windows and cells (metrics.ts). The same windows also score the model's
+ * quantiles beside the probabilistic baselines (probabilistic.ts) and, with a turbine, the
+ * power of the model, persistence and the ridge (power-scores.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -135,7 +135,7 @@ export function formatPowerMarkdown(p: PowerReport): string[] {
   const out: string[] = [];
   out.push(`## Power: ${p.turbine.name} (${p.turbine.ratedKw.toLocaleString('en-US')} kW rated)`);
   out.push('');
-  out.push(`Hub height: ${p.hubHeightNote}. NMAE and NRMSE in % of rated power (lower is better); the model's NMAE skill is 1 - NMAE(model) / NMAE(baseline), with its 95 % block-bootstrap interval.`);
+  out.push(`${p.hubHeightNote[0]!.toUpperCase()}${p.hubHeightNote.slice(1)}. NMAE and NRMSE in % of rated power (lower is better); the model's NMAE skill is 1 - NMAE(model) / NMAE(baseline), with its 95 % block-bootstrap interval.`);
   out.push('');
   out.push(
     table(

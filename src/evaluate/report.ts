@@ -7,7 +7,9 @@
  * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
  * (0.25 = 25 % lower RMSE than the baseline), and so are its interval's ends. Format 2 (this
  * one): "linear" is the same-input ridge, "linear-speed" the speed-only ridge that format 1
- * called "linear"; global skills carry a 95 % block-bootstrap interval.
+ * called "linear"; global skills carry a 95 % block-bootstrap interval. Format 3 adds
+ * "probabilistic" (quantile scores and their sums, always present) and "power" (with --turbine;
+ * NMAE and NRMSE in % of rated power).
  */
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomicSync } from '../core/atomic.js';
