@@ -49,6 +49,32 @@ test('climatological quantiles per cell and hour of day on a tiny cube, by hand'
   }
 });
 
+test('on a year or more of training the climatological quantiles follow the seasonal mean, with one spread per hour of day', () => {
+  // A seasonal cycle plus +-1 on alternate days: the seasonal mean (61-day triangular window)
+  // follows the cycle, the anomalies are close to -1 and +1 whatever the season.
+  const hours = 24 * 400;
+  const season = (t: number) => 8 + 3 * Math.sin((2 * Math.PI * t) / (24 * 365));
+  const value = (t: number) => season(t) + (Math.floor(t / 24) % 2 === 0 ? 1 : -1) + (t % 24) / 20;
+  const cube = valueCube(hours, 1, 1, value, Date.UTC(2021, 0, 1));
+  const cells = Int32Array.of(0);
+  const train = [0, 24 * 370] as const;
+  const clim = fitClimatology(cube, { hours: train, cells, forHours: [24 * 370, hours] });
+  assert.equal(clim.kind, 'day-of-year-and-hour');
+  const levels = [0.1, 0.5, 0.9];
+  const q = fitClimatologyQuantiles(cube, { hours: train, cells, levels, clim });
+  for (let h = 0; h < 24; h++) [-1, 0, 1].forEach((a, k) => close(q.anomaly[h * 3 + k]!, a, 0.1));
+  // Dressed on the seasonal mean of two test hours weeks apart: centred on the cycle there (within
+  // 0.15 m/s: the 61-day window flattens the cycle a little, and the alternate days do not cancel exactly).
+  for (const t0 of [24 * 375, 24 * 395]) {
+    const mean = climatologyForecast(clim, cube, { t0, cells, horizon: 1 });
+    const set: QuantileBaselineSet = { climatology: q, dressing: { levels, horizon: 1, persistence: new Float64Array(3), ridgeSigma: new Float64Array(1), windows: 0, areaWeighted: false } };
+    const outs = [0, 1, 2].map(() => new Float32Array(3));
+    dressBaselines(set, { cube, t0, horizon: 1, climatology: mean, persistence: mean, linear: mean, outs });
+    const centre = season(t0 + 1) + ((t0 + 1) % 24) / 20;
+    [-1, 0, 1].forEach((a, k) => close(outs[0]![k]!, centre + a, 0.15));
+  }
+});
+
 test('dressed persistence and the Gaussian ridge: quantiles by hand, clamped at 0', () => {
   const levels = [0.1, 0.5, 0.9];
   const H = 2;

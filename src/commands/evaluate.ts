@@ -127,7 +127,7 @@ export function formatEvaluateResult(result: EvaluateResult): string {
     `headline: skill over the same-input ridge (${r.headline.against}) ${skillText(g.skill[r.headline.against])} (${Math.round(r.method.bootstrap.level * 100)} % block-bootstrap interval)`,
     ...probabilisticLines(r),
     ...powerLines(r),
-    `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} (${(r.run.totalSeconds ?? r.run.seconds).toFixed(1)} s)`,
+    `wrote ${result.files.markdown}, ${result.files.json}, ${result.files.chart} and the CRPS, coverage and PIT charts beside it (${(r.run.totalSeconds ?? r.run.seconds).toFixed(1)} s)`,
   ];
   return lines.join('\n');
 }

@@ -176,8 +176,10 @@ export class QuantileAccumulator {
   private readonly scored: Float64Array;
   private readonly excluded: Float64Array;
   private windows = 0;
-  /** One pair's weighted statistics for one forecaster. */
-  private readonly pair: Float64Array;
+  /** One window's sums, weights and counts per cell group (add()). */
+  private readonly winGroup: Float64Array;
+  private readonly winGroupWeight: Float64Array;
+  private readonly winGroupCount: Float64Array;
   private winSums = new Float64Array(0);
   private winWeights = new Float64Array(0);
 
@@ -198,7 +200,9 @@ export class QuantileAccumulator {
     this.weight = new Float64Array(slots);
     this.scored = new Float64Array(slots);
     this.excluded = new Float64Array(slots);
-    this.pair = new Float64Array(this.S);
+    this.winGroup = new Float64Array(this.nGroups * o.horizon * this.names.length * this.S);
+    this.winGroupWeight = new Float64Array(this.nGroups * o.horizon);
+    this.winGroupCount = new Float64Array(this.nGroups * o.horizon);
   }
 
   /**
@@ -224,50 +228,76 @@ export class QuantileAccumulator {
     const central = this.central;
     const levels = this.levels;
     const cw = this.weights;
+    const G = this.nGroups - 1;
+    // This window's sums per cell group (slot G holds the cells in no group), [g][lead][f][stat]:
+    // each pair adds once, and the global sums are the groups' total at the window's end.
+    const win = this.winGroup;
+    win.fill(0);
+    const winW = this.winGroupWeight;
+    winW.fill(0);
+    const winN = this.winGroupCount;
+    winN.fill(0);
+    const excluded = this.excluded;
+    const winSums = this.winSums;
+    const half = spread ? 0.5 / spread.z : 0;
     for (let c = 0; c < cells; c++) {
       const w = weights[c]!;
-      const g = hasGroups ? groups![c]! : -1;
-      const gSlot = hasGroups && g >= 0 && g < this.nGroups - 1 ? (g + 1) * H : -1;
+      const g0 = hasGroups ? groups![c]! : G;
+      const g = g0 >= 0 && g0 < G ? g0 : G;
       for (let l = 0; l < H; l++) {
         const y = truth[c * H + l]!;
         const base = (c * H + l) * K;
         let ok = Number.isFinite(y);
-        for (let f = 0; f < F && ok; f++) for (let k = 0; k < K; k++) if (!Number.isFinite(quantiles[f]![base + k]!)) ok = false;
+        for (let f = 0; f < F && ok; f++) {
+          const q = quantiles[f]!;
+          for (let k = 0; k < K; k++) if (!Number.isFinite(q[base + k]!)) ok = false;
+        }
         if (!ok) {
-          this.excluded[l]!++;
-          if (gSlot >= 0) this.excluded[gSlot + l]!++;
+          excluded[l]!++;
+          if (g < G) excluded[(g + 1) * H + l]!++;
           continue;
         }
-        this.weight[l]! += w;
-        this.scored[l]!++;
-        if (gSlot >= 0) {
-          this.weight[gSlot + l]! += w;
-          this.scored[gSlot + l]!++;
-        }
-        this.winWeights[w0 * H + l]! += w;
+        const gl = g * H + l;
+        winW[gl]! += w;
+        winN[gl]!++;
         for (let f = 0; f < F; f++) {
           const q = quantiles[f]!;
-          const v = this.pair;
+          const o = (gl * F + f) * S;
           let crps = 0;
           for (let k = 0; k < K; k++) {
             const qk = q[base + k]!;
-            const p = pinball(levels[k]!, y, qk);
-            v[k] = w * p;
-            v[K + k] = w * (y < qk ? 1 : y === qk ? 0.5 : 0);
+            const e = y - qk;
+            const p = e >= 0 ? levels[k]! * e : (levels[k]! - 1) * e;
+            win[o + k]! += w * p;
+            if (e < 0) win[o + K + k]! += w;
+            else if (e === 0) win[o + K + k]! += 0.5 * w;
             crps += cw[k]! * p;
           }
-          const sigma = spread ? (q[base + spread.upper]! - q[base + spread.lower]!) / (2 * spread.z) : 0;
-          const e = q[base + central]! - y;
-          v[2 * K] = w * sigma * sigma;
-          v[2 * K + 1] = w * e * e;
-          let o = (l * F + f) * S;
-          for (let s = 0; s < S; s++) this.sums[o + s]! += v[s]!;
-          if (gSlot >= 0) {
-            o = ((gSlot + l) * F + f) * S;
-            for (let s = 0; s < S; s++) this.sums[o + s]! += v[s]!;
+          if (spread) {
+            const sigma = (q[base + spread.upper]! - q[base + spread.lower]!) * half;
+            win[o + 2 * K]! += w * sigma * sigma;
           }
-          this.winSums[(w0 * H + l) * F + f]! += w * 2 * crps;
+          const e = q[base + central]! - y;
+          win[o + 2 * K + 1]! += w * e * e;
+          winSums[(w0 * H + l) * F + f]! += w * 2 * crps;
         }
+      }
+    }
+    // Close the window: each group into its own slot and into the global one.
+    const FS = F * S;
+    for (let gi = 0; gi <= G; gi++) {
+      for (let l = 0; l < H; l++) {
+        const from = (gi * H + l) * FS;
+        const W = winW[gi * H + l]!;
+        if (W === 0) continue;
+        const targets = gi < G ? [l, (gi + 1) * H + l] : [l];
+        for (const slot of targets) {
+          this.weight[slot]! += W;
+          this.scored[slot]! += winN[gi * H + l]!;
+          const to = slot * FS;
+          for (let j = 0; j < FS; j++) this.sums[to + j]! += win[from + j]!;
+        }
+        this.winWeights[w0 * H + l]! += W;
       }
     }
     this.windows++;

@@ -1,13 +1,14 @@
 /**
  * The evaluation report: report.json (every number, for machines and for the record),
- * report.md (the tables a person reads) and the RMSE-by-lead chart as PNG, as SVG and as its
- * Vega-Lite spec (to restyle it), written into one folder.
+ * report.md (the tables a person reads) and the charts (RMSE by lead; CRPS by lead, coverage by
+ * lead and the PIT histograms) each as PNG, as SVG and as its Vega-Lite spec (to restyle it),
+ * written into one folder.
  *
  * In report.json a value that is undefined (no scorable pair, or a skill over a baseline
  * with zero error) is null. Units: m/s for RMSE, MAE and bias; skill is a fraction
- * (0.25 = 25 % lower RMSE than the baseline), and so are its interval's ends. Format 2 (this
- * one): "linear" is the same-input ridge, "linear-speed" the speed-only ridge that format 1
- * called "linear"; global skills carry a 95 % block-bootstrap interval. Format 3 adds
+ * (0.25 = 25 % lower RMSE than the baseline), and so are its interval's ends. Format 2:
+ * "linear" is the same-input ridge, "linear-speed" the speed-only ridge that format 1 called
+ * "linear"; global skills carry a 95 % block-bootstrap interval. Format 3 (this one) adds
  * "probabilistic" (quantile scores and their sums, always present) and "power" (with --turbine;
  * NMAE and NRMSE in % of rated power).
  */
