@@ -271,7 +271,7 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
   const write = process.stdout.write;
   process.stdout.write = ((chunk: string) => (printed.push(String(chunk)), true)) as typeof process.stdout.write;
   try {
-    await runCli(['-q', 'evaluate', '--model', runDir, '--data', data, '--out', out, '--backend', 'cpu', '--stride', '12', '--full']);
+    await runCli(['-q', 'evaluate', '--model', runDir, '--data', data, '--out', out, '--backend', 'cpu', '--stride', '12', '--full', '--turbine', 'nrel-5mw']);
   } finally {
     process.stdout.write = write;
   }
@@ -283,6 +283,11 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
   assert.equal(report.cellSample.full, true);
   assert.equal(report.run.tensorsAfter, report.run.tensorsBefore);
   assert.equal(report.data.fingerprint, cube.source.fingerprint);
+  // --turbine adds the power scores; the quantile checkpoint's CRPS is printed.
+  assert.equal(report.power.turbine.name, 'nrel-5mw');
+  assert.equal(report.power.scores.forecasters.model.nmae.length, 24);
+  assert.match(text, /model +CRPS \d+\.\d{3} m\/s +coverage [\d.]+ % \/ [\d.]+ %/);
+  assert.match(text, /power through nrel-5mw/);
 
   const other = join(root, 'other');
   await writeSeries(other, 2);
