@@ -97,7 +97,10 @@ test('power NMAE and NRMSE per lead through a user curve, by hand; persistence a
   const files = await writeEvaluation(tempDir('windcast-power-out-'), report);
   const md = readFileSync(files.markdown, 'utf8');
   assert.match(md, /## Power: .*turbine\.csv \(1,000 kW rated\)/);
-  assert.match(md, /^\| persistence \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 0\.0 % \[0\.0, 0\.0\] \|$/m);
+  const powerTable = md.slice(md.indexOf('## Power'));
+  assert.match(powerTable, /^\| forecast \| NMAE \(%\) \| NRMSE \(%\) \| bias \(%\) \| model NMAE skill over it \|$/m);
+  assert.match(powerTable, /^\| persistence \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 0\.0 % \[0\.0, 0\.0\] \|$/m);
+  assert.equal(p.medianSkill, undefined, 'a point model has no median');
   assert.match(formatEvaluateResult({ report, files }), /power through .* NMAE \/ NRMSE in % of 1000 kW/);
   assert.equal(JSON.parse(readFileSync(files.json, 'utf8')).power.scores.forecasters.linear.sums.absError.length, H);
 });

@@ -35,7 +35,7 @@ function quantileForecast(c: Cube, t0: number, cells: Int32Array, out?: Float32A
 test('evaluate scores a quantile checkpoint: CRPS, pinball and coverage recomputed by hand, baselines beside it, charts written', async () => {
   const cube = makeCube({ hours: 300, step: 15 });
   const { dir, meta, forecaster } = fakeCheckpoint(cube, quantileForecast, LEVELS);
-  const s = settings({ stride: 2, cellStride: 2, bootstrapBlockHours: 2, bootstrapResamples: 200 });
+  const s = settings({ stride: 2, cellStride: 2, bootstrapBlockHours: 2, bootstrapResamples: 200, turbine: 'nrel-5mw' });
   const report = evaluateCube({ cube, forecaster, checkpointDir: dir, dataDir: '/fixture', settings: s, tf: noTf, backend: 'none', progress: silentProgress });
   const p = report.probabilistic;
   assert.equal(p.modelQuantiles, true);
@@ -92,6 +92,11 @@ test('evaluate scores a quantile checkpoint: CRPS, pinball and coverage recomput
   assert.ok(p.global.forecasters.linear!.crps[23]! < p.global.forecasters.persistence!.crps[23]!);
   assert.equal(p.bands.length, 3);
   assert.equal(report.formatVersion, 3);
+  // Power: the model's median (persistence + 0 here) goes through the curve as "model-median".
+  const power = report.power!;
+  assert.deepEqual(power.scores.names, ['model', 'model-median', 'persistence', 'linear']);
+  assert.deepEqual(power.scores.forecasters['model-median']!.nmae, power.scores.forecasters.persistence!.nmae);
+  assert.deepEqual(power.medianSkill!.persistence!.perLead, new Array(H).fill(0));
 
   const out = tempDir('windcast-eval-q-');
   const files = await writeEvaluation(out, report);

@@ -33,6 +33,8 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   const { resolveCheckpointDir } = await import('../model/checkpoint.js');
   const { loadForecaster } = await import('../forecast/forecast.js');
   const checkpointDir = resolveCheckpointDir(args.model, 'best');
+  // A turbine that does not load is the user's to fix before the data is read (evaluateCube reads the small file again).
+  if (config.evaluate.turbine !== null) (await import('../power/curve.js')).loadPowerCurve(config.evaluate.turbine);
   const { tf, info } = await loadBackend(config.runtime.backend, (line) => progress.log(line));
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
@@ -101,7 +103,10 @@ function powerLines(r: EvaluationReport): string[] {
   const num = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   return [
     `power through ${p.turbine.name} (${p.hubHeightNote}), NMAE / NRMSE in % of ${p.turbine.ratedKw} kW, mean over leads:`,
-    ...p.scores.names.map((n) => `  ${n.padEnd(12)} ${num(p.scores.forecasters[n]!.mean.nmae)} / ${num(p.scores.forecasters[n]!.mean.nrmse)} %${p.skill[n] ? `   model NMAE skill ${skillText(p.skill[n])}` : ''}`),
+    ...p.scores.names.map((n) => {
+      const skills = [p.skill[n] ? `model ${skillText(p.skill[n])}` : '', p.medianSkill?.[n] ? `model-median ${skillText(p.medianSkill[n])}` : ''].filter(Boolean);
+      return `  ${n.padEnd(12)} ${num(p.scores.forecasters[n]!.mean.nmae)} / ${num(p.scores.forecasters[n]!.mean.nrmse)} %${skills.length > 0 ? `   NMAE skill: ${skills.join(', ')}` : ''}`;
+    }),
   ];
 }
 

@@ -37,7 +37,8 @@ import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './m
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
 import { ProbabilisticEvaluation } from './probabilistic.js';
 import { probabilisticCharts } from './prob-charts.js';
-import { planPowerScores, PowerAccumulator, POWER_NAMES, powerReport } from './power-scores.js';
+import { MODEL_MEDIAN, planPowerScores, PowerAccumulator, POWER_NAMES, powerReport } from './power-scores.js';
+import { centralLevel } from './quantile-scores.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
@@ -160,7 +161,10 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   const modelOut = new Float32Array(size);
   const outs = BASELINE_NAMES.map(() => new Float32Array(size));
   const modelQuantiles = prob.modelBuffer();
-  const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: POWER_NAMES, horizon: H, cells: cells.length, lookback: meta.features.lookback }) : undefined;
+  // The model's median (its central quantile) goes through the curve too: the median power.
+  const median = modelQuantiles ? { out: new Float32Array(size), level: centralLevel(prob.levels), Q: prob.levels.length } : undefined;
+  const powerNames = median ? [POWER_NAMES[0], MODEL_MEDIAN, ...POWER_NAMES.slice(1)] : [...POWER_NAMES];
+  const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: powerNames, horizon: H, cells: cells.length, lookback: meta.features.lookback }) : undefined;
   if (powerPlan) options.progress.log(`power: ${powerPlan.curve.name} at ${powerPlan.plan.note}`);
   const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
@@ -175,7 +179,10 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     forecastBaselines(set, cube, { t0, cells, horizon: H, outs });
     baselineSeconds += (performance.now() - t) / 1000;
     acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
-    power?.add({ cube, t0, cells, weights: sample.weights, truth, forecasts: [modelOut, outs[0]!, outs[3]!] });
+    if (power) {
+      if (median) for (let p = 0; p < size; p++) median.out[p] = modelQuantiles![p * median.Q + median.level]!;
+      power.add({ cube, t0, cells, weights: sample.weights, truth, forecasts: median ? [modelOut, median.out, outs[0]!, outs[3]!] : [modelOut, outs[0]!, outs[3]!] });
+    }
     prob.add({ cube, t0, truth, ...(modelQuantiles ? { model: modelQuantiles } : {}), persistence: outs[0]!, climatology: outs[2]!, linear: outs[3]!, weights: sample.weights, groups: sample.bands });
     task.tick(1, isoHour(cube.times[t0]!));
   }

@@ -8,7 +8,12 @@
  *
  * with the area-weighted pooled mean over every scored (cell, window) pair, as the quantile
  * scores (each cell stands for a turbine of the curve at that place). The model's point
- * forecast (its mean head) goes through the curve, as persistence's and the ridge's do.
+ * forecast (its mean head) goes through the curve, as persistence's and the ridge's do; a
+ * quantile checkpoint adds "model-median", its median speed through the curve. The curve is
+ * monotone below cut-out, so that is the median of the model's power distribution, the point
+ * forecast that minimises the expected absolute error NMAE measures, while the curve of the
+ * mean speed is biased wherever the curve bends (below rated it is convex, above it flat). The
+ * ridge's Gaussian median is its mean, so the ridge has no second series.
  *
  * Hub height: by default the forecast's own height (no extrapolation). Otherwise the power law
  * (power/hub-height.ts): each forecast's exponent is the observed shear of the same hour
@@ -28,9 +33,12 @@ import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval, type WindowSu
 
 export const POWER_DEFINITION =
   'NMAE = mean |P_forecast - P_true| / P_rated x 100 and NRMSE = sqrt(mean (P_forecast - P_true)^2) / P_rated x 100 (IEA Wind Task 36 recommended practice), per lead, ' +
-  "the area-weighted mean over every scored (cell, window) pair; forecasts and truth at hub height through the power curve (0 kW below cut-in and at or above cut-out, capped at rated); the model's point forecast (its mean head)";
+  "the area-weighted mean over every scored (cell, window) pair; forecasts and truth at hub height through the power curve (0 kW below cut-in and at or above cut-out, capped at rated); model: the point forecast (its mean head); model-median: its median quantile, the median of its power distribution (the curve is monotone below cut-out), the forecast that minimises absolute error";
 
 export const POWER_NAMES = ['model', 'persistence', 'linear'] as const;
+/** With a quantile checkpoint, the model's median speed through the curve too: the median power. */
+export const MODEL_MEDIAN = 'model-median';
+export const POWER_BASELINES = ['persistence', 'linear'] as const;
 
 export interface PowerForecasterScores {
   /** Per lead, % of rated power. */
@@ -230,20 +238,24 @@ export interface PowerReport {
   scores: PowerScores;
   /** NMAE skill of the model, 1 - NMAE_model / NMAE_baseline, with 95 % block-bootstrap intervals. */
   skill: Record<string, PowerSkill>;
+  /** The same for the model's median power (a quantile checkpoint). */
+  medianSkill?: Record<string, PowerSkill>;
 }
 
 /** The report section from a finished accumulator. */
 export function powerReport(p: PowerPlan, acc: PowerAccumulator, o: { blockHours: number; stride: number; resamples: number; seed: number }): PowerReport {
   const scores = acc.result();
-  const baselines = POWER_NAMES.filter((n) => n !== 'model');
-  const boot = bootstrapRatioSkill({ stats: acc.windowSums(), model: 'model', baselines, blockWindows: blockWindowsFor(o.blockHours, o.stride), resamples: o.resamples, seed: o.seed });
-  const s = (m: number, b: number) => (Number.isFinite(m) && Number.isFinite(b) && b > 0 ? 1 - m / b : NaN);
-  const m = scores.forecasters.model!;
-  const skill: Record<string, PowerSkill> = {};
-  for (const b of baselines) {
-    const f = scores.forecasters[b]!;
-    skill[b] = { perLead: m.nmae.map((v, l) => s(v, f.nmae[l]!)), mean: s(m.mean.nmae, f.mean.nmae), interval: boot.skill[b]! };
-  }
+  const skillOf = (model: string): Record<string, PowerSkill> => {
+    const boot = bootstrapRatioSkill({ stats: acc.windowSums(), model, baselines: POWER_BASELINES, blockWindows: blockWindowsFor(o.blockHours, o.stride), resamples: o.resamples, seed: o.seed });
+    const s = (m: number, b: number) => (Number.isFinite(m) && Number.isFinite(b) && b > 0 ? 1 - m / b : NaN);
+    const m = scores.forecasters[model]!;
+    const skill: Record<string, PowerSkill> = {};
+    for (const b of POWER_BASELINES) {
+      const f = scores.forecasters[b]!;
+      skill[b] = { perLead: m.nmae.map((v, l) => s(v, f.nmae[l]!)), mean: s(m.mean.nmae, f.mean.nmae), interval: boot.skill[b]! };
+    }
+    return skill;
+  };
   const c = p.curve;
   return {
     turbine: { name: c.name, ratedKw: c.ratedKw, cutInMs: c.cutInMs, cutOutMs: c.cutOutMs, description: describeCurve(c) },
@@ -251,6 +263,7 @@ export function powerReport(p: PowerPlan, acc: PowerAccumulator, o: { blockHours
     hubHeightNote: p.plan.note,
     definition: POWER_DEFINITION,
     scores,
-    skill,
+    skill: skillOf('model'),
+    ...(scores.names.includes(MODEL_MEDIAN) ? { medianSkill: skillOf(MODEL_MEDIAN) } : {}),
   };
 }

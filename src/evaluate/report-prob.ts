@@ -129,18 +129,29 @@ export function formatProbabilisticMarkdown(p: ProbabilisticReport, model: strin
 /** The lines of the power section. */
 export function formatPowerMarkdown(p: PowerReport): string[] {
   const names = p.scores.names;
-  const baselines = names.filter((n) => n !== 'model');
+  const models = names.filter((n) => n.startsWith('model'));
+  const baselines = names.filter((n) => !n.startsWith('model'));
+  const skillOf = (model: string) => (model === 'model' ? p.skill : p.medianSkill);
   const f = p.scores.forecasters;
   const n2 = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   const out: string[] = [];
   out.push(`## Power: ${p.turbine.name} (${p.turbine.ratedKw.toLocaleString('en-US')} kW rated)`);
   out.push('');
-  out.push(`${p.hubHeightNote[0]!.toUpperCase()}${p.hubHeightNote.slice(1)}. NMAE and NRMSE in % of rated power (lower is better); the model's NMAE skill is 1 - NMAE(model) / NMAE(baseline), with its 95 % block-bootstrap interval.`);
+  out.push(
+    `${p.hubHeightNote[0]!.toUpperCase()}${p.hubHeightNote.slice(1)}. NMAE and NRMSE in % of rated power (lower is better); NMAE skill is 1 - NMAE(model) / NMAE(baseline), with its 95 % block-bootstrap interval.` +
+      (models.length > 1 ? ' model: the mean forecast through the curve; model-median: the median quantile, the median power (what minimises absolute error).' : ''),
+  );
   out.push('');
   out.push(
     table(
-      ['forecast', 'NMAE (%)', 'NRMSE (%)', 'bias (%)', 'model NMAE skill over it'],
-      names.map((n) => [n === 'model' ? `**${n}**` : n, n2(f[n]!.mean.nmae), n2(f[n]!.mean.nrmse), n2(f[n]!.mean.nbias), n === 'model' ? '' : skillWithInterval(p.skill[n]?.mean, p.skill[n]?.interval?.mean)]),
+      ['forecast', 'NMAE (%)', 'NRMSE (%)', 'bias (%)', ...models.map((m) => `${m} NMAE skill over it`)],
+      names.map((n) => [
+        models.includes(n) ? `**${n}**` : n,
+        n2(f[n]!.mean.nmae),
+        n2(f[n]!.mean.nrmse),
+        n2(f[n]!.mean.nbias),
+        ...models.map((m) => (models.includes(n) ? '' : skillWithInterval(skillOf(m)?.[n]?.mean, skillOf(m)?.[n]?.interval?.mean))),
+      ]),
     ),
   );
   out.push('');
@@ -148,12 +159,12 @@ export function formatPowerMarkdown(p: PowerReport): string[] {
   out.push('');
   out.push(
     table(
-      ['lead', ...names.map((n) => `NMAE ${n}`), ...names.map((n) => `NRMSE ${n}`), ...baselines.map((b) => `NMAE skill vs ${b}`)],
+      ['lead', ...names.map((n) => `NMAE ${n}`), ...names.map((n) => `NRMSE ${n}`), ...models.flatMap((m) => baselines.map((b) => `${m} skill vs ${b}`))],
       p.scores.weight.map((_, l) => [
         `+${l + 1} h`,
         ...names.map((n) => n2(f[n]!.nmae[l])),
         ...names.map((n) => n2(f[n]!.nrmse[l])),
-        ...baselines.map((b) => skillWithInterval(p.skill[b]?.perLead[l], p.skill[b]?.interval?.perLead[l])),
+        ...models.flatMap((m) => baselines.map((b) => skillWithInterval(skillOf(m)?.[b]?.perLead[l], skillOf(m)?.[b]?.interval?.perLead[l]))),
       ]),
     ),
   );
