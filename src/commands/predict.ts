@@ -28,7 +28,7 @@ import { atHeight, openGridded, requireConsecutiveHours, type GriddedDataset } f
 import { DataError, WindcastError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
-import { forecastCells, forecastGrid } from '../forecast/grid-forecast.js';
+import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo, type SiteValues } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
@@ -36,6 +36,7 @@ import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging,
 import { loadPowerCurve, type PowerCurve } from '../power/curve.js';
 import { planHubHeight, scaleToHubHeight, shearExponents } from '../power/hub-height.js';
 import { AIR_DENSITY_OFF, capacityFactorTasks } from '../output/power-maps.js';
+import { writeFanCharts } from '../output/fan-chart.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 import type { Config } from '../core/config.js';
@@ -85,6 +86,12 @@ export interface PredictResult {
   png?: string;
   /** Capacity-factor GeoTIFFs (--capacity-factor-maps), final paths. */
   capacityFactorFiles?: string[];
+  /** The checkpoint's quantile levels (absent for a point model). */
+  quantileLevels?: number[];
+  /** Quantile GeoTIFFs (grids), final paths. */
+  quantileFiles?: string[];
+  /** A fan chart per site (sites, quantile model): the PNGs, each with an SVG of the same name. */
+  fanCharts?: string[];
   /** Hub height, turbine and air density, when a turbine or a hub height was asked for. */
   power?: SitePowerInfo;
   interpolation?: Interpolation;
@@ -226,6 +233,8 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const forecastHeight = meta.features.heightM ?? null;
+  const levels = quantileLevels(loaded);
+  const Q = levels.length;
   const hub = plan.hubHeightM !== null && forecastHeight !== null ? planHubHeight(cube, forecastHeight, plan.hubHeightM) : undefined;
   const power: SitePowerInfo | undefined =
     curve || pc.hubHeight !== null
@@ -248,6 +257,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     grid: describeGrid(cube.grid),
     out,
     ...(power ? { power } : {}),
+    ...(levels.length > 0 ? { quantileLevels: [...levels] } : {}),
   };
   const seconds = (forecast: number, write: number) => ({ read: readSeconds, load: loadSeconds, forecast, write, total: elapsed(started) });
 
@@ -257,20 +267,30 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       // ---- Sites only: forecast the (up to four) cells under each site.
       const fStart = performance.now();
       const cells = siteCells(plan.plans);
-      const speeds = await forecastCells(issued, cells);
-      const values: SiteValues = { horizon, speeds, ...(curve ? { curve } : {}) };
+      const quantiles = Q > 0 ? new Float32Array(cells.length * horizon * Q) : undefined;
+      const speeds = await forecastCells(issued, cells, quantiles);
+      const values: SiteValues = { horizon, speeds, ...(curve ? { curve } : {}), ...(quantiles ? { quantiles: { levels, speeds: quantiles } } : {}) };
       if (hub && hub.shear !== 'none') {
         const shearExponentsUsed = shearExponents(cube, hub, t0, cells, horizon, lookback);
         const hubSpeeds = speeds.slice();
         scaleToHubHeight(hubSpeeds, shearExponentsUsed, hub);
         values.hub = { heightM: hub.toHeightM, speeds: hubSpeeds, shearExponents: shearExponentsUsed };
+        if (values.quantiles) {
+          const hubQuantiles = values.quantiles.speeds.slice();
+          scaleToHubHeight(hubQuantiles, shearExponentsUsed, hub, Q);
+          values.quantiles.hubSpeeds = hubQuantiles;
+        }
       }
       const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
       const wStart = performance.now();
       staging = openStaging(out);
       const stem = sitesFileStem(issueMs);
-      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime: isoHour(issueMs), validTimes, run: meta.run, checkpoint: plan.checkpoint, ...(power ? { power } : {}) });
+      const issueTime = isoHour(issueMs);
+      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime, validTimes, run: meta.run, checkpoint: plan.checkpoint, quantileLevels: levels, ...(power ? { power } : {}) });
+      // A fan chart per site: PNG and SVG of the same name.
+      const turbine = curve ? { turbine: { name: curve.name, ratedKw: curve.ratedKw } } : {};
+      const charts = Q > 0 ? (await writeFanCharts(staging, sites, { levels, issueTime, run: meta.run, forecastHeightM: forecastHeight, ...turbine })).map((n) => join(out, n)) : [];
       const files = commitStaging(staging, out);
       return {
         ...base,
@@ -284,6 +304,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         sites,
         csv: join(out, `${stem}.csv`),
         json: join(out, `${stem}.json`),
+        ...(charts.length > 0 ? { fanCharts: charts } : {}),
         cellsForecast: cells.length,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
         peakRssMiB: peakRssMiB(),
@@ -292,7 +313,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
 
     // ---- The whole grid.
     const fStart = performance.now();
-    const { leads, cellsForecast } = await forecastGrid(issued, progress);
+    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps });
     const forecastSeconds = elapsed(fStart);
     const wStart = performance.now();
     staging = openStaging(out);
@@ -305,6 +326,20 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const common = { staging, out, grid: cube.grid, nodata, compress: pc.compress, multiband: pc.multiband, tags };
     const { tasks, files: tiffs } = leadGeoTiffTasks({ ...common, leads });
     if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
+    let quantileFiles: string[] | undefined;
+    if (quantileLeads) {
+      const product = {
+        prefix: 'windspeed-quantiles',
+        quantity: 'wind speed',
+        units: 'm/s',
+        bandLabels: levels.map((l) => `q${l}`),
+        labelMetadata: levels.map((l) => ({ QUANTILE: String(l) })),
+        metadata: { QUANTILE_LEVELS: levels.join(','), QUANTILES: 'one band per level, non-decreasing band to band; the point forecast (mean) is in the windspeed_ files' },
+      };
+      const q = leadGeoTiffTasks({ ...common, leads: quantileLeads, product, handOver: true });
+      tasks.push(...q.tasks);
+      quantileFiles = q.files;
+    }
     let capacityFactorFiles: string[] | undefined;
     if (pc.capacityFactorMaps && curve) {
       const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback });
@@ -331,6 +366,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       ...(pc.multiband ? { multiband: tiffs[0]! } : {}),
       ...(png ? { png: join(out, png) } : {}),
       ...(capacityFactorFiles ? { capacityFactorFiles } : {}),
+      ...(quantileFiles ? { quantileFiles } : {}),
       cellsForecast,
       seconds: seconds(forecastSeconds, elapsed(wStart)),
       peakRssMiB: peakRssMiB(),
@@ -391,10 +427,11 @@ export function formatPredictResult(r: PredictResult): string {
   if (r.mode === 'points' && r.sites) {
     lines.push(`Sites: ${r.sites.length}, ${r.interpolation === 'bilinear' ? 'bilinear interpolation between the four surrounding cells' : 'nearest cell'}; wind speed in m/s`);
     lines.push('');
-    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: [], ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
+    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: r.quantileLevels ?? [], ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
     lines.push('');
     lines.push(`Saved: ${r.csv}`);
     lines.push(`       ${r.json}`);
+    if (r.fanCharts) lines.push(`Fan charts: ${r.fanCharts.length === 1 ? r.fanCharts[0] : `${r.fanCharts.length} (${basename(r.fanCharts[0]!)} ..)`} (PNG, and SVG of the same name)`);
   } else {
     lines.push(`Cells forecast: ${r.cellsForecast.toLocaleString('en-US')}`);
     lines.push('');
@@ -405,6 +442,10 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push('');
     if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
     else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
+    if (r.quantileFiles && r.quantileLevels) {
+      const bands = `${r.quantileLevels.length} bands each, q${r.quantileLevels[0]} .. q${r.quantileLevels[r.quantileLevels.length - 1]}`;
+      lines.push(`Quantiles: ${r.quantileFiles.length === 1 ? `${basename(r.quantileFiles[0]!)} (${r.quantileLevels.length} per lead)` : `${r.quantileFiles.length} GeoTIFFs (${basename(r.quantileFiles[0]!)} .., ${bands})`}`);
+    }
     if (r.capacityFactorFiles) lines.push(`Capacity factor: ${r.capacityFactorFiles.length === 1 ? basename(r.capacityFactorFiles[0]!) : `${r.capacityFactorFiles.length} GeoTIFFs (${basename(r.capacityFactorFiles[0]!)} ..)`}`);
     if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }

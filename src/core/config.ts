@@ -158,6 +158,12 @@ export const PredictConfigSchema = z.strictObject({
   hubHeight: z.number().positive().max(1000).nullable().default(null),
   /** Write a capacity-factor GeoTIFF per lead (or one multi-band file), needs a turbine. */
   capacityFactorMaps: z.boolean().default(false),
+  /**
+   * With a quantile checkpoint, write the quantile GeoTIFFs beside the wind-speed leads (one
+   * band per level). A global grid holds levels x leads more fields while writing (7 x 24 at
+   * 0.25 degrees: 0.7 GB); false leaves them out. Sites always carry their quantiles.
+   */
+  quantileMaps: z.boolean().default(true),
 });
 
 export const EvaluateConfigSchema = z.strictObject({
