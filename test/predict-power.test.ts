@@ -33,6 +33,9 @@ import { runTraining } from '../src/train/train.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { capacityFactor, loadPowerCurve, powerKw } from '../src/power/curve.js';
 import { powerQuantiles } from '../src/power/quantiles.js';
+import { densityAtHeight } from '../src/power/density.js';
+import { loadDataCube } from '../src/ingest/cube.js';
+import { hoursSince1900, writeNetcdf3, type Nc3Var } from './gridded-fixtures.js';
 import { decodePng } from '../src/output/png.js';
 import { withGdal } from './ingest-fixtures.js';
 import { fromArrayBuffer } from 'geotiff';
@@ -362,3 +365,66 @@ test('grids with a quantile model: one GeoTIFF per lead with a band per quantile
   assert.equal(none.quantileFiles, undefined);
   assert.equal(readdirSync(join(root, 'out-q-none')).length, 24);
 });
+
+test('gridded input with t2m and sp: power is air-density corrected (IEC 61400-12-1) and says so; off on request', async () => {
+  // A Berlin-like NetCDF3 file: 3 x 2 cells, 480 hours of u/v at 10 m and 100 m, cold dense air.
+  const path = join(root, 'berlin-like.nc');
+  const hours = 480;
+  const lats = [52.6, 52.35];
+  const lons = [13.1, 13.35, 13.6];
+  const t0 = Date.UTC(2018, 0, 1);
+  const field = (f: (t: number, i: number) => number) => Array.from({ length: hours * 6 }, (_, k) => f(Math.floor(k / 6), k % 6));
+  const wind = (t: number, i: number) => 5 + 2 * Math.sin(t / 7 + i) + 0.1 * i;
+  const vars: Nc3Var[] = [
+    { name: 'longitude', dims: ['longitude'], type: 'float', attrs: { units: 'degrees_east' }, data: lons },
+    { name: 'latitude', dims: ['latitude'], type: 'float', attrs: { units: 'degrees_north' }, data: lats },
+    { name: 'time', dims: ['time'], type: 'int', attrs: { units: 'hours since 1900-01-01 00:00:00.0', calendar: 'gregorian' }, data: Array.from({ length: hours }, (_, t) => hoursSince1900(t0 + t * HOUR_MS)) },
+    { name: 'u10', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(wind) },
+    { name: 'v10', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(() => 1) },
+    { name: 'u100', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field((t, i) => 1.3 * wind(t, i)) },
+    { name: 'v100', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(() => 1.3) },
+    { name: 't2m', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'K' }, data: field(() => 263.15) },
+    { name: 'sp', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'Pa' }, data: field(() => 101325) },
+  ];
+  writeNetcdf3(path, { records: hours, dims: [{ name: 'longitude', size: 3 }, { name: 'latitude', size: 2 }, { name: 'time', size: 0 }], vars });
+  const config = tinyConfig();
+  config.model.quantiles = [];
+  const runDir = join(root, 'berlin-like');
+  const cube = await loadDataCube(path, config.ingest, silentProgress);
+  await runTraining({ tf, backend: info, cube, dataDir: path, runDir, run: 'berlin-like', config, progress: silentProgress, log: () => {} });
+  const curve = loadPowerCurve('vestas-v82-1.65mw');
+  const predictAt = (airDensity: 'auto' | 'off', out: string, extra: Partial<Config['predict']> = {}) => {
+    const c = tinyConfig();
+    Object.assign(c.predict, { turbine: 'vestas-v82-1.65mw', interpolation: 'nearest', airDensity, ...extra });
+    return predict({ model: runDir, data: path, out: join(root, out), points: ['52.6,13.35'] }, testContext(c));
+  };
+  const on = await predictAt('auto', 'out-rho');
+  const rho = densityAtHeight(263.15, 101325, 2, 100);
+  assert.ok(rho > 1.3, `cold air is dense: ${rho}`);
+  assert.match(on.power!.airDensityCorrection, /^on \(IEC 61400-12-1\)/);
+  const site = on.sites![0]!;
+  for (const j of [0, 7, 23]) {
+    near(site.airDensityKgM3![j], rho, 1e-3, 'hub-height density');
+    near(site.powerKw![j], powerKw(curve, site.speeds[j]! * Math.cbrt(rho / 1.225)), 0.5, 'the curve at the density-corrected speed');
+  }
+  assert.match(readFileSync(on.csv!, 'utf8').split('\n')[0]!, /speed_ms,air_density_kgm3,power_kw,capacity_factor$/);
+  assert.match(JSON.parse(readFileSync(on.json!, 'utf8')).airDensityCorrection, /^on/);
+  const off = await predictAt('off', 'out-rho-off');
+  assert.equal(off.power!.airDensityCorrection, 'off (predict.airDensity: off)');
+  assert.equal(off.sites![0]!.airDensityKgM3, undefined);
+  near(off.sites![0]!.powerKw![0], powerKw(curve, off.sites![0]!.speeds[0]!), 0.5, 'uncorrected');
+  assert.ok(site.powerKw![0]! > off.sites![0]!.powerKw![0]!, 'denser air, more power');
+  // Capacity-factor maps take the same correction.
+  const c = tinyConfig();
+  Object.assign(c.predict, { turbine: 'vestas-v82-1.65mw', capacityFactorMaps: true });
+  const grid = await predict({ model: runDir, data: path, out: join(root, 'out-rho-grid') }, testContext(c));
+  const cf = await readRaster(grid.capacityFactorFiles![0]!);
+  const speedsLead1 = await readRaster(grid.leads[0]!.file!);
+  near(cf.bands[0]![1]!, capacityFactor(curve, speedsLead1.bands[0]![1]! * Math.cbrt(rho / 1.225)), 1e-5, 'capacity factor at the corrected speed');
+  assert.match((await bandsTags(grid.capacityFactorFiles![0]!)).AIR_DENSITY_CORRECTION!, /^on/);
+});
+
+async function bandsTags(path: string): Promise<Record<string, string>> {
+  const buf = readFileSync(path);
+  return (await (await (await fromArrayBuffer(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer)).getImage()).getGDALMetadata()) as Record<string, string>;
+}

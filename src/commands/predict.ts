@@ -30,12 +30,11 @@ import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
-import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo, type SiteValues } from '../output/site-forecasts.js';
+import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
 import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
-import { loadPowerCurve, type PowerCurve } from '../power/curve.js';
-import { planHubHeight, scaleToHubHeight, shearExponents } from '../power/hub-height.js';
-import { AIR_DENSITY_OFF, capacityFactorTasks } from '../output/power-maps.js';
+import { capacityFactorTasks } from '../output/power-maps.js';
+import { airDensityNote, airSource, hubPlan, planPower, powerInfo, readAir, siteValues, type AirSource, type PowerPlan } from './predict-power.js';
 import { writeFanCharts } from '../output/fan-chart.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
@@ -122,23 +121,10 @@ interface PredictPlan {
   wind: WindChoice;
   /** The input hours and the files that hold them. */
   inputs: PredictResult['inputs'];
-  /** The turbine (--turbine), and the hub height (--hub-height, else the forecast's own, if known). */
-  curve?: PowerCurve;
-  hubHeightM: number | null;
-}
-
-/** Turbine, hub height and capacity-factor maps, checked against the checkpoint: throws the first problem. */
-function planPower(config: Config, meta: CheckpointMeta, sites: boolean, progress: Progress): { curve?: PowerCurve; hubHeightM: number | null } {
-  const pc = config.predict;
-  const forecastHeight = meta.features.heightM ?? null;
-  if (pc.hubHeight !== null && forecastHeight === null) {
-    throw new WindcastError('usage', `--hub-height ${pc.hubHeight}: the checkpoint's data does not say the height of its wind (unnamed GeoTIFF bands), so there is nothing to extrapolate from; name the bands (u100, v100) and retrain, or leave --hub-height out`);
-  }
-  if (pc.capacityFactorMaps && pc.turbine === null) throw new WindcastError('usage', '--capacity-factor-maps needs --turbine NAME|CSV (the power curve)');
-  const curve = pc.turbine !== null ? loadPowerCurve(pc.turbine) : undefined;
-  if (sites && pc.capacityFactorMaps) progress.log('sites only: no grids are written, so --capacity-factor-maps does not apply');
-  if (!sites && pc.hubHeight !== null && !pc.capacityFactorMaps) progress.log(`--hub-height applies to power and site speeds; the wind-speed GeoTIFFs stay at the forecast's ${forecastHeight} m`);
-  return { ...(curve ? { curve } : {}), hubHeightM: pc.hubHeight ?? forecastHeight };
+  /** The turbine and hub height (predict-power.ts). */
+  power: PowerPlan;
+  /** Where the input hours' temperature and pressure are (gridded input with t2m and sp, a turbine, airDensity auto). */
+  air?: AirSource;
 }
 
 /** The cheap checks, cheapest first; throws the first problem. */
@@ -161,7 +147,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const lookback = meta.features.lookback;
   // The checkpoint decides what is read, never the config: its height, and all the wind.
   const wind: WindChoice = { targetHeight: meta.features.heightM ?? 'auto', variables: null };
-  const base = { out, checkpoint, meta, plans, wind, ...power };
+  const base = { out, checkpoint, meta, plans, wind, power };
   if (inputKind(args.data, config.ingest.glob) === 'gridded') {
     // Only the period is read; without --at, the whole data is opened first for its last hour.
     const whole = atMs === undefined ? await openGridded(args.data) : undefined;
@@ -173,7 +159,8 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
     const height = meta.features.heightM;
     const dataset = height != null && period.speed.height !== height ? atHeight(period, height) : period;
     const files = dataset.files.filter((f) => f.end >= from && f.start <= to).map((f) => f.path);
-    return { ...base, issueMs, input: { kind: 'gridded', dataset }, inputs: { first: isoHour(from), last: isoHour(to), files } };
+    const air = airSource(config, power, args.data, period, from, to);
+    return { ...base, issueMs, input: { kind: 'gridded', dataset }, inputs: { first: isoHour(from), last: isoHour(to), files }, ...(air ? { air } : {}) };
   }
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
   const { issueMs, entries } = selectInputHours(catalog, lookback, atMs);
@@ -224,7 +211,8 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const pc = config.predict;
   const readStart = performance.now();
   const plan = await planPredict(args, config, progress);
-  const { out, meta, issueMs, inputs, curve } = plan;
+  const { out, meta, issueMs, inputs } = plan;
+  const { curve } = plan.power;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
@@ -235,17 +223,9 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const forecastHeight = meta.features.heightM ?? null;
   const levels = quantileLevels(loaded);
   const Q = levels.length;
-  const hub = plan.hubHeightM !== null && forecastHeight !== null ? planHubHeight(cube, forecastHeight, plan.hubHeightM) : undefined;
-  const power: SitePowerInfo | undefined =
-    curve || pc.hubHeight !== null
-      ? {
-          forecastHeightM: forecastHeight,
-          hubHeightM: plan.hubHeightM,
-          hubHeightNote: hub?.note ?? "the forecast's own height (the data does not say which)",
-          ...(curve ? { turbine: { name: curve.name, ratedKw: curve.ratedKw, cutInMs: curve.cutInMs, cutOutMs: curve.cutOutMs, source: curve.source } } : {}),
-          airDensityCorrection: AIR_DENSITY_OFF,
-        }
-      : undefined;
+  const air = plan.air ? await readAir(plan.air, cube) : undefined;
+  const hub = hubPlan(cube, meta, plan.power);
+  const power = powerInfo(config, meta, plan.power, hub, air);
   const base = {
     checkpoint: plan.checkpoint,
     run: meta.run,
@@ -269,18 +249,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       const cells = siteCells(plan.plans);
       const quantiles = Q > 0 ? new Float32Array(cells.length * horizon * Q) : undefined;
       const speeds = await forecastCells(issued, cells, quantiles);
-      const values: SiteValues = { horizon, speeds, ...(curve ? { curve } : {}), ...(quantiles ? { quantiles: { levels, speeds: quantiles } } : {}) };
-      if (hub && hub.shear !== 'none') {
-        const shearExponentsUsed = shearExponents(cube, hub, t0, cells, horizon, lookback);
-        const hubSpeeds = speeds.slice();
-        scaleToHubHeight(hubSpeeds, shearExponentsUsed, hub);
-        values.hub = { heightM: hub.toHeightM, speeds: hubSpeeds, shearExponents: shearExponentsUsed };
-        if (values.quantiles) {
-          const hubQuantiles = values.quantiles.speeds.slice();
-          scaleToHubHeight(hubQuantiles, shearExponentsUsed, hub, Q);
-          values.quantiles.hubSpeeds = hubQuantiles;
-        }
-      }
+      const values = siteValues({ cube, hub, curve, air, t0, lookback, horizon, cells, speeds, ...(quantiles ? { quantiles } : {}), levels });
       const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
       const wStart = performance.now();
@@ -342,7 +311,8 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     }
     let capacityFactorFiles: string[] | undefined;
     if (pc.capacityFactorMaps && curve) {
-      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback });
+      const densityHeightM = hub?.toHeightM ?? forecastHeight ?? 100;
+      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback, ...(air ? { air } : {}), airDensity: airDensityNote(config, air), densityHeightM });
       tasks.push(...maps.tasks);
       capacityFactorFiles = maps.files;
     }
