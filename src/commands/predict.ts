@@ -397,7 +397,7 @@ export function formatPredictResult(r: PredictResult): string {
   if (r.mode === 'points' && r.sites) {
     lines.push(`Sites: ${r.sites.length}, ${r.interpolation === 'bilinear' ? 'bilinear interpolation between the four surrounding cells' : 'nearest cell'}; wind speed in m/s`);
     lines.push('');
-    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: r.quantileLevels ?? [], ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
+    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: r.quantileLevels ?? [], forecastHeightM: r.power?.forecastHeightM ?? null, ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
     lines.push('');
     lines.push(`Saved: ${r.csv}`);
     lines.push(`       ${r.json}`);
