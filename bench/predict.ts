@@ -166,9 +166,10 @@ async function child(backend: BackendName): Promise<void> {
       const count = Math.min(B, n - s);
       const xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
       try {
-        const y = tf.tidy(() => loaded.model.apply(xs, { training: false }) as ReturnType<typeof tf.tensor>);
-        y.dataSync();
-        y.dispose();
+        // A quantile checkpoint gives [point, quantiles]: predict reads both.
+        const y = tf.tidy(() => [loaded.model.apply(xs, { training: false }) as ReturnType<typeof tf.tensor> | ReturnType<typeof tf.tensor>[]].flat());
+        for (const out of y) out.dataSync();
+        tf.dispose(y);
       } finally {
         xs.dispose();
       }

@@ -166,3 +166,23 @@ test('training fits the head on best/ and leaves the point forecast as a point m
   const loaded = await loadCheckpoint(tf, runs.quantile!, 'best');
   loaded.model.dispose();
 });
+
+test('an abort during the head fit leaves best/ with its unfitted head, and --resume then fits it', async () => {
+  const cube = tinyCube();
+  const config = tinyConfig({ epochs: 1 });
+  config.train.quantileEpochs = 3;
+  const runDir = join(mkdtempSync(join(tmpdir(), 'windcast-quantile-abort-')), 'run');
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const log = (l: string) => {
+    lines.push(l);
+    if (l.startsWith('quantile epoch 1/')) controller.abort();
+  };
+  const out = await runTraining({ tf, backend: info, cube, dataDir: 'f', runDir, run: 'run', config, progress: silentProgress, log, signal: controller.signal });
+  assert.equal(out.quantileFit, undefined);
+  assert.ok(lines.some((l) => /fit interrupted; best\/ keeps its unfitted head/.test(l)), lines.join('\n'));
+  assert.equal(readMeta(join(runDir, 'best')).training.quantileFit, undefined);
+  const resumed = await runTraining({ tf, backend: info, cube, dataDir: 'f', runDir, run: 'run', config, progress: silentProgress, log: () => {}, resume: true });
+  assert.ok(resumed.quantileFit, 'the resumed run fits the head');
+  assert.ok(readMeta(join(runDir, 'best')).training.quantileFit);
+});

@@ -16,6 +16,7 @@ import type { Tf } from '../runtime/backend.js';
 import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
 import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import { pointModel } from '../model/model.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
@@ -129,8 +130,10 @@ function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8
   let xs: Tensor | undefined;
   try {
     xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
+    // Point forecasts alone skip the quantile head (onBatch mode hands quantiles on when the model has them).
+    const model = values.quantiles ? w.model : pointModel(tf, w.model);
     const outputs = tf.tidy(() => {
-      const out = w.model.apply(xs!, { training: false }) as Tensor | Tensor[];
+      const out = model.apply(xs!, { training: false }) as Tensor | Tensor[];
       return Array.isArray(out) ? out : [out];
     });
     try {

@@ -119,9 +119,21 @@ export function buildModel(tf: Tf, spec: ModelSpec, lstmLayer: LstmLayerFactory 
   return tf.model({ inputs: input, outputs: out, name: 'windcast' });
 }
 
-/** The point forecast of a model's output (a quantile model returns [point, quantiles]). */
-export function pointOutput(output: Tensor | Tensor[]): Tensor {
-  return Array.isArray(output) ? output[0]! : output;
+const pointModels = new WeakMap<LayersModel, LayersModel>();
+
+/**
+ * The model with its point output only, sharing every layer and weight: the point model's
+ * training steps and point-only forecasts run it, so they do not pay for the quantile head.
+ * Not to be disposed (it owns nothing; disposing `model` frees the weights).
+ */
+export function pointModel(tf: Tf, model: LayersModel): LayersModel {
+  if (model.outputs.length < 2) return model;
+  let point = pointModels.get(model);
+  if (!point) {
+    point = tf.model({ inputs: model.inputs, outputs: model.outputs[0]!, name: 'windcast_point' });
+    pointModels.set(model, point);
+  }
+  return point;
 }
 
 /** Weighted mean squared error over samples and leads: sum(w * mean_lead(err^2)) / sum(w). */
@@ -157,7 +169,7 @@ export function trainStep(
 ): Tensor {
   const cost = optimizer.minimize(
     () => {
-      const pred = pointOutput(model.apply(batch.xs, { training: true }) as Tensor | Tensor[]);
+      const pred = pointModel(tf, model).apply(batch.xs, { training: true }) as Tensor;
       return weightedLoss(tf, pred, batch.ys, batch.ws, batch.wSum) as ReturnType<Tf['scalar']>;
     },
     true,

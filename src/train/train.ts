@@ -379,6 +379,10 @@ async function fitQuantiles(options: TrainOptions, run: Run, data: RunData): Pro
       log,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    if (options.signal?.aborted) {
+      log('quantile head: fit interrupted; best/ keeps its unfitted head, --resume fits it');
+      return undefined;
+    }
     const { kind: _kind, savedAt: _savedAt, files: _files, ...meta } = best.meta;
     await writeCheckpoint(tf, runDir, 'best', { model: best.model, stats: best.stats, meta: { ...meta, training: { ...meta.training, quantileFit: fit } } }, options.writeHook);
     const cov = fit.coverage.map((c) => `${Math.round(c.central * 100)} % interval ${(c.observed * 100).toFixed(1)} %`).join(', ');
