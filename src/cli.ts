@@ -261,6 +261,7 @@ export function buildProgram(): Command {
     .addOption(configFlag('--png', 'also write PNG maps: a contact sheet of all leads and one map per lead (colour bar, coastlines, lat/lon grid lines)', 'predict', 'png'))
     .addOption(configFlag('--turbine <name|csv>', 'power curve for site power (kW) and capacity factor: iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw, or a CSV of speed m/s, power kW', 'predict', 'turbine'))
     .addOption(configFlag('--hub-height <m>', 'hub height in metres; other than the forecast\'s, the wind is extrapolated by the power law (shear from the input\'s 10 m and 100 m wind)', 'predict', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
+    .addOption(configFlag('--air-density <mode>', 'IEC 61400-12-1 air-density correction of power: auto applies it where the input has temperature and pressure (ERA5 t2m, sp)', 'predict', 'airDensity'))
     .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
     .addOption(backendFlag())

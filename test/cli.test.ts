@@ -29,7 +29,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
     '--batch-cells': 'predict.batchCells', '--backend': 'runtime.backend',
-    '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--capacity-factor-maps': 'predict.capacityFactorMaps',
+    '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--air-density': 'predict.airDensity', '--capacity-factor-maps': 'predict.capacityFactorMaps',
   },
   demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend' },
 };

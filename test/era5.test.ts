@@ -73,7 +73,9 @@ test('Berlin NetCDF3: train, evaluate and predict from the file; the checkpoint 
   const p = await predict({ model: runDir, data: BERLIN, out }, testContext(config()));
   assert.equal(p.issueTime, '2017-12-31T23Z');
   assert.deepEqual([p.inputs.first, p.inputs.last, p.inputs.files], ['2017-12-31T00Z', '2017-12-31T23Z', [BERLIN]]);
-  assert.equal(readdirSync(out).filter((f) => f.endsWith('.tif')).length, 24);
+  assert.equal(readdirSync(out).filter((f) => f.startsWith('windspeed_') && f.endsWith('.tif')).length, 24);
+  // The default model forecasts quantiles: one 7-band file per lead beside each lead's speed.
+  assert.equal(readdirSync(out).filter((f) => f.startsWith('windspeed-quantiles_') && f.endsWith('.tif')).length, 24);
   for (const lead of p.leads) assert.ok(lead.nodataCells === 0 && lead.min > 0 && lead.max < 40, `lead ${lead.lead}: ${lead.min}..${lead.max}`);
 
   const site = await predict({ model: runDir, data: BERLIN, out: join(root, 'site-berlin'), at: '2017-06-01T00Z', points: ['52.5,13.4'] }, testContext(config()));

@@ -32,6 +32,11 @@ import { readRaster } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { capacityFactor, loadPowerCurve, powerKw } from '../src/power/curve.js';
+import { powerQuantiles } from '../src/power/quantiles.js';
+import { densityAtHeight } from '../src/power/density.js';
+import { loadDataCube } from '../src/ingest/cube.js';
+import { hoursSince1900, writeNetcdf3, type Nc3Var } from './gridded-fixtures.js';
+import { decodePng } from '../src/output/png.js';
 import { withGdal } from './ingest-fixtures.js';
 import { fromArrayBuffer } from 'geotiff';
 import { tinyConfig } from './train-fixtures.js';
@@ -104,20 +109,26 @@ async function writeHours(dir: string, hours: number): Promise<void> {
   }
 }
 
-/** A persistence checkpoint (initial weights) for the two-height data. */
-async function persistenceCheckpoint(): Promise<string> {
-  const trained = join(root, 'trained');
-  await runTraining({ tf, backend: info, cube: twoHeightCube(480), dataDir: 'fixture', runDir: trained, run: 'trained', config: tinyConfig(), progress: silentProgress, log: () => {} });
-  const meta = readMeta(join(trained, 'best'));
-  assert.equal(meta.features.heightM, 100);
+const trained = join(root, 'trained');
+await runTraining({ tf, backend: info, cube: twoHeightCube(480), dataDir: 'fixture', runDir: trained, run: 'trained', config: tinyConfig(), progress: silentProgress, log: () => {} });
+const trainedMeta = readMeta(join(trained, 'best'));
+assert.equal(trainedMeta.features.heightM, 100);
+assert.deepEqual(trainedMeta.model.quantiles, [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], 'the default model forecasts quantiles');
+
+/**
+ * A persistence checkpoint (initial weights) for the two-height data: a point model, or one
+ * with the quantile head (its quantiles are the untrained head's, non-decreasing by construction).
+ */
+async function persistenceCheckpoint(withQuantiles: boolean): Promise<string> {
+  const meta = { ...trainedMeta, model: { ...trainedMeta.model, quantiles: withQuantiles ? trainedMeta.model.quantiles! : [] } };
   const model = buildModel(tf, meta.model);
-  const runDir = join(root, 'models', 'persistence');
+  const runDir = join(root, 'models', withQuantiles ? 'quantiles' : 'point');
   const { files: _f, kind: _k, savedAt: _s, ...rest } = meta;
   try {
     await writeCheckpoint(tf, runDir, 'best', {
       model,
       stats: { mode: 'cell', mean: new Float32Array(CELLS).fill(5), std: new Float32Array(CELLS).fill(2), globalMean: 5, globalStd: 2, meanVariance: 4 },
-      meta: { ...rest, run: 'persistence', normalization: { ...meta.normalization, cells: CELLS } },
+      meta: { ...rest, run: withQuantiles ? 'quantiles' : 'point', normalization: { ...meta.normalization, cells: CELLS } },
     });
   } finally {
     model.dispose();
@@ -127,13 +138,19 @@ async function persistenceCheckpoint(): Promise<string> {
 
 const data = join(root, 'data');
 await writeHours(data, 26);
-const model = await persistenceCheckpoint();
+const model = await persistenceCheckpoint(false);
+const quantileModel = await persistenceCheckpoint(true);
+const LEVELS = trainedMeta.model.quantiles!;
 const T0 = 25; // the issue hour: the latest in the data
 
 function run(args: Partial<PredictArgs>, overrides: Partial<Config['predict']> = {}) {
   const config = tinyConfig();
   Object.assign(config.predict, overrides);
   return predict({ model, data, out: join(root, 'out'), ...args }, testContext(config));
+}
+
+function runQuantiles(args: Partial<PredictArgs>, overrides: Partial<Config['predict']> = {}) {
+  return run({ model: quantileModel, ...args }, overrides);
 }
 
 function snapshot(dir: string): Map<string, string> {
@@ -258,3 +275,156 @@ test('bad turbine input: a clear error before anything is written, earlier outpu
   writeFileSync(bad, 'speed,power\n3,0\n5,200\n4,300\n');
   await rejects({ turbine: bad }, DataError, /bad-curve\.csv: line 4: wind speed 4 m\/s is not above the previous row's 5 m\/s/);
 });
+
+async function bandsOf(path: string): Promise<{ count: number; bands: Float32Array[] }> {
+  const buf = readFileSync(path);
+  const image = await (await fromArrayBuffer(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer)).getImage();
+  const rasters = (await image.readRasters()) as unknown as Float32Array[];
+  return { count: image.getSamplesPerPixel(), bands: Array.from(rasters) };
+}
+
+test('sites with a quantile model: speed, hub-speed and power quantiles in the table, CSV and JSON, and a fan chart per site', async () => {
+  const out = join(root, 'out-q-sites');
+  const curve = loadPowerCurve('iea-15mw');
+  const K = LEVELS.length;
+  const r = await runQuantiles({ out, points: [SITE, SITE, 'Sea=55.2,7.7'] }, { turbine: 'iea-15mw', hubHeight: 150, interpolation: 'nearest' });
+  assert.deepEqual(r.quantileLevels, LEVELS);
+  const site = r.sites![0]!;
+  const q = site.quantiles!;
+  for (let j = 0; j < 24; j++) {
+    near(site.speeds[j], speed100(T0, CELL), 1e-3, 'the point forecast stays the mean head (persistence)');
+    const alpha = site.hub!.shearExponents[j]!;
+    assert.equal(q.speeds[j]!.length, K);
+    for (let k = 0; k < K; k++) {
+      if (k > 0) {
+        assert.ok(q.speeds[j]![k]! >= q.speeds[j]![k - 1]!, `speed quantiles non-decreasing at lead ${j + 1}`);
+        assert.ok(q.powerKw![j]![k]! >= q.powerKw![j]![k - 1]!, `power quantiles non-decreasing at lead ${j + 1}`);
+      }
+      near(q.hubSpeeds![j]![k], q.speeds[j]![k]! * 1.5 ** alpha, 2e-3, `hub quantile ${LEVELS[k]} at lead ${j + 1}`);
+      near(q.capacityFactor![j]![k], q.powerKw![j]![k]! / 15000, 1e-4, 'capacity-factor quantile');
+    }
+    const expected = powerQuantiles(curve, LEVELS, q.hubSpeeds![j]!.map(Number)).powerKw;
+    expected.forEach((p, k) => near(q.powerKw![j]![k], p, 10, `power quantile ${LEVELS[k]} through the curve at lead ${j + 1}`));
+  }
+  const lines = readFileSync(r.csv!, 'utf8').trim().split('\n');
+  const header = lines[0]!.split(',');
+  assert.deepEqual(header.slice(10, 10 + K), LEVELS.map((l) => `speed_q${l}_ms`));
+  assert.ok(header.includes('hub_speed_q0.95_ms') && header.includes('power_q0.5_kw') && header.includes('capacity_factor_q0.05') && header.includes('shutdown_probability'), lines[0]);
+  const row = lines[1]!.split(',');
+  assert.equal(Number(row[header.indexOf('power_q0.9_kw')]), q.powerKw![0]![5]);
+  const json = JSON.parse(readFileSync(r.json!, 'utf8'));
+  assert.deepEqual(json.quantileLevels, LEVELS);
+  assert.match(json.quantileNote, /weighted mean of its cells' quantiles/);
+  assert.deepEqual(json.sites[0].quantiles.powerKw[3], q.powerKw![3]);
+  // One fan chart per site, PNG and SVG; a repeated name gets its own file.
+  const issue = r.issueTime;
+  assert.deepEqual(r.fanCharts, [join(out, `fan_Farm_${issue}.png`), join(out, `fan_Farm-2_${issue}.png`), join(out, `fan_Sea_${issue}.png`)]);
+  for (const png of r.fanCharts!) {
+    const image = decodePng(readFileSync(png));
+    assert.ok(image.width >= 700 && image.height >= 500, `${png}: ${image.width}x${image.height}`);
+    const svg = readFileSync(png.replace(/\.png$/, '.svg'), 'utf8');
+    assert.match(svg, /^<svg/);
+    assert.match(svg, /power of iea-15mw/);
+  }
+  const table = formatPredictResult(r);
+  assert.match(table, /q0\.05\.\.q0\.95 m\/s/);
+  assert.match(table, /q0\.05\.\.q0\.95 MW/);
+  assert.match(table, /Fan charts: 3 \(fan_Farm_/);
+});
+
+test('grids with a quantile model: one GeoTIFF per lead with a band per quantile, named for GDAL; --multiband: one file', async (t) => {
+  const out = join(root, 'out-q-grid');
+  const r = await runQuantiles({ out });
+  const issue = START + T0 * HOUR_MS;
+  assert.equal(r.quantileFiles?.length, 24);
+  assert.equal(readdirSync(out).length, 48, 'the 24 wind-speed leads and the 24 quantile files');
+  const path = join(out, leadFileName(issue, 3, 24, 'windspeed-quantiles'));
+  assert.equal(r.quantileFiles![2], path);
+  const { count, bands } = await bandsOf(path);
+  assert.equal(count, LEVELS.length);
+  for (let c = 0; c < CELLS; c++) {
+    if (c === 9) {
+      assert.ok(bands.every((b) => b[c] === NODATA || Number.isNaN(b[c]!)), 'nodata in every band');
+      continue;
+    }
+    for (let k = 1; k < count; k++) assert.ok(bands[k]![c]! >= bands[k - 1]![c]!, `cell ${c}: quantiles non-decreasing band to band`);
+  }
+  assert.match(formatPredictResult(r), /Quantiles: 24 GeoTIFFs \(windspeed-quantiles_.*7 bands each, q0\.05 \.\. q0\.95\)/);
+  await withGdal(t, 'quantile band descriptions and levels', () => {
+    const gdal = JSON.parse(execFileSync('gdalinfo', ['-json', path], { encoding: 'utf8' })) as Record<string, any>;
+    const valid = isoHour(issue + 3 * HOUR_MS);
+    assert.deepEqual(gdal.bands.map((b: any) => b.description), LEVELS.map((l) => `q${l} wind speed +3 h, valid ${valid}`));
+    assert.deepEqual(gdal.bands.map((b: any) => b.metadata[''].QUANTILE), LEVELS.map(String));
+    assert.equal(gdal.bands[0].unit, 'm/s');
+    assert.equal(gdal.metadata[''].QUANTILE_LEVELS, LEVELS.join(','));
+  });
+  const mb = await runQuantiles({ out: join(root, 'out-q-mb') }, { multiband: true });
+  assert.equal(mb.quantileFiles?.length, 1);
+  assert.equal((await bandsOf(mb.quantileFiles![0]!)).count, 24 * LEVELS.length);
+  const none = await runQuantiles({ out: join(root, 'out-q-none') }, { quantileMaps: false });
+  assert.equal(none.quantileFiles, undefined);
+  assert.equal(readdirSync(join(root, 'out-q-none')).length, 24);
+});
+
+test('gridded input with t2m and sp: power is air-density corrected (IEC 61400-12-1) and says so; off on request', async () => {
+  // A Berlin-like NetCDF3 file: 3 x 2 cells, 480 hours of u/v at 10 m and 100 m, cold dense air.
+  const path = join(root, 'berlin-like.nc');
+  const hours = 480;
+  const lats = [52.6, 52.35];
+  const lons = [13.1, 13.35, 13.6];
+  const t0 = Date.UTC(2018, 0, 1);
+  const field = (f: (t: number, i: number) => number) => Array.from({ length: hours * 6 }, (_, k) => f(Math.floor(k / 6), k % 6));
+  const wind = (t: number, i: number) => 5 + 2 * Math.sin(t / 7 + i) + 0.1 * i;
+  const vars: Nc3Var[] = [
+    { name: 'longitude', dims: ['longitude'], type: 'float', attrs: { units: 'degrees_east' }, data: lons },
+    { name: 'latitude', dims: ['latitude'], type: 'float', attrs: { units: 'degrees_north' }, data: lats },
+    { name: 'time', dims: ['time'], type: 'int', attrs: { units: 'hours since 1900-01-01 00:00:00.0', calendar: 'gregorian' }, data: Array.from({ length: hours }, (_, t) => hoursSince1900(t0 + t * HOUR_MS)) },
+    { name: 'u10', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(wind) },
+    { name: 'v10', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(() => 1) },
+    { name: 'u100', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field((t, i) => 1.3 * wind(t, i)) },
+    { name: 'v100', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'm s**-1' }, data: field(() => 1.3) },
+    { name: 't2m', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'K' }, data: field(() => 263.15) },
+    { name: 'sp', dims: ['time', 'latitude', 'longitude'], type: 'float', attrs: { units: 'Pa' }, data: field(() => 101325) },
+  ];
+  writeNetcdf3(path, { records: hours, dims: [{ name: 'longitude', size: 3 }, { name: 'latitude', size: 2 }, { name: 'time', size: 0 }], vars });
+  const config = tinyConfig();
+  config.model.quantiles = [];
+  const runDir = join(root, 'berlin-like');
+  const cube = await loadDataCube(path, config.ingest, silentProgress);
+  await runTraining({ tf, backend: info, cube, dataDir: path, runDir, run: 'berlin-like', config, progress: silentProgress, log: () => {} });
+  const curve = loadPowerCurve('vestas-v82-1.65mw');
+  const predictAt = (airDensity: 'auto' | 'off', out: string, extra: Partial<Config['predict']> = {}) => {
+    const c = tinyConfig();
+    Object.assign(c.predict, { turbine: 'vestas-v82-1.65mw', interpolation: 'nearest', airDensity, ...extra });
+    return predict({ model: runDir, data: path, out: join(root, out), points: ['52.6,13.35'] }, testContext(c));
+  };
+  const on = await predictAt('auto', 'out-rho');
+  const rho = densityAtHeight(263.15, 101325, 2, 100);
+  assert.ok(rho > 1.3, `cold air is dense: ${rho}`);
+  assert.match(on.power!.airDensityCorrection, /^on \(IEC 61400-12-1\)/);
+  const site = on.sites![0]!;
+  for (const j of [0, 7, 23]) {
+    near(site.airDensityKgM3![j], rho, 1e-3, 'hub-height density');
+    near(site.powerKw![j], powerKw(curve, site.speeds[j]! * Math.cbrt(rho / 1.225)), 0.5, 'the curve at the density-corrected speed');
+  }
+  assert.match(readFileSync(on.csv!, 'utf8').split('\n')[0]!, /speed_ms,air_density_kgm3,power_kw,capacity_factor$/);
+  assert.match(JSON.parse(readFileSync(on.json!, 'utf8')).airDensityCorrection, /^on/);
+  const off = await predictAt('off', 'out-rho-off');
+  assert.equal(off.power!.airDensityCorrection, 'off (predict.airDensity: off)');
+  assert.equal(off.sites![0]!.airDensityKgM3, undefined);
+  near(off.sites![0]!.powerKw![0], powerKw(curve, off.sites![0]!.speeds[0]!), 0.5, 'uncorrected');
+  assert.ok(site.powerKw![0]! > off.sites![0]!.powerKw![0]!, 'denser air, more power');
+  // Capacity-factor maps take the same correction.
+  const c = tinyConfig();
+  Object.assign(c.predict, { turbine: 'vestas-v82-1.65mw', capacityFactorMaps: true });
+  const grid = await predict({ model: runDir, data: path, out: join(root, 'out-rho-grid') }, testContext(c));
+  const cf = await readRaster(grid.capacityFactorFiles![0]!);
+  const speedsLead1 = await readRaster(grid.leads[0]!.file!);
+  near(cf.bands[0]![1]!, capacityFactor(curve, speedsLead1.bands[0]![1]! * Math.cbrt(rho / 1.225)), 1e-5, 'capacity factor at the corrected speed');
+  assert.match((await bandsTags(grid.capacityFactorFiles![0]!)).AIR_DENSITY_CORRECTION!, /^on/);
+});
+
+async function bandsTags(path: string): Promise<Record<string, string>> {
+  const buf = readFileSync(path);
+  return (await (await (await fromArrayBuffer(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer)).getImage()).getGDALMetadata()) as Record<string, string>;
+}

@@ -28,14 +28,14 @@ import { atHeight, openGridded, requireConsecutiveHours, type GriddedDataset } f
 import { DataError, WindcastError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
-import { forecastCells, forecastGrid } from '../forecast/grid-forecast.js';
+import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-forecast.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
-import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo, type SiteValues } from '../output/site-forecasts.js';
+import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
 import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
-import { loadPowerCurve, type PowerCurve } from '../power/curve.js';
-import { planHubHeight, scaleToHubHeight, shearExponents } from '../power/hub-height.js';
-import { AIR_DENSITY_OFF, capacityFactorTasks } from '../output/power-maps.js';
+import { capacityFactorTasks } from '../output/power-maps.js';
+import { airDensityNote, airSource, hubPlan, planPower, powerInfo, readAir, siteValues, type AirSource, type PowerPlan } from './predict-power.js';
+import { writeFanCharts } from '../output/fan-chart.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
 import { HOUR_MS, isoHour, parseIsoHour } from '../core/time.js';
 import type { Config } from '../core/config.js';
@@ -85,6 +85,12 @@ export interface PredictResult {
   png?: string;
   /** Capacity-factor GeoTIFFs (--capacity-factor-maps), final paths. */
   capacityFactorFiles?: string[];
+  /** The checkpoint's quantile levels (absent for a point model). */
+  quantileLevels?: number[];
+  /** Quantile GeoTIFFs (grids), final paths. */
+  quantileFiles?: string[];
+  /** A fan chart per site (sites, quantile model): the PNGs, each with an SVG of the same name. */
+  fanCharts?: string[];
   /** Hub height, turbine and air density, when a turbine or a hub height was asked for. */
   power?: SitePowerInfo;
   interpolation?: Interpolation;
@@ -115,23 +121,10 @@ interface PredictPlan {
   wind: WindChoice;
   /** The input hours and the files that hold them. */
   inputs: PredictResult['inputs'];
-  /** The turbine (--turbine), and the hub height (--hub-height, else the forecast's own, if known). */
-  curve?: PowerCurve;
-  hubHeightM: number | null;
-}
-
-/** Turbine, hub height and capacity-factor maps, checked against the checkpoint: throws the first problem. */
-function planPower(config: Config, meta: CheckpointMeta, sites: boolean, progress: Progress): { curve?: PowerCurve; hubHeightM: number | null } {
-  const pc = config.predict;
-  const forecastHeight = meta.features.heightM ?? null;
-  if (pc.hubHeight !== null && forecastHeight === null) {
-    throw new WindcastError('usage', `--hub-height ${pc.hubHeight}: the checkpoint's data does not say the height of its wind (unnamed GeoTIFF bands), so there is nothing to extrapolate from; name the bands (u100, v100) and retrain, or leave --hub-height out`);
-  }
-  if (pc.capacityFactorMaps && pc.turbine === null) throw new WindcastError('usage', '--capacity-factor-maps needs --turbine NAME|CSV (the power curve)');
-  const curve = pc.turbine !== null ? loadPowerCurve(pc.turbine) : undefined;
-  if (sites && pc.capacityFactorMaps) progress.log('sites only: no grids are written, so --capacity-factor-maps does not apply');
-  if (!sites && pc.hubHeight !== null && !pc.capacityFactorMaps) progress.log(`--hub-height applies to power and site speeds; the wind-speed GeoTIFFs stay at the forecast's ${forecastHeight} m`);
-  return { ...(curve ? { curve } : {}), hubHeightM: pc.hubHeight ?? forecastHeight };
+  /** The turbine and hub height (predict-power.ts). */
+  power: PowerPlan;
+  /** Where the input hours' temperature and pressure are (gridded input with t2m and sp, a turbine, airDensity auto). */
+  air?: AirSource;
 }
 
 /** The cheap checks, cheapest first; throws the first problem. */
@@ -154,7 +147,7 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const lookback = meta.features.lookback;
   // The checkpoint decides what is read, never the config: its height, and all the wind.
   const wind: WindChoice = { targetHeight: meta.features.heightM ?? 'auto', variables: null };
-  const base = { out, checkpoint, meta, plans, wind, ...power };
+  const base = { out, checkpoint, meta, plans, wind, power };
   if (inputKind(args.data, config.ingest.glob) === 'gridded') {
     // Only the period is read; without --at, the whole data is opened first for its last hour.
     const whole = atMs === undefined ? await openGridded(args.data) : undefined;
@@ -166,7 +159,8 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
     const height = meta.features.heightM;
     const dataset = height != null && period.speed.height !== height ? atHeight(period, height) : period;
     const files = dataset.files.filter((f) => f.end >= from && f.start <= to).map((f) => f.path);
-    return { ...base, issueMs, input: { kind: 'gridded', dataset }, inputs: { first: isoHour(from), last: isoHour(to), files } };
+    const air = airSource(config, power, args.data, period, from, to);
+    return { ...base, issueMs, input: { kind: 'gridded', dataset }, inputs: { first: isoHour(from), last: isoHour(to), files }, ...(air ? { air } : {}) };
   }
   const catalog = await listCatalog(args.data, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
   const { issueMs, entries } = selectInputHours(catalog, lookback, atMs);
@@ -217,7 +211,8 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const pc = config.predict;
   const readStart = performance.now();
   const plan = await planPredict(args, config, progress);
-  const { out, meta, issueMs, inputs, curve } = plan;
+  const { out, meta, issueMs, inputs } = plan;
+  const { curve } = plan.power;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
@@ -226,17 +221,11 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const forecastHeight = meta.features.heightM ?? null;
-  const hub = plan.hubHeightM !== null && forecastHeight !== null ? planHubHeight(cube, forecastHeight, plan.hubHeightM) : undefined;
-  const power: SitePowerInfo | undefined =
-    curve || pc.hubHeight !== null
-      ? {
-          forecastHeightM: forecastHeight,
-          hubHeightM: plan.hubHeightM,
-          hubHeightNote: hub?.note ?? "the forecast's own height (the data does not say which)",
-          ...(curve ? { turbine: { name: curve.name, ratedKw: curve.ratedKw, cutInMs: curve.cutInMs, cutOutMs: curve.cutOutMs, source: curve.source } } : {}),
-          airDensityCorrection: AIR_DENSITY_OFF,
-        }
-      : undefined;
+  const levels = quantileLevels(loaded);
+  const Q = levels.length;
+  const air = plan.air ? await readAir(plan.air, cube) : undefined;
+  const hub = hubPlan(cube, meta, plan.power);
+  const power = powerInfo(config, meta, plan.power, hub, air);
   const base = {
     checkpoint: plan.checkpoint,
     run: meta.run,
@@ -248,6 +237,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     grid: describeGrid(cube.grid),
     out,
     ...(power ? { power } : {}),
+    ...(levels.length > 0 ? { quantileLevels: [...levels] } : {}),
   };
   const seconds = (forecast: number, write: number) => ({ read: readSeconds, load: loadSeconds, forecast, write, total: elapsed(started) });
 
@@ -257,20 +247,19 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       // ---- Sites only: forecast the (up to four) cells under each site.
       const fStart = performance.now();
       const cells = siteCells(plan.plans);
-      const speeds = await forecastCells(issued, cells);
-      const values: SiteValues = { horizon, speeds, ...(curve ? { curve } : {}) };
-      if (hub && hub.shear !== 'none') {
-        const shearExponentsUsed = shearExponents(cube, hub, t0, cells, horizon, lookback);
-        const hubSpeeds = speeds.slice();
-        scaleToHubHeight(hubSpeeds, shearExponentsUsed, hub);
-        values.hub = { heightM: hub.toHeightM, speeds: hubSpeeds, shearExponents: shearExponentsUsed };
-      }
+      const quantiles = Q > 0 ? new Float32Array(cells.length * horizon * Q) : undefined;
+      const speeds = await forecastCells(issued, cells, quantiles);
+      const values = siteValues({ cube, hub, curve, air, t0, lookback, horizon, cells, speeds, ...(quantiles ? { quantiles } : {}), levels });
       const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
       const wStart = performance.now();
       staging = openStaging(out);
       const stem = sitesFileStem(issueMs);
-      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime: isoHour(issueMs), validTimes, run: meta.run, checkpoint: plan.checkpoint, ...(power ? { power } : {}) });
+      const issueTime = isoHour(issueMs);
+      writeSiteFiles({ dir: staging, stem, sites, interpolation: pc.interpolation, issueTime, validTimes, run: meta.run, checkpoint: plan.checkpoint, quantileLevels: levels, ...(power ? { power } : {}) });
+      // A fan chart per site: PNG and SVG of the same name.
+      const turbine = curve ? { turbine: { name: curve.name, ratedKw: curve.ratedKw } } : {};
+      const charts = Q > 0 ? (await writeFanCharts(staging, sites, { levels, issueTime, run: meta.run, forecastHeightM: forecastHeight, ...turbine })).map((n) => join(out, n)) : [];
       const files = commitStaging(staging, out);
       return {
         ...base,
@@ -284,6 +273,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         sites,
         csv: join(out, `${stem}.csv`),
         json: join(out, `${stem}.json`),
+        ...(charts.length > 0 ? { fanCharts: charts } : {}),
         cellsForecast: cells.length,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
         peakRssMiB: peakRssMiB(),
@@ -292,7 +282,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
 
     // ---- The whole grid.
     const fStart = performance.now();
-    const { leads, cellsForecast } = await forecastGrid(issued, progress);
+    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps });
     const forecastSeconds = elapsed(fStart);
     const wStart = performance.now();
     staging = openStaging(out);
@@ -305,9 +295,24 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const common = { staging, out, grid: cube.grid, nodata, compress: pc.compress, multiband: pc.multiband, tags };
     const { tasks, files: tiffs } = leadGeoTiffTasks({ ...common, leads });
     if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
+    let quantileFiles: string[] | undefined;
+    if (quantileLeads) {
+      const product = {
+        prefix: 'windspeed-quantiles',
+        quantity: 'wind speed',
+        units: 'm/s',
+        bandLabels: levels.map((l) => `q${l}`),
+        labelMetadata: levels.map((l) => ({ QUANTILE: String(l) })),
+        metadata: { QUANTILE_LEVELS: levels.join(','), QUANTILES: 'one band per level, non-decreasing band to band; the point forecast (mean) is in the windspeed_ files' },
+      };
+      const q = leadGeoTiffTasks({ ...common, leads: quantileLeads, product, handOver: true });
+      tasks.push(...q.tasks);
+      quantileFiles = q.files;
+    }
     let capacityFactorFiles: string[] | undefined;
     if (pc.capacityFactorMaps && curve) {
-      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback });
+      const densityHeightM = hub?.toHeightM ?? forecastHeight ?? 100;
+      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback, ...(air ? { air } : {}), airDensity: airDensityNote(config, air), densityHeightM });
       tasks.push(...maps.tasks);
       capacityFactorFiles = maps.files;
     }
@@ -331,6 +336,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       ...(pc.multiband ? { multiband: tiffs[0]! } : {}),
       ...(png ? { png: join(out, png) } : {}),
       ...(capacityFactorFiles ? { capacityFactorFiles } : {}),
+      ...(quantileFiles ? { quantileFiles } : {}),
       cellsForecast,
       seconds: seconds(forecastSeconds, elapsed(wStart)),
       peakRssMiB: peakRssMiB(),
@@ -391,10 +397,11 @@ export function formatPredictResult(r: PredictResult): string {
   if (r.mode === 'points' && r.sites) {
     lines.push(`Sites: ${r.sites.length}, ${r.interpolation === 'bilinear' ? 'bilinear interpolation between the four surrounding cells' : 'nearest cell'}; wind speed in m/s`);
     lines.push('');
-    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: [], ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
+    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: r.quantileLevels ?? [], forecastHeightM: r.power?.forecastHeightM ?? null, ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
     lines.push('');
     lines.push(`Saved: ${r.csv}`);
     lines.push(`       ${r.json}`);
+    if (r.fanCharts) lines.push(`Fan charts: ${r.fanCharts.length === 1 ? r.fanCharts[0] : `${r.fanCharts.length} (${basename(r.fanCharts[0]!)} ..)`} (PNG, and SVG of the same name)`);
   } else {
     lines.push(`Cells forecast: ${r.cellsForecast.toLocaleString('en-US')}`);
     lines.push('');
@@ -405,6 +412,10 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push('');
     if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
     else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
+    if (r.quantileFiles && r.quantileLevels) {
+      const bands = `${r.quantileLevels.length} bands each, q${r.quantileLevels[0]} .. q${r.quantileLevels[r.quantileLevels.length - 1]}`;
+      lines.push(`Quantiles: ${r.quantileFiles.length === 1 ? `${basename(r.quantileFiles[0]!)} (${r.quantileLevels.length} per lead)` : `${r.quantileFiles.length} GeoTIFFs (${basename(r.quantileFiles[0]!)} .., ${bands})`}`);
+    }
     if (r.capacityFactorFiles) lines.push(`Capacity factor: ${r.capacityFactorFiles.length === 1 ? basename(r.capacityFactorFiles[0]!) : `${r.capacityFactorFiles.length} GeoTIFFs (${basename(r.capacityFactorFiles[0]!)} ..)`}`);
     if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }

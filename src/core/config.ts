@@ -156,8 +156,20 @@ export const PredictConfigSchema = z.strictObject({
    * the forecast's own height (100 m when forecasting 100 m wind), so no extrapolation.
    */
   hubHeight: z.number().positive().max(1000).nullable().default(null),
+  /**
+   * The IEC 61400-12-1 air-density correction of power: 'auto' applies it where the input has
+   * 2 m temperature and surface pressure (ERA5 t2m and sp in NetCDF/Zarr input), and says it is
+   * off elsewhere; 'off' never applies it.
+   */
+  airDensity: z.enum(['auto', 'off']).default('auto'),
   /** Write a capacity-factor GeoTIFF per lead (or one multi-band file), needs a turbine. */
   capacityFactorMaps: z.boolean().default(false),
+  /**
+   * With a quantile checkpoint, write the quantile GeoTIFFs beside the wind-speed leads (one
+   * band per level). A global grid holds levels x leads more fields while writing (7 x 24 at
+   * 0.25 degrees: 0.7 GB); false leaves them out. Sites always carry their quantiles.
+   */
+  quantileMaps: z.boolean().default(true),
 });
 
 export const EvaluateConfigSchema = z.strictObject({

@@ -1,6 +1,7 @@
 /**
  * A forecast issued from one hour of a cube (predict): every cell of the grid as one field per
- * lead, the form the GeoTIFFs and maps take, or a chosen set of cells (the cells under sites).
+ * lead (and per quantile level, for a quantile checkpoint), the form the GeoTIFFs and maps
+ * take, or a chosen set of cells (the cells under sites).
  * Both run the one inference path (forecastWindows) with its features gathered on a thread one
  * batch ahead of the model. Memory is the input hours, the output leads and two batches of
  * features, whatever the grid size.
@@ -26,14 +27,24 @@ export interface IssuedForecast {
   batchCells: number;
 }
 
+/** The quantile levels a checkpoint forecasts ([] for a point model). */
+export function quantileLevels(loaded: Pick<ForecastModel, 'meta'>): readonly number[] {
+  return loaded.meta.model.quantiles ?? [];
+}
+
 /**
  * Every cell's +1..+horizon forecast as one grid per lead (m/s, NaN where any lookback hour
- * of the cell is nodata). Returns the leads and how many cells were forecast.
+ * of the cell is nodata). With { quantiles: true } and a quantile checkpoint, also each lead's
+ * quantiles, one grid per level (quantileLeads[lead][level]). Returns the leads and how many
+ * cells were forecast.
  */
-export async function forecastGrid(f: IssuedForecast, progress: Progress): Promise<{ leads: Float32Array[]; cellsForecast: number }> {
+export async function forecastGrid(f: IssuedForecast, progress: Progress, options: { quantiles?: boolean } = {}): Promise<{ leads: Float32Array[]; quantileLeads?: Float32Array[][]; cellsForecast: number }> {
   const spec = f.loaded.meta.features;
   const H = spec.horizon;
-  const leads = Array.from({ length: H }, () => new Float32Array(cellCount(f.cube.grid)).fill(NaN));
+  const n = cellCount(f.cube.grid);
+  const leads = Array.from({ length: H }, () => new Float32Array(n).fill(NaN));
+  const Q = options.quantiles ? quantileLevels(f.loaded).length : 0;
+  const quantileLeads = Q > 0 ? Array.from({ length: H }, () => Array.from({ length: Q }, () => new Float32Array(n).fill(NaN))) : undefined;
   const cells = validCells(f.cube, spec.lookback, f.t0);
   const task = progress.start({ unit: 'cells', total: cells.length, label: 'forecasting' });
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
@@ -45,11 +56,14 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress): Promi
       t0: f.t0,
       cells,
       batch: f.batchCells,
-      onBatch: (start, count, values) => {
+      onBatch: (start, count, values, quantiles) => {
         for (let i = 0; i < count; i++) {
           const cell = cells[start + i]!;
           const o = i * H;
           for (let j = 0; j < H; j++) leads[j]![cell] = values[o + j]!;
+          if (quantileLeads && quantiles) {
+            for (let j = 0; j < H; j++) for (let k = 0; k < Q; k++) quantileLeads[j]![k]![cell] = quantiles[(o + j) * Q + k]!;
+          }
         }
         task.tick(count);
       },
@@ -57,15 +71,19 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress): Promi
     { prefetch: true },
   );
   task.done();
-  return { leads, cellsForecast: cells.length };
+  return { leads, ...(quantileLeads ? { quantileLeads } : {}), cellsForecast: cells.length };
 }
 
-/** The forecast of the given cells, [cells.length * horizon] m/s, cell by cell. */
-export async function forecastCells(f: IssuedForecast, cells: Int32Array): Promise<Float32Array> {
+/**
+ * The forecast of the given cells, [cells.length * horizon] m/s, cell by cell; with
+ * `quantiles` [cells.length * horizon * levels] (a quantile checkpoint) its quantiles there too,
+ * ((cell * horizon) + lead) * levels + k.
+ */
+export async function forecastCells(f: IssuedForecast, cells: Int32Array, quantiles?: Float32Array): Promise<Float32Array> {
   const spec = f.loaded.meta.features;
   const out = new Float32Array(cells.length * spec.horizon);
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
-  await forecastWindows(f.tf, { model: f.loaded.model, ctx, t0: f.t0, cells, batch: f.batchCells, out }, { prefetch: true });
+  await forecastWindows(f.tf, { model: f.loaded.model, ctx, t0: f.t0, cells, batch: f.batchCells, out, ...(quantiles ? { quantiles } : {}) }, { prefetch: true });
   return out;
 }
 

@@ -147,6 +147,8 @@ export interface LeadGeoTiffs {
   tags: ForecastTags;
   /** What the files hold; default the wind speed. */
   product?: ForecastProduct;
+  /** The writers take the fields themselves (no copies): the caller does not use them afterwards. */
+  handOver?: boolean;
 }
 
 /** The writes for a forecast's GeoTIFFs: one per lead, or one multi-band file. */
@@ -170,7 +172,9 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
   const bandMeta = (j: number, b: number) => ({ units: product.units, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]!, ISSUE_TIME: issue, ...product.labelMetadata?.[b] });
   const description = (j: number, b: number) => `${labels[b] ? `${labels[b]} ` : ''}${product.quantity} +${j + 1} h, valid ${tags.validTimes[j]}`;
   const perLead = <T>(make: (j: number, b: number) => T, j: number) => labels.map((_, b) => make(j, b));
-  // Copies: each task's buffers are handed over to its writer thread, and the caller keeps the leads.
+  // Copies: each task's buffers are handed over to its writer thread, and the caller keeps the
+  // leads (unless it hands them over too: quantile fields, written and dropped).
+  const own = (b: Float32Array) => (f.handOver ? b : b.slice());
   const base = { grid: f.grid, nodata: f.nodata, compress: f.compress } satisfies Partial<GeoTiffWriteOptions>;
   if (f.multiband) {
     const name = multibandFileName(tags.issueMs, horizon, product.prefix);
@@ -179,7 +183,7 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
         path: join(f.staging, name),
         options: {
           ...base,
-          bands: leads.flatMap((bands) => bands.map((b) => b.slice())),
+          bands: leads.flatMap((bands) => bands.map(own)),
           metadata: { ...common, LEAD_HOURS: `1..${horizon}`, VALID_TIME: `${tags.validTimes[0]}..${tags.validTimes[horizon - 1]}` },
           bandMetadata: leads.flatMap((_, j) => perLead(bandMeta, j)),
           bandDescriptions: leads.flatMap((_, j) => perLead(description, j)),
@@ -194,7 +198,7 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
       path: join(f.staging, names[j]!),
       options: {
         ...base,
-        bands: bands.map((b) => b.slice()),
+        bands: bands.map(own),
         metadata: { ...common, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]! },
         bandMetadata: perLead(bandMeta, j),
         bandDescriptions: perLead(description, j),

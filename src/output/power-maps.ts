@@ -5,7 +5,8 @@
  */
 import type { Cube } from '../ingest/cube.js';
 import { capacityFactor, describeCurve, type PowerCurve } from '../power/curve.js';
-import { hubHeightFrame, type HubHeightPlan } from '../power/hub-height.js';
+import { densityCorrectedSpeed, hubAirDensity, type AirInputs } from '../power/density.js';
+import { hubHeightFrame, sameHourYesterday, type HubHeightPlan } from '../power/hub-height.js';
 import { leadGeoTiffTasks } from './forecast-files.js';
 
 /** Said wherever power is given: the cube holds wind only, so the IEC 61400-12-1 correction cannot run. */
@@ -24,11 +25,22 @@ export function capacityFactorTasks(o: {
   leads: Float32Array[];
   t0: number;
   lookback: number;
+  /** Temperature and pressure of the input hours: the curve is read at the density-corrected speed. */
+  air?: AirInputs;
+  /** What the air-density correction did, for the tags. */
+  airDensity: string;
+  /** Height the density is computed at (the hub, else the forecast's). */
+  densityHeightM: number;
 }): ReturnType<typeof leadGeoTiffTasks> {
-  const { curve, hub } = o;
+  const { curve, hub, air } = o;
+  const n = o.cube.grid.width * o.cube.grid.height;
   const fields = o.leads.map((frame, j) => {
     const speeds = hub ? hubHeightFrame(o.cube, hub, frame, o.t0, j + 1, o.lookback) : frame.slice();
-    for (let c = 0; c < speeds.length; c++) speeds[c] = capacityFactor(curve, speeds[c]!);
+    const t = sameHourYesterday(o.t0, j + 1, o.lookback);
+    for (let c = 0; c < speeds.length; c++) {
+      const rho = air ? hubAirDensity(air, n, t, c, o.densityHeightM) : NaN;
+      speeds[c] = capacityFactor(curve, Number.isFinite(rho) ? densityCorrectedSpeed(speeds[c]!, rho) : speeds[c]!);
+    }
     return speeds;
   });
   const at = hub ? ` at ${hub.toHeightM} m` : '';
@@ -44,7 +56,7 @@ export function capacityFactorTasks(o: {
         RATED_KW: String(curve.ratedKw),
         ...(hub ? { HUB_HEIGHT_M: String(hub.toHeightM), HUB_HEIGHT: hub.note } : {}),
         CAPACITY_FACTOR: 'power of the point forecast at hub height / rated power, 0..1',
-        AIR_DENSITY_CORRECTION: AIR_DENSITY_OFF,
+        AIR_DENSITY_CORRECTION: o.airDensity,
       },
     },
   });

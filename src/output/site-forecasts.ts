@@ -13,6 +13,7 @@
 import { join } from 'node:path';
 import { writeFileSynced } from '../core/atomic.js';
 import { capacityFactor, powerKw, type PowerCurve } from '../power/curve.js';
+import { densityCorrectedSpeed } from '../power/density.js';
 import { powerQuantiles } from '../power/quantiles.js';
 import { sampleSite, type Interpolation, type SitePlan } from './points.js';
 
@@ -29,6 +30,8 @@ export interface SiteForecast {
   speeds: Series;
   /** At hub height, when it differs from the forecast's: speeds (m/s) and the shear exponent used. */
   hub?: { heightM: number; speeds: Series; shearExponents: Series };
+  /** Hub-height air density (kg/m3) the power was corrected for (IEC 61400-12-1), when the input has temperature and pressure. */
+  airDensityKgM3?: Series;
   /** With a turbine: power (kW) and capacity factor (0..1) per lead, from the hub-height speed. */
   powerKw?: Series;
   capacityFactor?: Series;
@@ -55,6 +58,8 @@ export interface SiteValues {
   /** Quantile levels and m/s [cells * horizon * levels] (and at hub height). */
   quantiles?: { levels: readonly number[]; speeds: Float32Array; hubSpeeds?: Float32Array };
   curve?: PowerCurve;
+  /** Hub-height air density, kg/m3 [cells * horizon] (NaN: uncorrected): the curve is read at V (rho/1.225)^(1/3). */
+  airDensity?: Float32Array;
 }
 
 /** v rounded to `scale` steps per unit (1000: three decimals); null where not a number. */
@@ -88,9 +93,13 @@ export function siteForecasts(plans: SitePlan[], cells: Int32Array, values: Site
       site.hub = { heightM: values.hub.heightM, speeds: leads((j) => hubSpeedsRaw[j]!, MS), shearExponents: leads((j) => read(values.hub!.shearExponents, j), CF) };
     }
     const curve = values.curve;
+    // The speed the curve is read at: the hub speed, density-corrected where the density is known.
+    const rho = values.airDensity ? Array.from({ length: H }, (_, j) => read(values.airDensity!, j)) : undefined;
+    const equivalent = (v: number, j: number) => (rho && Number.isFinite(rho[j]!) ? densityCorrectedSpeed(v, rho[j]!) : v);
     if (curve) {
-      site.powerKw = leads((j) => powerKw(curve, hubSpeedsRaw[j]!), KW);
-      site.capacityFactor = leads((j) => capacityFactor(curve, hubSpeedsRaw[j]!), CF);
+      if (rho) site.airDensityKgM3 = leads((j) => rho[j]!, CF);
+      site.powerKw = leads((j) => powerKw(curve, equivalent(hubSpeedsRaw[j]!, j)), KW);
+      site.capacityFactor = leads((j) => capacityFactor(curve, equivalent(hubSpeedsRaw[j]!, j)), CF);
     }
     const q = values.quantiles;
     if (q) {
@@ -101,7 +110,7 @@ export function siteForecasts(plans: SitePlan[], cells: Int32Array, values: Site
       site.quantiles = { speeds: rounded(speeds, MS) };
       if (q.hubSpeeds) site.quantiles.hubSpeeds = rounded(hub, MS);
       if (curve) {
-        const mapped = hub.map((row) => powerQuantiles(curve, q.levels, row));
+        const mapped = hub.map((row, j) => powerQuantiles(curve, q.levels, row.map((v) => equivalent(v, j))));
         site.quantiles.powerKw = rounded(mapped.map((m) => m.powerKw), KW);
         site.quantiles.capacityFactor = rounded(mapped.map((m) => m.powerKw.map((kw) => kw / curve.ratedKw)), CF);
         site.quantiles.shutdownProbability = mapped.map((m) => round(m.shutdownProbability, CF));
@@ -153,6 +162,7 @@ function extraColumns(o: SiteFilesOptions): Array<{ name: string; value: (s: Sit
     columns.push({ name: 'hub_height_m', value: (s) => s.hub?.heightM }, { name: 'shear_exponent', value: (s, j) => s.hub?.shearExponents[j] }, { name: 'hub_speed_ms', value: (s, j) => s.hub?.speeds[j] });
     quantileColumns('hub_speed', '_ms', (s) => s.quantiles?.hubSpeeds);
   }
+  if (sample?.airDensityKgM3) columns.push({ name: 'air_density_kgm3', value: (s, j) => s.airDensityKgM3?.[j] });
   if (sample?.powerKw) {
     columns.push({ name: 'power_kw', value: (s, j) => s.powerKw?.[j] }, { name: 'capacity_factor', value: (s, j) => s.capacityFactor?.[j] });
     quantileColumns('power', '_kw', (s) => s.quantiles?.powerKw);

@@ -13,6 +13,8 @@ export interface SiteTableOptions {
   quantileLevels: readonly number[];
   /** Rated power of the turbine, when there is one. */
   ratedKw?: number;
+  /** Height of the forecast speeds (the header says it when known). */
+  forecastHeightM?: number | null;
 }
 
 function round(x: number): number {
@@ -62,9 +64,9 @@ function siteBlocks(o: SiteTableOptions): string[] {
   for (const s of o.sites) {
     const hub = s.hub ? `, hub ${s.hub.heightM} m` : '';
     lines.push(`${s.name} (${round(s.lat)}, ${round(s.lon)})${hub}`);
-    const head = ['lead', 'valid time     ', ' speed'];
+    const head = ['lead', 'valid time     ', (o.forecastHeightM ? `${o.forecastHeightM} m` : 'speed').padStart(6)];
     if (K >= 2) head.push(`${interval} m/s`.padStart(15));
-    if (s.hub) head.push('   hub', ' alpha');
+    if (s.hub) head.push(`${s.hub.heightM} m`.padStart(6), ' alpha');
     if (s.powerKw) {
       head.push(`${unit}`.padStart(7), '    CF');
       if (K >= 2) head.push(`${interval} ${unit}`.padStart(15));

@@ -44,3 +44,23 @@ export function densityAtHeight(temperatureK: number, pressurePa: number, measur
 export function densityCorrectedSpeed(speedMs: number, densityKgM3: number, referenceKgM3 = REFERENCE_AIR_DENSITY): number {
   return speedMs * Math.cbrt(densityKgM3 / referenceKgM3);
 }
+
+/** 2 m temperature (K) and surface pressure (Pa) of the input hours, frames [hours * cells] like the cube's. */
+export interface AirInputs {
+  temperatureK: Float32Array;
+  pressurePa: Float32Array;
+}
+
+/** Height of the temperature the density is computed from (ERA5 t2m), metres; the surface pressure is taken at it too (0.02 % off). */
+export const AIR_INPUT_HEIGHT_M = 2;
+
+/**
+ * Hub-height air density (kg/m3) of cell `cell` at hour index t of the input frames (n cells
+ * per frame); NaN where the temperature or pressure is missing.
+ */
+export function hubAirDensity(air: AirInputs, n: number, t: number, cell: number, hubHeightM: number): number {
+  const T = air.temperatureK[t * n + cell]!;
+  const p = air.pressurePa[t * n + cell]!;
+  if (!(T > 0) || !(p > 0)) return NaN;
+  return densityAtHeight(T, p, AIR_INPUT_HEIGHT_M, hubHeightM);
+}
