@@ -5,13 +5,15 @@
  * context in our font.
  *
  * The model is drawn last, in black and thicker, so it sits on top of the baselines it is
- * compared with. The legend sits right of the plot, so it never covers a curve.
+ * compared with. The legend sits right of the plot, so it never covers a curve. Rendering is
+ * output/vega.ts's, shared with predict's charts; the probabilistic charts (prob-charts.ts)
+ * share renderChart and CHART_CONFIG.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { schemeTableau10 } from 'd3-scale-chromatic';
 import type { Scores } from './metrics.js';
-import { FONT_STACK, toPng, whiteCanvas, type Context } from '../output/png.js';
+import { FONT_STACK } from '../output/png.js';
+import { renderVegaLite } from '../output/vega.js';
 
 export interface RmseChartOptions {
   /** Name of the model series in scores (drawn black, on top). */
@@ -70,38 +72,14 @@ export function rmseChartSpec(scores: Scores, options: RmseChartOptions): TopLev
   };
 }
 
-// Vega measures text with node-canvas when it is installed and guesses widths otherwise (0.8 em
-// per character, far wider than Inter). Measuring with our canvas instead gives legends and
-// axis titles the room their text really takes, in the SVG as in the PNG.
-const metrics = (vega as unknown as { textMetrics: { width: (item: unknown, text: unknown) => number } }).textMetrics;
-const vegaFont = (vega as unknown as { font: (item: unknown) => string }).font;
-let measure: Context | undefined;
-metrics.width = (item, text) => {
-  const t = text === null || text === undefined ? '' : String(text).trim();
-  if (!t) return 0;
-  measure ??= whiteCanvas(1, 1).getContext('2d');
-  measure.font = vegaFont(item);
-  return measure.measureText(t).width;
-};
-
 /** Spec, SVG and PNG of RMSE against lead hour (global scores). */
 export async function rmseChart(scores: Scores, options: RmseChartOptions): Promise<RmseChart> {
   return renderChart(rmseChartSpec(scores, options));
 }
 
-/** Any Vega-Lite spec as the three forms the report writes: the spec, Vega's SVG and a PNG in our font. */
+/** Any Vega-Lite spec as the three forms the report writes: the spec, Vega's SVG and a PNG in our font (output/vega.ts). */
 export async function renderChart(spec: TopLevelSpec): Promise<RmseChart> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    const svg = await view.toSVG();
-    const size = /^<svg[^>]*\swidth="(\d+(?:\.\d+)?)"[^>]*\sheight="(\d+(?:\.\d+)?)"/.exec(svg);
-    if (!size) throw new Error('vega rendered an SVG without a size');
-    const canvas = whiteCanvas(Math.round(Number(size[1])), Math.round(Number(size[2])));
-    await view.toCanvas(1, { externalContext: canvas.getContext('2d') });
-    return { spec, svg, png: await toPng(canvas) };
-  } finally {
-    view.finalize();
-  }
+  return { spec, ...(await renderVegaLite(spec)) };
 }
 
 /** The chart look every evaluation chart shares (fonts, title). */
