@@ -102,6 +102,12 @@ export function openPool<Task, Result>(options: PoolOptions): WorkerPool<Task, R
     // Threads live as long as the pool; close() ends them.
     idleTimeout: Number.POSITIVE_INFINITY,
     workerData: options.workerData,
+    // Piscina loads the worker module with require() first, import() if that fails. On Node
+    // versions where require() loads ES modules, that path can abort the whole process
+    // ("v8::Module::IsGraphAsync must be used on an instantiated module", seen once in the
+    // suite under load; nodejs/node#59703 reworks it). Without require(esm) in the threads,
+    // require() fails cleanly and piscina imports the module, the supported path.
+    ...(process.features.require_module ? { execArgv: [...process.execArgv, '--no-experimental-require-module'] } : {}),
   });
   let closed = false;
   // Piscina reports on the pool, not on a task, what no task is waiting for: a thread that fails
