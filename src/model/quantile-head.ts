@@ -11,9 +11,8 @@
  *
  * Weights: a dense kernel [units, horizon x levels] (starts at zero), a bias (starts at a
  * Gaussian spread per lead, so the untrained head is the point forecast dressed with the
- * same-input ridge's validation errors), and a width scale per lead and level (on that level's
- * increment) that training does not touch: train/quantile-fit.ts sets it on the validation
- * windows after fitting the rest.
+ * same-input ridge's validation errors), and a per-lead width scale that training does not
+ * touch: train/quantile-fit.ts sets it on the validation windows after fitting the rest.
  *
  * Output layout: [n, horizon x levels], lead-major (lead j, level k at j * levels + k).
  */
@@ -112,7 +111,7 @@ export function registerQuantileHead(tf: Tf): void {
       // Zeros until train/quantile-fit.ts sets the Gaussian start (setQuantileStart).
       this.kernel = this.addWeight('kernel', [units, width], undefined, tf.initializers.zeros());
       this.bias = this.addWeight('bias', [width], undefined, tf.initializers.zeros());
-      this.scale = this.addWeight('scale', [width], undefined, tf.initializers.ones(), undefined, false);
+      this.scale = this.addWeight('scale', [this.horizon], undefined, tf.initializers.ones(), undefined, false);
       this.built = true;
     }
     computeOutputShape(inputShape: number[][]): number[] {
@@ -126,11 +125,11 @@ export function registerQuantileHead(tf: Tf): void {
         const raw = tf.reshape(tf.add(tf.matMul(state!, this.kernel!.read()), this.bias!.read()), [-1, this.horizon, Q]);
         const parts = tf.unstack(raw, 2);
         // |scale|: the order holds for any stored weights, not only the scales quantile-fit.ts chooses.
-        const scale = tf.unstack(tf.reshape(tf.abs(this.scale!.read()), [this.horizon, Q]), 1);
+        const scale = tf.abs(this.scale!.read());
         const cols: Tensor[] = new Array(Q);
         cols[m] = tf.add(point!, parts[m]!);
-        for (let k = m + 1; k < Q; k++) cols[k] = tf.add(cols[k - 1]!, tf.mul(tf.softplus(parts[k]!), scale[k]!));
-        for (let k = m - 1; k >= 0; k--) cols[k] = tf.sub(cols[k + 1]!, tf.mul(tf.softplus(parts[k]!), scale[k]!));
+        for (let k = m + 1; k < Q; k++) cols[k] = tf.add(cols[k - 1]!, tf.mul(tf.softplus(parts[k]!), scale));
+        for (let k = m - 1; k >= 0; k--) cols[k] = tf.sub(cols[k + 1]!, tf.mul(tf.softplus(parts[k]!), scale));
         return tf.reshape(tf.stack(cols, 2), [-1, this.horizon * Q]);
       });
     }
@@ -165,7 +164,7 @@ export function weightedPinballLoss(tf: Tf, yPred: Tensor, yTrue: Tensor, w: Ten
 export function setQuantileStart(tf: Tf, model: { getLayer(name: string): { getWeights(): Tensor[]; setWeights(w: Tensor[]): void } }, levels: readonly number[], sigma: readonly number[]): void {
   const layer = model.getLayer(QUANTILE_LAYER);
   const [kernel] = layer.getWeights();
-  const tensors = [tf.zerosLike(kernel!), tf.tensor1d(gaussianStartBias(levels, sigma)), tf.ones([sigma.length * levels.length])];
+  const tensors = [tf.zerosLike(kernel!), tf.tensor1d(gaussianStartBias(levels, sigma)), tf.ones([sigma.length])];
   try {
     layer.setWeights(tensors);
   } finally {
@@ -173,7 +172,7 @@ export function setQuantileStart(tf: Tf, model: { getLayer(name: string): { getW
   }
 }
 
-/** Set the head's width scales [horizon x levels], lead-major (train/quantile-fit.ts: chosen on validation). */
+/** Set the head's per-lead width scale (train/quantile-fit.ts: chosen on validation). */
 export function setQuantileScale(tf: Tf, model: { getLayer(name: string): { getWeights(): Tensor[]; setWeights(w: Tensor[]): void } }, scale: readonly number[]): void {
   const layer = model.getLayer(QUANTILE_LAYER);
   const [kernel, bias] = layer.getWeights();
