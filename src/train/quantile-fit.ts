@@ -89,10 +89,10 @@ function validationQuantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, va
  * q_k(s) = max(0, c + s (q_k - c)), c the central level: the head's scale acts on its
  * increments in normalised units, which is this in m/s (up to the clip at calm).
  *
- * One scale per lead, not one per lead and level: fitted on the first half of the validation
- * period and scored on the second (validation only; the per-level variant at commit b4cd34f, with scripts/calibration-holdout.mjs), a
- * scale per level overfitted the short Berlin period (pinball 0.4524 m/s against 0.4255 per
- * lead and 0.4264 unscaled; Arabian Sea: 0.2340 for all three).
+ * One scale per lead, not one per lead and level: chosen on the first half of the validation
+ * period and scored on the second (scripts/calibration-holdout.mjs; the per-level variant was
+ * commit b4cd34f), a scale per level overfitted the short Berlin period (pinball 0.4524 m/s
+ * against 0.4255 per lead and 0.4264 unscaled); on the Arabian Sea all three scored 0.2340.
  */
 export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): number[] {
   const Q = levels.length;
