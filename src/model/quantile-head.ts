@@ -123,15 +123,34 @@ export function registerQuantileHead(tf: Tf): void {
         const Q = this.levels.length;
         const m = centralLevel(this.levels);
         const raw = tf.reshape(tf.add(tf.matMul(state!, this.kernel!.read()), this.bias!.read()), [-1, this.horizon, Q]);
-        const parts = tf.unstack(raw, 2);
         // |scale|: the order holds for any stored weights, not only the scales quantile-fit.ts chooses.
-        const scale = tf.abs(this.scale!.read());
-        const cols: Tensor[] = new Array(Q);
-        cols[m] = tf.add(point!, parts[m]!);
-        for (let k = m + 1; k < Q; k++) cols[k] = tf.add(cols[k - 1]!, tf.mul(tf.softplus(parts[k]!), scale));
-        for (let k = m - 1; k >= 0; k--) cols[k] = tf.sub(cols[k + 1]!, tf.mul(tf.softplus(parts[k]!), scale));
-        return tf.reshape(tf.stack(cols, 2), [-1, this.horizon * Q]);
+        const scale = tf.reshape(tf.abs(this.scale!.read()), [1, this.horizon, 1]);
+        // Each level's step from its inner neighbour, and the central level's offset from the point.
+        const steps = tf.mul(tf.mul(tf.softplus(raw), scale), this.stepMask(tf));
+        const centre = tf.add(point!, tf.reshape(tf.slice(raw, [0, 0, m], [-1, -1, 1]), [-1, this.horizon]));
+        // Cumulative sums outward from the centre as one matrix product (few ops: the head's cost
+        // is per-op overhead, not arithmetic).
+        const offsets = tf.reshape(tf.matMul(tf.reshape(steps, [-1, Q]), this.cumulative(tf)), [-1, this.horizon, Q]);
+        return tf.reshape(tf.add(offsets, tf.expandDims(centre, 2)), [-1, this.horizon * Q]);
       });
+    }
+    /** [Q]: 1 for the levels that are steps, 0 for the central level (its raw value is the offset). */
+    private stepMask(t: Tf): Tensor {
+      const m = centralLevel(this.levels);
+      return t.tensor1d(this.levels.map((_, k) => (k === m ? 0 : 1)));
+    }
+    /** [Q x Q]: entry (k', k) adds step k' into level k: +1 for m < k' <= k above the centre, -1 for k <= k' < m below. */
+    private cumulative(t: Tf): Tensor {
+      const Q = this.levels.length;
+      const m = centralLevel(this.levels);
+      const values = new Float32Array(Q * Q);
+      for (let k = 0; k < Q; k++) {
+        for (let from = 0; from < Q; from++) {
+          if (k > m && from > m && from <= k) values[from * Q + k] = 1;
+          if (k < m && from < m && from >= k) values[from * Q + k] = -1;
+        }
+      }
+      return t.tensor2d(values, [Q, Q]);
     }
     override getConfig(): Record<string, unknown> {
       return { ...super.getConfig(), levels: this.levels, horizon: this.horizon };
