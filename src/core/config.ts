@@ -130,10 +130,11 @@ export const TrainConfigSchema = z.strictObject({
    */
   quantileEpochs: z.number().int().min(0).default(4),
   /**
-   * Windows per epoch of the head's fit, at most (and at most an epoch of the point model's):
-   * the head has horizon x levels x (units + 1) weights, about 11,000 by default.
+   * Training windows the head is fitted on, at most (data with fewer uses each once), their
+   * LSTM states computed once: the head has horizon x levels x (units + 1) weights, about
+   * 11,000 by default.
    */
-  quantileSamplesPerEpoch: z.number().int().positive().default(100_000),
+  quantileSamples: z.number().int().positive().default(100_000),
   quantileLearningRate: z.number().positive().default(3e-3),
 });
 

@@ -9,8 +9,9 @@
  *
  * Why after and not jointly: a pinball term in the LSTM's loss would move the point forecast,
  * the headline score, away from the model early stopping chose on squared error (not tried);
- * a head on the fixed LSTM state keeps that model bit for bit, and its epochs cost about a
- * third of a point epoch (inference kernels, no gradient through the LSTM).
+ * a head on the fixed LSTM state keeps that model bit for bit, and since that state does not
+ * change, it is computed once for the head's training windows and the head's epochs cost
+ * only the head.
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Progress } from '../core/progress.js';
@@ -18,18 +19,20 @@ import { forecastWindows } from '../forecast/forecast.js';
 import type { FeatureContext } from '../prepare/features.js';
 import { windowValid } from '../prepare/features.js';
 import { BatchWorker } from '../prepare/batches.js';
-import { mixSeed, sampleWindows } from '../prepare/windows.js';
+import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
-import { centralLevel, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
+import { centralLevel, QUANTILE_LAYER, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type LayersModel = ReturnType<Tf['model']>;
+type SymbolicTensor = ReturnType<Tf['input']>;
 
 /** Width scales tried per lead. */
 const WIDTH_SCALES = Array.from({ length: 31 }, (_, i) => 0.5 + 0.05 * i);
 const QUANTILE_SEED = 0x9a417;
+const MIN_STEPS_PER_EPOCH = 24;
 
 /** What the fit did, recorded in best/'s meta.json and logged. */
 export interface QuantileFit {
@@ -149,7 +152,8 @@ export interface QuantileFitOptions {
   ctx: FeatureContext;
   validation: ValidationSet;
   trainAnchors: Int32Array;
-  samplesPerEpoch: number;
+  /** Training windows the head is fitted on (their LSTM states are computed once). */
+  samples: number;
   epochs: number;
   learningRate: number;
   batchSize: number;
@@ -157,6 +161,52 @@ export interface QuantileFitOptions {
   progress: Progress;
   log: (line: string) => void;
   signal?: AbortSignal;
+}
+
+/** One batch of the head's inputs, computed once: LSTM state, point forecast, targets, weights. */
+interface HeadBatch {
+  state: Tensor;
+  point: Tensor;
+  ys: Tensor;
+  /** sqrt of the squared-error weight: pinball is linear in the error. */
+  ws: Tensor;
+}
+
+/**
+ * The head's inputs for a seeded sample of training windows: the point model is fixed, so its
+ * LSTM state and point forecast are computed once (the fused inference kernel, in the one
+ * batch loop of epoch.ts) and the head's epochs run on them, at the cost of a small dense layer.
+ */
+async function headInputs(o: QuantileFitOptions, task: ReturnType<Progress['start']>): Promise<HeadBatch[]> {
+  const { tf, model, ctx } = o;
+  const [stateInput, pointInput] = model.getLayer(QUANTILE_LAYER).input as unknown as SymbolicTensor[];
+  const inputsModel = tf.model({ inputs: model.inputs, outputs: [stateInput!, pointInput!], name: 'quantile_head_inputs' });
+  const sample = sampleWindows({ grid: ctx.cube.grid, anchors: o.trainAnchors, count: o.samples, seed: mixSeed(o.seed, QUANTILE_SEED), accept: (t, c) => windowValid(ctx, t, c, true) });
+  const cached: HeadBatch[] = [];
+  const batches = BatchWorker.start(ctx, o.batchSize);
+  try {
+    await stepsOnSample(tf, {
+      batches,
+      sample,
+      batchSize: o.batchSize,
+      step: (batch) => {
+        const [state, point] = inputsModel.apply(batch.xs, { training: false }) as Tensor[];
+        // A computed copy of the targets: clone() would share the batch buffer's data, which the
+        // batch thread refills two batches on.
+        cached.push({ state: state!, point: point!, ys: tf.mul(batch.ys, 1), ws: tf.sqrt(batch.ws) });
+        return tf.scalar(0);
+      },
+      total: () => 0,
+      tick: (count) => task.tick(count, 'quantile head inputs'),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (err) {
+    for (const b of cached) tf.dispose([b.state, b.point, b.ys, b.ws]);
+    throw err;
+  } finally {
+    await batches.close();
+  }
+  return cached;
 }
 
 /** Fit the head of `model` (in place) and choose its width scale; returns what was done. */
@@ -167,37 +217,36 @@ export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFi
   const score = () => meanPinball(validationQuantiles(tf, model, ctx, validation, Q), validation.truth, levels, H).overall;
   // A head starts its fit at width scale 1 (a resumed run's best/ may hold a chosen one).
   setQuantileScale(tf, model, new Array<number>(H).fill(1));
+  const head = model.getLayer(QUANTILE_LAYER);
   const variables = quantileVariables(model);
   const startPinball = score();
   let best = { pinball: startPinball, epoch: 0, weights: variables.map((v) => tf.clone(v)) };
   const optimizer = tf.train.adam(o.learningRate);
-  const task = o.progress.start({ unit: 'samples', total: o.epochs * o.samplesPerEpoch, label: 'quantiles' });
-  let batches: BatchWorker | undefined;
+  const task = o.progress.start({ unit: 'samples', total: o.samples, label: 'quantiles' });
+  let cached: HeadBatch[] = [];
   let epochs = 0;
   try {
-    batches = BatchWorker.start(ctx, o.batchSize);
-    for (let epoch = 1; epoch <= o.epochs && !o.signal?.aborted; epoch++) {
-      const sample = sampleWindows({ grid: ctx.cube.grid, anchors: o.trainAnchors, count: o.samplesPerEpoch, seed: mixSeed(o.seed, QUANTILE_SEED + epoch), accept: (t, c) => windowValid(ctx, t, c, true) });
-      const pass = await stepsOnSample(tf, {
-        batches,
-        sample,
-        batchSize: o.batchSize,
-        step: (batch) =>
-          optimizer.minimize(
-            () => {
-              // Inference mode: no gradient flows into the LSTM, whose fused inference kernel is the faster.
-              const out = model.apply(batch.xs, { training: false }) as Tensor[];
-              // Pinball is linear in the error: weight by the cell's deviation, sqrt of the squared-error weight.
-              return weightedPinballLoss(tf, out[1]!, batch.ys, tf.sqrt(batch.ws), levels) as ReturnType<Tf['scalar']>;
-            },
-            true,
-            variables,
-          )!,
-        total: (loss) => loss,
-        tick: (count, total, samples) => task.tick(count, `quantile epoch ${epoch}/${o.epochs} pinball ${(total / Math.max(1, Math.ceil(samples / o.batchSize))).toFixed(4)}`),
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
-      if (pass.samples < sample.t0.length) break;
+    cached = await headInputs(o, task);
+    task.done();
+    const rng = makeRng(mixSeed(o.seed, QUANTILE_SEED + 1));
+    // An epoch is a pass over the cached batches, or several on small data: at least
+    // MIN_STEPS_PER_EPOCH Adam steps between validations, so early stopping does not judge the
+    // head on its first few noisy steps from the Gaussian start.
+    const passes = Math.max(1, Math.ceil(MIN_STEPS_PER_EPOCH / Math.max(1, cached.length)));
+    for (let epoch = 1; epoch <= o.epochs && !o.signal?.aborted && cached.length > 0; epoch++) {
+      for (let pass = 0; pass < passes; pass++) {
+        // The cached batches in a fresh seeded order each pass.
+        const order = cached.map((_, i) => i);
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = Math.floor(rng() * (i + 1));
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        for (const i of order) {
+          const b = cached[i]!;
+          const cost = optimizer.minimize(() => weightedPinballLoss(tf, head.apply([b.state, b.point]) as Tensor, b.ys, b.ws, levels) as ReturnType<Tf['scalar']>, true, variables);
+          cost?.dispose();
+        }
+      }
       epochs = epoch;
       const pinball = score();
       const improved = pinball < best.pinball - 1e-6;
@@ -205,9 +254,10 @@ export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFi
       if (!improved) break;
       tf.dispose(best.weights);
       best = { pinball, epoch, weights: variables.map((v) => tf.clone(v)) };
+      await new Promise((r) => setImmediate(r));
     }
   } finally {
-    await batches?.close();
+    for (const b of cached) tf.dispose([b.state, b.point, b.ys, b.ws]);
     optimizer.dispose();
     task.done();
     variables.forEach((v, i) => v.assign(best.weights[i]!));

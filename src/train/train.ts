@@ -370,7 +370,7 @@ async function fitQuantiles(options: TrainOptions, run: Run, data: RunData): Pro
       ctx: data.ctx,
       validation: data.validation,
       trainAnchors: data.trainAnchors,
-      samplesPerEpoch: Math.min(data.samplesPerEpoch, config.train.quantileSamplesPerEpoch),
+      samples: Math.min(data.trainAnchors.length * options.cube.grid.width * options.cube.grid.height, config.train.quantileSamples),
       epochs: config.train.quantileEpochs,
       learningRate: config.train.quantileLearningRate,
       batchSize: config.train.batchSize,
