@@ -149,7 +149,9 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
   stage(4, 'forecast of the next 24 hours, with maps and wind-farm sites');
   t = performance.now();
   const { predict } = await import('./predict.js');
-  const pngConfig: Config = { ...config, predict: { ...config.predict, png: true } };
+  // Maps of the point forecast; the quantile GeoTIFFs of the global grid (24 files of 7 bands,
+  // about 10 s here) are left to `windcast predict`, and the sites below carry the quantiles.
+  const pngConfig: Config = { ...config, predict: { ...config.predict, png: true, quantileMaps: false } };
   const predictResult = await predict({ model: join(runDir, 'best'), data, out: join(runDir, 'forecast') }, { ...stageCtx, config: pngConfig });
   const sitesResult = await predict(
     { model: join(runDir, 'best'), data, out: join(runDir, 'forecast', 'sites'), points: DEMO_SITES },
@@ -164,7 +166,7 @@ export async function demo(args: DemoArgs, ctx: CommandContext): Promise<DemoRes
     synth: synthResult,
     train: trainResult,
     evaluate: evaluateResult,
-    predict: { ...predictResult, sites: sitesResult.sites, csv: sitesResult.csv, json: sitesResult.json },
+    predict: { ...predictResult, sites: sitesResult.sites, csv: sitesResult.csv, json: sitesResult.json, ...(sitesResult.fanCharts ? { fanCharts: sitesResult.fanCharts } : {}) },
     backend: formatBackendLine(info),
     reducedBudget: budgetNote,
     seconds,
@@ -198,6 +200,7 @@ export function formatDemoResult(r: DemoResult): string {
   lines.push(`  forecasts    ${r.predict.out} (${r.predict.leads.length} GeoTIFFs, issue time ${r.predict.issueTime})`);
   if (r.predict.png) lines.push(`  maps         ${r.predict.png}`);
   if (r.predict.csv) lines.push(`  sites        ${r.predict.csv}`);
+  if (r.predict.fanCharts?.length) lines.push(`  fan charts   ${r.predict.fanCharts.length} (speed quantiles per site), e.g. ${r.predict.fanCharts[0]}`);
   lines.push('');
   const firstLead = r.predict.leads[0]?.file ?? r.predict.multiband;
   if (firstLead) lines.push(`Open a forecast: gdalinfo -stats ${firstLead}`);

@@ -224,10 +224,12 @@ export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFi
   const optimizer = tf.train.adam(o.learningRate);
   const task = o.progress.start({ unit: 'samples', total: o.samples, label: 'quantiles' });
   let cached: HeadBatch[] = [];
+  let taskDone = false;
   let epochs = 0;
   try {
     cached = await headInputs(o, task);
     task.done();
+    taskDone = true;
     const rng = makeRng(mixSeed(o.seed, QUANTILE_SEED + 1));
     // An epoch is a pass over the cached batches, or several on small data: at least
     // MIN_STEPS_PER_EPOCH Adam steps between validations, so early stopping does not judge the
@@ -259,7 +261,7 @@ export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFi
   } finally {
     for (const b of cached) tf.dispose([b.state, b.point, b.ys, b.ws]);
     optimizer.dispose();
-    task.done();
+    if (!taskDone) task.done();
     variables.forEach((v, i) => v.assign(best.weights[i]!));
     tf.dispose(best.weights);
   }
