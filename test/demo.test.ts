@@ -28,7 +28,7 @@ function tinyConfig(): Config {
   return {
     ...c,
     synth: { ...c.synth, step: 5 },
-    train: { ...c.train, epochs: 1, samplesPerEpoch: 2048, validationSamples: 1024, batchSize: 512 },
+    train: { ...c.train, epochs: 1, samplesPerEpoch: 2048, validationSamples: 1024, batchSize: 512, quantileSamples: 2048 },
     evaluate: { ...c.evaluate, stride: 24, cellStride: 2 },
   };
 }

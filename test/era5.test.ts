@@ -41,7 +41,7 @@ function config(overrides: { ingest?: Partial<Config['ingest']> } = {}): Config 
   return parseConfig({
     ingest: { cache: false, ...overrides.ingest },
     model: { units: 8 },
-    train: { epochs: 1, samplesPerEpoch: 2000, validationSamples: 2000, batchSize: 500, linearFitWindows: 5000 },
+    train: { epochs: 1, samplesPerEpoch: 2000, validationSamples: 2000, batchSize: 500, linearFitWindows: 5000, quantileSamples: 2000 },
     evaluate: { stride: 24 },
     runtime: { backend: 'cpu', modelsDir: join(root, 'models') },
   }, 'test');

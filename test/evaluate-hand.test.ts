@@ -118,7 +118,7 @@ test('evaluate scores a known non-persistence model, persistence and climatology
   writeFileSync(configFile, JSON.stringify({
     ingest: { cache: false, workers: 1 },
     model: { lookback: LOOKBACK, horizon: HORIZON, units: 4, ringsDeg: [STEP], predictDelta: true, normalization: 'cell', linearSkip: true, linearPath: 'low-rank' },
-    train: { samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, split: [0.6, 0.2, 0.2] },
+    train: { samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, split: [0.6, 0.2, 0.2], quantileSamples: 256 },
   }));
   const models = join(root, 'models');
   await cli(['-q', '--config', configFile, 'train', '--data', data, '--run', 'hand', '--models-dir', models, '--epochs', '1', '--backend', 'cpu']);

@@ -175,7 +175,7 @@ test('evaluate a trained model end to end: report files, baselines beside it, no
   const root = tempDir('windcast-eval-e2e-');
   const runDir = join(root, 'models', 'tiny');
   mkdirSync(runDir, { recursive: true });
-  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, quantileSamples: 512, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
   await runTraining({ tf, backend: info, cube, dataDir: '/fixture', runDir, run: 'tiny', config, progress: silentProgress, log: () => {} });
   const before = tf.memory().numTensors;
   const checkpointDir = resolveCheckpointDir(runDir);
@@ -259,7 +259,7 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
   };
   const data = join(root, 'data');
   await writeSeries(data, 1);
-  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
+  const config = parseConfig({ model: { units: 8 }, train: { epochs: 1, samplesPerEpoch: 256, validationSamples: 128, batchSize: 128, quantileSamples: 256, split: [0.6, 0.2, 0.2] }, runtime: { backend: 'cpu' } }, 'test');
   const ingest = { cacheEncoding: 'float32' as const, cache: false, workers: 1 };
   const cube = await buildCube(await buildCatalog(data, { glob: '*.tif', timePattern: 'auto' }), ingest, silentProgress);
   const { tf, info } = await loadBackend('cpu');

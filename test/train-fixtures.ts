@@ -72,6 +72,8 @@ export function tinyConfig(overrides: { epochs?: number; seed?: number } = {}): 
   config.train.epochs = overrides.epochs ?? 1;
   config.train.seed = overrides.seed ?? 42;
   config.train.samplesPerEpoch = 128;
+  // The quantile head is fitted on at most this many windows (the default 100,000 would take minutes on the cpu backend).
+  config.train.quantileSamples = 256;
   config.train.batchSize = 64;
   config.train.validationSamples = 64;
   config.runtime.backend = 'cpu';
