@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { centralIntervals, crpsWeights, pinball, QuantileAccumulator, quantileCrps, spreadInterval } from '../src/evaluate/quantile-scores.js';
+import { crpsWeights, QuantileAccumulator, quantileCrps, spreadInterval } from '../src/evaluate/quantile-scores.js';
+import { centralIntervals, pinball } from '../src/model/quantile-head.js';
 import { normalQuantile } from '../src/model/quantile-head.js';
 import { bootstrapRatioSkill } from '../src/evaluate/bootstrap.js';
 

@@ -92,6 +92,47 @@ export interface WindowSums {
 }
 
 /**
+ * WindowSums built window by window (the quantile and power accumulators): next() makes room
+ * for one more window, at zero, and returns its index; done() counts it in.
+ */
+export class WindowSumsBuffer {
+  windows = 0;
+  /** Index (window * horizon + lead) * names.length + forecaster; valid up to next()'s window. */
+  sums = new Float64Array(0);
+  /** Index window * horizon + lead. */
+  weights = new Float64Array(0);
+  constructor(
+    readonly names: readonly string[],
+    readonly horizon: number,
+  ) {}
+
+  next(): number {
+    const H = this.horizon;
+    const need = this.windows + 1;
+    if (need * H > this.weights.length) {
+      const capacity = Math.max(64, 2 * need);
+      const sums = new Float64Array(capacity * H * this.names.length);
+      sums.set(this.sums);
+      const weights = new Float64Array(capacity * H);
+      weights.set(this.weights);
+      this.sums = sums;
+      this.weights = weights;
+    }
+    return this.windows;
+  }
+
+  done(): void {
+    this.windows++;
+  }
+
+  /** A copy of the windows done so far. */
+  result(): WindowSums {
+    const H = this.horizon;
+    return { names: [...this.names], horizon: H, windows: this.windows, sums: this.sums.slice(0, this.windows * H * this.names.length), weights: this.weights.slice(0, this.windows * H) };
+  }
+}
+
+/**
  * The same bootstrap for any score that is a ratio of window sums: skill 1 - score_model /
  * score_baseline, the score sqrt(sum / weight) with root (RMSE), else sum / weight (CRPS).
  */

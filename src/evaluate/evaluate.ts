@@ -28,6 +28,7 @@ import type { Cube } from '../ingest/cube.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Forecaster } from '../forecast/forecast.js';
+import { centralLevel } from '../model/quantile-head.js';
 import { fitPeriodRidge } from '../prepare/ridge.js';
 import { BASELINE_NAMES, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
 import { bootstrapSkill, blockWindowsFor } from './bootstrap.js';
@@ -38,7 +39,6 @@ import { LATITUDE_BANDS, sampleCells } from './regions.js';
 import { ProbabilisticEvaluation } from './probabilistic.js';
 import { probabilisticCharts } from './prob-charts.js';
 import { MODEL_MEDIAN, planPowerScores, PowerAccumulator, POWER_NAMES, powerReport } from './power-scores.js';
-import { centralLevel } from './quantile-scores.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';

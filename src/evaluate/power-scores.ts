@@ -29,7 +29,7 @@ import { ConfigError } from '../core/errors.js';
 import { describeCurve, loadPowerCurve, powerKw, type PowerCurve } from '../power/curve.js';
 import { planHubHeight, shearExponents, type HubHeightPlan } from '../power/hub-height.js';
 import { DEFAULT_SHEAR_EXPONENT, shearExponentBetween } from '../power/shear.js';
-import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval, type WindowSums } from './bootstrap.js';
+import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval, type WindowSums, WindowSumsBuffer } from './bootstrap.js';
 
 export const POWER_DEFINITION =
   'NMAE = mean |P_forecast - P_true| / P_rated x 100 and NRMSE = sqrt(mean (P_forecast - P_true)^2) / P_rated x 100 (IEA Wind Task 36 recommended practice), per lead, ' +
@@ -81,9 +81,7 @@ export class PowerAccumulator {
   private readonly sums: Float64Array;
   private readonly weight: Float64Array;
   private readonly scored: Float64Array;
-  private windows = 0;
-  private winSums = new Float64Array(0);
-  private winWeights = new Float64Array(0);
+  private readonly perWindow: WindowSumsBuffer;
   private readonly alphas: Float32Array;
   private readonly truthAlpha: Float32Array;
   private readonly power: Float64Array;
@@ -96,6 +94,7 @@ export class PowerAccumulator {
   ) {
     this.names = [...o.names];
     this.horizon = o.horizon;
+    this.perWindow = new WindowSumsBuffer(this.names, this.horizon);
     this.lookback = o.lookback;
     this.sums = new Float64Array(o.horizon * this.names.length * 3);
     this.weight = new Float64Array(o.horizon);
@@ -115,8 +114,8 @@ export class PowerAccumulator {
     const ratio = this.plan.toHeightM / this.plan.fromHeightM;
     const alphas = this.alphas.subarray(0, m * H);
     if (extrapolate) alphas.set(shearExponents(o.cube, this.plan, o.t0, o.cells, H, this.lookback));
-    const w0 = this.windows;
-    this.grow(w0 + 1);
+    const w0 = this.perWindow.next();
+    const { sums: winSums, weights: winWeights } = this.perWindow;
     const P = this.power;
     for (let l = 0; l < H; l++) {
       if (extrapolate) observedExponents(o.cube, this.plan, o.t0 + l + 1, o.cells, this.truthAlpha);
@@ -132,38 +131,23 @@ export class PowerAccumulator {
         const w = o.weights[i]!;
         this.weight[l]! += w;
         this.scored[l]!++;
-        this.winWeights[w0 * H + l]! += w;
+        winWeights[w0 * H + l]! += w;
         for (let f = 0; f < F; f++) {
           const e = P[f]! - P[F]!;
           const k = (l * F + f) * 3;
           this.sums[k]! += w * Math.abs(e);
           this.sums[k + 1]! += w * e * e;
           this.sums[k + 2]! += w * e;
-          this.winSums[(w0 * H + l) * F + f]! += w * Math.abs(e);
+          winSums[(w0 * H + l) * F + f]! += w * Math.abs(e);
         }
       }
     }
-    this.windows++;
-  }
-
-  private grow(windows: number): void {
-    const H = this.horizon;
-    const F = this.names.length;
-    if (windows * H <= this.winWeights.length) return;
-    const capacity = Math.max(64, 2 * windows);
-    const sums = new Float64Array(capacity * H * F);
-    sums.set(this.winSums);
-    const weights = new Float64Array(capacity * H);
-    weights.set(this.winWeights);
-    this.winSums = sums;
-    this.winWeights = weights;
+    this.perWindow.done();
   }
 
   /** Per window and lead, the sums of w |dP| and of w: the NMAE skill's bootstrap input. */
   windowSums(): WindowSums {
-    const H = this.horizon;
-    const F = this.names.length;
-    return { names: this.names, horizon: H, windows: this.windows, sums: this.winSums.slice(0, this.windows * H * F), weights: this.winWeights.slice(0, this.windows * H) };
+    return this.perWindow.result();
   }
 
   result(): PowerScores {

@@ -32,8 +32,7 @@ import { ridgeForecast, RIDGE_SAMPLE_SEED, trainingWindows, type SameInputRidge 
 import type { TimeSplit } from '../prepare/split.js';
 import { mixSeed, periodAnchors, rowAreaWeight } from '../prepare/windows.js';
 import { fitClimatology, climatologyForecast, type Climatology, type HourRange } from './climatology.js';
-import { normalQuantile } from '../model/quantile-head.js';
-import { checkLevels } from './quantile-scores.js';
+import { checkLevels, normalQuantile } from '../model/quantile-head.js';
 
 export const QUANTILE_BASELINE_NAMES = ['climatology', 'persistence', 'linear'] as const;
 

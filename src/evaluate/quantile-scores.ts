@@ -33,7 +33,8 @@
  * same cells, and, unlike that, a sum that merges exactly across shards of windows or of cells.
  * A pair is scored only where the truth and every forecaster's quantiles are finite.
  */
-import { normalQuantile } from '../model/quantile-head.js';
+import { centralIntervals, centralLevel, checkLevels, normalQuantile, pinball } from '../model/quantile-head.js';
+import { WindowSumsBuffer, type WindowSums } from './bootstrap.js';
 
 /** Midpoint-rule weights of the levels for the CRPS (they sum to 1). */
 export function crpsWeights(levels: readonly number[]): number[] {
@@ -46,40 +47,11 @@ export function crpsWeights(levels: readonly number[]): number[] {
   });
 }
 
-export function checkLevels(levels: readonly number[]): void {
-  if (levels.length === 0 || levels.some((l, k) => !(l > 0 && l < 1) || (k > 0 && !(l > levels[k - 1]!)))) {
-    throw new Error(`quantile levels must rise strictly inside (0, 1), got ${levels.join(', ')}`);
-  }
-}
-
-/** Pinball loss of the quantile q at level tau for the truth y. */
-export function pinball(tau: number, y: number, q: number): number {
-  const e = y - q;
-  return e >= 0 ? tau * e : (tau - 1) * e;
-}
-
 /** CRPS of one quantile forecast q[offset .. offset + K) (midpoint rule, see the header). */
 export function quantileCrps(levels: readonly number[], weights: readonly number[], y: number, q: ArrayLike<number>, offset = 0): number {
   let s = 0;
   for (let k = 0; k < levels.length; k++) s += weights[k]! * pinball(levels[k]!, y, q[offset + k]!);
   return 2 * s;
-}
-
-/** The central intervals the levels allow: pairs (k, K-1-k) with tau_k + tau_{K-1-k} = 1. */
-export function centralIntervals(levels: readonly number[]): { lower: number; upper: number; coverage: number }[] {
-  const out: { lower: number; upper: number; coverage: number }[] = [];
-  for (let lo = 0; lo < levels.length; lo++) {
-    const hi = levels.findIndex((l) => Math.abs(l - (1 - levels[lo]!)) < 1e-9);
-    if (hi > lo) out.push({ lower: lo, upper: hi, coverage: levels[hi]! - levels[lo]! });
-  }
-  return out;
-}
-
-/** The level nearest 0.5. */
-export function centralLevel(levels: readonly number[]): number {
-  let best = 0;
-  for (let k = 1; k < levels.length; k++) if (Math.abs(levels[k]! - 0.5) < Math.abs(levels[best]! - 0.5)) best = k;
-  return best;
 }
 
 /** The interval the spread is read from: the central one nearest 80 % (undefined when there is none). */
@@ -149,17 +121,6 @@ export interface QuantileScores {
   groups: QuantileGroupScores[];
 }
 
-/** Per window and lead, the global sum of w x CRPS per forecaster and the sum of w: what the bootstrap resamples. */
-export interface QuantileWindowSums {
-  names: string[];
-  horizon: number;
-  windows: number;
-  /** Index (window * horizon + lead - 1) * names.length + forecaster. */
-  sums: Float64Array;
-  /** Index window * horizon + lead - 1. */
-  weights: Float64Array;
-}
-
 export class QuantileAccumulator {
   readonly names: readonly string[];
   readonly horizon: number;
@@ -175,19 +136,19 @@ export class QuantileAccumulator {
   private readonly weight: Float64Array;
   private readonly scored: Float64Array;
   private readonly excluded: Float64Array;
-  private windows = 0;
+  /** Per window and lead, the global sum of w x CRPS per forecaster and the sum of w: what the bootstrap resamples. */
+  private readonly perWindow: WindowSumsBuffer;
   /** One window's sums, weights and counts per cell group (add()). */
   private readonly winGroup: Float64Array;
   private readonly winGroupWeight: Float64Array;
   private readonly winGroupCount: Float64Array;
-  private winSums = new Float64Array(0);
-  private winWeights = new Float64Array(0);
 
   constructor(o: QuantileAccumulatorOptions) {
     checkLevels(o.levels);
     if (o.names.length === 0) throw new Error('at least one forecaster name is needed');
     this.names = [...o.names];
     this.horizon = o.horizon;
+    this.perWindow = new WindowSumsBuffer(this.names, this.horizon);
     this.levels = [...o.levels];
     this.groupNames = [...(o.groupNames ?? [])];
     this.weights = crpsWeights(o.levels);
@@ -222,8 +183,8 @@ export class QuantileAccumulator {
     });
     const hasGroups = this.nGroups > 1;
     if (hasGroups && (!groups || groups.length !== cells)) throw new Error(`a group index per cell is needed (${cells} cells)`);
-    const w0 = this.windows;
-    this.grow(w0 + 1);
+    const w0 = this.perWindow.next();
+    const { sums: winSums, weights: winWeights } = this.perWindow;
     const spread = this.spread;
     const central = this.central;
     const levels = this.levels;
@@ -238,7 +199,6 @@ export class QuantileAccumulator {
     const winN = this.winGroupCount;
     winN.fill(0);
     const excluded = this.excluded;
-    const winSums = this.winSums;
     const half = spread ? 0.5 / spread.z : 0;
     for (let c = 0; c < cells; c++) {
       const w = weights[c]!;
@@ -297,29 +257,14 @@ export class QuantileAccumulator {
           const to = slot * FS;
           for (let j = 0; j < FS; j++) this.sums[to + j]! += win[from + j]!;
         }
-        this.winWeights[w0 * H + l]! += W;
+        winWeights[w0 * H + l]! += W;
       }
     }
-    this.windows++;
+    this.perWindow.done();
   }
 
-  private grow(windows: number): void {
-    const H = this.horizon;
-    const F = this.names.length;
-    if (windows * H <= this.winWeights.length) return;
-    const capacity = Math.max(64, 2 * windows);
-    const sums = new Float64Array(capacity * H * F);
-    sums.set(this.winSums);
-    const weights = new Float64Array(capacity * H);
-    weights.set(this.winWeights);
-    this.winSums = sums;
-    this.winWeights = weights;
-  }
-
-  windowSums(): QuantileWindowSums {
-    const H = this.horizon;
-    const F = this.names.length;
-    return { names: [...this.names], horizon: H, windows: this.windows, sums: this.winSums.slice(0, this.windows * H * F), weights: this.winWeights.slice(0, this.windows * H) };
+  windowSums(): WindowSums {
+    return this.perWindow.result();
   }
 
   result(): QuantileScores {
@@ -332,7 +277,7 @@ export class QuantileAccumulator {
       spreadInterval: this.spread ? key(this.spread.coverage) : null,
       horizon: this.horizon,
       names: [...this.names],
-      windows: this.windows,
+      windows: this.perWindow.windows,
       global: this.group(0, 'global'),
       groups: this.groupNames.map((n, i) => this.group(i + 1, n)),
     };

@@ -28,6 +28,29 @@ export function centralLevel(levels: readonly number[]): number {
   return best;
 }
 
+/** Quantile levels must rise strictly inside (0, 1): the head, the scores and the baselines all check this. */
+export function checkLevels(levels: readonly number[]): void {
+  if (levels.length === 0 || levels.some((l, k) => !(l > 0 && l < 1) || (k > 0 && !(l > levels[k - 1]!)))) {
+    throw new Error(`quantile levels must rise strictly inside (0, 1), got ${levels.join(', ')}`);
+  }
+}
+
+/** The central intervals the levels allow: pairs (k, K-1-k) with tau_k + tau_{K-1-k} = 1. */
+export function centralIntervals(levels: readonly number[]): { lower: number; upper: number; coverage: number }[] {
+  const out: { lower: number; upper: number; coverage: number }[] = [];
+  for (let lo = 0; lo < levels.length; lo++) {
+    const hi = levels.findIndex((l) => Math.abs(l - (1 - levels[lo]!)) < 1e-9);
+    if (hi > lo) out.push({ lower: lo, upper: hi, coverage: levels[hi]! - levels[lo]! });
+  }
+  return out;
+}
+
+/** Pinball loss of the quantile q at level tau for the truth y. */
+export function pinball(tau: number, y: number, q: number): number {
+  const e = y - q;
+  return e >= 0 ? tau * e : (tau - 1) * e;
+}
+
 /** Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
   const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
@@ -99,9 +122,7 @@ export function registerQuantileHead(tf: Tf): void {
     private scale?: { read(): Tensor };
     constructor(a: QuantileHeadArgs) {
       super(a);
-      if (a.levels.length < 1 || a.levels.some((l, k) => !(l > 0 && l < 1) || (k > 0 && l <= a.levels[k - 1]!))) {
-        throw new Error(`quantile levels must rise strictly inside (0, 1), got ${a.levels.join(', ')}`);
-      }
+      checkLevels(a.levels);
       this.levels = [...a.levels];
       this.horizon = a.horizon;
     }

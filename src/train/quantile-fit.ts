@@ -21,7 +21,7 @@ import { windowValid } from '../prepare/features.js';
 import { BatchWorker } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
-import { centralLevel, QUANTILE_LAYER, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
+import { centralIntervals, centralLevel, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
@@ -68,10 +68,7 @@ export function meanPinball(q: Float32Array, truth: Float32Array, levels: readon
     const base = i * Q;
     if (q[base]! !== q[base]!) continue;
     let s = 0;
-    for (let k = 0; k < Q; k++) {
-      const e = y - q[base + k]!;
-      s += e >= 0 ? levels[k]! * e : (levels[k]! - 1) * e;
-    }
+    for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
     sum[i % horizon]! += s / Q;
     count[i % horizon]! += 1;
   }
@@ -112,8 +109,7 @@ export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: r
       let l = 0;
       for (let k = 0; k < Q; k++) {
         const v = c + s * (q[base + k]! - c);
-        const e = y - (v > 0 ? v : 0);
-        l += e >= 0 ? levels[k]! * e : (levels[k]! - 1) * e;
+        l += pinball(levels[k]!, y, v > 0 ? v : 0);
       }
       row[g]! += l;
     }
@@ -129,9 +125,7 @@ export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: r
 export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[]): { central: number; observed: number }[] {
   const Q = levels.length;
   const out: { central: number; observed: number }[] = [];
-  for (let lo = 0; lo < Q; lo++) {
-    const hi = levels.findIndex((l) => Math.abs(l - (1 - levels[lo]!)) < 1e-9);
-    if (hi <= lo) continue;
+  for (const { lower: lo, upper: hi, coverage } of centralIntervals(levels)) {
     let inside = 0;
     let n = 0;
     for (let i = 0; i < truth.length; i++) {
@@ -140,7 +134,7 @@ export function centralCoverage(q: Float32Array, truth: Float32Array, levels: re
       n++;
       if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside++;
     }
-    out.push({ central: Math.round((levels[hi]! - levels[lo]!) * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
+    out.push({ central: Math.round(coverage * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
   }
   return out;
 }
