@@ -4,8 +4,8 @@
  * (bench/peers/), with the same thread count, in one run on one machine.
  *
  *   npm run build && node dist/bench/backends.js [--threads 2] [--batch 4096] [--seconds 20]
- *       [--backends tensorflow,wasm,cpu] [--peers torch,keras] [--python PATH] [--lstm layers,fast,fast-fused,fast-ops,fast-block]
- *       [--profile] [--json FILE]
+ *       [--backends tensorflow,wasm,cpu] [--peers torch,torch-compile,keras,keras-xla] [--rounds 3]
+ *       [--python PATH] [--lstm layers,fast,fast-fused,fast-ops,fast-block] [--profile] [--json FILE]
  *
  * Model: the project's buildModel (src/model/model.ts) with the default config: lookback 24 hours,
  * 18 features per hour (src/prepare/features.ts defaults), LSTM(64), a 24-lead dense head plus the
@@ -20,7 +20,11 @@
  * fused kernel of native/lstm_ops.cc when built; 'fast-fused', 'fast-ops', 'fast-block' force
  * one: the fused kernel, the same maths as TensorFlow ops, TensorFlow's BlockLSTMGrad), or a
  * list (default layers,fast); list a name twice to alternate runs on a noisy machine.
- * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh).
+ * Python peers: python with torch==2.13.0 and tensorflow-cpu==2.21.0 (bench/peers/setup.sh),
+ * each in the configuration its users would pick as well as its default: PyTorch eager and
+ * torch.compile, Keras with jit_compile off and on (XLA). --rounds alternates every engine
+ * over several rounds; the table gives medians with the min..max and every round's figure, and
+ * the ratio of each of ours against the best peer by median.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -64,7 +68,8 @@ const { values: opts } = parseArgs({
     batch: { type: 'string', default: '4096' },
     seconds: { type: 'string', default: '20' },
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
-    peers: { type: 'string', default: 'torch,keras' },
+    peers: { type: 'string', default: 'torch,torch-compile,keras,keras-xla' },
+    rounds: { type: 'string', default: '3' },
     python: { type: 'string', default: process.env.WINDCAST_BENCH_PYTHON ?? join(process.env.HOME ?? '', '.cache', 'windcast', 'bench-venv', 'bin', 'python') },
     lstm: { type: 'string', default: 'layers,fast' },
     profile: { type: 'boolean', default: false },
@@ -192,6 +197,33 @@ function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1);
 }
 
+/** A peer's name on the command line -> its script and flags (bench/peers/). */
+const PEERS: Record<string, { script: string; args: string[] }> = {
+  torch: { script: 'torch_lstm.py', args: [] },
+  'torch-compile': { script: 'torch_lstm.py', args: ['--compile'] },
+  keras: { script: 'keras_lstm.py', args: ['--jit', 'off'] },
+  'keras-xla': { script: 'keras_lstm.py', args: ['--jit', 'on'] },
+};
+
+interface Engine {
+  label: string;
+  /** A peer (compared against) or one of ours. */
+  peer: boolean;
+  run: () => BenchRow | { error: string };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** "median (min..max)" over rounds, and every round's figure, for one column. */
+function spread(xs: number[]): string {
+  if (xs.length === 1) return fmt(xs[0]!);
+  return `${fmt(median(xs))} (${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))})`;
+}
+
 async function main(): Promise<void> {
   if (opts.worker) {
     const row = await worker(opts.worker as BackendName);
@@ -205,39 +237,69 @@ async function main(): Promise<void> {
     OMP_NUM_THREADS: String(threads),
     TF_CPP_MIN_LOG_LEVEL: '2',
   };
+  const rounds = Number(opts.rounds);
   const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
-  const rows: (BenchRow | { engine: string; error: string })[] = [];
   const self = fileURLToPath(import.meta.url);
+  const engines: Engine[] = [];
   for (const name of opts.backends!.split(',').filter(Boolean)) {
     for (const lstm of opts.lstm!.split(',').filter(Boolean)) {
       // The named backward passes exist on native TensorFlow only; elsewhere they are 'fast'.
       if (name !== 'tensorflow' && lstm.startsWith('fast-')) continue;
-      process.stderr.write(`bench: tfjs ${name} (${lstmLabel(lstm)})...\n`);
       const args = [self, '--worker', name, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds), '--lstm', lstm, ...(opts.profile ? ['--profile'] : [])];
-      const r = runChild(process.execPath, args, env);
-      rows.push('error' in r ? { engine: `tfjs ${name} ${lstm}`, error: r.error } : r);
+      engines.push({ label: `tfjs ${name} ${lstmLabel(lstm)}`, peer: false, run: () => runChild(process.execPath, args, env) });
     }
   }
   for (const peer of opts.peers!.split(',').filter(Boolean)) {
-    process.stderr.write(`bench: ${peer}...\n`);
-    const script = join(ROOT, 'bench', 'peers', `${peer}_lstm.py`);
-    const r = runChild(opts.python!, [script, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds)], env);
-    rows.push('error' in r ? { engine: peer, error: r.error } : r);
+    const known = PEERS[peer];
+    if (!known) throw new Error(`unknown peer ${peer} (known: ${Object.keys(PEERS).join(', ')})`);
+    const script = join(ROOT, 'bench', 'peers', known.script);
+    engines.push({ label: peer, peer: true, run: () => runChild(opts.python!, [script, ...known.args, '--threads', String(threads), '--batch', String(batch), '--seconds', String(seconds)], env) });
   }
-  const header = `model: LSTM(${spec.units}) over ${spec.lookback} h x ${spec.nFeatures} features -> ${spec.horizon} leads (+ linear path), batch ${batch}, ${threads} threads requested; load average before: ${loadBefore}, after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
-  const lines = [header, '', '| engine | threads | train samples/s | predict samples/s | train step ms | predict batch ms | train step CPU ms | predict batch CPU ms | timed steps |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  for (const r of rows) {
-    if ('error' in r) lines.push(`| ${r.engine} | | failed: ${r.error} | | | | | | |`);
-    else lines.push(`| ${r.engine} | ${r.threads} | ${fmt(r.trainSamplesPerSec)} | ${fmt(r.predictSamplesPerSec)} | ${fmt(r.trainStepMs)} | ${fmt(r.predictBatchMs)} | ${fmt(r.trainStepCpuMs)} | ${fmt(r.predictBatchCpuMs)} | ${r.steps} |`);
+  // Rounds alternate the engines, starting each round one engine later, so a slow minute on
+  // this shared machine falls on every engine in turn rather than on one.
+  const results = engines.map(() => [] as (BenchRow | { error: string })[]);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < engines.length; k++) {
+      const i = (k + round) % engines.length;
+      process.stderr.write(`bench: round ${round + 1}/${rounds}: ${engines[i]!.label}...\n`);
+      results[i]!.push(engines[i]!.run());
+    }
   }
-  for (const r of rows) {
-    if ('error' in r || !r.profile) continue;
-    const p = r.profile;
-    lines.push('', `${r.engine}: one training step under tf.profile: ${fmt(p.wallMs)} ms wall, ${p.kernelCount} kernels, ${fmt(p.kernelMs)} ms inside kernels`);
+  const header = `model: LSTM(${spec.units}) over ${spec.lookback} h x ${spec.nFeatures} features -> ${spec.horizon} leads (+ linear path), batch ${batch}, ${threads} threads requested, ${rounds} alternating round(s) of ${seconds} s training + ${seconds / 2} s prediction per engine; medians (min..max); load average before: ${loadBefore}, after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+  const lines = [header, '', '| engine | threads | train samples/s | predict samples/s | train step CPU ms | predict batch CPU ms | train per round | predict per round |', '|---|---:|---:|---:|---:|---:|---|---|'];
+  const summary: { label: string; peer: boolean; engine?: string; train: number[]; predict: number[]; rows: BenchRow[]; errors: string[] }[] = [];
+  engines.forEach((e, i) => {
+    const rows = results[i]!.filter((r): r is BenchRow => !('error' in r));
+    const errors = results[i]!.filter((r): r is { error: string } => 'error' in r).map((r) => r.error);
+    summary.push({ label: e.label, peer: e.peer, engine: rows[0]?.engine, train: rows.map((r) => r.trainSamplesPerSec), predict: rows.map((r) => r.predictSamplesPerSec), rows, errors });
+  });
+  for (const s of summary) {
+    if (!s.rows.length) {
+      lines.push(`| ${s.label} | | failed: ${s.errors[0]} | | | | | |`);
+      continue;
+    }
+    const cpuT = median(s.rows.map((r) => r.trainStepCpuMs));
+    const cpuP = median(s.rows.map((r) => r.predictBatchCpuMs));
+    lines.push(`| ${s.engine} | ${s.rows[0]!.threads} | ${spread(s.train)} | ${spread(s.predict)} | ${fmt(cpuT)} | ${fmt(cpuP)} | ${s.train.map(fmt).join(' / ')} | ${s.predict.map(fmt).join(' / ')} |${s.errors.length ? ` ${s.errors.length} failed round(s)` : ''}`);
+  }
+  // Ratios of each of ours against the best peer (by median), for training and for prediction.
+  const peers = summary.filter((s) => s.peer && s.rows.length);
+  if (peers.length) {
+    const bestTrain = peers.reduce((a, b) => (median(b.train) > median(a.train) ? b : a));
+    const bestPredict = peers.reduce((a, b) => (median(b.predict) > median(a.predict) ? b : a));
+    lines.push('');
+    for (const s of summary.filter((x) => !x.peer && x.rows.length)) {
+      lines.push(`${s.engine}: training ${(median(s.train) / median(bestTrain.train)).toFixed(2)}x the best peer (${bestTrain.engine}), prediction ${(median(s.predict) / median(bestPredict.predict)).toFixed(2)}x the best peer (${bestPredict.engine})`);
+    }
+  }
+  for (const s of summary) {
+    const p = s.rows.find((r) => r.profile)?.profile;
+    if (!p) continue;
+    lines.push('', `${s.engine}: one training step under tf.profile: ${fmt(p.wallMs)} ms wall, ${p.kernelCount} kernels, ${fmt(p.kernelMs)} ms inside kernels`);
     for (const k of p.top) lines.push(`  ${k.kernel.padEnd(24)} ${String(k.count).padStart(5)} calls ${fmt(k.ms).padStart(9)} ms`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), threads, batch, spec, rows }, null, 2) + '\n');
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), threads, batch, rounds, spec, engines: summary }, null, 2) + '\n');
 }
 
 main().catch((err) => {
