@@ -368,6 +368,9 @@ function instructionLevel() {
     flags = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
   } catch {}
   const levels = [
+    // v4: AVX-512 (F, BW, CD, DQ, VL). Where the cores run 512-bit vectors at full width (AMD
+    // Zen 5, recent Xeons), Eigen's GEMMs and the gate passes do twice v3's work per cycle.
+    ['x86-64-v4', ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl', 'avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3']],
     ['x86-64-v3', ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3']],
     ['x86-64-v2', ['sse4_2', 'sse4_1', 'ssse3', 'popcnt', 'cx16']],
   ];
@@ -453,12 +456,13 @@ async function setUpLstmOps(tfjsNodeDir, tfLibDir) {
   }
 }
 
-/** Whether deps/lib holds fused kernels built from the current source. */
+/** Whether deps/lib holds fused kernels built from the current source for this CPU's instruction level. */
 async function lstmOpsCurrent(tfjsNodeDir) {
   const record = join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_RECORD);
   if (!existsSync(record) || !existsSync(join(tfjsNodeDir, 'deps', 'lib', LSTM_OPS_LIBRARY))) return false;
   try {
-    return readJson(record).sourceSha256 === (await sha256(LSTM_OPS_SOURCE));
+    const built = readJson(record);
+    return built.sourceSha256 === (await sha256(LSTM_OPS_SOURCE)) && built.march === instructionLevel().march;
   } catch {
     return false;
   }
