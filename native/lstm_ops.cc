@@ -29,7 +29,11 @@
 //           their nonlinearity, the cell state c, tanh(c), and h = o tanh(c)); h_{-1} = c_{-1} = 0.
 //
 // Op WindcastLstmLast: the same inputs, output h [B, H] of the last hour only, for inference
-// (predict, evaluate, validation): nothing but h_T leaves a block's caches.
+// (predict, evaluate, validation): nothing but h_T leaves a block's caches. In AVX-512 builds
+// with units a multiple of 16 it runs register tiles (lstmLastTiled, below).
+//
+// Op WindcastLstmLastBf16: WindcastLstmLast with the weights, inputs and h rounded to bfloat16
+// for the products (fp32 sums, gates and cell state), on CPUs with AVX512_BF16; an error elsewhere.
 //
 // Op WindcastLstmGrad
 //   inputs  i, cs, f, o, ci, co   [T, B, H]  WindcastLstm's (or BlockLSTM's) outputs (gates after
@@ -51,6 +55,10 @@
 
 #include <Eigen/Core>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -62,6 +70,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -251,11 +260,248 @@ inline void gateRow(int64_t H, float* __restrict__ z, const float* __restrict__ 
   for (int64_t j = 0; j < H; j++) h[j] = o[j] * co[j];
 }
 
+// ---- The forward recurrence in register tiles (AVX-512 builds, units a multiple of 16) ----
+//
+// With Eigen, each hour of lstmForward below is two GEMMs into a [rows, 4H] gate buffer and a
+// pass over it. Here the gate pre-activations of a tile of kTileRows rows x 16 units (the 4
+// gates' 16 columns each) are summed in 4 * kTileRows vector registers over all F + H inputs and
+// turned into c and h at once: z never goes to memory, the weights of 16 units (the columns of
+// all 4 gates, packed side by side once per call) stay in L1 across the tiles of a block, and
+// h = 0 at the first hour skips the recurrent half. The training forward (WindcastLstm) and
+// inference (WindcastLstmLast) share it, so inference gives training's last h exactly; the
+// same maths as the Eigen path in another summation order (agreeing to float rounding, tests).
+//
+// bf16 (WindcastLstmLastBf16, CPUs with AVX512_BF16, inference only): the weights and each
+// hour's inputs and h are rounded to bfloat16 and the sums taken with vdpbf16ps, two products
+// per lane and instruction with fp32 accumulation (twice the fp32 multiply rate); c, the gates
+// and the output stay fp32. Used for forecasts only when asked (runtime.inferencePrecision).
+#if defined(__AVX512F__)
+constexpr int kTileRows = 6;
+
+// Rounds to the nearest bfloat16, ties to even (NaN stays NaN).
+inline uint16_t toBf16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// fp32 weights for the tiles: [H/16 chunks][F + H inputs][4 gates][16 units].
+void packWeights(const float* K, const float* U, int64_t F, int64_t H, float* out) {
+  const int64_t H4 = 4 * H, rows = F + H;
+  for (int64_t j = 0; j < H / 16; j++)
+    for (int64_t k = 0; k < rows; k++) {
+      const float* src = k < F ? K + k * H4 : U + (k - F) * H4;
+      for (int g = 0; g < 4; g++) std::memcpy(out + ((j * rows + k) * 4 + g) * 16, src + g * H + j * 16, 16 * sizeof(float));
+    }
+}
+
+// bf16 weights: [H/16][Fp/2 + H/2 input pairs][4 gates][16 units][2], Fp = F rounded up to even
+// (the pad input is zero).
+void packWeightsBf16(const float* K, const float* U, int64_t F, int64_t H, uint16_t* out) {
+  const int64_t H4 = 4 * H, Fp = F + (F & 1), pairs = (Fp + H) / 2;
+  auto weight = [&](int64_t k, int64_t col) -> float {
+    if (k < F) return K[k * H4 + col];
+    if (k < Fp) return 0.f;
+    return U[(k - Fp) * H4 + col];
+  };
+  for (int64_t j = 0; j < H / 16; j++)
+    for (int64_t p = 0; p < pairs; p++)
+      for (int g = 0; g < 4; g++)
+        for (int l = 0; l < 16; l++) {
+          const int64_t col = g * H + j * 16 + l;
+          uint16_t* dst = out + (((j * pairs + p) * 4 + g) * 16 + l) * 2;
+          dst[0] = toBf16(weight(2 * p, col));
+          dst[1] = toBf16(weight(2 * p + 1, col));
+        }
+}
+
+// Where a tile's results go: row 0 of the tile, unit 0 (the chunk's offset is added per tile);
+// every array has a row stride of H. cPrev is null at the first hour (c_{-1} = 0), and may be c
+// itself (inference updates c in place). i, f, o, ci, co: the gates after their nonlinearity,
+// written only when training needs them for the backward pass (else null); co = tanh(c).
+struct TileOut {
+  const float* cPrev;
+  float* c;
+  float* h;
+  float *i, *f, *o, *ci, *co;
+};
+
+// c and h (and, training, the gates) of R rows x 16 units from pre-activations z[R][4][16].
+template <int R>
+inline void tileGates(const __m512 (&z)[R][4], const TileOut& out, int64_t H, int64_t j) {
+  using Vec = Eigen::Map<Eigen::Array<float, 16, 1>>;
+  alignas(64) float buf[4][16], tc[16];
+  const int64_t u = j * 16;
+  for (int r = 0; r < R; r++) {
+    const int64_t at = r * H + u;
+    for (int g = 0; g < 4; g++) _mm512_store_ps(buf[g], z[r][g]);
+    Vec zi(buf[0]), zf(buf[1]), zc(buf[2]), zo(buf[3]);
+    zi = zi.logistic();
+    zf = zf.logistic();
+    zc = zc.tanh();
+    zo = zo.logistic();
+    const __m512 i = _mm512_load_ps(buf[0]), f = _mm512_load_ps(buf[1]), ci = _mm512_load_ps(buf[2]), o = _mm512_load_ps(buf[3]);
+    const __m512 cNew = out.cPrev ? _mm512_fmadd_ps(f, _mm512_loadu_ps(out.cPrev + at), _mm512_mul_ps(i, ci)) : _mm512_mul_ps(i, ci);
+    _mm512_storeu_ps(out.c + at, cNew);
+    _mm512_store_ps(tc, cNew);
+    Vec tanhC(tc);
+    tanhC = tanhC.tanh();
+    const __m512 co = _mm512_load_ps(tc);
+    _mm512_storeu_ps(out.h + at, _mm512_mul_ps(o, co));
+    if (out.i) {
+      _mm512_storeu_ps(out.i + at, i);
+      _mm512_storeu_ps(out.f + at, f);
+      _mm512_storeu_ps(out.o + at, o);
+      _mm512_storeu_ps(out.ci + at, ci);
+      _mm512_storeu_ps(out.co + at, co);
+    }
+  }
+}
+
+// One tile, fp32: R rows of x (stride F) and of hPrev (stride H, or none at the first hour).
+template <int R>
+void tileFp32(const float* __restrict__ x, int64_t F, const float* __restrict__ hPrev, int64_t H, const float* __restrict__ w,
+              const float* __restrict__ bias, const TileOut& out, int64_t j) {
+  __m512 z[R][4];
+  for (int g = 0; g < 4; g++) {
+    const __m512 b = _mm512_loadu_ps(bias + g * H + j * 16);
+    for (int r = 0; r < R; r++) z[r][g] = b;
+  }
+  auto accumulate = [&](const float* a, int64_t lda, int64_t n, const float* wk) {
+    for (int64_t k = 0; k < n; k++, wk += 64) {
+      const __m512 w0 = _mm512_load_ps(wk), w1 = _mm512_load_ps(wk + 16), w2 = _mm512_load_ps(wk + 32), w3 = _mm512_load_ps(wk + 48);
+      for (int r = 0; r < R; r++) {
+        const __m512 av = _mm512_set1_ps(a[r * lda + k]);
+        z[r][0] = _mm512_fmadd_ps(av, w0, z[r][0]);
+        z[r][1] = _mm512_fmadd_ps(av, w1, z[r][1]);
+        z[r][2] = _mm512_fmadd_ps(av, w2, z[r][2]);
+        z[r][3] = _mm512_fmadd_ps(av, w3, z[r][3]);
+      }
+    }
+  };
+  accumulate(x, F, F, w);
+  if (hPrev) accumulate(hPrev, H, H, w + F * 64);
+  tileGates<R>(z, out, H, j);
+}
+
+// z[R][4] += the bf16 pairs of R rows of a (stride lda) times packed weights wp. (A function of
+// its own: GCC does not give a lambda its enclosing function's target attribute.)
+template <int R>
+__attribute__((target("avx512bf16"))) inline void accumulateBf16(__m512 (&z)[R][4], const uint16_t* __restrict__ a, int64_t lda, int64_t pairs,
+                                                                 const uint16_t* __restrict__ wp) {
+  for (int64_t p = 0; p < pairs; p++, wp += 128) {
+    const __m512bh w0 = (__m512bh)_mm512_load_si512(wp), w1 = (__m512bh)_mm512_load_si512(wp + 32),
+                   w2 = (__m512bh)_mm512_load_si512(wp + 64), w3 = (__m512bh)_mm512_load_si512(wp + 96);
+    for (int r = 0; r < R; r++) {
+      uint32_t pair;
+      std::memcpy(&pair, a + r * lda + 2 * p, 4);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+      z[r][0] = _mm512_dpbf16_ps(z[r][0], av, w0);
+      z[r][1] = _mm512_dpbf16_ps(z[r][1], av, w1);
+      z[r][2] = _mm512_dpbf16_ps(z[r][2], av, w2);
+      z[r][3] = _mm512_dpbf16_ps(z[r][3], av, w3);
+    }
+  }
+}
+
+// One tile, bf16: rows of xb (bf16, stride Fp) and hb (bf16, stride H), read as input pairs.
+template <int R>
+__attribute__((target("avx512bf16"))) void tileBf16(const uint16_t* __restrict__ xb, int64_t Fp, const uint16_t* __restrict__ hb, int64_t H,
+                                                   const uint16_t* __restrict__ w, const float* __restrict__ bias, const TileOut& out, int64_t j) {
+  __m512 z[R][4];
+  for (int g = 0; g < 4; g++) {
+    const __m512 b = _mm512_loadu_ps(bias + g * H + j * 16);
+    for (int r = 0; r < R; r++) z[r][g] = b;
+  }
+  accumulateBf16<R>(z, xb, Fp, Fp / 2, w);
+  if (hb) accumulateBf16<R>(z, hb, H, H / 2, w + (Fp / 2) * 128);
+  tileGates<R>(z, out, H, j);
+}
+
+bool cpuHasBf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+// Runs tile<R> with R = rows (1..kTileRows) known at compile time.
+template <typename Tile>
+void withTileRows(int64_t rows, const Tile& tile) {
+  switch (rows) {
+    case 6: tile(std::integral_constant<int, 6>{}); break;
+    case 5: tile(std::integral_constant<int, 5>{}); break;
+    case 4: tile(std::integral_constant<int, 4>{}); break;
+    case 3: tile(std::integral_constant<int, 3>{}); break;
+    case 2: tile(std::integral_constant<int, 2>{}); break;
+    default: tile(std::integral_constant<int, 1>{}); break;
+  }
+}
+
+// The whole recurrence for rows [0, B) in register tiles. Training (act non-null: the 7 outputs
+// i, cs, f, o, ci, co, h, each [T, B, H]): every hour's activations are written for the backward
+// pass, and h_{t-1}, c_{t-1} are read back from them. Inference (act null): c and h live in the
+// block's own buffers and only the last h goes to out [B, H]; bf16 only here.
+bool lstmTiled(const float* X, const float* K, const float* U, const float* bias, int64_t T, int64_t B, int64_t F, int64_t H,
+               float* const* act, float* out, bool bf16) {
+  static_assert(kTileRows == 6, "withTileRows dispatches 1..6 rows");
+  const int64_t Fp = F + (F & 1), chunks = H / 16;
+  std::vector<float, Eigen::aligned_allocator<float>> w32;
+  std::vector<uint16_t, Eigen::aligned_allocator<uint16_t>> w16;
+  if (bf16) {
+    w16.resize(chunks * ((Fp + H) / 2) * 128);
+    packWeightsBf16(K, U, F, H, w16.data());
+  } else {
+    w32.resize(chunks * (F + H) * 64);
+    packWeights(K, U, F, H, w32.data());
+  }
+  const bool training = act != nullptr;
+  return forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
+    const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
+    std::vector<float> c(training ? 0 : n * H), hbuf(training ? 0 : 2 * n * H);
+    std::vector<uint16_t> xb(bf16 ? n * Fp : 0, 0), hb(bf16 ? n * H : 0);
+    for (int64_t t = 0; t < T; t++) {
+      const float* x = X + (t * B + r0) * F;
+      const int64_t now = (t * B + r0) * H, before = ((t - 1) * B + r0) * H;
+      const float* hPrev = t == 0 ? nullptr : training ? act[6] + before : hbuf.data() + ((t - 1) & 1) * n * H;
+      TileOut o{};
+      if (training) {
+        o = {t > 0 ? act[1] + before : nullptr, act[1] + now, act[6] + now, act[0] + now, act[2] + now, act[3] + now, act[4] + now, act[5] + now};
+      } else {
+        o.cPrev = t > 0 ? c.data() : nullptr;
+        o.c = c.data();
+        o.h = t == T - 1 ? out + r0 * H : hbuf.data() + (t & 1) * n * H;
+      }
+      if (bf16) {
+        for (int64_t r = 0; r < n; r++)
+          for (int64_t k = 0; k < F; k++) xb[r * Fp + k] = toBf16(x[r * F + k]);
+        if (hPrev) for (int64_t e = 0; e < n * H; e++) hb[e] = toBf16(hPrev[e]);
+      }
+      for (int64_t j = 0; j < chunks; j++) {
+        for (int64_t r = 0; r < n; r += kTileRows) {
+          TileOut tileOut = o;
+          for (float** p : {&tileOut.c, &tileOut.h, &tileOut.i, &tileOut.f, &tileOut.o, &tileOut.ci, &tileOut.co}) if (*p) *p += r * H;
+          if (tileOut.cPrev) tileOut.cPrev += r * H;
+          withTileRows(std::min<int64_t>(kTileRows, n - r), [&](auto rows) {
+            constexpr int R = decltype(rows)::value;
+            if (bf16) {
+              tileBf16<R>(xb.data() + r * Fp, Fp, hPrev ? hb.data() + r * H : nullptr, H, w16.data() + j * ((Fp + H) / 2) * 128, bias, tileOut, j);
+            } else {
+              tileFp32<R>(x + r * F, F, hPrev ? hPrev + r * H : nullptr, H, w32.data() + j * (F + H) * 64, bias, tileOut, j);
+            }
+          });
+        }
+      }
+    }
+  });
+}
+#endif
+
 // The forward pass of WindcastLstm (training: every hour's activations are outputs, for the
 // backward pass) and WindcastLstmLast (inference: only the last hour's h; the activations of
 // a block live in its own small buffers, in cache, and never go to memory).
-void lstmForward(TF_OpKernelContext* ctx, bool training) {
-  const char* name = training ? "WindcastLstm" : "WindcastLstmLast";
+void lstmForward(TF_OpKernelContext* ctx, bool training, bool bf16 = false) {
+  const char* name = training ? "WindcastLstm" : bf16 ? "WindcastLstmLastBf16" : "WindcastLstmLast";
   TF_Status* status = TF_NewStatus();
   auto fail = [&](const std::string& message) {
     TF_SetStatus(status, TF_INVALID_ARGUMENT, (std::string(name) + ": " + message).c_str());
@@ -294,6 +540,13 @@ void lstmForward(TF_OpKernelContext* ctx, bool training) {
     }
     if (T == 0 || B == 0 || H == 0) break;
     const float *X = in.data(0), *K = in.data(1), *U = in.data(2), *bias = in.data(3);
+#if defined(__AVX512F__)
+    if (H % 16 == 0) {
+      failIfIncomplete(lstmTiled(X, K, U, bias, T, B, F, H, training ? o : nullptr, training ? nullptr : o[0], bf16), ctx, status, name);
+      break;
+    }
+#endif
+    if (bf16) { fail("bf16 needs an AVX-512 build and units a multiple of 16"); break; }
     const bool complete = forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       RowMajor z(n, H4);
@@ -329,6 +582,18 @@ void lstmForward(TF_OpKernelContext* ctx, bool training) {
 
 void lstmCompute(void*, TF_OpKernelContext* ctx) { lstmForward(ctx, true); }
 void lstmLastCompute(void*, TF_OpKernelContext* ctx) { lstmForward(ctx, false); }
+void lstmLastBf16Compute(void*, TF_OpKernelContext* ctx) {
+#if defined(__AVX512F__)
+  if (cpuHasBf16()) {
+    lstmForward(ctx, false, true);
+    return;
+  }
+#endif
+  TF_Status* status = TF_NewStatus();
+  TF_SetStatus(status, TF_UNIMPLEMENTED, "WindcastLstmLastBf16: this CPU or build has no AVX512_BF16");
+  TF_OpKernelContext_Failure(ctx, status);
+  TF_DeleteStatus(status);
+}
 
 void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
@@ -417,6 +682,7 @@ std::string registerOps() {
       registerOp("WindcastLstm", {"x: float", "kernel: float", "recurrent: float", "bias: float"},
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "h: float"}, lstmCompute, status) &&
       registerOp("WindcastLstmLast", {"x: float", "kernel: float", "recurrent: float", "bias: float"}, {"h: float"}, lstmLastCompute, status) &&
+      registerOp("WindcastLstmLastBf16", {"x: float", "kernel: float", "recurrent: float", "bias: float"}, {"h: float"}, lstmLastBf16Compute, status) &&
       registerOp("WindcastLstmGrad",
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float"},
                  {"dgates: float"}, lstmGradCompute, status);

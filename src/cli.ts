@@ -107,6 +107,8 @@ function configFlag<S extends keyof Config>(
 }
 
 const backendFlag = () => configFlag('--backend <name>', 'TensorFlow.js backend', 'runtime', 'backend');
+const precisionFlag = () =>
+  configFlag('--precision <p>', 'precision of the LSTM\'s products when forecasting: bf16 (bfloat16 products, fp32 sums; CPUs with AVX512_BF16) or fp32', 'runtime', 'inferencePrecision');
 const targetHeightFlag = () =>
   configFlag('--target-height <m>', 'height of the wind speed to forecast, 10 or 100 m; auto: 100 m when the data has it (hub height), else 10 m', 'ingest', 'targetHeight', { parse: targetHeight });
 const variablesFlag = () =>
@@ -219,6 +221,7 @@ export function buildProgram(): Command {
     .addOption(configFlag('--turbine <name|csv>', 'also score power (NMAE, NRMSE in % of rated) through this curve: iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw, or a CSV of speed m/s, power kW', 'evaluate', 'turbine'))
     .addOption(configFlag('--hub-height <m>', 'hub height of the power scores in metres (power law, shear from the input\'s 10 m and 100 m wind)', 'evaluate', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
     .addOption(backendFlag())
+    .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth\n  windcast evaluate --model models/era5 --data era5.nc --out reports/era5 --turbine iea-3.4mw --hub-height 110')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
@@ -265,6 +268,7 @@ export function buildProgram(): Command {
     .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
     .addOption(backendFlag())
+    .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4\n  windcast predict --model models/era5 --data era5.nc --out sites --points 54.0,7.0 --turbine iea-15mw --hub-height 150')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
@@ -281,6 +285,7 @@ export function buildProgram(): Command {
     .option('--run <name>', 'run name (default: demo, or demo-<step>)', runName)
     .addOption(modelsDirFlag())
     .addOption(backendFlag())
+    .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast demo\n  windcast demo --step 2   # a coarse grid, a few minutes')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);

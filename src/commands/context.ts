@@ -5,6 +5,9 @@
  * directly with silentProgress.
  */
 import type { Config } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { setInferencePrecision, type InferencePrecision } from '../model/lstm-fast.js';
+import type { Tf } from '../runtime/backend.js';
 import { silentProgress, type Progress } from '../core/progress.js';
 
 export interface CommandContext {
@@ -15,4 +18,17 @@ export interface CommandContext {
 
 export function testContext(config: Config): CommandContext {
   return { config, progress: silentProgress, verbose: false };
+}
+
+/**
+ * Sets the LSTM's precision for this command's forecasts (predict, evaluate: config
+ * runtime.inferencePrecision, --precision). train sets fp32: its validation picks best/, and
+ * must not depend on a forecasting choice. bf16 where it cannot run is a ConfigError saying why.
+ */
+export function useInferencePrecision(tf: Tf, precision: InferencePrecision): void {
+  try {
+    setInferencePrecision(tf, precision);
+  } catch (err) {
+    throw new ConfigError(`--precision ${precision} (runtime.inferencePrecision): ${err instanceof Error ? err.message : String(err)}; use fp32`, { cause: err });
+  }
 }

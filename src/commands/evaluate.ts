@@ -4,7 +4,7 @@
  * Every tensor the command made is released before it returns: a leak is an internal error,
  * raised after the report is written.
  */
-import type { CommandContext } from './context.js';
+import { useInferencePrecision, type CommandContext } from './context.js';
 import { loadDataCube } from '../ingest/cube.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
@@ -36,6 +36,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   // A turbine that does not load is the user's to fix before the data is read (evaluateCube reads the small file again).
   if (config.evaluate.turbine !== null) (await import('../power/curve.js')).loadPowerCurve(config.evaluate.turbine);
   const { tf, info } = await loadBackend(config.runtime.backend, (line) => progress.log(line));
+  useInferencePrecision(tf, config.runtime.inferencePrecision);
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
   let report: EvaluationReport;
@@ -52,7 +53,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       dataDir: args.data,
       settings: config.evaluate,
       tf,
-      backend: formatBackendLine(info).replace(/^backend: /, ''),
+      backend: formatBackendLine(info).replace(/^backend: /, '') + (config.runtime.inferencePrecision === 'bf16' ? '; LSTM products in bf16' : ''),
       progress,
     });
   } finally {

@@ -22,7 +22,7 @@ import { isGlob, listCatalog } from '../ingest/catalog.js';
 import { selectGriddedHours, selectInputHours, inputCatalog } from '../ingest/input-hours.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
 import { checkDataFits, fileFacts, griddedFacts } from '../model/data-fit.js';
-import type { CommandContext } from './context.js';
+import { useInferencePrecision, type CommandContext } from './context.js';
 import { buildCube, griddedCube, inputKind, type Cube, type WindChoice } from '../ingest/cube.js';
 import { atHeight, openGridded, requireConsecutiveHours, type GriddedDataset } from '../ingest/gridded.js';
 import { DataError, WindcastError } from '../core/errors.js';
@@ -191,6 +191,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
   let loadSeconds = 0;
   const loading = (async () => {
     const backend = await loadBackend(config.runtime.backend, (line) => progress.log(line));
+    useInferencePrecision(backend.tf, config.runtime.inferencePrecision);
     const loaded = await loadCheckpoint(backend.tf, plan.checkpoint, 'best');
     loadSeconds = elapsed(loadStart);
     return { ...backend, loaded };
@@ -202,7 +203,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
     throw readOutcome.status === 'rejected' ? readOutcome.reason : (loadOutcome as PromiseRejectedResult).reason;
   }
   const { tf, info, loaded } = loadOutcome.value;
-  return { cube: readOutcome.value, tf, backend: info.name, loaded, loadSeconds };
+  return { cube: readOutcome.value, tf, backend: info.name + (config.runtime.inferencePrecision === 'bf16' ? ' (LSTM products in bf16)' : ''), loaded, loadSeconds };
 }
 
 export async function predict(args: PredictArgs, ctx: CommandContext): Promise<PredictResult> {

@@ -4,7 +4,7 @@
  * next batch, saves last/ and returns normally (a second Ctrl-C exits at once).
  */
 import { resolve, join } from 'node:path';
-import type { CommandContext } from './context.js';
+import { useInferencePrecision, type CommandContext } from './context.js';
 import { describeCubeWind, loadDataCube, type Cube } from '../ingest/cube.js';
 import { readMeta, resolveCheckpointDir } from '../model/checkpoint.js';
 import { checkpointWind } from '../model/data-fit.js';
@@ -40,6 +40,7 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   const { runTraining } = await import('../train/train.js');
   const log = (line: string) => progress.log(line);
   const { tf, info } = await loadBackend(config.runtime.backend, log);
+  useInferencePrecision(tf, 'fp32');
   const runDir = resolve(args.modelsDir ?? config.runtime.modelsDir, args.run);
   // Resuming reads the data as the run was trained (its height and variables), whatever the flags say.
   const wind = args.resume && hasCheckpoint(runDir) ? checkpointWind(readMeta(resolveCheckpointDir(runDir, 'last'))) : undefined;

@@ -232,6 +232,12 @@ export const RuntimeConfigSchema = z.strictObject({
   backend: BackendPreferenceSchema.default('auto'),
   /** Folder holding the runs (models/NAME/), relative to the working directory: the repository's models/. */
   modelsDir: z.string().min(1).default('models'),
+  /**
+   * The LSTM's products in predict and evaluate: fp32, or bf16 (bfloat16 inputs and weights,
+   * fp32 sums; CPUs with AVX512_BF16, native TensorFlow with the fused kernels). Training and
+   * its validation always run fp32.
+   */
+  inferencePrecision: z.enum(['fp32', 'bf16']).default('fp32'),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -62,10 +62,55 @@ function swapForgetAndCell(tf: Tf, m: Tensor, units: number): Tensor {
  * kernels load, else block forward and ops backward. Every combination computes the same
  * thing; mutable so bench/backends.ts and the tests can run each in one process.
  */
-export const lstmFastOptions: { forward: 'auto' | 'fused' | 'block'; backward: 'auto' | 'fused' | 'ops' | 'block' } = {
+export const lstmFastOptions: {
+  forward: 'auto' | 'fused' | 'block';
+  backward: 'auto' | 'fused' | 'ops' | 'block';
+  /**
+   * The products of inference (predict, evaluate; never training or its validation) in fp32, or
+   * in bfloat16 with fp32 sums (WindcastLstmLastBf16; set through setInferencePrecision).
+   */
+  inferencePrecision: InferencePrecision;
+} = {
   forward: 'auto',
   backward: 'auto',
+  inferencePrecision: 'fp32',
 };
+
+export type InferencePrecision = 'fp32' | 'bf16';
+
+let bf16Probe: string | undefined | null = null;
+
+/**
+ * Why bf16 inference cannot run here (no fused kernels, no AVX512_BF16, a build without
+ * AVX-512), or undefined when it can: tried once per process on a one-row input.
+ */
+export function whyNoBf16(tf: Tf): string | undefined {
+  if (bf16Probe !== null) return bf16Probe;
+  const native = nativeBackend(tf);
+  const ops = native ? loadLstmOps(tf) : undefined;
+  if (!native || !ops?.loaded) bf16Probe = `it needs native TensorFlow with the fused LSTM kernels (${ops ? whyNotLoaded(ops) : 'backend ' + tf.getBackend()})`;
+  else {
+    const inputs = [tf.zeros([1, 1, 2]), tf.zeros([2, 64]), tf.zeros([16, 64]), tf.zeros([64])];
+    try {
+      tf.dispose(native.executeMultipleOutputs('WindcastLstmLastBf16', [], inputs, 1));
+      bf16Probe = undefined;
+    } catch (err) {
+      bf16Probe = `the kernels refused it: ${(err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.includes('WindcastLstmLastBf16')) ?? 'no AVX512_BF16'}`;
+    } finally {
+      tf.dispose(inputs);
+    }
+  }
+  return bf16Probe;
+}
+
+/** Sets the precision of every later inference in this process; an Error saying why when bf16 cannot run. */
+export function setInferencePrecision(tf: Tf, precision: InferencePrecision): void {
+  if (precision === 'bf16') {
+    const why = whyNoBf16(tf);
+    if (why) throw new Error(`bf16 inference is not available: ${why}`);
+  }
+  lstmFastOptions.inferencePrecision = precision;
+}
 
 function requireFused(tf: Tf): void {
   const ops = loadLstmOps(tf);
@@ -265,7 +310,8 @@ export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tenso
   const native = nativeBackend(tf);
   if (!native) return loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
   if (inference && !returnSequences && nativeForwardPass(tf) === 'fused') {
-    return native.executeMultipleOutputs('WindcastLstmLast', [], [tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias], 1)[0]!;
+    const op = lstmFastOptions.inferencePrecision === 'bf16' ? 'WindcastLstmLastBf16' : 'WindcastLstmLast';
+    return native.executeMultipleOutputs(op, [], [tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias], 1)[0]!;
   }
   return blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad);
 }
