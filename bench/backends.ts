@@ -5,7 +5,7 @@
  *
  *   npm run build && node dist/bench/backends.js [--threads 2] [--batch 4096] [--seconds 20]
  *       [--backends tensorflow,wasm,cpu] [--peers torch,torch-compile,keras,keras-xla] [--rounds 3]
- *       [--python PATH] [--lstm layers,fast,fast-fused,fast-ops,fast-block] [--profile] [--json FILE]
+ *       [--python PATH] [--lstm layers,fast,fast-fused,fast-fused-split,fast-ops,fast-block] [--profile] [--json FILE]
  *
  * Model: the project's buildModel (src/model/model.ts) with the default config: lookback 24 hours,
  * 18 features per hour (src/prepare/features.ts defaults), LSTM(64), a 24-lead dense head plus the
@@ -102,13 +102,14 @@ async function timeLoop(seconds: number, minSteps: number, step: () => Promise<v
 }
 
 /** --lstm names: tf.layers.lstm, or src/model/lstm-fast.ts with its default or a named backward pass. */
-const FAST_BACKWARD = { fast: 'auto', 'fast-fused': 'fused', 'fast-ops': 'ops', 'fast-block': 'block' } as const;
+const FAST_BACKWARD = { fast: 'auto', 'fast-fused': 'fused', 'fast-fused-split': 'fused', 'fast-ops': 'ops', 'fast-block': 'block' } as const;
 
 async function buildBenchModel(tf: Tf) {
   const backward = FAST_BACKWARD[opts.lstm as keyof typeof FAST_BACKWARD];
   if (backward) {
     const { lstmFastOptions } = await import('../src/model/lstm-fast.js');
     lstmFastOptions.backward = backward;
+    lstmFastOptions.fusedWeightGrads = opts.lstm !== 'fast-fused-split';
     return createModel(tf, { ...spec, lstm: 'fast' });
   }
   return buildModel(tf, spec);
@@ -187,6 +188,7 @@ function lstmLabel(lstm: string): string {
   const labels: Record<string, string> = {
     fast: 'lstm-fast',
     'fast-fused': 'lstm-fast, fused backward kernel',
+    'fast-fused-split': 'lstm-fast, fused backward kernel, weight gradients as TensorFlow MatMuls',
     'fast-ops': 'lstm-fast, TensorFlow-ops backward',
     'fast-block': 'lstm-fast, BlockLSTMGrad backward',
   };

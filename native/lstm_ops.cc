@@ -660,6 +660,83 @@ void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// WindcastLstmGradWeights: WindcastLstmGrad's recurrence with the weight gradients summed as it
+// goes, for a layer whose input gradient is not needed (the first layer's input is data). Each
+// block keeps its hour's gate gradients in its own buffer (in cache) and adds
+// [x_t, h_{t-1}, 1]^T dz_t to its own [F + H + 1, 4H] sum; the blocks' sums are then added in
+// block order, so the result does not depend on which thread ran which block. Nothing of size
+// [T, batch, 4H] is written: the split path writes dz for all hours and reads it back twice in
+// TensorFlow's MatMuls with a reduction over T * batch rows, which these cores run slowly.
+// Extra inputs: x [T, B, F] (the layer's time-major input) and h [T, B, H] (WindcastLstm's h).
+// Output: dW [F + H + 1, 4H] = the kernel's gradient (rows 0..F-1), the recurrent kernel's
+// (F..F+H-1) and the bias's (the last row).
+void lstmGradWeightsCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  auto fail = [&](const std::string& message) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, ("WindcastLstmGradWeights: " + message).c_str());
+    TF_OpKernelContext_Failure(ctx, status);
+  };
+  Inputs in;
+  if (!in.fetch(ctx, 10, status)) {
+    TF_DeleteStatus(status);
+    return;
+  }
+  TF_Tensor* out = nullptr;
+  do {
+    if (TF_NumDims(in.t[0]) != 3) { fail("activations must be [hours, batch, units]"); break; }
+    bool same = true;
+    for (int k : {1, 2, 3, 4, 5, 9}) same = same && sameShape(in.t[0], in.t[k]);
+    if (!same) { fail("the six activation tensors and h must have one shape"); break; }
+    const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), H = TF_Dim(in.t[0], 2), H4 = 4 * H;
+    if (TF_NumDims(in.t[6]) != 2 || TF_Dim(in.t[6], 0) != H || TF_Dim(in.t[6], 1) != H4) { fail("recurrent kernel must be [units, 4 * units]"); break; }
+    if (TF_NumDims(in.t[7]) != 2 || TF_Dim(in.t[7], 0) != B || TF_Dim(in.t[7], 1) != H) { fail("dh must be [batch, units] (the last hour's)"); break; }
+    if (TF_NumDims(in.t[8]) != 3 || TF_Dim(in.t[8], 0) != T || TF_Dim(in.t[8], 1) != B) { fail("x must be [hours, batch, features]"); break; }
+    const int64_t Fx = TF_Dim(in.t[8], 2), rows = Fx + H + 1;
+    const int64_t dims[2] = {rows, H4};
+    out = pooledOutput(ctx, 0, dims, 2, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+      break;
+    }
+    float* DW = static_cast<float*>(TF_TensorData(out));
+    std::fill(DW, DW + rows * H4, 0.f);
+    if (T == 0 || B == 0 || H == 0) break;
+    const float *I = in.data(0), *C = in.data(1), *F = in.data(2), *O = in.data(3), *CI = in.data(4), *CO = in.data(5);
+    const float *U = in.data(6), *DH = in.data(7), *X = in.data(8), *Hs = in.data(9);
+    const int64_t blocks = (B + kRows - 1) / kRows;
+    std::vector<RowMajor> sums(blocks);
+    const bool complete = forEachBlock(blocks, [&](int64_t block) {
+      const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
+      RowMajor& sum = sums[block];
+      sum = RowMajor::Zero(rows, H4);
+      RowMajor g(n, H4), a(n, rows), dhBlock(n, H);
+      std::vector<float> dc(n * H, 0.f);
+      Eigen::Map<const RowMajor> recurrent(U, H, H4);
+      a.col(rows - 1).setOnes();
+      for (int64_t t = T - 1; t >= 0; t--) {
+        if (t == T - 1) dhBlock = Eigen::Map<const RowMajor>(DH + r0 * H, n, H);
+        else dhBlock.noalias() = g * recurrent.transpose();  // g still holds hour t + 1
+        for (int64_t r = 0; r < n; r++) {
+          const int64_t at = (t * B + r0 + r) * H;
+          gateGradRow(H, I + at, F + at, O + at, CI + at, CO + at, t > 0 ? C + at - B * H : nullptr, dhBlock.data() + r * H,
+                      dc.data() + r * H, g.data() + r * H4);
+        }
+        a.leftCols(Fx) = Eigen::Map<const RowMajor>(X + (t * B + r0) * Fx, n, Fx);
+        if (t > 0) a.middleCols(Fx, H) = Eigen::Map<const RowMajor>(Hs + ((t - 1) * B + r0) * H, n, H);
+        else a.middleCols(Fx, H).setZero();  // h_{-1} = 0
+        sum.noalias() += a.transpose() * g;
+      }
+    });
+    if (complete) {
+      Eigen::Map<RowMajor> total(DW, rows, H4);
+      for (const RowMajor& sum : sums) total += sum;
+    }
+    failIfIncomplete(complete, ctx, status, "WindcastLstmGradWeights");
+  } while (false);
+  if (out) TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
 void* noState(TF_OpKernelConstruction*) { return nullptr; }
 void deleteNoState(void*) {}
 
@@ -685,7 +762,10 @@ std::string registerOps() {
       registerOp("WindcastLstmLastBf16", {"x: float", "kernel: float", "recurrent: float", "bias: float"}, {"h: float"}, lstmLastBf16Compute, status) &&
       registerOp("WindcastLstmGrad",
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float"},
-                 {"dgates: float"}, lstmGradCompute, status);
+                 {"dgates: float"}, lstmGradCompute, status) &&
+      registerOp("WindcastLstmGradWeights",
+                 {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float", "x: float", "h: float"},
+                 {"dw: float"}, lstmGradWeightsCompute, status);
   if (!ok) error = TF_Message(status);
   TF_DeleteStatus(status);
   return error;

@@ -158,3 +158,47 @@ test('inference kernels (register tiles in fp32, and bf16 products) match the op
     Object.assign(lstmFastOptions, initial);
   }
 });
+
+test('weight gradients summed inside the backward kernel (first layer, no input gradient) equal autodiff and the split path', async (t) => {
+  const { tf } = await loadBackend('auto');
+  const ops = loadLstmOps(tf);
+  if (!ops.loaded) {
+    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
+    t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
+    return;
+  }
+  const initial = { ...lstmFastOptions };
+  try {
+    lstmFastOptions.forward = 'fused';
+    lstmFastOptions.backward = 'fused';
+    // Blocks of 128 rows summed in block order: 1 row, a partial block, three blocks on two
+    // threads; 7 and 64 units; 1 hour (h_{-1} = 0: no recurrent gradient) and 24.
+    for (const [B, T, F, H] of [[1, 3, 2, 7], [127, 1, 3, 16], [300, 24, 18, 64], [129, 5, 5, 7]] as const) {
+      const inputs = [
+        tf.randomNormal([B, T, F], 0, 1, 'float32', 71),
+        tf.randomNormal([F, 4 * H], 0, 0.4, 'float32', 72),
+        tf.randomNormal([H, 4 * H], 0, 0.3, 'float32', 73),
+        tf.randomNormal([4 * H], 0, 0.3, 'float32', 74),
+      ] as [Tensor, Tensor, Tensor, Tensor];
+      const projection = tf.randomNormal([B, H], 0, 1, 'float32', 75);
+      const gradsOf = (forward: (k: Tensor, r: Tensor, b: Tensor) => Tensor) =>
+        tf.grads((k: Tensor, r: Tensor, b: Tensor) => tf.sum(tf.mul(forward(k, r, b), projection)))(inputs.slice(1));
+      lstmFastOptions.fusedWeightGrads = true;
+      const inKernel = gradsOf((k, r, b) => lstmSequence(tf, inputs[0], k, r, b, false, false));
+      lstmFastOptions.fusedWeightGrads = false;
+      const split = gradsOf((k, r, b) => lstmSequence(tf, inputs[0], k, r, b, false, false));
+      const autodiff = gradsOf((k, r, b) => loopLstm(tf, inputs[0], k, r, b, false));
+      for (const [i, name] of ['kernel', 'recurrent', 'bias'].entries()) {
+        const scale = tf.tidy(() => tf.max(tf.abs(autodiff[i]!)).dataSync()[0]!);
+        assert.ok(name === 'recurrent' && T === 1 ? scale === 0 : scale > 0, `B ${B} T ${T}: d/d${name} has scale ${scale}`);
+        for (const [label, got] of [['in the kernel', inKernel[i]!], ['split', split[i]!]] as const) {
+          const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(got, autodiff[i]!))).dataSync()[0]!);
+          assert.ok(gap <= 1e-5 * Math.max(1, scale), `B ${B} T ${T} H ${H}: d/d${name} ${label} differs by ${gap} (scale ${scale})`);
+        }
+      }
+      tf.dispose([...inputs, projection, ...inKernel, ...split, ...autodiff]);
+    }
+  } finally {
+    Object.assign(lstmFastOptions, initial);
+  }
+});

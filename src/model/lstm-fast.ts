@@ -70,10 +70,17 @@ export const lstmFastOptions: {
    * in bfloat16 with fp32 sums (WindcastLstmLastBf16; set through setInferencePrecision).
    */
   inferencePrecision: InferencePrecision;
+  /**
+   * With the fused backward: a layer that needs no input gradient (the first) gets its weight
+   * gradients from inside WindcastLstmGradWeights; false: from TensorFlow MatMuls over the gate
+   * gradients of all hours, as every other layer (bench/backends.ts --lstm fast-fused-split).
+   */
+  fusedWeightGrads: boolean;
 } = {
   forward: 'auto',
   backward: 'auto',
   inferencePrecision: 'fp32',
+  fusedWeightGrads: true,
 };
 
 export type InferencePrecision = 'fp32' | 'bf16';
@@ -151,6 +158,13 @@ interface SavedForward {
 function splitBackward(tf: Tf, backend: NativeBackend, a: SavedForward, fused: boolean): Tensor[] {
   const [steps, batch, features] = a.x.shape as [number, number, number];
   const units = a.recurrent.shape[0]!;
+  if (fused && lstmFastOptions.fusedWeightGrads && !a.inputGrad && !a.returnSequences) {
+    // The first layer (its input is data): the weight gradients are summed inside the kernel,
+    // block by block, and no [T, batch, 4H] gate gradient is written (native/lstm_ops.cc).
+    const dw = backend.executeMultipleOutputs('WindcastLstmGradWeights', [], [a.i, a.cs, a.f, a.o, a.ci, a.co, a.recurrent, a.dy, a.x, a.h], 1)[0]!;
+    const [kGrad, rGrad, bGrad] = tf.split(dw, [features, units, 1], 0);
+    return [kGrad!, rGrad!, tf.reshape(bGrad!, [4 * units]), tf.zeros([batch, steps, features])];
+  }
   const dh = a.returnSequences ? tf.transpose(a.dy, [1, 0, 2]) : a.dy;
   const gates = fused
     ? tf.reshape(backend.executeMultipleOutputs('WindcastLstmGrad', [], [a.i, a.cs, a.f, a.o, a.ci, a.co, a.recurrent, dh], 1)[0]!, [steps * batch, 4 * units])
