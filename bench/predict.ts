@@ -2,7 +2,7 @@
  * Prediction benchmark: a full 24-hour forecast, reading to writing, per backend.
  *
  *   node dist/bench/predict.js --data DIR [--model DIR | --save-model DIR] [--backends tensorflow,wasm]
- *        [--batch-cells N] [--png] [--multiband] [--no-breakdown]
+ *        [--precision fp32,bf16] [--rounds N] [--batch-cells N] [--png] [--multiband] [--no-breakdown]
  *
  * DIR holds at least 24 hourly GeoTIFFs (e.g. `windcast synth --out DIR --hours 24`, global
  * 0.25 degree). Without --model a timing checkpoint is made: the default model (config
@@ -14,7 +14,10 @@
  * command's own phases (read, model load, forecast, write), cells per second, peak RSS, and
  * (unless --no-breakdown) where the forecast time goes: gathering features on the JS thread vs
  * the model itself, each timed alone over every cell.
- * Target (issue 5): at most 20 s on 2 cores with the native backend; wasm time stated.
+ * --precision lists the LSTM's inference precisions to run (runtime.inferencePrecision); with
+ * --rounds every backend and precision runs once per round, alternating, so a slow minute on a
+ * shared machine falls on each in turn.
+ * Target (issue 14): at most 6 s end to end on 2 cores with the native backend.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -43,6 +46,8 @@ const { values: opts } = parseArgs({
     data: { type: 'string' },
     model: { type: 'string' },
     backends: { type: 'string', default: 'tensorflow' },
+    precision: { type: 'string', default: 'fp32' },
+    rounds: { type: 'string', default: '1' },
     'batch-cells': { type: 'string' },
     png: { type: 'boolean', default: false },
     multiband: { type: 'boolean', default: false },
@@ -126,6 +131,7 @@ interface ChildReport {
 async function child(backend: BackendName): Promise<void> {
   const config = schemaDefaults();
   config.runtime.backend = backend;
+  config.runtime.inferencePrecision = opts.precision as 'fp32' | 'bf16';
   config.predict.png = opts.png!;
   config.predict.multiband = opts.multiband!;
   if (opts['batch-cells']) config.predict.batchCells = Number(opts['batch-cells']);
@@ -203,11 +209,12 @@ async function main(): Promise<void> {
       console.log(`timing checkpoint (default model, untrained-quality weights) on ${header.grid.width}x${header.grid.height}: ${seconds(t)} s`);
     }
     console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}`);
-    console.log('backend     threads  read  load  forecast  write  total (s)  CPU (s)  cells/s    peak RSS   gather-only  model-only');
-    for (const backend of opts.backends!.split(',')) {
-      const out = join(scratch, `out-${backend}`);
+    console.log('backend precision threads read  load  forecast  write  total (s)  CPU (s)  cells/s    peak RSS   gather-only  model-only');
+    const runs = opts.backends!.split(',').flatMap((backend) => opts.precision!.split(',').map((precision) => ({ backend, precision })));
+    for (let round = 0; round < Number(opts.rounds); round++) for (const { backend, precision } of runs) {
+      const out = join(scratch, `out-${backend}-${precision}`);
       mkdirSync(out, { recursive: true });
-      const args = [fileURLToPath(import.meta.url), '--child', backend, '--data', opts.data, '--model', model, '--out', out];
+      const args = [fileURLToPath(import.meta.url), '--child', backend, '--precision', precision, '--data', opts.data, '--model', model, '--out', out];
       if (opts['batch-cells']) args.push('--batch-cells', opts['batch-cells']);
       if (opts.png) args.push('--png');
       if (opts.multiband) args.push('--multiband');
@@ -223,7 +230,7 @@ async function main(): Promise<void> {
       const rate = Math.round(r.result.cellsForecast / Math.max(1e-9, s.forecast));
       const b = r.breakdown;
       console.log(
-        `${r.backend.padEnd(11)} ${String(r.threads).padStart(7)} ${s.read.toFixed(1).padStart(5)} ${s.load.toFixed(1).padStart(5)} ${s.forecast.toFixed(1).padStart(9)} ${s.write.toFixed(1).padStart(6)} ${s.total.toFixed(1).padStart(10)} ${r.cpuSeconds.toFixed(1).padStart(8)} ${String(rate).padStart(9)} ${`${r.result.peakRssMiB} MiB`.padStart(11)}` +
+        `${`${r.backend} ${precision}`.padEnd(16)} ${String(r.threads).padStart(2)} ${s.read.toFixed(1).padStart(5)} ${s.load.toFixed(1).padStart(5)} ${s.forecast.toFixed(1).padStart(9)} ${s.write.toFixed(1).padStart(6)} ${s.total.toFixed(1).padStart(10)} ${r.cpuSeconds.toFixed(1).padStart(8)} ${String(rate).padStart(9)} ${`${r.result.peakRssMiB} MiB`.padStart(11)}` +
           (b ? ` ${`${b.gatherSeconds.toFixed(1)} s`.padStart(12)} ${`${b.modelSeconds.toFixed(1)} s`.padStart(11)}  (CPU: gather ${b.gatherCpu.toFixed(1)} s, model ${b.modelCpu.toFixed(1)} s)` : ''),
       );
       console.log(`            batch ${opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid}`);
