@@ -21,17 +21,17 @@ const EXPECTED: Record<string, Record<string, string>> = {
   },
   inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight' },
   doctor: { '--backend': 'runtime.backend' },
-  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend' },
+  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
     '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
   },
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
-    '--batch-cells': 'predict.batchCells', '--backend': 'runtime.backend',
+    '--batch-cells': 'predict.batchCells', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision',
     '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--air-density': 'predict.airDensity', '--capacity-factor-maps': 'predict.capacityFactorMaps',
   },
-  demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend' },
+  demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },
 };
 
 /** Flags whose default is not a config value, each saying what it derives from instead. */
@@ -152,4 +152,21 @@ test('a checkpoint with an invalid meta.json: exit 5 and one stderr line naming 
   const lines = r.stderr.split('\n');
   assert.equal(lines.length, 2, r.stderr);
   assert.ok(lines[0]!.startsWith(`windcast: ${join(checkpoint, 'meta.json')}: invalid checkpoint metadata: kind: expected one of "last"|"best"; run: missing`), r.stderr);
+});
+
+test('--precision bf16 where it cannot run is a config error saying why; fp32 always runs', async () => {
+  const { loadBackend } = await import('../src/runtime/backend.js');
+  const { useInferencePrecision } = await import('../src/commands/context.js');
+  const { lstmFastOptions } = await import('../src/model/lstm-fast.js');
+  const { ConfigError } = await import('../src/core/errors.js');
+  const { tf } = await loadBackend('cpu');
+  const before = lstmFastOptions.inferencePrecision;
+  try {
+    assert.throws(() => useInferencePrecision(tf, 'bf16'), (err: unknown) => err instanceof ConfigError && /--precision bf16 .*native TensorFlow with the fused LSTM kernels.*use fp32/.test(err.message));
+    assert.equal(lstmFastOptions.inferencePrecision, before, 'a refused precision changes nothing');
+    useInferencePrecision(tf, 'fp32');
+    assert.equal(lstmFastOptions.inferencePrecision, 'fp32');
+  } finally {
+    lstmFastOptions.inferencePrecision = before;
+  }
 });

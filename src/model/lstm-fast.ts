@@ -85,14 +85,17 @@ export const lstmFastOptions: {
 
 export type InferencePrecision = 'fp32' | 'bf16';
 
-let bf16Probe: string | undefined | null = null;
+/** whyNoBf16's answer per backend name, once per process. */
+const bf16Probes = new Map<string, string | undefined>();
 
 /**
  * Why bf16 inference cannot run here (no fused kernels, no AVX512_BF16, a build without
  * AVX-512), or undefined when it can: tried once per process on a one-row input.
  */
 export function whyNoBf16(tf: Tf): string | undefined {
-  if (bf16Probe !== null) return bf16Probe;
+  const backendName = tf.getBackend();
+  if (bf16Probes.has(backendName)) return bf16Probes.get(backendName);
+  let bf16Probe: string | undefined;
   const native = nativeBackend(tf);
   const ops = native ? loadLstmOps(tf) : undefined;
   if (!native || !ops?.loaded) bf16Probe = `it needs native TensorFlow with the fused LSTM kernels (${ops ? whyNotLoaded(ops) : 'backend ' + tf.getBackend()})`;
@@ -107,6 +110,7 @@ export function whyNoBf16(tf: Tf): string | undefined {
       tf.dispose(inputs);
     }
   }
+  bf16Probes.set(backendName, bf16Probe);
   return bf16Probe;
 }
 
@@ -324,7 +328,8 @@ export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tenso
   const native = nativeBackend(tf);
   if (!native) return loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
   if (inference && !returnSequences && nativeForwardPass(tf) === 'fused') {
-    const op = lstmFastOptions.inferencePrecision === 'bf16' ? 'WindcastLstmLastBf16' : 'WindcastLstmLast';
+    // bf16 runs the register tiles, 16 units at a time; a layer of other widths stays fp32.
+    const op = lstmFastOptions.inferencePrecision === 'bf16' && recurrent.shape[0]! % 16 === 0 ? 'WindcastLstmLastBf16' : 'WindcastLstmLast';
     return native.executeMultipleOutputs(op, [], [tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias], 1)[0]!;
   }
   return blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad);
