@@ -321,6 +321,9 @@ export function buildProgram(): Command {
 /** Parse argv (without node and script) and run; errors propagate to the entry point. */
 export async function runCli(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // Subcommands copy the program's settings when they are made, so each needs its own: without
+  // it a bad flag value (commander's InvalidArgumentError) exited 1 instead of the usage code.
   program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
   await program.parseAsync(argv, { from: 'user' });
 }
