@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -231,4 +231,64 @@ test('merge refuses missing, duplicate and mismatched shards, naming the folder,
   writeFileSync(records, readFileSync(records).subarray(0, 800));
   await expectData([cut], /window-records\.bin: holds 800 bytes, expected/);
   await expectData([data], /holds no shard folders/);
+});
+
+const DEPLOY = fileURLToPath(new URL('../../docs/deploy/', import.meta.url));
+
+test('docs/deploy/kubernetes-indexed-job.yaml: its shard and merge commands, run as 3 pods with JOB_COMPLETION_INDEX, give the unsharded forecast', async () => {
+  const yaml = readFileSync(join(DEPLOY, 'kubernetes-indexed-job.yaml'), 'utf8');
+  const docs = yaml.split(/^---$/m);
+  assert.equal(docs.length, 2, 'the Indexed Job and the merge Job');
+  const [shards, mergeJob] = docs as [string, string];
+  assert.match(shards, /completionMode: Indexed/);
+  const completions = Number(/^\s+completions: (\d+)$/m.exec(shards)![1]);
+  const count = Number(/name: WINDCAST_SHARD_COUNT\s+value: "(\d+)"/.exec(shards)![1]);
+  assert.equal(count, completions, 'WINDCAST_SHARD_COUNT is the number of completions');
+  const args = (doc: string) => JSON.parse(/^\s+args: (\[.*\])$/m.exec(doc)![1]!) as string[];
+  // The manifest's paths on /shared, here in the test's folder; its issue time, the data's last hour.
+  const out = join(root, 'k8s');
+  const local = (a: string[]) =>
+    a.map((s) => s.replace('/shared/models/era5/best', model).replace('/shared/era5', data).replace('/shared/forecasts/2024-01-31T00Z', out).replace('2024-01-31T00Z', '2024-01-25T03Z'));
+  const shardArgs = local(args(shards));
+  assert.deepEqual(shardArgs.slice(-2), ['--shard', 'auto']);
+  await Promise.all([0, 1, 2].map((i) => run(BIN, ['--quiet', ...shardArgs], { env: { ...process.env, JOB_COMPLETION_INDEX: String(i), WINDCAST_SHARD_COUNT: '3' } })));
+  await run(BIN, ['--quiet', ...local(args(mergeJob))]);
+  const one = join(root, 'k8s-single');
+  await runCli(['--quiet', ...shardArgs.slice(0, -2).map((s) => (s === out ? one : s))]);
+  assert.equal(sameFiles(one, out), 24 * 2 + 24 + 1, 'speed, quantiles, maps and the contact sheet');
+});
+
+test('docs/deploy/slurm-array.sh: submitted to a stand-in sbatch that runs the array as local processes, then the merge: the unsharded report', async () => {
+  // sbatch's stand-in: an array's tasks run at once as local processes with Slurm's variables,
+  // a job with --dependency=afterok:ID only when that array succeeded; it prints the job id.
+  const bin = join(root, 'fake-slurm');
+  const log = join(bin, 'jobs.log');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, 'sbatch'),
+    [
+      '#!/usr/bin/env bash',
+      'set -euo pipefail',
+      'array=; dep=; chdir=.',
+      'while [ $# -gt 0 ]; do case "$1" in --array=*) array=${1#--array=} ;; --dependency=*) dep=${1#--dependency=} ;; --chdir=*) chdir=${1#--chdir=} ;; --*) ;; *) break ;; esac; shift; done',
+      'script=$1; shift; id=$((1000 + $(wc -l < "$FAKE_SLURM_LOG"))); cd "$chdir"',
+      'if [ -n "$dep" ]; then',
+      '  grep -qx "ok ${dep#afterok:}" "$FAKE_SLURM_LOG" || exit 1',
+      '  SLURM_JOB_ID=$id bash "$script" "$@" >&2',
+      'else',
+      '  lo=${array%-*}; hi=${array#*-}; pids=()',
+      '  for i in $(seq "$lo" "$hi"); do SLURM_JOB_ID=$id SLURM_ARRAY_JOB_ID=$id SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_MIN=$lo SLURM_ARRAY_TASK_MAX=$hi SLURM_ARRAY_TASK_COUNT=$((hi - lo + 1)) bash "$script" "$@" >&2 & pids+=($!); done',
+      '  for p in "${pids[@]}"; do wait "$p"; done',
+      'fi',
+      'echo "ok $id" >> "$FAKE_SLURM_LOG"; echo "$id"',
+    ].join('\n') + '\n',
+    { mode: 0o755 },
+  );
+  writeFileSync(log, '');
+  const out = join(root, 'eval-sbatch');
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_SLURM_LOG: log, WINDCAST_SHARDS: '3', MODEL: model, DATA: data, OUT: out, SLURM_JOB_ID: '', SLURM_ARRAY_TASK_ID: '' };
+  const { stdout } = await run(join(DEPLOY, 'slurm-array.sh'), ['evaluate', '--config', tiny, ...evalFlags, '--quiet'], { env });
+  assert.match(stdout, /submitted evaluate shards as array job 1000 \(3 tasks\) and the merge as job 1001/);
+  assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('shard-')).sort(), ['shard-0-of-3', 'shard-1-of-3', 'shard-2-of-3']);
+  assert.deepEqual(reportNumbers(out), reportNumbers(evalSingle));
 });

@@ -155,7 +155,7 @@ export function readShardSet(paths: readonly string[]): ShardSet {
   const byIndex = new Map<number, { dir: string; manifest: ShardManifest }>();
   for (const f of found) {
     const m = f.manifest;
-    if (m.command !== first.manifest.command) throw new DataError(f.dir, `is a ${m.command} shard, ${first.dir} a ${first.manifest.command} shard: merge one run at a time`);
+    if (m.command !== first.manifest.command) throw new DataError(f.dir, `is a shard of ${m.command}, ${first.dir} one of ${first.manifest.command}: merge one run at a time`);
     if (m.shard.count !== count) throw new DataError(f.dir, `is ${describeShard(m.shard)}, ${first.dir} is ${describeShard(first.manifest.shard)}: shards of runs with different counts (remove the folders of the older run)`);
     const key = identityDifference(first.manifest.identity, m.identity);
     if (key !== undefined) throw new DataError(f.dir, `does not belong with ${first.dir}: their ${key} differ (${JSON.stringify(m.identity[key])} vs ${JSON.stringify(first.manifest.identity[key])})`);
