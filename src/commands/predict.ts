@@ -11,6 +11,9 @@
  *    map per lead) (output/forecast-files.ts), or
  *  - with --points / --points-file, only the cells around the given sites, written as a CSV
  *    and JSON (output/site-forecasts.ts), no grids.
+ * With --shard I/N (grids only) it forecasts only the shard's rows, from the whole input (the
+ * neighbourhood rings reach beyond them), and writes them raw into OUT/shard-I-of-N/
+ * (output/forecast-shards.ts); `windcast merge` writes the files from the shards.
  * Files are staged and committed by output/forecast-files.ts, so a failed run leaves an
  * earlier forecast as it was. It returns what it did; formatPredictResult prints it. The model
  * and every tensor are disposed in `finally`. bench/predict.ts measures each phase.

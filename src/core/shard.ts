@@ -106,13 +106,28 @@ export interface ShardManifest {
 
 export const MANIFEST_FILE = 'shard.json';
 
+/**
+ * A manifest as JSON, NaN and the infinities kept ({"$number": "NaN"}: plain JSON would make them
+ * null, and a nodata value or a fitted number must come back as it was).
+ */
+export function manifestJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? { $number: String(v) } : v), 2) + '\n';
+}
+
+function reviveNumbers(_k: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const keys = Object.keys(v);
+  const n = (v as { $number?: unknown }).$number;
+  return keys.length === 1 && typeof n === 'string' ? Number(n) : v;
+}
+
 /** The shard.json of a folder, or undefined when it has none. */
 export function readManifest(dir: string): ShardManifest | undefined {
   const path = join(dir, MANIFEST_FILE);
   if (!existsSync(path)) return undefined;
   let m: ShardManifest;
   try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as ShardManifest;
+    m = JSON.parse(readFileSync(path, 'utf8'), reviveNumbers) as ShardManifest;
   } catch (err) {
     throw new DataError(path, `not a readable shard manifest (${describeError(err)})`, { cause: err });
   }

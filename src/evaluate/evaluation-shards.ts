@@ -24,7 +24,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFolderAtomicSync } from '../core/atomic.js';
 import { DataError } from '../core/errors.js';
-import { MANIFEST_FILE, shardFolderName, type Shard, type ShardManifest, type ShardSet } from '../core/shard.js';
+import { MANIFEST_FILE, manifestJson, shardFolderName, type Shard, type ShardManifest, type ShardSet } from '../core/shard.js';
 import { emptyScoring, finishEvaluation, writeEvaluation, type EvaluationFiles, type EvaluationHead, type EvaluationScoring } from './evaluate.js';
 import type { EvaluationReport } from './report.js';
 import type { AccumulatorRecords } from './window-records.js';
@@ -48,15 +48,6 @@ export interface EvaluationShardManifest extends ShardManifest {
   records: Partial<Record<Part, RecordsEntry>>;
 }
 
-/** JSON with NaN and the infinities kept (the head's fits may hold them; JSON would make them null). */
-function stringify(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? { $number: String(v) } : v), 2) + '\n';
-}
-
-function revive(text: string): unknown {
-  return JSON.parse(text, (_k, v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof v.$number === 'string' ? Number(v.$number) : v));
-}
-
 /** What every shard of one evaluation must share; `settings` is the evaluate section of the config. */
 export function evaluationIdentity(head: EvaluationHead, settings: unknown): Record<string, unknown> {
   const r = head.report;
@@ -70,8 +61,9 @@ export function evaluationIdentity(head: EvaluationHead, settings: unknown): Rec
     testWindows: r.testPeriod.windows,
     cells: head.cells,
     settings,
-    backend: head.run.backend,
-    headSha256: createHash('sha256').update(stringify(canonical)).digest('hex'),
+    // The backend by name: its thread count may differ between the nodes of a cluster.
+    backend: head.run.backend.split(' ')[0],
+    headSha256: createHash('sha256').update(manifestJson(canonical)).digest('hex'),
   };
 }
 
@@ -106,14 +98,13 @@ export function writeEvaluationShard(o: { out: string; shard: Shard; scoring: Ev
     records,
   };
   const dir = join(o.out, shardFolderName(o.shard));
-  writeFolderAtomicSync(dir, { [RECORDS_FILE]: new Uint8Array(values.buffer), [MANIFEST_FILE]: stringify(manifest) });
+  writeFolderAtomicSync(dir, { [RECORDS_FILE]: new Uint8Array(values.buffer), [MANIFEST_FILE]: manifestJson(manifest) });
   return dir;
 }
 
 /** Replay a complete, checked set of evaluate shards (core/shard.ts readShardSet) into the report, and write it into `out`. */
 export async function mergeEvaluationShards(set: ShardSet, out: string): Promise<{ report: EvaluationReport; files: EvaluationFiles }> {
-  // Read again with the non-finite numbers revived (readShardSet parsed plain JSON).
-  const manifests = set.shards.map(({ dir }) => revive(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as EvaluationShardManifest);
+  const manifests = set.shards.map((s) => s.manifest as EvaluationShardManifest);
   const first = manifests[0]!;
   const scoring = emptyScoring(first.head);
   set.shards.forEach(({ dir }, i) => {

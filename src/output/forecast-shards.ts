@@ -22,7 +22,7 @@ import { writeFolderAtomicSync } from '../core/atomic.js';
 import { DataError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { ProgressTask } from '../core/progress.js';
-import { MANIFEST_FILE, shardFolderName, type Shard, type ShardManifest, type ShardSet } from '../core/shard.js';
+import { MANIFEST_FILE, manifestJson, shardFolderName, type Shard, type ShardManifest, type ShardSet } from '../core/shard.js';
 import { commitStaging, discardStaging, leadGeoTiffTasks, openStaging, writeForecastPictures, writeGeoTiffs, type ForecastProduct, type ForecastTags } from './forecast-files.js';
 
 /** One product of a forecast: per lead one field, or per lead one field per band. */
@@ -99,7 +99,7 @@ export function writeForecastShard(o: {
     products: o.products.map((p) => ({ name: p.name, ...(p.product ? { product: p.product } : {}), bands: bandsOf(p.leads)[0]!.length })),
   };
   const dir = join(o.out, shardFolderName(o.shard));
-  writeFolderAtomicSync(dir, { ...files, [MANIFEST_FILE]: JSON.stringify(manifest, null, 2) + '\n' });
+  writeFolderAtomicSync(dir, { ...files, [MANIFEST_FILE]: manifestJson(manifest) });
   return dir;
 }
 
