@@ -11,7 +11,7 @@ import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
 import { evaluateCube, MODEL_NAME, scoreCube, testAnchors, writeEvaluation, type EvaluationFiles, type EvaluationScoring } from '../evaluate/evaluate.js';
 import { writeEvaluationShard } from '../evaluate/evaluation-shards.js';
-import { describeShard, shardRange, type Shard } from '../core/shard.js';
+import { describeShard, runtimeIdentity, shardRange, type Shard } from '../core/shard.js';
 import { dirname, resolve } from 'node:path';
 import type { EvaluationReport, ReportSkill } from '../evaluate/report.js';
 
@@ -103,7 +103,7 @@ function writeShard(args: EvaluateArgs & { shard: Shard }, scoring: EvaluationSc
   run.tensorsBefore = t.tensorsAtStart;
   run.tensorsAfter = t.tensorsAfter;
   run.totalSeconds = (performance.now() - t.started) / 1000;
-  const dir = writeEvaluationShard({ out: resolve(args.out), shard: args.shard, scoring, settings: ctx.config.evaluate });
+  const dir = writeEvaluationShard({ out: resolve(args.out), shard: args.shard, scoring, settings: { evaluate: ctx.config.evaluate, runtime: runtimeIdentity(ctx.config.runtime) } });
   if (t.tensorsAfter !== t.tensorsAtStart) throw new WindcastError('internal', `evaluate leaked ${t.tensorsAfter - t.tensorsAtStart} tensors (the shard was written to ${dir})`);
   const head = scoring.head;
   return {

@@ -40,7 +40,7 @@ import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging,
 import { capacityFactorMaps } from '../output/power-maps.js';
 import { writeForecastShard, type ShardProduct } from '../output/forecast-shards.js';
 import type { EncodeTask } from '../output/encode.worker.js';
-import { describeShard, shardRange, type Shard } from '../core/shard.js';
+import { describeShard, runtimeIdentity, shardRange, type Shard } from '../core/shard.js';
 import { airDensityNote, airSource, hubPlan, planPower, powerInfo, readAir, siteValues, type AirSource, type PowerPlan } from './predict-power.js';
 import { writeFanCharts } from '../output/fan-chart.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
@@ -403,6 +403,7 @@ function shardIdentity(plan: PredictPlan, config: Config, backend: string): Reco
     inputHours: `${plan.inputs.first}..${plan.inputs.last}`,
     inputFiles: plan.inputs.files.map((f) => basename(f)),
     settings: { multiband: pc.multiband, png: pc.png, compress: pc.compress, quantileMaps: pc.quantileMaps, capacityFactorMaps: pc.capacityFactorMaps, turbine: pc.turbine, hubHeight: pc.hubHeight, airDensity: pc.airDensity },
+    runtime: runtimeIdentity(config.runtime),
     backend,
   };
 }

@@ -85,6 +85,17 @@ export function shardFolderName(shard: Shard): string {
 
 export const SHARD_FOLDER = /^shard-(?<index>\d+)-of-(?<count>\d+)$/;
 
+/**
+ * The runtime settings shards must share, for their identity: every key of the runtime section
+ * but the backend as configured (auto and tensorflow may load the same one: the identity names
+ * the loaded backend) and the models folder; a setting that changes the numbers (e.g. the
+ * precision of the model's products) is compared without being named here.
+ */
+export function runtimeIdentity(runtime: Record<string, unknown>): Record<string, unknown> {
+  const { backend: _b, modelsDir: _m, ...rest } = runtime;
+  return rest;
+}
+
 /** "shard 2/4" */
 export function describeShard(shard: Shard): string {
   return `shard ${shard.index}/${shard.count}`;

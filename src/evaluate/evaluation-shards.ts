@@ -48,7 +48,7 @@ export interface EvaluationShardManifest extends ShardManifest {
   records: Partial<Record<Part, RecordsEntry>>;
 }
 
-/** What every shard of one evaluation must share; `settings` is the evaluate section of the config. */
+/** What every shard of one evaluation must share; `settings`: the evaluate section of the config and the runtime's (runtimeIdentity). */
 export function evaluationIdentity(head: EvaluationHead, settings: unknown): Record<string, unknown> {
   const r = head.report;
   // The head without what differs between shards (their windows, timings) or machines (mount points).
@@ -61,8 +61,8 @@ export function evaluationIdentity(head: EvaluationHead, settings: unknown): Rec
     testWindows: r.testPeriod.windows,
     cells: head.cells,
     settings,
-    // The backend by name: its thread count may differ between the nodes of a cluster.
-    backend: head.run.backend.split(' ')[0],
+    // The backend and its versions and settings, not its thread count (which may differ between nodes).
+    backend: head.run.backend.replace(/, \d+ threads?/, ''),
     headSha256: createHash('sha256').update(manifestJson(canonical)).digest('hex'),
   };
 }
