@@ -8,6 +8,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS as defaults, keyChoices, loadConfig, parseConfig, type Config } from './core/config.js';
 import type { CommandContext } from './commands/context.js';
 import { streamProgress, silentProgress } from './core/progress.js';
+import { describeError } from './core/errors.js';
+import { parseShard, type Shard } from './core/shard.js';
 
 function int(name: string, min = -Infinity) {
   return (value: string): number => {
@@ -62,6 +64,17 @@ function variableList(value: string): string[] {
   if (names.length === 0) throw new InvalidArgumentError(`--variables must name variables, e.g. u100,v100,u10,v10, got "${value}"`);
   return names;
 }
+
+/** --shard I/N, auto or auto/N (core/shard.ts), read when the flag is parsed. */
+function shardFlag(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (err) {
+    throw new InvalidArgumentError(describeError(err));
+  }
+}
+
+const SHARD_HELP = 'do shard I of N (0-based) for `windcast merge`: I/N, or auto (index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, count from WINDCAST_SHARD_COUNT or SLURM_ARRAY_TASK_COUNT), or auto/N';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -220,13 +233,14 @@ export function buildProgram(): Command {
     .addOption(configFlag('--full', 'score every cell', 'evaluate', 'cellStride', { defaultText: `every ${defaults.evaluate.cellStride}th row and column`, value: () => 1 }))
     .addOption(configFlag('--turbine <name|csv>', 'also score power (NMAE, NRMSE in % of rated) through this curve: iea-3.4mw, nrel-5mw, iea-15mw, vestas-v82-1.65mw, or a CSV of speed m/s, power kW', 'evaluate', 'turbine'))
     .addOption(configFlag('--hub-height <m>', 'hub height of the power scores in metres (power law, shear from the input\'s 10 m and 100 m wind)', 'evaluate', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
+    .option('--shard <I/N>', `${SHARD_HELP}; a shard scores its part of the test windows into <out>/shard-I-of-N/`, shardFlag)
     .addOption(backendFlag())
     .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth\n  windcast evaluate --model models/era5 --data era5.nc --out reports/era5 --turbine iea-3.4mw --hub-height 110')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { evaluate, formatEvaluateResult } = await import('./commands/evaluate.js');
-      print(formatEvaluateResult(await evaluate({ model: opts.model, data: opts.data, out: opts.out }, ctx)));
+      print(formatEvaluateResult(await evaluate({ model: opts.model, data: opts.data, out: opts.out, ...(opts.shard ? { shard: opts.shard } : {}) }, ctx)));
     });
 
   program
@@ -267,13 +281,26 @@ export function buildProgram(): Command {
     .addOption(configFlag('--air-density <mode>', 'IEC 61400-12-1 air-density correction of power: auto applies it where the input has temperature and pressure (ERA5 t2m, sp)', 'predict', 'airDensity'))
     .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
+    .option('--shard <I/N>', `${SHARD_HELP}; a shard forecasts its rows of the grid into <out>/shard-I-of-N/`, shardFlag)
     .addOption(backendFlag())
     .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4\n  windcast predict --model models/era5 --data era5.nc --out sites --points 54.0,7.0 --turbine iea-15mw --hub-height 150')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { predict, formatPredictResult } = await import('./commands/predict.js');
-      print(formatPredictResult(await predict({ model: opts.model, data: opts.data, out: opts.out, at: opts.at, points: opts.points, pointsFile: opts.pointsFile }, ctx)));
+      print(formatPredictResult(await predict({ model: opts.model, data: opts.data, out: opts.out, at: opts.at, points: opts.points, pointsFile: opts.pointsFile, ...(opts.shard ? { shard: opts.shard } : {}) }, ctx)));
+    });
+
+  program
+    .command('merge')
+    .description('Assemble the shards of a sharded predict or evaluate (--shard I/N) into the files one unsharded run writes.')
+    .argument('<dirs...>', 'the --out folder of the sharded runs (holding shard-I-of-N folders), or the shard folders themselves')
+    .option('--out <dir>', 'where the merged files go (default: the folder holding the shard folders)')
+    .addHelpText('after', '\nExamples:\n  windcast merge forecasts            # after predict --out forecasts --shard I/4 for I = 0..3\n  windcast merge reports/synth        # after evaluate --out reports/synth --shard I/N')
+    .action(async (dirs: string[], opts, command: Command) => {
+      const ctx = buildContext(program, command);
+      const { merge, formatMergeResult } = await import('./commands/merge.js');
+      print(formatMergeResult(await merge({ shards: dirs, ...(opts.out ? { out: opts.out } : {}) }, ctx)));
     });
 
   program
@@ -299,6 +326,9 @@ export function buildProgram(): Command {
 /** Parse argv (without node and script) and run; errors propagate to the entry point. */
 export async function runCli(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // Subcommands copy the program's settings when they are made, so each needs its own: without
+  // it a bad flag value (commander's InvalidArgumentError) exited 1 instead of the usage code.
   program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
   await program.parseAsync(argv, { from: 'user' });
 }

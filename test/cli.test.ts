@@ -38,6 +38,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
 const DERIVED_DEFAULTS: Record<string, Record<string, string>> = {
   predict: { '--at': 'the latest hour in --data' },
   demo: { '--data': 'data/synth, or data/synth-<step>', '--run': 'demo, or demo-<step>' },
+  merge: { '--out': 'the folder holding the shard folders' },
 };
 
 /** How the help shows a schema value; the two flags that describe theirs in words. */

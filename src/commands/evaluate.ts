@@ -9,7 +9,10 @@ import { loadDataCube } from '../ingest/cube.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
-import { evaluateCube, MODEL_NAME, writeEvaluation, type EvaluationFiles } from '../evaluate/evaluate.js';
+import { evaluateCube, MODEL_NAME, scoreCube, testAnchors, writeEvaluation, type EvaluationFiles, type EvaluationScoring } from '../evaluate/evaluate.js';
+import { writeEvaluationShard } from '../evaluate/evaluation-shards.js';
+import { describeShard, runtimeIdentity, shardRange, type Shard } from '../core/shard.js';
+import { dirname, resolve } from 'node:path';
 import type { EvaluationReport, ReportSkill } from '../evaluate/report.js';
 
 export interface EvaluateArgs {
@@ -19,6 +22,8 @@ export interface EvaluateArgs {
   data: string;
   /** Where report.json, report.md and the chart go. */
   out: string;
+  /** --shard: score only this shard's part of the test windows, into OUT/shard-I-of-N/ for `windcast merge`. */
+  shard?: Shard;
 }
 
 export interface EvaluateResult {
@@ -26,7 +31,15 @@ export interface EvaluateResult {
   files: EvaluationFiles;
 }
 
-export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult> {
+/** What a shard did: its windows (of the test period's) and the folder merge reads. */
+export interface EvaluateShardResult {
+  shard: Shard & { windows: [number, number]; totalWindows: number; dir: string; seconds: number };
+}
+
+export async function evaluate(args: EvaluateArgs & { shard?: undefined }, ctx: CommandContext): Promise<EvaluateResult>;
+export async function evaluate(args: EvaluateArgs & { shard: Shard }, ctx: CommandContext): Promise<EvaluateShardResult>;
+export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult | EvaluateShardResult>;
+export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise<EvaluateResult | EvaluateShardResult> {
   const started = performance.now();
   const { config, progress } = ctx;
   const { loadBackend, formatBackendLine } = await import('../runtime/backend.js');
@@ -39,14 +52,22 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
   useInferencePrecision(tf, config.runtime.inferencePrecision);
   const tensorsAtStart = tf.memory().numTensors;
   const forecaster = await loadForecaster(checkpointDir, tf, { batchCells: config.predict.batchCells });
-  let report: EvaluationReport;
+  let report: EvaluationReport | undefined;
+  let scoring: EvaluationScoring | undefined;
   let loadSeconds = 0;
   try {
+    let windows: [number, number] | undefined;
+    if (args.shard) {
+      const total = testAnchors(forecaster.meta, config.evaluate.stride, config.evaluate.linearLookback).length;
+      if (args.shard.count > total) throw new WindcastError('usage', `--shard ${args.shard.index}/${args.shard.count}: the test period has ${total} windows (every ${config.evaluate.stride} h), fewer than the ${args.shard.count} shards`);
+      windows = shardRange(total, args.shard);
+      progress.log(`${describeShard(args.shard)}: test windows ${windows[0]}..${windows[1] - 1} of ${total}`);
+    }
     const t = performance.now();
     // Read as the checkpoint was trained (its height and variables), not as the config says.
     const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta));
     loadSeconds = (performance.now() - t) / 1000;
-    report = evaluateCube({
+    const options = {
       cube,
       forecaster,
       checkpointDir,
@@ -55,10 +76,14 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
       tf,
       backend: formatBackendLine(info).replace(/^backend: /, '') + (config.runtime.inferencePrecision === 'bf16' ? '; LSTM products in bf16' : ''),
       progress,
-    });
+    };
+    if (windows) scoring = scoreCube({ ...options, windows, recordWindows: true });
+    else report = evaluateCube(options);
   } finally {
     forecaster.dispose();
   }
+  if (args.shard && scoring) return writeShard(args as EvaluateArgs & { shard: Shard }, scoring, { started, loadSeconds, tensorsAtStart, tensorsAfter: tf.memory().numTensors }, ctx);
+  if (!report) throw new WindcastError('internal', 'evaluate made no report');
   // The model's weights are gone too now: every tensor evaluate made must be released.
   report.run.loadSeconds = loadSeconds;
   report.run.tensorsBefore = tensorsAtStart;
@@ -70,6 +95,27 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     throw new WindcastError('internal', `evaluate leaked ${report.run.tensorsAfter - tensorsAtStart} tensors (the report was written to ${files.markdown})`);
   }
   return { report, files };
+}
+
+/** Write a shard's head and window records; a tensor leak is an internal error after the write, as for a report. */
+function writeShard(args: EvaluateArgs & { shard: Shard }, scoring: EvaluationScoring, t: { started: number; loadSeconds: number; tensorsAtStart: number; tensorsAfter: number }, ctx: CommandContext): EvaluateShardResult {
+  const run = scoring.head.run;
+  run.loadSeconds = t.loadSeconds;
+  run.tensorsBefore = t.tensorsAtStart;
+  run.tensorsAfter = t.tensorsAfter;
+  run.totalSeconds = (performance.now() - t.started) / 1000;
+  const dir = writeEvaluationShard({ out: resolve(args.out), shard: args.shard, scoring, settings: { evaluate: ctx.config.evaluate, runtime: runtimeIdentity(ctx.config.runtime) } });
+  if (t.tensorsAfter !== t.tensorsAtStart) throw new WindcastError('internal', `evaluate leaked ${t.tensorsAfter - t.tensorsAtStart} tensors (the shard was written to ${dir})`);
+  const head = scoring.head;
+  return {
+    shard: {
+      ...args.shard,
+      windows: head.windows,
+      totalWindows: head.report.testPeriod.windows,
+      dir,
+      seconds: run.totalSeconds,
+    },
+  };
 }
 
 function signedPct(v: number | undefined): string {
@@ -112,7 +158,14 @@ function powerLines(r: EvaluationReport): string[] {
 }
 
 /** The short summary printed at the end. */
-export function formatEvaluateResult(result: EvaluateResult): string {
+export function formatEvaluateResult(result: EvaluateResult | EvaluateShardResult): string {
+  if ('shard' in result) {
+    const s = result.shard;
+    return [
+      `${describeShard(s)}: scored test windows ${s.windows[0]}..${s.windows[1] - 1} of ${s.totalWindows} in ${s.seconds.toFixed(1)} s`,
+      `wrote ${s.dir}; once every shard is done, \`windcast merge ${dirname(s.dir)}\` writes the report`,
+    ].join('\n');
+  }
   const r = result.report;
   const g = r.global;
   const rm = (n: string) => {

@@ -11,11 +11,15 @@
  *    map per lead) (output/forecast-files.ts), or
  *  - with --points / --points-file, only the cells around the given sites, written as a CSV
  *    and JSON (output/site-forecasts.ts), no grids.
+ * With --shard I/N (grids only) it forecasts only the shard's rows, from the whole input (the
+ * neighbourhood rings reach beyond them), and writes them raw into OUT/shard-I-of-N/
+ * (output/forecast-shards.ts); `windcast merge` writes the files from the shards.
  * Files are staged and committed by output/forecast-files.ts, so a failed run leaves an
  * earlier forecast as it was. It returns what it did; formatPredictResult prints it. The model
  * and every tensor are disposed in `finally`. bench/predict.ts measures each phase.
  */
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadBackend, type Tf } from '../runtime/backend.js';
 import { isGlob, listCatalog } from '../ingest/catalog.js';
@@ -33,7 +37,10 @@ import { collectSites, planSite, type Interpolation, type SitePlan } from '../ou
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
 import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
-import { capacityFactorTasks } from '../output/power-maps.js';
+import { capacityFactorMaps } from '../output/power-maps.js';
+import { writeForecastShard, type ShardProduct } from '../output/forecast-shards.js';
+import type { EncodeTask } from '../output/encode.worker.js';
+import { describeShard, runtimeIdentity, shardRange, type Shard } from '../core/shard.js';
 import { airDensityNote, airSource, hubPlan, planPower, powerInfo, readAir, siteValues, type AirSource, type PowerPlan } from './predict-power.js';
 import { writeFanCharts } from '../output/fan-chart.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
@@ -53,6 +60,8 @@ export interface PredictArgs {
   points?: string[];
   /** --points-file CSV. */
   pointsFile?: string;
+  /** --shard: forecast only this shard's rows of the grid, into OUT/shard-I-of-N/ for `windcast merge`. */
+  shard?: Shard;
 }
 
 export interface LeadSummary {
@@ -102,6 +111,8 @@ export interface PredictResult {
   seconds: { read: number; load: number; forecast: number; write: number; total: number };
   /** Peak resident memory of the process so far, MiB. */
   peakRssMiB: number;
+  /** With --shard: which shard, its rows and its folder (the grid files are written by `windcast merge`). */
+  shard?: { index: number; count: number; rows: [number, number]; dir: string };
 }
 
 /** The input hours, located and checked, not yet read. */
@@ -137,6 +148,8 @@ async function planPredict(args: PredictArgs, config: Config, progress: Progress
   const meta = readMeta(checkpoint);
   const plans = sites.map((s) => planSite(meta.grid, s, pc.interpolation));
   if (plans.length > 0 && (pc.png || pc.multiband)) progress.log('sites only: no grids are written, so --png and --multiband do not apply');
+  if (args.shard && plans.length > 0) throw new WindcastError('usage', '--shard splits the rows of the grid; a site forecast (--points, --points-file) reads a few cells and is not sharded');
+  if (args.shard && args.shard.count > meta.grid.height) throw new WindcastError('usage', `--shard ${args.shard.index}/${args.shard.count}: the grid has ${meta.grid.height} rows, fewer than the ${args.shard.count} shards`);
   const power = planPower(config, meta, plans.length > 0, progress);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new DataError(out, '--out exists and is not a folder');
   const dataDir = resolve(isGlob(args.data) ? dirname(args.data) : args.data);
@@ -281,22 +294,20 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       };
     }
 
-    // ---- The whole grid.
+    // ---- The whole grid (or, with --shard, this shard's rows of it).
     const fStart = performance.now();
-    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps });
+    const rows = args.shard ? shardRange(cube.grid.height, args.shard) : undefined;
+    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps, ...(rows ? { rows } : {}) });
     const forecastSeconds = elapsed(fStart);
     const wStart = performance.now();
-    staging = openStaging(out);
     const summaries: LeadSummary[] = leads.map((f, j) => ({ lead: j + 1, validTime: validTimes[j]!, ...leadStats(f) }));
     const anyNodata = summaries.some((s) => s.nodataCells > 0);
     // Nodata where the input had nodata: the input's own nodata value when it had one.
     const inputNodata = plan.input.kind === 'geotiff' ? plan.input.reference.nodata : null;
     const nodata = inputNodata !== null ? inputNodata : anyNodata ? NaN : null;
     const tags: ForecastTags = { issueMs, run: meta.run, model: modelTag(meta), inputs, validTimes };
-    const common = { staging, out, grid: cube.grid, nodata, compress: pc.compress, multiband: pc.multiband, tags };
-    const { tasks, files: tiffs } = leadGeoTiffTasks({ ...common, leads });
-    if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
-    let quantileFiles: string[] | undefined;
+    // Every product of the forecast: the wind speed, its quantiles, the capacity factor.
+    const products: ShardProduct[] = [{ name: 'windspeed.f32', leads }];
     if (quantileLeads) {
       const product = {
         prefix: 'windspeed-quantiles',
@@ -306,17 +317,48 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         labelMetadata: levels.map((l) => ({ QUANTILE: String(l) })),
         metadata: { QUANTILE_LEVELS: levels.join(','), QUANTILES: 'one band per level, non-decreasing band to band; the point forecast (mean) is in the windspeed_ files' },
       };
-      const q = leadGeoTiffTasks({ ...common, leads: quantileLeads, product, handOver: true });
-      tasks.push(...q.tasks);
-      quantileFiles = q.files;
+      products.push({ name: 'windspeed-quantiles.f32', product, leads: quantileLeads });
     }
-    let capacityFactorFiles: string[] | undefined;
     if (pc.capacityFactorMaps && curve) {
       const densityHeightM = hub?.toHeightM ?? forecastHeight ?? 100;
-      const maps = capacityFactorTasks({ common, curve, hub, cube, leads, t0, lookback, ...(air ? { air } : {}), airDensity: airDensityNote(config, air), densityHeightM });
-      tasks.push(...maps.tasks);
-      capacityFactorFiles = maps.files;
+      const maps = capacityFactorMaps({ curve, hub, cube, leads, t0, lookback, ...(air ? { air } : {}), airDensity: airDensityNote(config, air), densityHeightM });
+      products.push({ name: 'capacity-factor.f32', ...maps });
     }
+    if (args.shard && rows) {
+      const dir = writeForecastShard({
+        out,
+        shard: args.shard,
+        rows,
+        identity: shardIdentity(plan, config, backend),
+        write: { grid: cube.grid, inputNodata, compress: pc.compress, multiband: pc.multiband, png: pc.png, tags },
+        cellsForecast,
+        products,
+      });
+      progress.log(`${describeShard(args.shard)}: rows ${rows[0]}..${rows[1] - 1} of ${cube.grid.height} in ${dir}; \`windcast merge ${out}\` writes the forecast once every shard is done`);
+      return {
+        ...base,
+        mode: 'grid',
+        files: readdirSync(dir).map((name) => join(dir, name)),
+        leads: summaries,
+        cellsForecast,
+        seconds: seconds(forecastSeconds, elapsed(wStart)),
+        peakRssMiB: peakRssMiB(),
+        shard: { ...args.shard, rows, dir },
+      };
+    }
+    staging = openStaging(out);
+    const common = { staging, out, grid: cube.grid, nodata, compress: pc.compress, multiband: pc.multiband, tags };
+    const tasks: EncodeTask[] = [];
+    const written: Record<string, string[]> = {};
+    for (const p of products) {
+      const made = leadGeoTiffTasks({ ...common, leads: p.leads, ...(p.product ? { product: p.product, handOver: true } : {}) });
+      tasks.push(...made.tasks);
+      written[p.product?.prefix ?? 'windspeed'] = made.files;
+    }
+    const tiffs = written['windspeed']!;
+    if (!pc.multiband) summaries.forEach((s, j) => (s.file = tiffs[j]));
+    const quantileFiles = written['windspeed-quantiles'];
+    const capacityFactorFiles = written['capacity-factor'];
     const writeTask = progress.start({ unit: 'files', total: tasks.length, label: 'writing GeoTIFFs' });
     // The maps are drawn on this thread while the writer threads compress.
     const writing = writeGeoTiffs(tasks, writeTask);
@@ -346,6 +388,25 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     loaded.model.dispose();
     if (staging) discardStaging(staging);
   }
+}
+
+/**
+ * What every shard of one sharded predict must share, so that merge refuses shards of
+ * different checkpoints, inputs, issue times or settings: the checkpoint by its meta.json's
+ * hash (paths may differ between the machines of a cluster), the input hours by name.
+ */
+function shardIdentity(plan: PredictPlan, config: Config, backend: string): Record<string, unknown> {
+  const pc = config.predict;
+  return {
+    checkpoint: `${plan.meta.run}/${plan.meta.kind}@epoch${plan.meta.epoch}`,
+    checkpointMetaSha256: createHash('sha256').update(readFileSync(join(plan.checkpoint, 'meta.json'))).digest('hex'),
+    issueTime: isoHour(plan.issueMs),
+    inputHours: `${plan.inputs.first}..${plan.inputs.last}`,
+    inputFiles: plan.inputs.files.map((f) => basename(f)),
+    settings: { multiband: pc.multiband, png: pc.png, compress: pc.compress, quantileMaps: pc.quantileMaps, capacityFactorMaps: pc.capacityFactorMaps, turbine: pc.turbine, hubHeight: pc.hubHeight, airDensity: pc.airDensity },
+    runtime: runtimeIdentity(config.runtime),
+    backend,
+  };
 }
 
 function elapsed(since: number): number {
@@ -403,6 +464,10 @@ export function formatPredictResult(r: PredictResult): string {
     lines.push(`Saved: ${r.csv}`);
     lines.push(`       ${r.json}`);
     if (r.fanCharts) lines.push(`Fan charts: ${r.fanCharts.length === 1 ? r.fanCharts[0] : `${r.fanCharts.length} (${basename(r.fanCharts[0]!)} ..)`} (PNG, and SVG of the same name)`);
+  } else if (r.shard) {
+    const sh = r.shard;
+    lines.push(`Shard ${sh.index}/${sh.count}: rows ${sh.rows[0]}..${sh.rows[1] - 1}, ${r.cellsForecast.toLocaleString('en-US')} cells forecast`);
+    lines.push(`Wrote ${sh.dir} (${r.files.length} files); once every shard is done, \`windcast merge ${r.out}\` writes the forecast's GeoTIFFs`);
   } else {
     lines.push(`Cells forecast: ${r.cellsForecast.toLocaleString('en-US')}`);
     lines.push('');

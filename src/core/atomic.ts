@@ -9,7 +9,7 @@
  * (removeStaleTemporaries).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from './errors.js';
@@ -169,4 +169,35 @@ function writeError(path: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const e = err as NodeJS.ErrnoException;
   return new DataError(path, `cannot write: ${e.code ? `${e.code} ` : ''}${e.message}`, { cause: err });
+}
+
+/**
+ * Write a folder of files as a whole: into a temporary sibling, each file fsynced, then renamed
+ * into place. An older folder of that name is moved aside first and removed once the new one is
+ * in place, so a kill leaves the old folder, the new one, or the old one under a temporary name
+ * (removed by the next removeStaleTemporaries), never a mix of both. The parent folder is
+ * created when missing.
+ */
+export function writeFolderAtomicSync(target: string, files: Readonly<Record<string, string | Uint8Array>>): void {
+  const tmp = temporarySibling(target);
+  let old: string | undefined;
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    // What killed writers (of this folder or its siblings) left behind; a live one's work stays.
+    removeStaleTemporaries(dirname(target));
+    mkdirSync(tmp);
+    for (const [name, data] of Object.entries(files)) writeFileSynced(join(tmp, name), data);
+    fsyncDir(tmp);
+    if (existsSync(target)) {
+      old = temporarySibling(target);
+      renameSync(target, old);
+    }
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (old !== undefined && !existsSync(target)) renameSync(old, target);
+    throw writeError(target, err);
+  }
+  if (old !== undefined) rmSync(old, { recursive: true, force: true });
+  fsyncDir(dirname(target));
 }

@@ -35,10 +35,11 @@ import { bootstrapSkill, blockWindowsFor } from './bootstrap.js';
 import { rmseChart } from './chart.js';
 import { fitClimatology } from './climatology.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './metrics.js';
+import { QuantileAccumulator } from './quantile-scores.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
-import { ProbabilisticEvaluation } from './probabilistic.js';
+import { ProbabilisticEvaluation, probabilisticReport, type ProbabilisticFit } from './probabilistic.js';
 import { probabilisticCharts } from './prob-charts.js';
-import { MODEL_MEDIAN, planPowerScores, PowerAccumulator, POWER_NAMES, powerReport } from './power-scores.js';
+import { MODEL_MEDIAN, planPowerScores, PowerAccumulator, POWER_NAMES, powerReport, type PowerPlan } from './power-scores.js';
 import { HEADLINE_BASELINE, writeReport, type EvaluationReport, type GroupReport, type ReportPaths, type ReportSkill } from './report.js';
 
 export const MODEL_NAME = 'model';
@@ -79,10 +80,72 @@ export interface EvaluateCubeOptions {
   tf: Pick<Tf, 'memory'>;
   backend: string;
   progress: Progress;
+  /** Score only test windows [start, end) of the period's (an evaluate shard; default all). */
+  windows?: readonly [number, number];
+  /** Keep each window's sums for merge (an evaluate shard): see window-records.ts. */
+  recordWindows?: boolean;
 }
 
 /** Score the forecaster and the baselines on the checkpoint's test period: the report's numbers. */
 export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
+  return finishEvaluation(scoreCube(options));
+}
+
+/**
+ * Everything the report says that does not come from the scores: the checkpoint, data, periods,
+ * cells, methods and baselines' fits, and what the accumulators were made with. JSON: an
+ * evaluate shard writes it, and merge rebuilds the accumulators from it.
+ */
+export interface EvaluationHead {
+  report: Pick<EvaluationReport, 'format' | 'formatVersion' | 'checkpoint' | 'data' | 'testPeriod' | 'trainPeriod' | 'cellSample' | 'baselines' | 'model' | 'forecasters' | 'leads'> & {
+    method: Omit<EvaluationReport['method'], 'bootstrap'>;
+  };
+  horizon: number;
+  groupNames: string[];
+  bandLabels: string[];
+  bandCells: number[];
+  cells: number;
+  /** Test windows [start, end) of the period's this head's scores cover. */
+  windows: [number, number];
+  settings: { blockHours: number; stride: number; resamples: number; seed: number };
+  probabilistic: ProbabilisticFit;
+  power?: { plan: PowerPlanJson; names: string[]; lookback: number };
+  run: Omit<EvaluationReport['run'], 'bootstrapSeconds'>;
+}
+
+/** A PowerPlan as JSON (the curve's tables as arrays). */
+export type PowerPlanJson = Omit<PowerPlan, 'curve'> & { curve: Omit<PowerPlan['curve'], 'speedsMs' | 'powerKw'> & { speedsMs: number[]; powerKw: number[] } };
+
+export function powerPlanToJson(p: PowerPlan): PowerPlanJson {
+  return { ...p, curve: { ...p.curve, speedsMs: Array.from(p.curve.speedsMs), powerKw: Array.from(p.curve.powerKw) } };
+}
+
+export function powerPlanFromJson(p: PowerPlanJson): PowerPlan {
+  return { ...p, curve: { ...p.curve, speedsMs: Float64Array.from(p.curve.speedsMs), powerKw: Float64Array.from(p.curve.powerKw) } };
+}
+
+/** The head and the accumulators of scored windows: what finishEvaluation turns into the report. */
+export interface EvaluationScoring {
+  head: EvaluationHead;
+  score: ScoreAccumulator;
+  quantiles: QuantileAccumulator;
+  power?: PowerAccumulator;
+}
+
+/** The accumulators a head's scores are kept in, empty (merge absorbs the shards' windows into them). */
+export function emptyScoring(head: EvaluationHead, options: { recordWindows?: boolean } = {}): EvaluationScoring {
+  const record = options.recordWindows ? { recordWindows: true } : {};
+  const power = head.power ? powerPlanFromJson(head.power.plan) : undefined;
+  return {
+    head,
+    score: new ScoreAccumulator({ names: head.report.forecasters, horizon: head.horizon, groupNames: head.groupNames, ...record }),
+    quantiles: new QuantileAccumulator({ names: head.probabilistic.names, horizon: head.horizon, levels: head.probabilistic.levels, groupNames: head.groupNames, ...record }),
+    ...(power && head.power ? { power: new PowerAccumulator(power.curve, power.plan, { names: head.power.names, horizon: head.horizon, cells: head.cells, lookback: head.power.lookback, ...record }) } : {}),
+  };
+}
+
+/** Fit the baselines and score the forecaster and them on the test windows (or a shard's part of them). */
+export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   const started = performance.now();
   const tensorsBefore = options.tf.memory().numTensors;
   const { cube, forecaster, settings } = options;
@@ -97,6 +160,9 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
       `${options.checkpointDir}: the test period (hours ${meta.split.test.startHour}..${meta.split.test.endHour - 1}) holds no complete ${settings.linearLookback}+${H}-hour window`,
     );
   }
+  const windows: [number, number] = options.windows ? [options.windows[0], options.windows[1]] : [0, anchors.length];
+  const scoredAnchors = anchors.slice(windows[0], windows[1]);
+  const record = options.recordWindows ? { recordWindows: true } : {};
   // Before any fitting: a turbine that does not load is the user's to fix now.
   const powerPlan = planPowerScores(settings, meta.features.heightM ?? null, cube);
   const sample = sampleCells(cube.grid, settings.cellStride);
@@ -148,6 +214,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     modelLevels: forecaster.quantileLevels ?? [],
     horizon: H,
     groupNames: LATITUDE_BANDS.map((b) => b.name),
+    ...record,
   });
   options.progress.log(
     `baselines: probabilistic baselines at ${prob.levels.length} quantile levels (${prob.modelQuantiles ? "the model's" : 'the default: the checkpoint has no quantiles'}) fitted in ${prob.fitSeconds.toFixed(1)} s`,
@@ -155,7 +222,7 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   let baselineSeconds = climatologySeconds + ridgeSeconds + linearSpeedSeconds + prob.fitSeconds;
 
   const names = [MODEL_NAME, ...BASELINE_NAMES];
-  const acc = new ScoreAccumulator({ names, horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name) });
+  const acc = new ScoreAccumulator({ names, horizon: H, groupNames: LATITUDE_BANDS.map((b) => b.name), ...record });
   const size = cells.length * H;
   const truth = new Float32Array(size);
   const modelOut = new Float32Array(size);
@@ -164,12 +231,12 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
   // The model's median (its central quantile) goes through the curve too: the median power.
   const median = modelQuantiles ? { out: new Float32Array(size), level: centralLevel(prob.levels), Q: prob.levels.length } : undefined;
   const powerNames = median ? [POWER_NAMES[0], MODEL_MEDIAN, ...POWER_NAMES.slice(1)] : [...POWER_NAMES];
-  const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: powerNames, horizon: H, cells: cells.length, lookback: meta.features.lookback }) : undefined;
+  const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: powerNames, horizon: H, cells: cells.length, lookback: meta.features.lookback, ...record }) : undefined;
   if (powerPlan) options.progress.log(`power: ${powerPlan.curve.name} at ${powerPlan.plan.note}`);
   const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
-  const task = options.progress.start({ unit: 'windows', total: anchors.length, label: 'evaluate' });
-  for (const t0 of anchors) {
+  const task = options.progress.start({ unit: 'windows', total: scoredAnchors.length, label: 'evaluate' });
+  for (const t0 of scoredAnchors) {
     t = performance.now();
     if (modelQuantiles) forecaster.forecast(cube, t0, cells, modelOut, modelQuantiles);
     else forecaster.forecast(cube, t0, cells, modelOut);
@@ -187,27 +254,132 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     task.tick(1, isoHour(cube.times[t0]!));
   }
   task.done();
-  const scores = acc.result();
   const tensorsAfter = options.tf.memory().numTensors;
+  const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));
+  const hourIso = (i: number) => isoHour(cube.times[i]!);
+  const climatologyDescription =
+    climatology.kind === 'hour-of-day'
+      ? `the training-period mean of the cell at that UTC hour of day (hours ${train.startHour}..${train.endHour - 1}; the training period is shorter than 365 days, too short for a seasonal cycle)`
+      : `the training-period mean of the cell at that day of year and UTC hour, smoothed over a ${climatology.windowDays}-day window (triangular weights, wrapping at the year's end) as WeatherBench 2 computes it (hours ${train.startHour}..${train.endHour - 1}, which cover a year or more)`;
 
-  t = performance.now();
-  const blockWindows = blockWindowsFor(settings.bootstrapBlockHours, settings.stride);
+  const head: EvaluationHead = {
+    report: {
+      format: 'windcast-evaluation',
+      formatVersion: 3,
+      checkpoint: {
+        dir: resolve(options.checkpointDir),
+        id: `${meta.run}/${meta.kind}@epoch${meta.epoch}#${metaSha.slice(0, 12)}`,
+        run: meta.run,
+        kind: meta.kind,
+        epoch: meta.epoch,
+        savedAt: meta.savedAt,
+        metaSha256: metaSha,
+      },
+      data: {
+        dir: resolve(options.dataDir),
+        fingerprint: cube.source.fingerprint,
+        hours: cube.times.length,
+        firstHour: hourIso(0),
+        lastHour: hourIso(cube.times.length - 1),
+        grid: describeGrid(cube.grid),
+      },
+      testPeriod: {
+        startHour: test.startHour,
+        endHour: test.endHour,
+        firstHour: hourIso(test.startHour),
+        lastHour: hourIso(test.endHour - 1),
+        stride: settings.stride,
+        windows: anchors.length,
+        firstIssue: hourIso(anchors[0]!),
+        lastIssue: hourIso(anchors[anchors.length - 1]!),
+      },
+      trainPeriod: {
+        startHour: train.startHour,
+        endHour: train.endHour,
+        firstHour: hourIso(train.startHour),
+        lastHour: hourIso(train.endHour - 1),
+      },
+      cellSample: {
+        cellStride: settings.cellStride,
+        full: settings.cellStride === 1,
+        cells: cells.length,
+        rows: sample.sampledRows,
+        columns: sample.sampledCols,
+      },
+      method: {
+        weights:
+          'WeatherBench 2 latitude weights: each row weighs sin(upper edge) - sin(lower edge), edges at the midpoints between rows (half a row beyond the outer rows, clipped at +-90 degrees), normalised to mean 1',
+        rmse: 'per lead, the square root of the time-mean over windows of the area-weighted spatial mean squared error; MAE and bias likewise are time-means of weighted spatial means; lead means are plain means over the leads',
+        missing: 'a (cell, lead) value is scored only where the truth and every forecast are finite; the others are excluded and counted',
+        bands: [...LATITUDE_BANDS],
+      },
+      baselines: {
+        persistence: 'the last observed hour repeated for every lead',
+        yesterday: 'the same hour one day earlier (the observed hour t0 + h - 24)',
+        climatology: { kind: climatology.kind, ...(climatology.windowDays !== undefined ? { windowDays: climatology.windowDays } : {}), description: climatologyDescription },
+        linear: {
+          description:
+            `the same-input ridge: per lead, a ridge regression on exactly the model's inputs (${meta.features.nFeatures} features x ${meta.features.lookback} hours, normalised as the model sees them, plus an intercept) ` +
+            `to the model's targets, fitted on ${ridge.windows.toLocaleString('en-US')} training-period windows with the penalty chosen on the run's validation windows; the reference of the headline skill`,
+          inputs: ridge.inputs,
+          features: [...meta.features.names],
+          lambda: ridge.lambda,
+          validationRmse: ridge.validationRmse,
+          windows: ridge.windows,
+        },
+        'linear-speed': {
+          description: `the speed-only ridge: per lead, a ridge regression (lambda ${settings.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${settings.linearLookback} hours of speed, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period; it lacks the model's neighbourhood, u/v and per-cell normalisation`,
+          lookback: settings.linearLookback,
+          lambda: settings.ridgeLambda,
+          sampleCells: Math.min(settings.linearSampleCells, cube.grid.width * cube.grid.height),
+          samples: linearSpeed.samples,
+        },
+      },
+      model: MODEL_NAME,
+      forecasters: names,
+      leads: Array.from({ length: H }, (_, i) => i + 1),
+    },
+    horizon: H,
+    groupNames: LATITUDE_BANDS.map((b) => b.name),
+    bandLabels: LATITUDE_BANDS.map((b) => b.label),
+    bandCells,
+    cells: cells.length,
+    windows,
+    settings: { blockHours: settings.bootstrapBlockHours, stride: settings.stride, resamples: settings.bootstrapResamples, seed: settings.bootstrapSeed },
+    probabilistic: prob.fitSummary(),
+    ...(powerPlan ? { power: { plan: powerPlanToJson(powerPlan), names: powerNames, lookback: meta.features.lookback } } : {}),
+    run: {
+      backend: options.backend,
+      seconds: (performance.now() - started) / 1000,
+      forecastSeconds,
+      baselineSeconds,
+      fitSeconds: { climatology: climatologySeconds, linear: ridgeSeconds, 'linear-speed': linearSpeedSeconds },
+      tensorsBefore,
+      tensorsAfter,
+    },
+  };
+  return { head, score: acc, quantiles: prob.accumulator, ...(power ? { power } : {}) };
+}
+
+/** The report from a head and its accumulators: the scores, the skills and their block-bootstrap intervals. */
+export function finishEvaluation(scoring: EvaluationScoring): EvaluationReport {
+  const { head, score: acc } = scoring;
+  const h = head.report;
+  const st = head.settings;
+  const t = performance.now();
+  const scores = acc.result();
+  const blockWindows = blockWindowsFor(st.blockHours, st.stride);
   const bootstrap = bootstrapSkill({
     stats: acc.windowStats(),
     model: MODEL_NAME,
     baselines: BASELINE_NAMES,
     blockWindows,
-    resamples: settings.bootstrapResamples,
-    seed: settings.bootstrapSeed,
+    resamples: st.resamples,
+    seed: st.seed,
   });
-  const probabilistic = prob.finish({
-    bandLabels: LATITUDE_BANDS.map((b) => b.label),
-    blockHours: settings.bootstrapBlockHours,
-    stride: settings.stride,
-    resamples: settings.bootstrapResamples,
-    seed: settings.bootstrapSeed,
-  });
-  const powerSection = powerPlan && power ? powerReport(powerPlan, power, { blockHours: settings.bootstrapBlockHours, stride: settings.stride, resamples: settings.bootstrapResamples, seed: settings.bootstrapSeed }) : undefined;
+  const boot = { blockHours: st.blockHours, stride: st.stride, resamples: st.resamples, seed: st.seed };
+  const probabilistic = probabilisticReport(scoring.quantiles, head.probabilistic, { bandLabels: head.bandLabels, ...boot });
+  const powerSection = head.power && scoring.power ? powerReport(powerPlanFromJson(head.power.plan), scoring.power, boot) : undefined;
   const bootstrapSeconds = (performance.now() - t) / 1000;
 
   const groupReport = (g: GroupScores, label: string, cellCount: number, intervals: boolean): GroupReport => {
@@ -217,116 +389,41 @@ export function evaluateCube(options: EvaluateCubeOptions): EvaluationReport {
     }
     return { ...g, label, cells: cellCount, skill };
   };
-  const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));
-  const hourIso = (i: number) => isoHour(cube.times[i]!);
-  const global = groupReport(scores.global, 'global', cells.length, true);
+  const global = groupReport(scores.global, 'global', head.cells, true);
   const headline = global.skill[HEADLINE_BASELINE]!;
-  const climatologyDescription =
-    climatology.kind === 'hour-of-day'
-      ? `the training-period mean of the cell at that UTC hour of day (hours ${train.startHour}..${train.endHour - 1}; the training period is shorter than 365 days, too short for a seasonal cycle)`
-      : `the training-period mean of the cell at that day of year and UTC hour, smoothed over a ${climatology.windowDays}-day window (triangular weights, wrapping at the year's end) as WeatherBench 2 computes it (hours ${train.startHour}..${train.endHour - 1}, which cover a year or more)`;
 
   return {
-    format: 'windcast-evaluation',
-    formatVersion: 3,
+    format: h.format,
+    formatVersion: h.formatVersion,
     createdAt: new Date().toISOString(),
-    checkpoint: {
-      dir: resolve(options.checkpointDir),
-      id: `${meta.run}/${meta.kind}@epoch${meta.epoch}#${metaSha.slice(0, 12)}`,
-      run: meta.run,
-      kind: meta.kind,
-      epoch: meta.epoch,
-      savedAt: meta.savedAt,
-      metaSha256: metaSha,
-    },
-    data: {
-      dir: resolve(options.dataDir),
-      fingerprint: cube.source.fingerprint,
-      hours: cube.times.length,
-      firstHour: hourIso(0),
-      lastHour: hourIso(cube.times.length - 1),
-      grid: describeGrid(cube.grid),
-    },
-    testPeriod: {
-      startHour: test.startHour,
-      endHour: test.endHour,
-      firstHour: hourIso(test.startHour),
-      lastHour: hourIso(test.endHour - 1),
-      stride: settings.stride,
-      windows: anchors.length,
-      firstIssue: hourIso(anchors[0]!),
-      lastIssue: hourIso(anchors[anchors.length - 1]!),
-    },
-    trainPeriod: {
-      startHour: train.startHour,
-      endHour: train.endHour,
-      firstHour: hourIso(train.startHour),
-      lastHour: hourIso(train.endHour - 1),
-    },
-    cellSample: {
-      cellStride: settings.cellStride,
-      full: settings.cellStride === 1,
-      cells: cells.length,
-      rows: sample.sampledRows,
-      columns: sample.sampledCols,
-    },
+    checkpoint: h.checkpoint,
+    data: h.data,
+    testPeriod: h.testPeriod,
+    trainPeriod: h.trainPeriod,
+    cellSample: h.cellSample,
     method: {
-      weights:
-        'WeatherBench 2 latitude weights: each row weighs sin(upper edge) - sin(lower edge), edges at the midpoints between rows (half a row beyond the outer rows, clipped at +-90 degrees), normalised to mean 1',
-      rmse: 'per lead, the square root of the time-mean over windows of the area-weighted spatial mean squared error; MAE and bias likewise are time-means of weighted spatial means; lead means are plain means over the leads',
-      missing: 'a (cell, lead) value is scored only where the truth and every forecast are finite; the others are excluded and counted',
-      bands: [...LATITUDE_BANDS],
+      ...h.method,
       bootstrap: {
-        description: `${Math.round(bootstrap.level * 100)} % intervals of the global skills: a circular block bootstrap over the test windows (${bootstrap.resamples} resamples, seed ${bootstrap.seed}) in blocks of ${bootstrap.blockWindows} consecutive windows (${bootstrap.blockWindows * settings.stride} h), so the weather shared by neighbouring windows stays in one block; percentile intervals of the resampled skill`,
+        description: `${Math.round(bootstrap.level * 100)} % intervals of the global skills: a circular block bootstrap over the test windows (${bootstrap.resamples} resamples, seed ${bootstrap.seed}) in blocks of ${bootstrap.blockWindows} consecutive windows (${bootstrap.blockWindows * st.stride} h), so the weather shared by neighbouring windows stays in one block; percentile intervals of the resampled skill`,
         level: bootstrap.level,
-        blockHours: settings.bootstrapBlockHours,
+        blockHours: st.blockHours,
         blockWindows: bootstrap.blockWindows,
         blocks: bootstrap.blocks,
         resamples: bootstrap.resamples,
         seed: bootstrap.seed,
       },
     },
-    baselines: {
-      persistence: 'the last observed hour repeated for every lead',
-      yesterday: 'the same hour one day earlier (the observed hour t0 + h - 24)',
-      climatology: { kind: climatology.kind, ...(climatology.windowDays !== undefined ? { windowDays: climatology.windowDays } : {}), description: climatologyDescription },
-      linear: {
-        description:
-          `the same-input ridge: per lead, a ridge regression on exactly the model's inputs (${meta.features.nFeatures} features x ${meta.features.lookback} hours, normalised as the model sees them, plus an intercept) ` +
-          `to the model's targets, fitted on ${ridge.windows.toLocaleString('en-US')} training-period windows with the penalty chosen on the run's validation windows; the reference of the headline skill`,
-        inputs: ridge.inputs,
-        features: [...meta.features.names],
-        lambda: ridge.lambda,
-        validationRmse: ridge.validationRmse,
-        windows: ridge.windows,
-      },
-      'linear-speed': {
-        description: `the speed-only ridge: per lead, a ridge regression (lambda ${settings.ridgeLambda}, on the per-sample normal equations, intercept not penalised) on the cell's last ${settings.linearLookback} hours of speed, sin/cos of the hour of day and an intercept, pooled over cells with area weights, fitted on the training period; it lacks the model's neighbourhood, u/v and per-cell normalisation`,
-        lookback: settings.linearLookback,
-        lambda: settings.ridgeLambda,
-        sampleCells: Math.min(settings.linearSampleCells, cube.grid.width * cube.grid.height),
-        samples: linearSpeed.samples,
-      },
-    },
+    baselines: h.baselines,
     headline: { against: HEADLINE_BASELINE, skill: headline.mean, interval: headline.interval!.mean },
-    model: MODEL_NAME,
-    forecasters: names,
-    leads: Array.from({ length: H }, (_, i) => i + 1),
+    model: h.model,
+    forecasters: h.forecasters,
+    leads: h.leads,
     global,
-    bands: scores.groups.map((g, i) => groupReport(g, LATITUDE_BANDS[i]!.label, bandCells[i]!, false)),
+    bands: scores.groups.map((g, i) => groupReport(g, head.bandLabels[i]!, head.bandCells[i]!, false)),
     exclusions: scores.exclusions,
     probabilistic,
     ...(powerSection ? { power: powerSection } : {}),
-    run: {
-      backend: options.backend,
-      seconds: (performance.now() - started) / 1000,
-      forecastSeconds,
-      baselineSeconds,
-      fitSeconds: { climatology: climatologySeconds, linear: ridgeSeconds, 'linear-speed': linearSpeedSeconds },
-      bootstrapSeconds,
-      tensorsBefore,
-      tensorsAfter,
-    },
+    run: { ...head.run, seconds: head.run.seconds + bootstrapSeconds, bootstrapSeconds },
   };
 }
 

@@ -16,7 +16,12 @@
  * The accumulator also keeps, per window and lead, each forecaster's global weighted spatial
  * MSE (windowStats): the sufficient statistics of every RMSE over any subset of windows, so a
  * bootstrap over windows (bootstrap.ts) costs sums, not a re-scoring.
+ *
+ * With recordWindows it also keeps each window's sums as folded (windowRecords), so that the
+ * windows of an evaluate shard can be replayed by merge into another accumulator in time order:
+ * the same additions in the same order as one process scoring every window (absorb).
  */
+import { WindowRecords, windowRecords, type AccumulatorRecords } from './window-records.js';
 
 export interface ForecasterScores {
   /** Per lead hour 1..horizon (index 0 is +1 h); NaN where no window had a scored pair. */
@@ -71,7 +76,10 @@ export interface ScoreAccumulatorOptions {
   horizon: number;
   /** Names of the cell groups (e.g. latitude bands); add() then takes each cell's group index. */
   groupNames?: readonly string[];
+  /** Keep each window's sums for windowRecords() (an evaluate shard: merge replays them). */
+  recordWindows?: boolean;
 }
+
 
 /** Kinds of per-window weighted sums kept per (group, lead, forecaster). */
 const SE = 0;
@@ -100,6 +108,7 @@ export class ScoreAccumulator {
   // Per window, global slots only: MSE [window][lead][forecaster] and whether the lead scored.
   private windowMse = new Float64Array(0);
   private windowScored = new Uint8Array(0);
+  private readonly recorded: WindowRecords | undefined;
 
   constructor(options: ScoreAccumulatorOptions) {
     if (!Number.isInteger(options.horizon) || options.horizon < 1) throw new Error(`horizon must be a positive integer, got ${options.horizon}`);
@@ -119,6 +128,11 @@ export class ScoreAccumulator {
     this.scored = new Float64Array(slots);
     this.excluded = new Float64Array(slots);
     this.forecastNotFinite = new Float64Array(this.nF);
+    this.recorded = options.recordWindows ? new WindowRecords(this.recordSizes().reduce((a, b) => a + b, 0)) : undefined;
+  }
+
+  private recordSizes(): number[] {
+    return [this.winWeight.length, this.winCount.length, this.winSums.length];
   }
 
   /**
@@ -191,6 +205,15 @@ export class ScoreAccumulator {
       }
     }
 
+    this.recorded?.push([winWeight, winCount, winSums]);
+    this.closeWindow();
+  }
+
+  /** The window's sums (winWeight, winCount, winSums) into the per-window stats and the time sums. */
+  private closeWindow(): void {
+    const H = this.horizon;
+    const F = this.nF;
+    const { winWeight, winSums, winCount } = this;
     this.keepWindow();
     // Close the window: weighted spatial means, then into the time sums.
     const slots = this.nGroups * H;
@@ -205,6 +228,27 @@ export class ScoreAccumulator {
       }
     }
     this.windows++;
+  }
+
+  /** The windows added so far as records, and the counters (recordWindows must be set). */
+  windowRecords(): AccumulatorRecords {
+    if (!this.recorded) throw new Error('windowRecords() needs an accumulator made with recordWindows');
+    return { windows: this.recorded.count, records: this.recorded.values(), counts: [this.truthNotFinite, ...this.forecastNotFinite, ...this.excluded] };
+  }
+
+  /** Fold another accumulator's windows (windowRecords(), in time order after those added so far) into this one. */
+  absorb(r: AccumulatorRecords): void {
+    const F = this.nF;
+    if (r.counts.length !== 1 + F + this.excluded.length) throw new Error(`records of ${r.counts.length} counters do not fit this accumulator`);
+    for (const [w, n, sums] of windowRecords(r.records, this.recordSizes())) {
+      this.winWeight.set(w!);
+      this.winCount.set(n!);
+      this.winSums.set(sums!);
+      this.closeWindow();
+    }
+    this.truthNotFinite += r.counts[0]!;
+    for (let f = 0; f < F; f++) this.forecastNotFinite[f]! += r.counts[1 + f]!;
+    for (let s = 0; s < this.excluded.length; s++) this.excluded[s]! += r.counts[1 + F + s]!;
   }
 
   /** Record this window's global per-lead MSE (before windows is incremented). */

@@ -22,7 +22,8 @@
  * one height only, both take the default exponent.
  *
  * Sums are kept (sum of w |dP|, w dP^2 and w per lead and forecaster, and per window for the
- * bootstrap of the NMAE skill), so shards merge exactly.
+ * bootstrap of the NMAE skill), so shards merge exactly: each window's sums are formed first and
+ * then added to the totals, and an evaluate shard keeps them (recordWindows) for merge to replay.
  */
 import type { Cube } from '../ingest/cube.js';
 import { ConfigError } from '../core/errors.js';
@@ -30,6 +31,7 @@ import { describeCurve, loadPowerCurve, powerKw, type PowerCurve } from '../powe
 import { planHubHeight, shearExponents, type HubHeightPlan } from '../power/hub-height.js';
 import { DEFAULT_SHEAR_EXPONENT, shearExponentBetween } from '../power/shear.js';
 import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval, type WindowSums, WindowSumsBuffer } from './bootstrap.js';
+import { WindowRecords, windowRecords, type AccumulatorRecords } from './window-records.js';
 
 export const POWER_DEFINITION =
   'NMAE = mean |P_forecast - P_true| / P_rated x 100 and NRMSE = sqrt(mean (P_forecast - P_true)^2) / P_rated x 100 (IEA Wind Task 36 recommended practice), per lead, ' +
@@ -86,11 +88,16 @@ export class PowerAccumulator {
   private readonly truthAlpha: Float32Array;
   private readonly power: Float64Array;
   private readonly lookback: number;
+  /** One window's sums: w |dP|, w dP^2, w dP per (lead, forecaster), then w and the count per lead. */
+  private readonly win: Float64Array;
+  private readonly winWeight: Float64Array;
+  private readonly winCount: Float64Array;
+  private readonly recorded: WindowRecords | undefined;
 
   constructor(
     readonly curve: PowerCurve,
     readonly plan: HubHeightPlan,
-    o: { names: readonly string[]; horizon: number; cells: number; lookback: number },
+    o: { names: readonly string[]; horizon: number; cells: number; lookback: number; recordWindows?: boolean },
   ) {
     this.names = [...o.names];
     this.horizon = o.horizon;
@@ -102,6 +109,45 @@ export class PowerAccumulator {
     this.alphas = new Float32Array(o.cells * o.horizon);
     this.truthAlpha = new Float32Array(o.cells);
     this.power = new Float64Array(this.names.length + 1);
+    this.win = new Float64Array(this.sums.length);
+    this.winWeight = new Float64Array(o.horizon);
+    this.winCount = new Float64Array(o.horizon);
+    this.recorded = o.recordWindows ? new WindowRecords(this.recordSizes().reduce((a, b) => a + b, 0)) : undefined;
+  }
+
+  private recordSizes(): number[] {
+    return [this.win.length, this.winWeight.length, this.winCount.length, this.horizon * this.names.length];
+  }
+
+  /** The windows added so far as records (recordWindows must be set). */
+  windowRecords(): AccumulatorRecords {
+    if (!this.recorded) throw new Error('windowRecords() needs an accumulator made with recordWindows');
+    return { windows: this.recorded.count, records: this.recorded.values(), counts: [] };
+  }
+
+  /** Fold another accumulator's windows (windowRecords(), in time order after those added so far) into this one. */
+  absorb(r: AccumulatorRecords): void {
+    const HF = this.horizon * this.names.length;
+    for (const [win, winW, winN, row] of windowRecords(r.records, this.recordSizes())) {
+      const w0 = this.perWindow.next();
+      this.perWindow.sums.set(row!, w0 * HF);
+      this.win.set(win!);
+      this.winWeight.set(winW!);
+      this.winCount.set(winN!);
+      this.closeWindow(w0);
+    }
+  }
+
+  /** The window's sums into the totals and its row of the bootstrap's window sums; window w0 done. */
+  private closeWindow(w0: number): void {
+    const H = this.horizon;
+    for (let k = 0; k < this.sums.length; k++) this.sums[k]! += this.win[k]!;
+    for (let l = 0; l < H; l++) {
+      this.weight[l]! += this.winWeight[l]!;
+      this.scored[l]! += this.winCount[l]!;
+      this.perWindow.weights[w0 * H + l] = this.winWeight[l]!;
+    }
+    this.perWindow.done();
   }
 
   /** Add one window: truth and point forecasts [cells x horizon] in m/s at the forecast's height. */
@@ -115,7 +161,11 @@ export class PowerAccumulator {
     const alphas = this.alphas.subarray(0, m * H);
     if (extrapolate) alphas.set(shearExponents(o.cube, this.plan, o.t0, o.cells, H, this.lookback));
     const w0 = this.perWindow.next();
-    const { sums: winSums, weights: winWeights } = this.perWindow;
+    const winSums = this.perWindow.sums;
+    const { win, winWeight, winCount } = this;
+    win.fill(0);
+    winWeight.fill(0);
+    winCount.fill(0);
     const P = this.power;
     for (let l = 0; l < H; l++) {
       if (extrapolate) observedExponents(o.cube, this.plan, o.t0 + l + 1, o.cells, this.truthAlpha);
@@ -129,20 +179,20 @@ export class PowerAccumulator {
         P[F] = powerKw(this.curve, extrapolate ? y * Math.pow(ratio, this.truthAlpha[i]!) : y);
         for (let f = 0; f < F; f++) P[f] = powerKw(this.curve, o.forecasts[f]![p]! * fScale);
         const w = o.weights[i]!;
-        this.weight[l]! += w;
-        this.scored[l]!++;
-        winWeights[w0 * H + l]! += w;
+        winWeight[l]! += w;
+        winCount[l]!++;
         for (let f = 0; f < F; f++) {
           const e = P[f]! - P[F]!;
           const k = (l * F + f) * 3;
-          this.sums[k]! += w * Math.abs(e);
-          this.sums[k + 1]! += w * e * e;
-          this.sums[k + 2]! += w * e;
+          win[k]! += w * Math.abs(e);
+          win[k + 1]! += w * e * e;
+          win[k + 2]! += w * e;
           winSums[(w0 * H + l) * F + f]! += w * Math.abs(e);
         }
       }
     }
-    this.perWindow.done();
+    this.recorded?.push([win, winWeight, winCount, winSums.subarray(w0 * H * F, (w0 + 1) * H * F)]);
+    this.closeWindow(w0);
   }
 
   /** Per window and lead, the sums of w |dP| and of w: the NMAE skill's bootstrap input. */

@@ -71,6 +71,25 @@ export interface ProbabilisticSetup {
   modelLevels: readonly number[];
   horizon: number;
   groupNames: readonly string[];
+  /** Keep each window's sums (an evaluate shard, quantile-scores.ts windowRecords). */
+  recordWindows?: boolean;
+}
+
+/** What the report section needs beside the scores: the levels, the forecasters and the baselines' fit. */
+export interface ProbabilisticFit {
+  modelQuantiles: boolean;
+  levels: number[];
+  names: string[];
+  horizon: number;
+  fit: ProbabilisticReport['fit'];
+}
+
+export interface ProbabilisticFinish {
+  bandLabels: readonly string[];
+  blockHours: number;
+  stride: number;
+  resamples: number;
+  seed: number;
 }
 
 export const MODEL = 'model';
@@ -95,7 +114,7 @@ export class ProbabilisticEvaluation {
     const dressing = fitDressing(o.ctx, o.ridge, { split: o.split, windows: o.fitWindows, seed: o.seed, levels: this.levels });
     this.set = { climatology, dressing };
     this.names = [...(this.modelQuantiles ? [MODEL] : []), ...QUANTILE_BASELINE_NAMES];
-    this.acc = new QuantileAccumulator({ names: this.names, horizon: o.horizon, levels: this.levels, groupNames: o.groupNames });
+    this.acc = new QuantileAccumulator({ names: this.names, horizon: o.horizon, levels: this.levels, groupNames: o.groupNames, ...(o.recordWindows ? { recordWindows: true } : {}) });
     const size = o.cells.length * o.horizon * this.levels.length;
     this.outs = QUANTILE_BASELINE_NAMES.map(() => new Float32Array(size));
     this.fitSeconds = (performance.now() - t) / 1000;
@@ -113,53 +132,82 @@ export class ProbabilisticEvaluation {
     this.acc.add(o.truth, forecasts, o.weights, o.groups);
   }
 
-  finish(o: { bandLabels: readonly string[]; blockHours: number; stride: number; resamples: number; seed: number }): ProbabilisticReport {
-    const scores = this.acc.result();
-    const bootstrap = this.modelQuantiles
-      ? bootstrapRatioSkill({ stats: this.acc.windowSums(), model: MODEL, baselines: QUANTILE_BASELINE_NAMES, blockWindows: blockWindowsFor(o.blockHours, o.stride), resamples: o.resamples, seed: o.seed })
-      : undefined;
-    const group = (g: QuantileGroupScores, label: string, intervals: boolean): ProbabilisticGroup => {
-      const skill: Record<string, ProbabilisticSkill> = {};
-      if (this.modelQuantiles) {
-        for (const b of QUANTILE_BASELINE_NAMES) {
-          skill[b] = { ...crpsSkill(g.forecasters[MODEL]!, g.forecasters[b]!), ...(intervals && bootstrap ? { interval: bootstrap.skill[b]! } : {}) };
-        }
-      }
-      return { ...g, label, skill };
-    };
+  /** The accumulator of the scores (an evaluate shard writes its window records). */
+  get accumulator(): QuantileAccumulator {
+    return this.acc;
+  }
+
+  /** The levels, forecasters and baselines' fit, as the report gives them. */
+  fitSummary(): ProbabilisticFit {
     const { dressing } = this.set;
     const K = this.levels.length;
     return {
       modelQuantiles: this.modelQuantiles,
-      note: this.modelQuantiles
-        ? `the model's ${K} quantiles beside three probabilistic baselines, all at the model's levels`
-        : `the checkpoint has no quantiles (a point model): only the probabilistic baselines are scored, at the default levels, for reference`,
       levels: [...this.levels],
-      crpsWeights: scores.crpsWeights,
-      crpsMethod: CRPS_METHOD,
-      aggregation:
-        'per lead, the pooled area-weighted mean over every scored (cell, window) pair, sum(w x score) / sum(w) (the sums are in each forecaster\'s "sums", the weights in "weight"): ' +
-        "WeatherBench 2's time mean of weighted spatial means when every window scores the same cells; lead means are plain means over the leads; reliability and PIT pool all leads",
-      intervals: scores.intervals,
-      spreadInterval: scores.spreadInterval,
-      forecasters: this.names,
-      baselines: {
-        climatology:
-          "per cell and UTC hour of day, the training period's empirical (Hazen) quantiles of the anomaly from the climatology's mean, added to that mean at the target hour (by hour of day: the quantiles of the cell's training values at that hour)",
-        persistence: `the last observed speed plus the training period's persistence-error quantiles per lead (pooled over ${dressing.windows.toLocaleString('en-US')} training windows, the same-input ridge's)`,
-        linear: `the same-input ridge plus Gaussian residuals, sigma per lead the RMS of its residuals on its ${dressing.windows.toLocaleString('en-US')} training windows`,
-      },
+      names: [...this.names],
+      horizon: this.H,
       fit: {
         windows: dressing.windows,
         areaWeighted: dressing.areaWeighted,
         persistenceErrorQuantiles: Array.from({ length: this.H }, (_, l) => Array.from(dressing.persistence.subarray(l * K, (l + 1) * K))),
         ridgeSigma: Array.from(dressing.ridgeSigma),
       },
-      global: group(scores.global, 'global', true),
-      bands: scores.groups.map((g, i) => group(g, o.bandLabels[i] ?? g.name, false)),
-      bootstrap: bootstrap
-        ? { blockWindows: bootstrap.blockWindows, blocks: bootstrap.blocks, resamples: bootstrap.resamples, seed: bootstrap.seed, level: bootstrap.level }
-        : { blockWindows: blockWindowsFor(o.blockHours, o.stride), blocks: 0, resamples: 0, seed: o.seed, level: 0.95 },
     };
   }
+
+  finish(o: ProbabilisticFinish): ProbabilisticReport {
+    return probabilisticReport(this.acc, this.fitSummary(), o);
+  }
+}
+
+/** An accumulator made for the scores of `fit` (merge absorbs the shards' windows into it). */
+export function probabilisticAccumulator(fit: ProbabilisticFit, groupNames: readonly string[]): QuantileAccumulator {
+  return new QuantileAccumulator({ names: fit.names, horizon: fit.horizon, levels: fit.levels, groupNames });
+}
+
+/** The report section: the scores, the CRPS skills and their block-bootstrap intervals. */
+export function probabilisticReport(acc: QuantileAccumulator, f: ProbabilisticFit, o: ProbabilisticFinish): ProbabilisticReport {
+  const scores = acc.result();
+  const modelQuantiles = f.modelQuantiles;
+  const bootstrap = modelQuantiles
+    ? bootstrapRatioSkill({ stats: acc.windowSums(), model: MODEL, baselines: QUANTILE_BASELINE_NAMES, blockWindows: blockWindowsFor(o.blockHours, o.stride), resamples: o.resamples, seed: o.seed })
+    : undefined;
+  const group = (g: QuantileGroupScores, label: string, intervals: boolean): ProbabilisticGroup => {
+    const skill: Record<string, ProbabilisticSkill> = {};
+    if (modelQuantiles) {
+      for (const b of QUANTILE_BASELINE_NAMES) {
+        skill[b] = { ...crpsSkill(g.forecasters[MODEL]!, g.forecasters[b]!), ...(intervals && bootstrap ? { interval: bootstrap.skill[b]! } : {}) };
+      }
+    }
+    return { ...g, label, skill };
+  };
+  const K = f.levels.length;
+  const fitWindows = f.fit.windows;
+  return {
+    modelQuantiles,
+    note: modelQuantiles
+      ? `the model's ${K} quantiles beside three probabilistic baselines, all at the model's levels`
+      : `the checkpoint has no quantiles (a point model): only the probabilistic baselines are scored, at the default levels, for reference`,
+    levels: [...f.levels],
+    crpsWeights: scores.crpsWeights,
+    crpsMethod: CRPS_METHOD,
+    aggregation:
+      'per lead, the pooled area-weighted mean over every scored (cell, window) pair, sum(w x score) / sum(w) (the sums are in each forecaster\'s "sums", the weights in "weight"): ' +
+      "WeatherBench 2's time mean of weighted spatial means when every window scores the same cells; lead means are plain means over the leads; reliability and PIT pool all leads",
+    intervals: scores.intervals,
+    spreadInterval: scores.spreadInterval,
+    forecasters: [...f.names],
+    baselines: {
+      climatology:
+        "per cell and UTC hour of day, the training period's empirical (Hazen) quantiles of the anomaly from the climatology's mean, added to that mean at the target hour (by hour of day: the quantiles of the cell's training values at that hour)",
+      persistence: `the last observed speed plus the training period's persistence-error quantiles per lead (pooled over ${fitWindows.toLocaleString('en-US')} training windows, the same-input ridge's)`,
+      linear: `the same-input ridge plus Gaussian residuals, sigma per lead the RMS of its residuals on its ${fitWindows.toLocaleString('en-US')} training windows`,
+    },
+    fit: f.fit,
+    global: group(scores.global, 'global', true),
+    bands: scores.groups.map((g, i) => group(g, o.bandLabels[i] ?? g.name, false)),
+    bootstrap: bootstrap
+      ? { blockWindows: bootstrap.blockWindows, blocks: bootstrap.blocks, resamples: bootstrap.resamples, seed: bootstrap.seed, level: bootstrap.level }
+      : { blockWindows: blockWindowsFor(o.blockHours, o.stride), blocks: 0, resamples: 0, seed: o.seed, level: 0.95 },
+  };
 }

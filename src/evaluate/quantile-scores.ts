@@ -35,6 +35,7 @@
  */
 import { centralIntervals, centralLevel, checkLevels, normalQuantile, pinball } from '../model/quantile-head.js';
 import { WindowSumsBuffer, type WindowSums } from './bootstrap.js';
+import { WindowRecords, windowRecords, type AccumulatorRecords } from './window-records.js';
 
 /** Midpoint-rule weights of the levels for the CRPS (they sum to 1). */
 export function crpsWeights(levels: readonly number[]): number[] {
@@ -72,6 +73,8 @@ export interface QuantileAccumulatorOptions {
   horizon: number;
   levels: readonly number[];
   groupNames?: readonly string[];
+  /** Keep each window's sums for windowRecords() (an evaluate shard: merge replays them). */
+  recordWindows?: boolean;
 }
 
 export interface QuantileForecasterScores {
@@ -142,6 +145,7 @@ export class QuantileAccumulator {
   private readonly winGroup: Float64Array;
   private readonly winGroupWeight: Float64Array;
   private readonly winGroupCount: Float64Array;
+  private readonly recorded: WindowRecords | undefined;
 
   constructor(o: QuantileAccumulatorOptions) {
     checkLevels(o.levels);
@@ -164,6 +168,32 @@ export class QuantileAccumulator {
     this.winGroup = new Float64Array(this.nGroups * o.horizon * this.names.length * this.S);
     this.winGroupWeight = new Float64Array(this.nGroups * o.horizon);
     this.winGroupCount = new Float64Array(this.nGroups * o.horizon);
+    this.recorded = o.recordWindows ? new WindowRecords(this.recordSizes().reduce((a, b) => a + b, 0)) : undefined;
+  }
+
+  private recordSizes(): number[] {
+    return [this.winGroup.length, this.winGroupWeight.length, this.winGroupCount.length, this.horizon * this.names.length];
+  }
+
+  /** The windows added so far as records, and the exclusion counts (recordWindows must be set). */
+  windowRecords(): AccumulatorRecords {
+    if (!this.recorded) throw new Error('windowRecords() needs an accumulator made with recordWindows');
+    return { windows: this.recorded.count, records: this.recorded.values(), counts: Array.from(this.excluded) };
+  }
+
+  /** Fold another accumulator's windows (windowRecords(), in time order after those added so far) into this one. */
+  absorb(r: AccumulatorRecords): void {
+    if (r.counts.length !== this.excluded.length) throw new Error(`records of ${r.counts.length} counters do not fit this accumulator`);
+    const HF = this.horizon * this.names.length;
+    for (const [win, winW, winN, row] of windowRecords(r.records, this.recordSizes())) {
+      const w0 = this.perWindow.next();
+      this.perWindow.sums.set(row!, w0 * HF);
+      this.winGroup.set(win!);
+      this.winGroupWeight.set(winW!);
+      this.winGroupCount.set(winN!);
+      this.closeWindow(w0);
+    }
+    for (let s = 0; s < this.excluded.length; s++) this.excluded[s]! += r.counts[s]!;
   }
 
   /**
@@ -243,8 +273,20 @@ export class QuantileAccumulator {
         }
       }
     }
+    this.recorded?.push([win, winW, winN, winSums.subarray(w0 * H * F, (w0 + 1) * H * F)]);
+    this.closeWindow(w0);
+  }
+
+  /** The window's group sums (winGroup, winGroupWeight, winGroupCount) into the totals; window w0 done. */
+  private closeWindow(w0: number): void {
+    const H = this.horizon;
+    const FS = this.names.length * this.S;
+    const G = this.nGroups - 1;
+    const win = this.winGroup;
+    const winW = this.winGroupWeight;
+    const winN = this.winGroupCount;
+    const winWeights = this.perWindow.weights;
     // Close the window: each group into its own slot and into the global one.
-    const FS = F * S;
     for (let gi = 0; gi <= G; gi++) {
       for (let l = 0; l < H; l++) {
         const from = (gi * H + l) * FS;

@@ -153,6 +153,8 @@ export interface EvaluationReport {
     totalSeconds?: number;
     tensorsBefore: number;
     tensorsAfter: number;
+    /** Merged from this many evaluate shards (windcast merge): the timings are sums over them. */
+    shards?: number;
   };
 }
 
@@ -196,7 +198,8 @@ export function formatReportMarkdown(r: EvaluationReport): string {
   out.push(`- Baselines fitted on the training period: hours ${r.trainPeriod.startHour}..${r.trainPeriod.endHour - 1}, ${r.trainPeriod.firstHour} .. ${r.trainPeriod.lastHour}`);
   out.push(
     `- Backend: ${r.run.backend}; scoring took ${r.run.seconds.toFixed(1)} s (model forecasts ${r.run.forecastSeconds.toFixed(1)} s, baselines ${r.run.baselineSeconds.toFixed(1)} s)` +
-      (r.run.loadSeconds !== undefined ? `, reading the data ${r.run.loadSeconds.toFixed(1)} s` : ''),
+      (r.run.loadSeconds !== undefined ? `, reading the data ${r.run.loadSeconds.toFixed(1)} s` : '') +
+      (r.run.shards !== undefined ? `; merged from ${r.run.shards} shards, times summed over them` : ''),
   );
   out.push('');
   const bs = r.method.bootstrap;

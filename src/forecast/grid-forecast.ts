@@ -36,16 +36,18 @@ export function quantileLevels(loaded: Pick<ForecastModel, 'meta'>): readonly nu
  * Every cell's +1..+horizon forecast as one grid per lead (m/s, NaN where any lookback hour
  * of the cell is nodata). With { quantiles: true } and a quantile checkpoint, also each lead's
  * quantiles, one grid per level (quantileLeads[lead][level]). Returns the leads and how many
- * cells were forecast.
+ * cells were forecast. With { rows: [r0, r1] } (a predict shard) only the cells of rows r0..r1-1
+ * are forecast, the rest stay NaN; their features still read the whole cube (the neighbourhood
+ * rings reach rows beyond the shard's), so each forecast cell is the one a whole-grid run makes.
  */
-export async function forecastGrid(f: IssuedForecast, progress: Progress, options: { quantiles?: boolean } = {}): Promise<{ leads: Float32Array[]; quantileLeads?: Float32Array[][]; cellsForecast: number }> {
+export async function forecastGrid(f: IssuedForecast, progress: Progress, options: { quantiles?: boolean; rows?: readonly [number, number] } = {}): Promise<{ leads: Float32Array[]; quantileLeads?: Float32Array[][]; cellsForecast: number }> {
   const spec = f.loaded.meta.features;
   const H = spec.horizon;
   const n = cellCount(f.cube.grid);
   const leads = Array.from({ length: H }, () => new Float32Array(n).fill(NaN));
   const Q = options.quantiles ? quantileLevels(f.loaded).length : 0;
   const quantileLeads = Q > 0 ? Array.from({ length: H }, () => Array.from({ length: Q }, () => new Float32Array(n).fill(NaN))) : undefined;
-  const cells = validCells(f.cube, spec.lookback, f.t0);
+  const cells = options.rows ? rowCells(f.cube, validCells(f.cube, spec.lookback, f.t0), options.rows) : validCells(f.cube, spec.lookback, f.t0);
   const task = progress.start({ unit: 'cells', total: cells.length, label: 'forecasting' });
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
   await forecastWindows(
@@ -100,4 +102,10 @@ export function validCells(cube: Cube, lookback: number, t0: number): Int32Array
   const cells = new Int32Array(count);
   for (let i = 0, k = 0; i < n; i++) if (ok[i]) cells[k++] = i;
   return cells;
+}
+
+/** The cells of rows [r0, r1) among `cells` (row-major, ascending). */
+function rowCells(cube: Cube, cells: Int32Array, rows: readonly [number, number]): Int32Array {
+  const w = cube.grid.width;
+  return cells.filter((c) => c >= rows[0] * w && c < rows[1] * w);
 }

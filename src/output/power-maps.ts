@@ -7,18 +7,13 @@ import type { Cube } from '../ingest/cube.js';
 import { capacityFactor, describeCurve, type PowerCurve } from '../power/curve.js';
 import { densityCorrectedSpeed, hubAirDensity, type AirInputs } from '../power/density.js';
 import { hubHeightFrame, sameHourYesterday, type HubHeightPlan } from '../power/hub-height.js';
-import { leadGeoTiffTasks } from './forecast-files.js';
+import { leadGeoTiffTasks, type ForecastProduct } from './forecast-files.js';
 
 /** Said wherever power is given: the cube holds wind only, so the IEC 61400-12-1 correction cannot run. */
 export const AIR_DENSITY_OFF = 'off: the input has no temperature and pressure, so power is read at the curve\'s own air density (1.225 kg/m3)';
 
-/**
- * The capacity-factor GeoTIFFs: per lead, the turbine's power at the hub-height point forecast
- * over its rated power (not the expected power over the forecast distribution), NaN where the
- * forecast is nodata.
- */
-export function capacityFactorTasks(o: {
-  common: Omit<Parameters<typeof leadGeoTiffTasks>[0], 'leads' | 'product'>;
+/** What capacityFactorMaps needs: the forecast, the turbine, the hub and the air. */
+export interface CapacityFactorInputs {
   curve: PowerCurve;
   hub: HubHeightPlan | undefined;
   cube: Cube;
@@ -31,7 +26,14 @@ export function capacityFactorTasks(o: {
   airDensity: string;
   /** Height the density is computed at (the hub, else the forecast's). */
   densityHeightM: number;
-}): ReturnType<typeof leadGeoTiffTasks> {
+}
+
+/**
+ * The capacity-factor fields, one per lead: the turbine's power at the hub-height point
+ * forecast over its rated power (not the expected power over the forecast distribution), NaN
+ * where the forecast is nodata; and the product the GeoTIFFs are tagged with.
+ */
+export function capacityFactorMaps(o: CapacityFactorInputs): { leads: Float32Array[]; product: ForecastProduct } {
   const { curve, hub, air } = o;
   const n = o.cube.grid.width * o.cube.grid.height;
   const fields = o.leads.map((frame, j) => {
@@ -44,8 +46,7 @@ export function capacityFactorTasks(o: {
     return speeds;
   });
   const at = hub ? ` at ${hub.toHeightM} m` : '';
-  return leadGeoTiffTasks({
-    ...o.common,
+  return {
     leads: fields,
     product: {
       prefix: 'capacity-factor',
@@ -59,6 +60,11 @@ export function capacityFactorTasks(o: {
         AIR_DENSITY_CORRECTION: o.airDensity,
       },
     },
-  });
+  };
 }
 
+/** The capacity-factor GeoTIFFs (capacityFactorMaps through the one lead-file writer). */
+export function capacityFactorTasks(o: CapacityFactorInputs & { common: Omit<Parameters<typeof leadGeoTiffTasks>[0], 'leads' | 'product'> }): ReturnType<typeof leadGeoTiffTasks> {
+  const { leads, product } = capacityFactorMaps(o);
+  return leadGeoTiffTasks({ ...o.common, leads, product });
+}
