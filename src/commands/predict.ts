@@ -29,6 +29,7 @@ import { DataError, WindcastError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-forecast.js';
+import { chooseEngine, onnxEngine, type EngineName } from '../forecast/onnx-engine.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
@@ -71,6 +72,8 @@ export interface PredictResult {
   checkpoint: string;
   run: string;
   backend: string;
+  /** What ran the network: tfjs on `backend`, or onnxruntime (predict.engine). */
+  engine: EngineName;
   issueTime: string;
   lookbackHours: number;
   horizonHours: number;
@@ -186,7 +189,7 @@ function readInputs(plan: PredictPlan, config: Config, progress: Progress): Prom
  * Read the input hours (decoder threads for GeoTIFFs) while the backend and the model load on
  * this thread. No cube cache: 24 hours read in about a second, and predict must not write into --data.
  */
-async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress): Promise<{ cube: Cube; tf: Tf; backend: string; loaded: LoadedCheckpoint; loadSeconds: number }> {
+async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress): Promise<{ cube: Cube; tf: Tf; backend: string; threads: number; loaded: LoadedCheckpoint; loadSeconds: number }> {
   const loadStart = performance.now();
   let loadSeconds = 0;
   const loading = (async () => {
@@ -202,7 +205,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
     throw readOutcome.status === 'rejected' ? readOutcome.reason : (loadOutcome as PromiseRejectedResult).reason;
   }
   const { tf, info, loaded } = loadOutcome.value;
-  return { cube: readOutcome.value, tf, backend: info.name, loaded, loadSeconds };
+  return { cube: readOutcome.value, tf, backend: info.name, threads: info.threads, loaded, loadSeconds };
 }
 
 export async function predict(args: PredictArgs, ctx: CommandContext): Promise<PredictResult> {
@@ -213,12 +216,15 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const plan = await planPredict(args, config, progress);
   const { out, meta, issueMs, inputs } = plan;
   const { curve } = plan.power;
-  const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
+  const { cube, tf, backend, threads, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const t0 = lookback - 1;
-  const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells };
+  const engineName = chooseEngine(pc.engine, backend);
+  // At the backend's threads, so the engines compare at equal threads.
+  const engine = engineName === 'onnx' ? await onnxEngine(loaded, { threads }).catch((err: unknown) => { loaded.model.dispose(); throw err; }) : undefined;
+  const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells, ...(engine ? { engine } : {}) };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const forecastHeight = meta.features.heightM ?? null;
   const levels = quantileLevels(loaded);
@@ -230,6 +236,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     checkpoint: plan.checkpoint,
     run: meta.run,
     backend,
+    engine: engineName,
     issueTime: isoHour(issueMs),
     lookbackHours: lookback,
     horizonHours: horizon,
@@ -343,6 +350,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     };
   } finally {
     loaded.model.dispose();
+    await engine?.release();
     if (staging) discardStaging(staging);
   }
 }
@@ -384,7 +392,7 @@ function leadStats(frame: Float32Array): { min: number; mean: number; max: numbe
 export function formatPredictResult(r: PredictResult): string {
   const lines: string[] = [];
   lines.push(`Forecast issued ${r.issueTime} from ${r.lookbackHours} hours ${r.inputs.first}..${r.inputs.last}`);
-  lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}`);
+  lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}${r.engine === 'onnx' ? ', network run by onnxruntime' : ''}`);
   lines.push(`Grid: ${r.grid}`);
   if (r.power) {
     lines.push(`Hub height: ${r.power.hubHeightNote}`);
