@@ -275,12 +275,12 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('Write a checkpoint as an ONNX model with a standard LSTM (the whole forecast: network, change from the last hour, denormalisation), with a sidecar JSON describing its inputs and outputs and the per-cell statistics.')
+    .description('Write a checkpoint as an ONNX model with a standard LSTM (the whole forecast: network, change from the last hour, denormalisation) or as a Keras 3 .keras model of standard layers (for retraining; needs Python with keras), with a sidecar JSON describing inputs and outputs and the per-cell statistics.')
     .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
-    .addOption(new Option('--format <format>', 'model format').choices(['onnx']).makeOptionMandatory())
-    .requiredOption('--out <file>', 'model file to write, e.g. windcast.onnx; <stem>.json and <stem>.norm.f32 are written beside it')
+    .addOption(new Option('--format <format>', 'model format').choices(['onnx', 'keras']).makeOptionMandatory())
+    .requiredOption('--out <file>', 'model file to write, windcast.onnx or windcast.keras; <stem>.json and <stem>.norm.f32 are written beside it')
     .addOption(backendFlag())
-    .addHelpText('after', '\nExamples:\n  windcast export --model models/synth --format onnx --out exports/synth.onnx\n  (docs/export.md: running it from Python onnxruntime)')
+    .addHelpText('after', '\nExamples:\n  windcast export --model models/synth --format onnx --out exports/synth.onnx\n  WINDCAST_PYTHON=venv/bin/python windcast export --model models/synth --format keras --out exports/synth.keras\n  (docs/export.md: running it from Python onnxruntime)')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
       const { exportModel, formatExportResult } = await import('./commands/export.js');

@@ -6,6 +6,10 @@
  * low-rank and full linear paths, two LSTM layers, tf.layers.lstm's hard-sigmoid gates, a
  * point model; and, when the shared ERA5 files are present, a model trained on the Berlin
  * NetCDF file, on real windows.
+ *
+ * --format keras needs Python with keras 3 (WINDCAST_PYTHON, else python3): its round trip
+ * (Keras loads the .keras file and predicts; denormalised, the forecasts are windcast's) runs
+ * when that Python has keras, and must run when WINDCAST_REQUIRE_KERAS=1 (CI installs it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +34,9 @@ import { WindcastError } from '../src/core/errors.js';
 import { openGridded } from '../src/ingest/gridded.js';
 import { griddedCube, type Cube } from '../src/ingest/cube.js';
 import { tinyConfig, tinyCube } from './train-fixtures.js';
+import { spawnSync } from 'node:child_process';
+import { denormalize } from '../src/prepare/features.js';
+import { kerasPython, runKeras } from '../src/model/keras.js';
 
 const { tf, info } = await loadBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'windcast-export-'));
@@ -153,4 +160,69 @@ test('export: bad input is a clear error naming the file', async () => {
   writeFileSync(join(broken, 'best', 'weights.bin'), 'x');
   await assert.rejects(exportModel({ model: broken, format: 'onnx', out: join(root, 'b.onnx') }, ctx), (e: WindcastError) => e.kind === 'checkpoint' && e.message.includes('weights.bin'));
   assert.ok(!existsSync(join(root, 'b.onnx')), 'nothing written for a broken checkpoint');
+});
+
+const hasKeras = spawnSync(kerasPython(), ['-c', "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('keras') else 1)"]).status === 0;
+const kerasSkip = !hasKeras && !process.env.WINDCAST_REQUIRE_KERAS && `no keras in ${kerasPython()} (set WINDCAST_PYTHON)`;
+
+// One shape (each Keras start costs seconds): the default low-rank path and quantile head, two
+// LSTM layers. The full linear path is one Dense on Flatten(window), as in tfjs.
+for (const [name, change] of [['two-layer-quantiles', { layers: 2 }]] as [string, Partial<ModelSpec>][]) {
+  test(`keras export of a ${name} model loads in Keras and forecasts as windcast within 1e-5 m/s`, { skip: kerasSkip }, async (t) => {
+    const runDir = await randomCheckpoint(`keras-${name}`, change, 7 + name.length);
+    const out = join(root, `keras-${name}.keras`);
+    await exportModel({ model: runDir, format: 'keras', out }, testContext(tinyConfig()));
+    const side = JSON.parse(readFileSync(join(root, `keras-${name}.json`), 'utf8'));
+    const forecaster = await loadForecaster(runDir, tf, { batchCells: 64 });
+    const { features: spec, grid, model } = forecaster.meta;
+    const Q = model.quantiles?.length ?? 0;
+    assert.equal(side.outputs.quantiles?.levels.length ?? 0, Q);
+    const cells = grid.width * grid.height;
+    const ctx = forecaster.context(cube);
+    const ids = Int32Array.from({ length: cells }, (_, i) => i);
+    let point = 0;
+    let quantiles = 0;
+    try {
+      // Every anchor hour's windows in one Keras call (each Python start costs seconds).
+      const n = cells * t0s.length;
+      const x = new Float32Array(n * spec.lookback * spec.nFeatures);
+      const valid = t0s.flatMap((t0, k) => Array.from(ids, (cell) => gatherWindow(ctx, t0, cell, x, k * cells + cell)));
+      writeFileSync(join(root, 'windows.f32'), x);
+      runKeras(['predict', out, join(root, 'windows.f32'), String(n), join(root, 'keras-out.f32')], 'keras predict');
+      const raw = readFileSync(join(root, 'keras-out.f32'));
+      const y = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+      assert.equal(y.length, n * spec.horizon * (1 + Q));
+      const gotP = y.slice(0, n * spec.horizon);
+      const gotQ = y.slice(n * spec.horizon);
+      t0s.forEach((t0, k) => {
+        const want = new Float32Array(cells * spec.horizon);
+        const wantQ = new Float32Array(cells * spec.horizon * Q);
+        forecaster.forecast(cube, t0, ids, want, Q > 0 ? wantQ : undefined);
+        for (let cell = 0; cell < cells; cell++) {
+          const w = k * cells + cell;
+          if (!valid[w]) continue;
+          denormalize(ctx, t0, cell, gotP, w * spec.horizon);
+          if (Q > 0) denormalize(ctx, t0, cell, gotQ, w * spec.horizon * Q, Q);
+          for (let j = 0; j < spec.horizon; j++) point = Math.max(point, Math.abs(gotP[w * spec.horizon + j]! - want[cell * spec.horizon + j]!));
+          for (let q = 0; q < spec.horizon * Q; q++) quantiles = Math.max(quantiles, Math.abs(gotQ[w * spec.horizon * Q + q]! - wantQ[cell * spec.horizon * Q + q]!));
+        }
+      });
+    } finally {
+      forecaster.dispose();
+    }
+    t.diagnostic(`max |keras - windcast|: point ${point.toExponential(2)}, quantiles ${quantiles.toExponential(2)} m/s`);
+    assert.ok(point < 1e-5 && quantiles < 1e-5, `point ${point}, quantiles ${quantiles}`);
+  });
+}
+
+test('keras export without Python keras is a clear error saying the format is optional', async () => {
+  const saved = process.env.WINDCAST_PYTHON;
+  process.env.WINDCAST_PYTHON = join(root, 'no-such-python');
+  try {
+    await assert.rejects(exportModel({ model: trainedDir, format: 'keras', out: join(root, 'none.keras') }, testContext(tinyConfig())), (e: WindcastError) => e.kind === 'backend' && /optional/.test(e.message) && e.message.includes('none.keras'));
+  } finally {
+    if (saved === undefined) delete process.env.WINDCAST_PYTHON;
+    else process.env.WINDCAST_PYTHON = saved;
+  }
+  assert.ok(!existsSync(join(root, 'none.keras')));
 });
