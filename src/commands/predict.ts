@@ -17,7 +17,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadBackend, type Tf } from '../runtime/backend.js';
+import { activeBackendInfo, loadBackend, type Tf } from '../runtime/backend.js';
 import { isGlob, listCatalog } from '../ingest/catalog.js';
 import { selectGriddedHours, selectInputHours, inputCatalog } from '../ingest/input-hours.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
@@ -189,7 +189,7 @@ function readInputs(plan: PredictPlan, config: Config, progress: Progress): Prom
  * Read the input hours (decoder threads for GeoTIFFs) while the backend and the model load on
  * this thread. No cube cache: 24 hours read in about a second, and predict must not write into --data.
  */
-async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress): Promise<{ cube: Cube; tf: Tf; backend: string; threads: number; loaded: LoadedCheckpoint; loadSeconds: number }> {
+async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress): Promise<{ cube: Cube; tf: Tf; backend: string; loaded: LoadedCheckpoint; loadSeconds: number }> {
   const loadStart = performance.now();
   let loadSeconds = 0;
   const loading = (async () => {
@@ -205,7 +205,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
     throw readOutcome.status === 'rejected' ? readOutcome.reason : (loadOutcome as PromiseRejectedResult).reason;
   }
   const { tf, info, loaded } = loadOutcome.value;
-  return { cube: readOutcome.value, tf, backend: info.name, threads: info.threads, loaded, loadSeconds };
+  return { cube: readOutcome.value, tf, backend: info.name, loaded, loadSeconds };
 }
 
 export async function predict(args: PredictArgs, ctx: CommandContext): Promise<PredictResult> {
@@ -216,14 +216,14 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const plan = await planPredict(args, config, progress);
   const { out, meta, issueMs, inputs } = plan;
   const { curve } = plan.power;
-  const { cube, tf, backend, threads, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
+  const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const t0 = lookback - 1;
-  const engineName = chooseEngine(pc.engine, backend);
+  const engineName = chooseEngine(pc.engine, tf.getBackend());
   // At the backend's threads, so the engines compare at equal threads.
-  const engine = engineName === 'onnx' ? await onnxEngine(loaded, { threads }).catch((err: unknown) => { loaded.model.dispose(); throw err; }) : undefined;
+  const engine = engineName === 'onnx' ? await onnxEngine(loaded, { threads: activeBackendInfo()?.threads ?? 1 }).catch((err: unknown) => { loaded.model.dispose(); throw err; }) : undefined;
   const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells, ...(engine ? { engine } : {}) };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const forecastHeight = meta.features.heightM ?? null;
