@@ -179,8 +179,8 @@ export const PredictConfigSchema = z.strictObject({
   /**
    * What runs the network: 'tfjs' (the runtime.backend), 'onnx' (onnxruntime-node's CPU build,
    * the graph windcast export writes), or 'auto': whichever measured faster for the backend
-   * (bench/engines.ts, BENCHMARKS.md): tfjs on native TensorFlow (its fused LSTM kernel is about
-   * 1.8x onnxruntime's on the global grid), onnx on wasm and cpu (about 7x tfjs-wasm).
+   * (bench/engines.ts, BENCHMARKS.md): tfjs on native TensorFlow (its fused LSTM kernel is 1.4-1.8x
+   * onnxruntime's on the global grid), onnx on wasm and cpu (about 6x tfjs-wasm).
    */
   engine: z.enum(['auto', 'tfjs', 'onnx']).default('auto'),
 });
