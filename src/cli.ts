@@ -282,6 +282,7 @@ export function buildProgram(): Command {
     .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
     .option('--shard <I/N>', `${SHARD_HELP}; a shard forecasts its rows of the grid into <out>/shard-I-of-N/`, shardFlag)
+    .addOption(configFlag('--engine <name>', 'what runs the network: tfjs (the backend), onnx (onnxruntime), or auto: the faster measured (tfjs on native TensorFlow, onnx on wasm/cpu)', 'predict', 'engine'))
     .addOption(backendFlag())
     .addOption(precisionFlag())
     .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4\n  windcast predict --model models/era5 --data era5.nc --out sites --points 54.0,7.0 --turbine iea-15mw --hub-height 150')
@@ -301,6 +302,20 @@ export function buildProgram(): Command {
       const ctx = buildContext(program, command);
       const { merge, formatMergeResult } = await import('./commands/merge.js');
       print(formatMergeResult(await merge({ shards: dirs, ...(opts.out ? { out: opts.out } : {}) }, ctx)));
+    });
+
+  program
+    .command('export')
+    .description('Write a checkpoint as an ONNX model with a standard LSTM (the whole forecast: network, change from the last hour, denormalisation) or as a Keras 3 .keras model of standard layers (for retraining; needs Python with keras), with a sidecar JSON describing inputs and outputs and the per-cell statistics.')
+    .requiredOption('--model <dir>', 'checkpoint folder, or a run folder (uses best/, else last/)')
+    .addOption(new Option('--format <format>', 'model format').choices(['onnx', 'keras']).makeOptionMandatory())
+    .requiredOption('--out <file>', 'model file to write, windcast.onnx or windcast.keras; <stem>.json and <stem>.norm.f32 are written beside it')
+    .addOption(backendFlag())
+    .addHelpText('after', '\nExamples:\n  windcast export --model models/synth --format onnx --out exports/synth.onnx\n  WINDCAST_PYTHON=venv/bin/python windcast export --model models/synth --format keras --out exports/synth.keras\n  (docs/export.md: running it from Python onnxruntime)')
+    .action(async (opts, command: Command) => {
+      const ctx = buildContext(program, command);
+      const { exportModel, formatExportResult } = await import('./commands/export.js');
+      print(formatExportResult(await exportModel({ model: opts.model, format: opts.format, out: opts.out }, ctx)));
     });
 
   program

@@ -22,13 +22,14 @@ const EXPECTED: Record<string, Record<string, string>> = {
   inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight' },
   doctor: { '--backend': 'runtime.backend' },
   evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },
+  export: { '--backend': 'runtime.backend' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
     '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
   },
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
-    '--batch-cells': 'predict.batchCells', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision',
+    '--batch-cells': 'predict.batchCells', '--engine': 'predict.engine', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision',
     '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--air-density': 'predict.airDensity', '--capacity-factor-maps': 'predict.capacityFactorMaps',
   },
   demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },

@@ -28,7 +28,7 @@ const PINNED = {
     learningRate: 0.001, lrDecay: 0.5, lrPatience: 3, patience: 6, split: [0.7, 0.1, 0.2], stride: 1, seed: 42,
     linearFitWindows: 50000, quantileEpochs: 4, quantileSamples: 100000, quantileLearningRate: 3e-3,
   },
-  predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate', turbine: null, hubHeight: null, airDensity: 'auto', capacityFactorMaps: false, quantileMaps: true },
+  predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate', turbine: null, hubHeight: null, airDensity: 'auto', capacityFactorMaps: false, quantileMaps: true, engine: 'auto' },
   evaluate: {
     stride: 6, cellStride: 4, ridgeLambda: 0.001, linearLookback: 24, linearSampleCells: 4096,
     climatologyWindowDays: 61, bootstrapBlockHours: 96, bootstrapResamples: 1000, bootstrapSeed: 42, turbine: null, hubHeight: null,

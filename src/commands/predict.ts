@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadBackend, type Tf } from '../runtime/backend.js';
+import { activeBackendInfo, loadBackend, type Tf } from '../runtime/backend.js';
 import { isGlob, listCatalog } from '../ingest/catalog.js';
 import { selectGriddedHours, selectInputHours, inputCatalog } from '../ingest/input-hours.js';
 import { loadCheckpoint, readMeta, resolveCheckpointDir, type CheckpointMeta, type LoadedCheckpoint } from '../model/checkpoint.js';
@@ -33,6 +33,7 @@ import { DataError, WindcastError } from '../core/errors.js';
 import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-forecast.js';
+import { chooseEngine, onnxEngine, type EngineName } from '../forecast/onnx-engine.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
 import { siteTable } from '../output/site-table.js';
@@ -80,6 +81,8 @@ export interface PredictResult {
   checkpoint: string;
   run: string;
   backend: string;
+  /** What ran the network: tfjs on `backend`, or onnxruntime (predict.engine). */
+  engine: EngineName;
   issueTime: string;
   lookbackHours: number;
   horizonHours: number;
@@ -232,7 +235,10 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const t0 = lookback - 1;
-  const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells };
+  const engineName = chooseEngine(pc.engine, tf.getBackend());
+  // At the backend's threads, so the engines compare at equal threads.
+  const engine = engineName === 'onnx' ? await onnxEngine(loaded, { threads: activeBackendInfo()?.threads ?? 1 }).catch((err: unknown) => { loaded.model.dispose(); throw err; }) : undefined;
+  const issued = { tf, loaded, cube, t0, batchCells: pc.batchCells, ...(engine ? { engine } : {}) };
   const validTimes = Array.from({ length: horizon }, (_, j) => isoHour(issueMs + (j + 1) * HOUR_MS));
   const forecastHeight = meta.features.heightM ?? null;
   const levels = quantileLevels(loaded);
@@ -244,6 +250,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     checkpoint: plan.checkpoint,
     run: meta.run,
     backend,
+    engine: engineName,
     issueTime: isoHour(issueMs),
     lookbackHours: lookback,
     horizonHours: horizon,
@@ -386,6 +393,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     };
   } finally {
     loaded.model.dispose();
+    await engine?.release();
     if (staging) discardStaging(staging);
   }
 }
@@ -446,7 +454,7 @@ function leadStats(frame: Float32Array): { min: number; mean: number; max: numbe
 export function formatPredictResult(r: PredictResult): string {
   const lines: string[] = [];
   lines.push(`Forecast issued ${r.issueTime} from ${r.lookbackHours} hours ${r.inputs.first}..${r.inputs.last}`);
-  lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}`);
+  lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}${r.engine === 'onnx' ? ', network run by onnxruntime' : ''}`);
   lines.push(`Grid: ${r.grid}`);
   if (r.power) {
     lines.push(`Hub height: ${r.power.hubHeightNote}`);

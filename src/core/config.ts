@@ -176,6 +176,13 @@ export const PredictConfigSchema = z.strictObject({
    * 0.25 degrees: 0.7 GB); false leaves them out. Sites always carry their quantiles.
    */
   quantileMaps: z.boolean().default(true),
+  /**
+   * What runs the network: 'tfjs' (the runtime.backend), 'onnx' (onnxruntime-node's CPU build,
+   * the graph windcast export writes), or 'auto': whichever measured faster for the backend
+   * (bench/engines.ts, BENCHMARKS.md): tfjs on native TensorFlow (its fused LSTM kernel is 1.4-1.8x
+   * onnxruntime's on the global grid), onnx on wasm and cpu (about 6x tfjs-wasm).
+   */
+  engine: z.enum(['auto', 'tfjs', 'onnx']).default('auto'),
 });
 
 export const EvaluateConfigSchema = z.strictObject({

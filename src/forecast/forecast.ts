@@ -23,6 +23,7 @@ import { DataError } from '../core/errors.js';
 import { DEFAULTS } from '../core/config.js';
 import { denormalize, featureContext, gatherWindow, type FeatureContext, type FeatureSpec } from '../prepare/features.js';
 import type { NormStats } from '../prepare/normalize.js';
+import type { OnnxEngine } from './onnx-engine.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 type Tensor = ReturnType<Tf['tensor']>;
@@ -56,6 +57,11 @@ export type WindowsToForecast = {
   batch: number;
   /** Host buffers reused across in-thread calls (the Forecaster keeps one). */
   scratch?: ForecastScratch;
+  /**
+   * Run the network with onnxruntime (onnx-engine.ts) instead of tfjs; prefetched calls only
+   * (ONNX Runtime is asynchronous). The outputs are denormalised here either way.
+   */
+  engine?: OnnxEngine;
 } & ForecastSink;
 
 /** Host buffers for one batch of model inputs. */
@@ -125,8 +131,6 @@ interface BatchValues {
  */
 function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: BatchValues): void {
   const { spec } = w.ctx;
-  const H = spec.horizon;
-  const Q = values.quantiles ? values.quantiles.length / (count * H) : 0;
   let xs: Tensor | undefined;
   try {
     xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
@@ -145,6 +149,21 @@ function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8
   } finally {
     xs?.dispose();
   }
+  denormalizeBatch(w, valid, start, count, values);
+}
+
+/** finishBatch with the network run by the onnx engine. */
+async function finishBatchOnnx(engine: OnnxEngine, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: BatchValues): Promise<void> {
+  const out = await engine.run(x, count, values.quantiles !== undefined);
+  values.point.set(out.point);
+  if (values.quantiles) values.quantiles.set(out.quantiles!);
+  denormalizeBatch(w, valid, start, count, values);
+}
+
+/** The batch's normalised outputs to m/s (NaN for invalid windows), handed on to onBatch. */
+function denormalizeBatch(w: WindowsToForecast, valid: Uint8Array, start: number, count: number, values: BatchValues): void {
+  const H = w.ctx.spec.horizon;
+  const Q = values.quantiles ? values.quantiles.length / (count * H) : 0;
   for (let i = 0; i < count; i++) {
     const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
     if (valid[i]) {
@@ -179,6 +198,7 @@ function batchValues(w: WindowsToForecast, lent: Lent, Q: number, start: number,
 
 function forecastInThread(tf: Tf, w: WindowsToForecast): void {
   const Q = checkWindows(w);
+  if (w.engine) throw new Error('the onnx engine runs in prefetched forecasts only (forecastWindows(..., { prefetch: true }))');
   const { ctx, cells } = w;
   const n = cells.length;
   const B = Math.min(w.batch, Math.max(1, n));
@@ -215,8 +235,10 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
   const lent = lendBuffers(w, B, Q);
   const prefetcher = Prefetcher.start<GatherJob, number>({ worker: new URL('./gather.worker.js', import.meta.url), role: 'feature', workerData: setup });
   try {
-    await doubleBuffered(prefetcher, jobs, (slot, job) => {
-      finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, batchValues(w, lent, Q, job.start, job.count));
+    await doubleBuffered(prefetcher, jobs, async (slot, job) => {
+      const values = batchValues(w, lent, Q, job.start, job.count);
+      if (w.engine) await finishBatchOnnx(w.engine, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
+      else finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
     });
   } finally {
     await prefetcher.close();

@@ -13,6 +13,7 @@ import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { featureContext } from '../prepare/features.js';
 import { forecastWindows } from './forecast.js';
+import type { OnnxEngine } from './onnx-engine.js';
 
 /** The parts of a loaded checkpoint a forecast needs. */
 export type ForecastModel = Pick<LoadedCheckpoint, 'model' | 'meta' | 'stats'>;
@@ -25,6 +26,8 @@ export interface IssuedForecast {
   t0: number;
   /** Cells per model call. */
   batchCells: number;
+  /** Run the network with onnxruntime instead of tfjs (forecast/onnx-engine.ts). */
+  engine?: OnnxEngine;
 }
 
 /** The quantile levels a checkpoint forecasts ([] for a point model). */
@@ -58,6 +61,7 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
       t0: f.t0,
       cells,
       batch: f.batchCells,
+      ...(f.engine ? { engine: f.engine } : {}),
       onBatch: (start, count, values, quantiles) => {
         for (let i = 0; i < count; i++) {
           const cell = cells[start + i]!;
@@ -85,7 +89,7 @@ export async function forecastCells(f: IssuedForecast, cells: Int32Array, quanti
   const spec = f.loaded.meta.features;
   const out = new Float32Array(cells.length * spec.horizon);
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
-  await forecastWindows(f.tf, { model: f.loaded.model, ctx, t0: f.t0, cells, batch: f.batchCells, out, ...(quantiles ? { quantiles } : {}) }, { prefetch: true });
+  await forecastWindows(f.tf, { model: f.loaded.model, ctx, t0: f.t0, cells, batch: f.batchCells, out, ...(f.engine ? { engine: f.engine } : {}), ...(quantiles ? { quantiles } : {}) }, { prefetch: true });
   return out;
 }
 

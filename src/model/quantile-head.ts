@@ -90,6 +90,23 @@ export function gaussianStartBias(levels: readonly number[], sigma: readonly num
   return bias;
 }
 
+/**
+ * [Q x Q], row-major: entry (k', k) adds step k' into level k: +1 for m < k' <= k above the
+ * centre m, -1 for k <= k' < m below it. The head's offsets are steps x this matrix.
+ */
+export function cumulativeMatrix(levels: readonly number[]): Float32Array {
+  const Q = levels.length;
+  const m = centralLevel(levels);
+  const values = new Float32Array(Q * Q);
+  for (let k = 0; k < Q; k++) {
+    for (let from = 0; from < Q; from++) {
+      if (k > m && from > m && from <= k) values[from * Q + k] = 1;
+      if (k < m && from < m && from >= k) values[from * Q + k] = -1;
+    }
+  }
+  return values;
+}
+
 export interface QuantileHeadArgs {
   name: string;
   levels: number[];
@@ -160,18 +177,10 @@ export function registerQuantileHead(tf: Tf): void {
       const m = centralLevel(this.levels);
       return t.tensor1d(this.levels.map((_, k) => (k === m ? 0 : 1)));
     }
-    /** [Q x Q]: entry (k', k) adds step k' into level k: +1 for m < k' <= k above the centre, -1 for k <= k' < m below. */
+    /** [Q x Q]: the cumulative sums outward from the centre (cumulativeMatrix). */
     private cumulative(t: Tf): Tensor {
       const Q = this.levels.length;
-      const m = centralLevel(this.levels);
-      const values = new Float32Array(Q * Q);
-      for (let k = 0; k < Q; k++) {
-        for (let from = 0; from < Q; from++) {
-          if (k > m && from > m && from <= k) values[from * Q + k] = 1;
-          if (k < m && from < m && from >= k) values[from * Q + k] = -1;
-        }
-      }
-      return t.tensor2d(values, [Q, Q]);
+      return t.tensor2d(cumulativeMatrix(this.levels), [Q, Q]);
     }
     override getConfig(): Record<string, unknown> {
       return { ...super.getConfig(), levels: this.levels, horizon: this.horizon };

@@ -251,6 +251,11 @@ function describe(tf: Tf, name: BackendName, probe: NativeProbe | undefined): Ba
 let current: { tf: Tf; info: BackendInfo } | undefined;
 let wasmFailed = false;
 
+/** What the last loadBackend of this process loaded (its threads, for an engine beside it). */
+export function activeBackendInfo(): BackendInfo | undefined {
+  return current?.info;
+}
+
 /** Load tf with the preferred backend ('auto': native when it loads, else wasm), log which. */
 export async function loadBackend(
   preference: 'auto' | BackendName,
