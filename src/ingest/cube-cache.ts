@@ -130,6 +130,75 @@ async function readParallel(path: string, target: Uint8Array, position: number):
   }
 }
 
+/**
+ * An open cube cache for positioned reads (ingest/cell-cube.ts reads it slab by slab, so the
+ * whole time-major cube is never in memory). Close it when done.
+ */
+export interface CubeCacheFile {
+  path: string;
+  grid: GridSpec;
+  times: Float64Array;
+  bands: CubeBand[];
+  encoding: CacheEncoding;
+  /** Values of `band`, hours [hour, hour + count) x all cells (time-major), into out (length count x cells). */
+  readHours(band: CubeBand, hour: number, count: number, out: Float32Array): void;
+  close(): void;
+}
+
+/** Open a current cache for positioned reads; null when it is missing, stale or the wrong size. */
+export function openCubeCache(path: string, expectKey: string): CubeCacheFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const pre = Buffer.alloc(12);
+    readFully(fd, pre, 0);
+    if (pre.toString('latin1', 0, 8) !== MAGIC) throw new Error('not a cube cache');
+    const headerLength = pre.readUInt32LE(8);
+    const headerBytes = Buffer.alloc(headerLength);
+    readFully(fd, headerBytes, 12);
+    const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
+    if (header.version !== CACHE_VERSION || header.key !== expectKey) throw new Error('stale');
+    const dataStart = align64(12 + headerLength);
+    const cells = cellCount(header.grid);
+    const hours = header.times.length;
+    const perBand = cells * hours;
+    const bytesPer = header.encoding === 'int16' ? 2 : 4;
+    if (statSync(path).size !== dataStart + perBand * bytesPer * header.bands.length) throw new Error('wrong size');
+    const table = header.encoding === 'int16' ? int16Table(header.step ?? INT16_STEP) : null;
+    let scratch: Int16Array | null = null;
+    return {
+      path,
+      grid: header.grid,
+      times: Float64Array.from(header.times),
+      bands: header.bands,
+      encoding: header.encoding,
+      readHours(band, hour, count, out) {
+        const b = header.bands.indexOf(band);
+        if (b < 0) throw new Error(`cube cache ${path} has no ${band} band`);
+        const n = count * cells;
+        const offset = dataStart + (b * perBand + hour * cells) * bytesPer;
+        if (!table) {
+          readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * 4), offset);
+          return;
+        }
+        if (!scratch || scratch.length < n) scratch = new Int16Array(n);
+        readFully(fd, new Uint8Array(scratch.buffer, 0, n * 2), offset);
+        expandInt16(scratch, n, out, 0, table);
+      },
+      close() {
+        closeSync(fd);
+      },
+    };
+  } catch {
+    closeSync(fd);
+    return null;
+  }
+}
+
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
 export async function loadCubeCache(path: string, expectKey: string, progress?: Progress): Promise<CachedCube | null> {
   let fd: number;

@@ -21,6 +21,7 @@
  */
 import { z } from 'zod';
 import type { Cube } from '../ingest/cube.js';
+import { cellMajor, type CellCube } from '../ingest/cell-cube.js';
 import { colLon, rowLat, wrapsLongitude, type GridSpec } from '../core/grid.js';
 import type { NormStats } from './normalize.js';
 import { HOUR_MS, TROPICAL_YEAR_HOURS } from '../core/time.js';
@@ -209,31 +210,30 @@ export interface FeatureContext {
   hourStride: number;
 }
 
-/**
- * The cube's values re-laid cell-major ([cell][hour]): the lookback hours of one cell are then
- * adjacent in memory. Training gathers random (t0, cell) windows, and in the hour-major cube
- * each of a window's 24 hours x 25 stencil points is a cache miss (frames are megabytes apart);
- * cell-major makes it about 2 misses per stencil point. Costs one more copy of the band.
- */
-export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
-  // Shared memory, so the training batch worker (batch-worker.ts) reads it without a copy.
-  const out = new Float32Array(new SharedArrayBuffer(cells * hours * 4));
-  const block = 256;
-  for (let c0 = 0; c0 < cells; c0 += block) {
-    const c1 = Math.min(cells, c0 + block);
-    for (let t = 0; t < hours; t++) {
-      const base = t * cells;
-      for (let c = c0; c < c1; c++) out[c * hours + t] = band[base + c]!;
-    }
-  }
-  return out;
-}
-
 /** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
 export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'uOther' | 'vOther' | 'cellStride' | 'hourStride'>;
 
 /**
- * cellMajor: gather from a cell-major copy (training). layout: a layout built before (another
+ * A context over a cube held cell-major (ingest/cell-cube.ts: training's one copy). Its `cube`
+ * carries the grid and hours only: values are read through the layout.
+ */
+export function cellFeatureContext(cells: CellCube, spec: FeatureSpec, stats: NormStats): FeatureContext {
+  const { bands } = cells;
+  if (spec.uv && (!bands.u || !bands.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+  if (spec.otherHeightM !== null && cells.otherHeightM !== spec.otherHeightM) throw new Error(`the feature spec uses u/v at ${spec.otherHeightM} m but the cube has ${cells.otherHeightM !== null ? `them at ${cells.otherHeightM} m` : 'none at a second height'}`);
+  const layout: FeatureLayout = {
+    speed: bands.speed,
+    ...(spec.uv ? { u: bands.u!, v: bands.v! } : {}),
+    ...(spec.otherHeightM !== null ? { uOther: bands.uOther!, vOther: bands.vOther! } : {}),
+    cellStride: cells.times.length,
+    hourStride: 1,
+  };
+  const cube: Cube = { grid: cells.grid, times: cells.times, speed: bands.speed, source: cells.source };
+  return featureContext(cube, spec, stats, { layout });
+}
+
+/**
+ * cellMajor: gather from a cell-major copy (tests, benches; training reads a CellCube). layout: a layout built before (another
  * thread's context over the same shared arrays), used as it is.
  */
 export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean; layout?: FeatureLayout } = {}): FeatureContext {

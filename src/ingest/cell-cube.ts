@@ -1,0 +1,206 @@
+/**
+ * The cube as training reads it: cell-major ([cell][hour]: one cell's hours adjacent, so a
+ * window's 24 hours x 25 stencil points are about 2 cache misses per point instead of one per
+ * value), held once. Training used to hold the time-major cube and a cell-major copy of it
+ * (2.3 x the cube at peak); it now never holds the time-major one.
+ *
+ * openCellCube reads --data the way loadDataCube does, but from a current cube cache it
+ * transposes slab by slab (a few frames at a time, positioned reads of the cache file), so the
+ * peak is the cell-major cube plus one slab. Without a cache (first run, gridded input, or
+ * `ingest.cache` off) the time-major cube is read first and transposed from memory: that run
+ * peaks at twice the cube for the few seconds of the transposition, then holds one copy.
+ *
+ * The memory budget (runtime.memoryBudget, --memory-budget) is checked here: a cube that does
+ * not fit is refused with the figures (an out-of-core path reading windows from disk is the
+ * rest of issue 14).
+ */
+import { freemem, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { IngestConfig } from '../core/config.js';
+import { ConfigError, DataError } from '../core/errors.js';
+import { cellCount, type GridSpec } from '../core/grid.js';
+import type { Progress } from '../core/progress.js';
+import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
+import { buildCatalog } from './catalog.js';
+import { buildCube, inputKind, loadDataCube, windChoice, type Cube, type WindChoice } from './cube.js';
+import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
+import { readRasterHeader } from './raster.js';
+
+/** Values of a cube laid out cell-major: value(cell, t) = band[cell * hours + t], in shared memory. */
+export interface CellBands {
+  speed: Float32Array;
+  u?: Float32Array;
+  v?: Float32Array;
+  uOther?: Float32Array;
+  vOther?: Float32Array;
+}
+
+/** A cube held cell-major (see the module header); the same facts as a Cube, other values layout. */
+export interface CellCube {
+  grid: GridSpec;
+  times: Float64Array;
+  heightM?: number | null;
+  /** Height (m) of the second height's u/v, when the cube has them (bands.uOther, vOther). */
+  otherHeightM: number | null;
+  source: Cube['source'];
+  bands: CellBands;
+}
+
+/** Whether a cube (either layout) has u/v at its speed's height. */
+export function cubeHasUV(cube: Cube | CellCube): boolean {
+  return 'bands' in cube ? Boolean(cube.bands.u && cube.bands.v) : Boolean(cube.u && cube.v);
+}
+
+/** The height of a cube's second u/v pair, or null. */
+export function cubeOtherHeight(cube: Cube | CellCube): number | null {
+  return 'bands' in cube ? cube.otherHeightM : cube.other?.heightM ?? null;
+}
+
+/** Bytes of a cube's values (either layout): hours x cells x 4 x bands. */
+export function cubeValueBytes(cube: Cube | CellCube): number {
+  const bands = 1 + (cubeHasUV(cube) ? 2 : 0) + (cubeOtherHeight(cube) !== null ? 2 : 0);
+  return cellCount(cube.grid) * cube.times.length * 4 * bands;
+}
+
+/** Cells per block of the transposition: a block's output rows stay in cache while hours stream through. */
+const BLOCK_CELLS = 256;
+/** Bytes of time-major values read per slab from the cache file. */
+const SLAB_BYTES = 64 * 1024 * 1024;
+
+function sharedFloats(n: number, what: string): Float32Array {
+  try {
+    return new Float32Array(new SharedArrayBuffer(n * 4));
+  } catch (err) {
+    throw new DataError(what, `the cell-major cube needs ${(n * 4 / 2 ** 30).toFixed(2)} GiB more, which this process cannot allocate`, { cause: err });
+  }
+}
+
+/**
+ * Scatter hours [hour0, hour0 + count) of a time-major slab (count x cells) into the
+ * cell-major out (cells x hours).
+ */
+export function scatterHours(slab: Float32Array, count: number, cells: number, out: Float32Array, hours: number, hour0: number): void {
+  for (let c0 = 0; c0 < cells; c0 += BLOCK_CELLS) {
+    const c1 = Math.min(cells, c0 + BLOCK_CELLS);
+    for (let t = 0; t < count; t++) {
+      const base = t * cells;
+      const at = hour0 + t;
+      for (let c = c0; c < c1; c++) out[c * hours + at] = slab[base + c]!;
+    }
+  }
+}
+
+/** One band re-laid cell-major, in shared memory (the batch thread reads it without a copy). */
+export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
+  const out = sharedFloats(cells * hours, 'cube');
+  scatterHours(band, hours, cells, out, hours, 0);
+  return out;
+}
+
+const BANDS: ReadonlyArray<keyof CellBands> = ['speed', 'u', 'v', 'uOther', 'vOther'];
+
+/** A cube in memory re-laid cell-major (the cube itself is left as it is; drop it to free it). */
+export function cellCubeFromCube(cube: Cube): CellCube {
+  const cells = cellCount(cube.grid);
+  const hours = cube.times.length;
+  const from: Partial<Record<keyof CellBands, Float32Array>> = { speed: cube.speed, u: cube.u, v: cube.v, uOther: cube.other?.u, vOther: cube.other?.v };
+  const bands: Partial<CellBands> = {};
+  for (const b of BANDS) if (from[b]) bands[b] = cellMajor(from[b]!, cells, hours);
+  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, bands: bands as CellBands };
+}
+
+/** The cube of an open cache file, transposed slab by slab (see the module header). */
+export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'heightM' | 'otherHeightM' | 'source'>, progress: Progress): CellCube {
+  const cells = cellCount(file.grid);
+  const hours = file.times.length;
+  const slabHours = Math.max(1, Math.min(hours, Math.floor(SLAB_BYTES / (cells * 4))));
+  const slab = new Float32Array(slabHours * cells);
+  const present = file.bands.filter((b): b is CubeBand & keyof CellBands => (BANDS as readonly string[]).includes(b));
+  const task = progress.start({ unit: 'hours', total: hours * present.length, label: 'cell-major cube' });
+  const bands: Partial<CellBands> = {};
+  for (const b of present) {
+    const out = sharedFloats(cells * hours, file.path);
+    for (let h = 0; h < hours; h += slabHours) {
+      const n = Math.min(slabHours, hours - h);
+      file.readHours(b, h, n, slab);
+      scatterHours(slab, n, cells, out, hours, h);
+      task.tick(n, b);
+    }
+    bands[b] = out;
+  }
+  task.done();
+  return { grid: file.grid, times: file.times, ...meta, bands: bands as CellBands };
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
+
+/** "8GiB", "512 MiB", "2e9" (bytes) -> bytes; throws a ConfigError naming the value. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`memory budget "${text}" is not a size: write e.g. 8GiB, 512MiB or a number of bytes`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/**
+ * What the machine has for a cube: the kernel's MemAvailable (free memory plus the page cache it
+ * can drop; os.freemem() on Linux), or the total when that cannot be read.
+ */
+export function availableMemory(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return Math.max(freemem(), totalmem() / 2);
+}
+
+/** The budget in bytes: the configured one, or what the machine has (null). */
+export function memoryBudget(configured: string | null): number {
+  return configured === null ? availableMemory() : parseBytes(configured);
+}
+
+function requireFits(bytes: number, budget: number, input: string): void {
+  if (bytes > budget) {
+    throw new DataError(input, `the cube needs ${(bytes / 2 ** 30).toFixed(2)} GiB in memory, more than the memory budget of ${(budget / 2 ** 30).toFixed(2)} GiB (--memory-budget, runtime.memoryBudget; default: what the machine has available)`);
+  }
+}
+
+/**
+ * --data as a cell-major cube (training). `wind` overrides the config's choice (resume reads
+ * what the checkpoint was trained on). `budget` in bytes (memoryBudget).
+ */
+export async function openCellCube(input: string, ingest: IngestConfig, progress: Progress, options: { wind?: WindChoice; budget: number }): Promise<CellCube> {
+  const wind = options.wind ?? windChoice(ingest);
+  if (inputKind(input, ingest.glob) === 'gridded' || !ingest.cache) {
+    const cube = await loadDataCube(input, ingest, progress, wind);
+    requireFits(cubeValueBytes(cube), options.budget, input);
+    return cellCubeFromCube(cube);
+  }
+  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
+  if (catalog.entries.length > 0) {
+    const reference = await readRasterHeader(catalog.entries[0]!.path);
+    const plan = bandPlan(reference, wind ?? ALL_WIND);
+    const fp = fingerprint(catalog);
+    const key = cacheKey(fp, planKey(plan));
+    const dir = defaultCacheDir(catalog);
+    const candidates = ingest.cacheEncoding === 'int16' ? [cachePathFor(dir, key, 'int16'), cachePathFor(dir, key, 'float32')] : [cachePathFor(dir, key, 'float32')];
+    for (const path of candidates) {
+      const file = openCubeCache(path, key);
+      if (!file) continue;
+      try {
+        const source = { input: catalog.input, files: catalog.entries.map((e) => e.path), fingerprint: fp, variables: plan.variables, cache: { path, hit: true, encoding: file.encoding } };
+        const meta = { heightM: plan.heightM, otherHeightM: file.bands.includes('uOther') ? plan.otherHeightM : null, source };
+        const hours = file.times.length;
+        requireFits(cellCount(file.grid) * hours * 4 * file.bands.length, options.budget, input);
+        return cellCubeFromCache(file, meta, progress);
+      } finally {
+        file.close();
+      }
+    }
+  }
+  const cube = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+  requireFits(cubeValueBytes(cube), options.budget, input);
+  return cellCubeFromCube(cube);
+}
