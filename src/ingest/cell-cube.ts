@@ -10,12 +10,19 @@
  * `ingest.cache` off) the time-major cube is read first and transposed from memory: that run
  * peaks at twice the cube for the few seconds of the transposition, then holds one copy.
  *
- * The memory budget (runtime.memoryBudget, --memory-budget) is checked here: a cube that does
- * not fit is refused with the figures (an out-of-core path reading windows from disk is the
- * rest of issue 14).
+ * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
+ * available) decides what stays resident. A cube that does not fit stays on disk: a cell-major
+ * copy of the cube cache, `cells-<key>.bin` beside it (CELL_MAGIC, a JSON header, then each band
+ * cells x hours float32), written once through core/atomic.ts (a kill leaves it complete or
+ * absent) and read a window at a time with positioned reads (prepare/window-reader.ts): a
+ * window's cell and stencil points are each one short contiguous read there, where the
+ * time-major cache would take one read per hour. Gridded input and `ingest.cache` off have no
+ * cache to transpose and are refused over budget.
  */
 import { freemem, totalmem } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
 import type { IngestConfig } from '../core/config.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
@@ -35,25 +42,40 @@ export interface CellBands {
   vOther?: Float32Array;
 }
 
+export type CellBand = keyof CellBands;
+
+/** The cell-major file of a cube that stays on disk: band b's value (cell, t) at dataStart + ((b * cells + cell) * hours + t) * 4. */
+export interface CellFile {
+  path: string;
+  dataStart: number;
+  cells: number;
+  hours: number;
+  bands: CellBand[];
+}
+
 /** A cube held cell-major (see the module header); the same facts as a Cube, other values layout. */
 export interface CellCube {
   grid: GridSpec;
   times: Float64Array;
   heightM?: number | null;
-  /** Height (m) of the second height's u/v, when the cube has them (bands.uOther, vOther). */
+  /** Height (m) of the second height's u/v, when the cube has them (uOther, vOther). */
   otherHeightM: number | null;
   source: Cube['source'];
-  bands: CellBands;
+  /** The bands the cube has, whether resident or on disk. */
+  layers: CellBand[];
+  /** In memory (the cube fits the budget), or absent: then `disk` holds the values. */
+  bands?: CellBands;
+  disk?: CellFile;
 }
 
 /** Whether a cube (either layout) has u/v at its speed's height. */
 export function cubeHasUV(cube: Cube | CellCube): boolean {
-  return 'bands' in cube ? Boolean(cube.bands.u && cube.bands.v) : Boolean(cube.u && cube.v);
+  return 'layers' in cube ? cube.layers.includes('u') && cube.layers.includes('v') : Boolean(cube.u && cube.v);
 }
 
 /** The height of a cube's second u/v pair, or null. */
 export function cubeOtherHeight(cube: Cube | CellCube): number | null {
-  return 'bands' in cube ? cube.otherHeightM : cube.other?.heightM ?? null;
+  return 'layers' in cube ? cube.otherHeightM : cube.other?.heightM ?? null;
 }
 
 /** Bytes of a cube's values (either layout): hours x cells x 4 x bands. */
@@ -97,7 +119,7 @@ export function cellMajor(band: Float32Array, cells: number, hours: number): Flo
   return out;
 }
 
-const BANDS: ReadonlyArray<keyof CellBands> = ['speed', 'u', 'v', 'uOther', 'vOther'];
+const BANDS: readonly CellBand[] = ['speed', 'u', 'v', 'uOther', 'vOther'];
 
 /** A cube in memory re-laid cell-major (the cube itself is left as it is; drop it to free it). */
 export function cellCubeFromCube(cube: Cube): CellCube {
@@ -106,19 +128,19 @@ export function cellCubeFromCube(cube: Cube): CellCube {
   const from: Partial<Record<keyof CellBands, Float32Array>> = { speed: cube.speed, u: cube.u, v: cube.v, uOther: cube.other?.u, vOther: cube.other?.v };
   const bands: Partial<CellBands> = {};
   for (const b of BANDS) if (from[b]) bands[b] = cellMajor(from[b]!, cells, hours);
-  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, bands: bands as CellBands };
+  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, layers: BANDS.filter((b) => from[b]), bands: bands as CellBands };
 }
 
 /** The cube of an open cache file, transposed slab by slab (see the module header). */
 export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'heightM' | 'otherHeightM' | 'source'>, progress: Progress): CellCube {
+  const layers = cacheLayers(file);
   const cells = cellCount(file.grid);
   const hours = file.times.length;
   const slabHours = Math.max(1, Math.min(hours, Math.floor(SLAB_BYTES / (cells * 4))));
   const slab = new Float32Array(slabHours * cells);
-  const present = file.bands.filter((b): b is CubeBand & keyof CellBands => (BANDS as readonly string[]).includes(b));
-  const task = progress.start({ unit: 'hours', total: hours * present.length, label: 'cell-major cube' });
+  const task = progress.start({ unit: 'hours', total: hours * layers.length, label: 'cell-major cube' });
   const bands: Partial<CellBands> = {};
-  for (const b of present) {
+  for (const b of layers) {
     const out = sharedFloats(cells * hours, file.path);
     for (let h = 0; h < hours; h += slabHours) {
       const n = Math.min(slabHours, hours - h);
@@ -129,7 +151,111 @@ export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'hei
     bands[b] = out;
   }
   task.done();
-  return { grid: file.grid, times: file.times, ...meta, bands: bands as CellBands };
+  return { grid: file.grid, times: file.times, ...meta, layers, bands: bands as CellBands };
+}
+
+function cacheLayers(file: Pick<CubeCacheFile, 'bands'>): CellBand[] {
+  return BANDS.filter((b) => (file.bands as readonly string[]).includes(b));
+}
+
+const CELL_MAGIC = 'WCELL001';
+const CELL_VERSION = 1;
+/** Bytes of cell-major values assembled per block while the cell file is written. */
+const CELL_BLOCK_BYTES = 128 * 1024 * 1024;
+
+interface CellHeader {
+  version: number;
+  key: string;
+  cells: number;
+  hours: number;
+  bands: CellBand[];
+}
+
+export function cellFilePath(cacheDir: string, key: string): string {
+  return join(cacheDir, `cells-${key}.bin`);
+}
+
+/** The cell file at path when it is complete and of this key, else null. */
+export function openCellFile(path: string, key: string): CellFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const pre = Buffer.alloc(12);
+    if (readSync(fd, pre, 0, 12, 0) !== 12 || pre.toString('latin1', 0, 8) !== CELL_MAGIC) return null;
+    const length = pre.readUInt32LE(8);
+    const bytes = Buffer.alloc(length);
+    if (readSync(fd, bytes, 0, length, 12) !== length) return null;
+    const header = JSON.parse(bytes.toString('utf8')) as CellHeader;
+    if (header.version !== CELL_VERSION || header.key !== key) return null;
+    const dataStart = Math.ceil((12 + length) / 64) * 64;
+    if (statSync(path).size !== dataStart + header.cells * header.hours * 4 * header.bands.length) return null;
+    return { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Write the cell file of a time-major source (the open cube cache, or a cube in memory) in
+ * blocks of cells: per block, every hour's run of the block's cells is read and scattered into
+ * cell-major order, then the block is appended. Atomic; older cell files of the folder go.
+ */
+export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
+  const { cells, hours, bands } = source;
+  const headerBytes = Buffer.from(JSON.stringify({ version: CELL_VERSION, key, cells, hours, bands } satisfies CellHeader), 'utf8');
+  const dataStart = Math.ceil((12 + headerBytes.length) / 64) * 64;
+  const pre = Buffer.alloc(dataStart);
+  pre.write(CELL_MAGIC, 0, 'latin1');
+  pre.writeUInt32LE(headerBytes.length, 8);
+  headerBytes.copy(pre, 12);
+  const blockCells = Math.max(1, Math.min(cells, Math.floor(CELL_BLOCK_BYTES / (hours * 4))));
+  const block = new Float32Array(blockCells * hours);
+  const run = new Float32Array(blockCells);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  removeStaleTemporaries(dir);
+  const task = progress.start({ unit: 'cells', total: cells * bands.length, label: 'cell-major cube on disk' });
+  writeFileAtomicSync(path, (write) => {
+    write(pre);
+    for (const band of bands) {
+      for (let c0 = 0; c0 < cells; c0 += blockCells) {
+        const n = Math.min(blockCells, cells - c0);
+        for (let t = 0; t < hours; t++) {
+          source.read(band, t * cells + c0, n, run);
+          for (let c = 0; c < n; c++) block[c * hours + t] = run[c]!;
+        }
+        write(new Uint8Array(block.buffer, 0, n * hours * 4));
+        task.tick(n, band);
+      }
+    }
+  });
+  task.done();
+  for (const name of readdirSync(dir)) {
+    if (/^cells-.*\.bin$/.test(name) && join(dir, name) !== path) {
+      try { unlinkSync(join(dir, name)); } catch { /* another run may have removed it */ }
+    }
+  }
+  return { path, dataStart, cells, hours, bands };
+}
+
+/** Values [cell0, cell0 + n) x all hours of one band of a cell file (cell-major), into out; fd from openSync(file.path). */
+export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0: number, n: number, out: Float32Array): void {
+  const b = file.bands.indexOf(band);
+  if (b < 0) throw new Error(`${file.path} has no ${band} band`);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, n * file.hours * 4);
+  const position = file.dataStart + (b * file.cells + cell0) * file.hours * 4;
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const got = readSync(fd, bytes, done, Math.min(bytes.byteLength - done, 256 * 1024 * 1024), position + done);
+    if (got === 0) throw new DataError(file.path, `ended after ${position + done} bytes`);
+    done += got;
+  }
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
@@ -160,6 +286,8 @@ export function availableMemory(): number {
 export function memoryBudget(configured: string | null): number {
   return configured === null ? availableMemory() : parseBytes(configured);
 }
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 function requireFits(bytes: number, budget: number, input: string): void {
   if (bytes > budget) {
@@ -193,14 +321,35 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
         const source = { input: catalog.input, files: catalog.entries.map((e) => e.path), fingerprint: fp, variables: plan.variables, cache: { path, hit: true, encoding: file.encoding } };
         const meta = { heightM: plan.heightM, otherHeightM: file.bands.includes('uOther') ? plan.otherHeightM : null, source };
         const hours = file.times.length;
-        requireFits(cellCount(file.grid) * hours * 4 * file.bands.length, options.budget, input);
-        return cellCubeFromCache(file, meta, progress);
+        const cells = cellCount(file.grid);
+        const layers = cacheLayers(file);
+        const bytes = cells * hours * 4 * layers.length;
+        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
+        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dir, key), key, file, layers, progress) };
       } finally {
         file.close();
       }
     }
   }
   const cube = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
-  requireFits(cubeValueBytes(cube), options.budget, input);
-  return cellCubeFromCube(cube);
+  if (cubeValueBytes(cube) <= options.budget) return cellCubeFromCube(cube);
+  // Over budget on a first read: the decoded cube is in memory once already; it becomes the cell file.
+  progress.log(`data: the cube (${gib(cubeValueBytes(cube))}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+  if (!cube.source.cache) requireFits(cubeValueBytes(cube), options.budget, input);
+  const key = cacheKey(cube.source.fingerprint, planKey(bandPlan(await readRasterHeader(catalog.entries[0]!.path), wind ?? ALL_WIND)));
+  const cells = cellCount(cube.grid);
+  const hours = cube.times.length;
+  const from: Partial<Record<CellBand, Float32Array>> = { speed: cube.speed, u: cube.u, v: cube.v, uOther: cube.other?.u, vOther: cube.other?.v };
+  const layers = BANDS.filter((b) => from[b]);
+  const disk = writeCellFile(cellFilePath(dirname(cube.source.cache!.path), key), key, { cells, hours, bands: layers, read: (b, index, n, out) => out.set(from[b]!.subarray(index, index + n)) }, progress);
+  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, layers, disk };
+}
+
+/** The current cell file of a cube cache, written from it when missing or stale. */
+function ensureCellFile(path: string, key: string, file: CubeCacheFile, layers: CellBand[], progress: Progress): CellFile {
+  const existing = openCellFile(path, key);
+  if (existing) return existing;
+  const cells = cellCount(file.grid);
+  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
 }

@@ -142,6 +142,8 @@ export interface CubeCacheFile {
   encoding: CacheEncoding;
   /** Values of `band`, hours [hour, hour + count) x all cells (time-major), into out (length count x cells). */
   readHours(band: CubeBand, hour: number, count: number, out: Float32Array): void;
+  /** n consecutive values of `band` from flat index hour * cells + cell, into out[0..n). */
+  readValues(band: CubeBand, index: number, n: number, out: Float32Array): void;
   close(): void;
 }
 
@@ -177,10 +179,12 @@ export function openCubeCache(path: string, expectKey: string): CubeCacheFile | 
       bands: header.bands,
       encoding: header.encoding,
       readHours(band, hour, count, out) {
+        this.readValues(band, hour * cells, count * cells, out);
+      },
+      readValues(band, index, n, out) {
         const b = header.bands.indexOf(band);
         if (b < 0) throw new Error(`cube cache ${path} has no ${band} band`);
-        const n = count * cells;
-        const offset = dataStart + (b * perBand + hour * cells) * bytesPer;
+        const offset = dataStart + (b * perBand + index) * bytesPer;
         if (!table) {
           readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * 4), offset);
           return;

@@ -8,7 +8,8 @@
 import type { Tf } from '../runtime/backend.js';
 import { Prefetcher } from '../runtime/prefetch.js';
 import type { GridSpec } from '../core/grid.js';
-import { featureContext, gatherTargets, gatherWindow, type FeatureContext, type FeatureLayout, type FeatureSpec } from './features.js';
+import { cellFeatureContext, featureContext, gatherTargets, gatherWindow, type FeatureContext, type FeatureLayout, type FeatureSpec } from './features.js';
+import type { CellFile } from '../ingest/cell-cube.js';
 import type { NormStats } from './normalize.js';
 import type { WindowSample } from './windows.js';
 
@@ -90,7 +91,9 @@ export interface SharedFeatures {
   spec: FeatureSpec;
   stats: NormStats;
   /** Over SharedArrayBuffers: the thread reads the same values, no copy. */
-  layout: FeatureLayout;
+  layout?: FeatureLayout;
+  /** A cube on disk: the thread opens its own reader of the same file. */
+  disk?: CellFile;
 }
 
 function isShared(a: Float32Array | undefined): boolean {
@@ -110,6 +113,7 @@ function toShared(a: Float32Array): Float32Array {
  * then such a context is an error (training must not copy a cube of gigabytes unnoticed).
  */
 export function shareFeatures(ctx: FeatureContext, options: { copy: boolean }): SharedFeatures {
+  if (ctx.reader) return { grid: ctx.cube.grid, times: ctx.cube.times, spec: ctx.spec, stats: ctx.stats, disk: ctx.reader.file };
   if (!options.copy && !(isShared(ctx.speed) && isShared(ctx.u) && isShared(ctx.v) && isShared(ctx.uOther) && isShared(ctx.vOther))) {
     throw new Error('gathering on a thread needs a context over shared memory (featureContext cellMajor)');
   }
@@ -125,8 +129,12 @@ export function shareFeatures(ctx: FeatureContext, options: { copy: boolean }): 
 
 /** The thread's FeatureContext over the shared values (gathers exactly what ctx gathers). */
 export function featuresOnThread(shared: SharedFeatures): FeatureContext {
+  if (shared.disk) {
+    const file = shared.disk;
+    return cellFeatureContext({ grid: shared.grid, times: shared.times, otherHeightM: shared.spec.otherHeightM, source: { files: [], fingerprint: 'thread' }, layers: file.bands, disk: file }, shared.spec, shared.stats);
+  }
   // Only grid and times are read from the cube when the layout is given.
-  const { layout } = shared;
+  const layout = shared.layout!;
   const cube = { grid: shared.grid, times: shared.times, speed: layout.speed, ...(layout.u && layout.v ? { u: layout.u, v: layout.v } : {}), source: { files: [], fingerprint: 'thread' } };
   return featureContext(cube, shared.spec, shared.stats, { layout });
 }

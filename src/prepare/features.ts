@@ -22,6 +22,7 @@
 import { z } from 'zod';
 import type { Cube } from '../ingest/cube.js';
 import { cellMajor, type CellCube } from '../ingest/cell-cube.js';
+import { WindowReader } from './window-reader.js';
 import { colLon, rowLat, wrapsLongitude, type GridSpec } from '../core/grid.js';
 import type { NormStats } from './normalize.js';
 import { HOUR_MS, TROPICAL_YEAR_HOURS } from '../core/time.js';
@@ -208,6 +209,12 @@ export interface FeatureContext {
   vOther?: Float32Array;
   cellStride: number;
   hourStride: number;
+  /**
+   * A cube on disk (window-reader.ts): each window is read into the layout's arrays before it
+   * is gathered, and stencilCells is its scratch of point cells. Absent: the layout is the cube.
+   */
+  reader?: WindowReader;
+  stencilCells?: Int32Array;
 }
 
 /** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
@@ -218,18 +225,39 @@ export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'uOther' 
  * carries the grid and hours only: values are read through the layout.
  */
 export function cellFeatureContext(cells: CellCube, spec: FeatureSpec, stats: NormStats): FeatureContext {
-  const { bands } = cells;
-  if (spec.uv && (!bands.u || !bands.v)) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+  const { layers } = cells;
+  if (spec.uv && !(layers.includes('u') && layers.includes('v'))) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
   if (spec.otherHeightM !== null && cells.otherHeightM !== spec.otherHeightM) throw new Error(`the feature spec uses u/v at ${spec.otherHeightM} m but the cube has ${cells.otherHeightM !== null ? `them at ${cells.otherHeightM} m` : 'none at a second height'}`);
+  const other = spec.otherHeightM !== null;
+  if (!cells.bands) {
+    if (!cells.disk) throw new Error('a cell-major cube holds its values in memory or on disk');
+    const pointsPerRow = spec.ringsDeg.length * POINTS;
+    const reader = new WindowReader(cells.disk, spec.lookback, spec.horizon, pointsPerRow, { uv: spec.uv, other });
+    const layout: FeatureLayout = {
+      speed: reader.speed,
+      ...(spec.uv ? { u: reader.u!, v: reader.v! } : {}),
+      ...(other ? { uOther: reader.uOther!, vOther: reader.vOther! } : {}),
+      cellStride: 0,
+      hourStride: 1,
+    };
+    const cube: Cube = { grid: cells.grid, times: cells.times, speed: reader.speed, source: cells.source };
+    return { ...featureContext(cube, spec, stats, { layout }), reader, stencilCells: new Int32Array(pointsPerRow) };
+  }
+  const { bands } = cells;
   const layout: FeatureLayout = {
     speed: bands.speed,
     ...(spec.uv ? { u: bands.u!, v: bands.v! } : {}),
-    ...(spec.otherHeightM !== null ? { uOther: bands.uOther!, vOther: bands.vOther! } : {}),
+    ...(other ? { uOther: bands.uOther!, vOther: bands.vOther! } : {}),
     cellStride: cells.times.length,
     hourStride: 1,
   };
   const cube: Cube = { grid: cells.grid, times: cells.times, speed: bands.speed, source: cells.source };
   return featureContext(cube, spec, stats, { layout });
+}
+
+/** The base of window (t0, cell)'s centre: value(centre, t) = ctx.speed[base + t * ctx.hourStride] (reads it first from disk). */
+export function centreBase(ctx: FeatureContext, t0: number, cell: number): number {
+  return ctx.reader ? ctx.reader.load(t0, cell) : cell * ctx.cellStride;
 }
 
 /**
@@ -283,10 +311,10 @@ const TWO_PI = 2 * Math.PI;
 
 /** True when the centre cell's inputs and (if withTargets) targets are all valid numbers. */
 export function windowValid(ctx: FeatureContext, t0: number, cell: number, withTargets: boolean): boolean {
-  const { speed, cellStride, hourStride } = ctx;
+  const { speed, hourStride } = ctx;
   const first = t0 - ctx.spec.lookback + 1;
   const last = withTargets ? t0 + ctx.spec.horizon : t0;
-  const base = cell * cellStride;
+  const base = centreBase(ctx, t0, cell);
   for (let t = first; t <= last; t++) {
     const v = speed[base + t * hourStride]!;
     if (v !== v) return false;
@@ -300,7 +328,7 @@ export function windowValid(ctx: FeatureContext, t0: number, cell: number, withT
  * NaN input: callers give such samples zero weight (training) or NaN output (forecast).
  */
 export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number): boolean {
-  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride } = ctx;
+  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride, reader } = ctx;
   const { width } = cube.grid;
   const nF = spec.nFeatures;
   const L = spec.lookback;
@@ -309,8 +337,15 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   const col = cell - row * width;
   const mean = stats.mean[cell]!;
   const inv = 1 / stats.std[cell]!;
-  for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
-  const centreBase = cell * cellStride;
+  let centreBase: number;
+  if (reader) {
+    const around = ctx.stencilCells!;
+    for (let p = 0; p < stencil.pointsPerRow; p++) around[p] = stencilCell(stencil, cell, p);
+    centreBase = reader.load(t0, cell, around, points);
+  } else {
+    for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
+    centreBase = cell * cellStride;
+  }
   const latS = ctx.latSin[row]!;
   const latC = ctx.latCos[row]!;
   const lonS = ctx.lonSin[col]!;
@@ -394,10 +429,10 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
  * [batch, horizon]). Returns false when a target or the last input is NaN.
  */
 export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: Float32Array, slot: number): boolean {
-  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const { spec, stats, speed, hourStride } = ctx;
   const H = spec.horizon;
   const inv = 1 / stats.std[cell]!;
-  const base = cell * cellStride;
+  const base = centreBase(ctx, t0, cell);
   const ref = spec.predictDelta ? speed[base + t0 * hourStride]! : stats.mean[cell]!;
   let ok = ref === ref;
   for (let j = 0; j < H; j++) {
@@ -414,9 +449,9 @@ export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: 
 
 /** Turn normalised model outputs back into m/s for window (t0, cell). */
 export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number, perLead = 1): void {
-  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const { spec, stats, speed, hourStride } = ctx;
   const sd = stats.std[cell]!;
-  const ref = spec.predictDelta ? speed[cell * cellStride + t0 * hourStride]! : stats.mean[cell]!;
+  const ref = spec.predictDelta ? speed[centreBase(ctx, t0, cell) + t0 * hourStride]! : stats.mean[cell]!;
   // perLead values per lead (quantiles): the same increasing map, so their order is kept.
   for (let j = 0; j < spec.horizon * perLead; j++) {
     // Wind speed is never negative: a model slightly below zero in calm air is clipped.

@@ -100,7 +100,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   try {
     for (const name of removeStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
     // One cell-major copy from here on (a time-major cube given by a test or bench is re-laid).
-    options = { ...options, cube: 'bands' in options.cube ? options.cube : cellCubeFromCube(options.cube) };
+    options = { ...options, cube: 'layers' in options.cube ? options.cube : cellCubeFromCube(options.cube) };
     run = options.resume ? await resumeRun(options) : startRun(options);
     const data = prepareData(options as CellOptions, run);
     if (run.startEpoch === 0) await checkpointStart(options, run, data);

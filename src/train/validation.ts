@@ -7,7 +7,7 @@
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
-import type { FeatureContext } from '../prepare/features.js';
+import { centreBase, type FeatureContext } from '../prepare/features.js';
 import { ridgeForecast, validationWindows, type SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
 import type { WindowSample } from '../prepare/windows.js';
@@ -50,8 +50,8 @@ export interface ValidationSet {
  */
 export function buildValidation(ctx: FeatureContext, split: TimeSplit, config: Config, ridge: SameInputRidge | null): ValidationSet {
   const H = split.horizon;
-  // The context's layout, whichever it is (training's is cell-major).
-  const { speed, cellStride, hourStride } = ctx;
+  // The context's layout, whichever it is (training's is cell-major, resident or read from disk).
+  const { speed, hourStride } = ctx;
   const sample = validationWindows(ctx, split, config.train.validationSamples, config.train.seed);
   const count = sample.t0.length;
   const truth = new Float32Array(count * H);
@@ -59,9 +59,10 @@ export function buildValidation(ctx: FeatureContext, split: TimeSplit, config: C
   for (let i = 0; i < count; i++) {
     const t0 = sample.t0[i]!;
     const c = sample.cell[i]!;
-    const last = speed[c * cellStride + t0 * hourStride]!;
+    const base = centreBase(ctx, t0, c);
+    const last = speed[base + t0 * hourStride]!;
     for (let h = 0; h < H; h++) {
-      truth[i * H + h] = speed[c * cellStride + (t0 + 1 + h) * hourStride]!;
+      truth[i * H + h] = speed[base + (t0 + 1 + h) * hourStride]!;
       persistence[i * H + h] = last;
     }
   }
