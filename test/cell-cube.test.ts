@@ -71,8 +71,8 @@ for (const [bandCount, encoding] of [[1, 'float32'], [2, 'float32'], [2, 'int16'
       assert.equal(fromCache.source.cache?.hit, true);
       const cube = await buildCube(await buildCatalog(dir, { glob: '*.tif', timePattern: 'auto' }), { cacheEncoding: encoding, cache: true, workers: 1 }, silentProgress);
       const reference = cellCubeFromCube(cube);
-      // An int16 cache rounds: the first run holds the decoded values, as buildCube's does.
-      for (const c of encoding === 'int16' ? [fromCache] : [fromDecode, fromCache]) {
+      // The first read too holds what the cache holds (an int16 cache's rounding included).
+      for (const c of [fromDecode, fromCache]) {
         assert.deepEqual(c.grid, reference.grid);
         assert.deepEqual(c.times, reference.times);
         assert.equal(c.heightM, reference.heightM);

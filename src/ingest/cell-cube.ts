@@ -6,9 +6,11 @@
  *
  * openCellCube reads --data the way loadDataCube does, but from a current cube cache it
  * transposes slab by slab (a few frames at a time, positioned reads of the cache file), so the
- * peak is the cell-major cube plus one slab. Without a cache (first run, gridded input, or
- * `ingest.cache` off) the time-major cube is read first and transposed from memory: that run
- * peaks at twice the cube for the few seconds of the transposition, then holds one copy.
+ * peak is the cell-major cube plus one slab. A first read decodes the time-major cube and
+ * writes the cache as before, then lets the decoded cube go and reads the cache back the same
+ * way (an int16 cache's rounding is then the same on the first run as on later ones). Gridded
+ * input and `ingest.cache` off have no cache: the time-major cube is transposed from memory,
+ * and that read peaks at twice the cube for the seconds of the transposition.
  *
  * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
  * available) decides what stays resident. A cube that does not fit stays on disk: a cell-major
@@ -20,6 +22,8 @@
  * cache to transpose and are refused over budget.
  */
 import { freemem, totalmem } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
@@ -332,18 +336,53 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
       }
     }
   }
-  const cube = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+  const built = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+  const cached = built.source.cache;
+  const collect = garbageCollector();
+  if (cached && collect) {
+    // A first read: the cache is written; let the time-major cube go and read it back slab by
+    // slab (page cache), so the peak stays one cube instead of two.
+    const key = cacheKey(built.source.fingerprint, planKey(bandPlan(await readRasterHeader(catalog.entries[0]!.path), wind ?? ALL_WIND)));
+    const meta = { heightM: built.heightM ?? null, otherHeightM: built.other?.heightM ?? null, source: built.source };
+    const cacheFile = cached.path;
+    (built as Partial<Cube>).speed = undefined;
+    delete built.u;
+    delete built.v;
+    delete built.other;
+    collect();
+    const file = openCubeCache(cacheFile, key);
+    if (file) {
+      try {
+        const layers = cacheLayers(file);
+        const bytes = cellCount(file.grid) * file.times.length * 4 * layers.length;
+        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
+        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dirname(cacheFile), key), key, file, layers, progress) };
+      } finally {
+        file.close();
+      }
+    }
+    throw new DataError(cacheFile, 'the cube cache just written cannot be read back');
+  }
+  const cube = built;
   if (cubeValueBytes(cube) <= options.budget) return cellCubeFromCube(cube);
-  // Over budget on a first read: the decoded cube is in memory once already; it becomes the cell file.
-  progress.log(`data: the cube (${gib(cubeValueBytes(cube))}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
-  if (!cube.source.cache) requireFits(cubeValueBytes(cube), options.budget, input);
-  const key = cacheKey(cube.source.fingerprint, planKey(bandPlan(await readRasterHeader(catalog.entries[0]!.path), wind ?? ALL_WIND)));
-  const cells = cellCount(cube.grid);
-  const hours = cube.times.length;
-  const from: Partial<Record<CellBand, Float32Array>> = { speed: cube.speed, u: cube.u, v: cube.v, uOther: cube.other?.u, vOther: cube.other?.v };
-  const layers = BANDS.filter((b) => from[b]);
-  const disk = writeCellFile(cellFilePath(dirname(cube.source.cache!.path), key), key, { cells, hours, bands: layers, read: (b, index, n, out) => out.set(from[b]!.subarray(index, index + n)) }, progress);
-  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, layers, disk };
+  requireFits(cubeValueBytes(cube), options.budget, input);
+  return cellCubeFromCube(cube);
+}
+
+/**
+ * V8's full garbage collection, to free a cube of gigabytes at a known point rather than
+ * whenever V8 next feels memory pressure (SharedArrayBuffers are external memory, and a second
+ * cube-sized allocation may come first). Null when the flag cannot be set.
+ */
+function garbageCollector(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? () => (gc as () => void)() : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The current cell file of a cube cache, written from it when missing or stale. */
