@@ -234,7 +234,9 @@ export async function loadCubeCache(path: string, expectKey: string, progress?: 
       const out = new Float32Array(perBand);
       const offset = dataStart + b * perBand * bytesPer;
       if (header.encoding === 'float32') {
-        await readParallel(path, new Uint8Array(out.buffer), offset);
+        // In pieces of at most 2 GiB: a byte view of a band past 4 GiB is beyond V8's typed array limit.
+        const piece = 8 * CHUNK_BYTES;
+        for (let at = 0; at < out.byteLength; at += piece) await readParallel(path, new Uint8Array(out.buffer, at, Math.min(piece, out.byteLength - at)), offset + at);
       } else {
         // Expand int16 in chunks so the only large allocation is the Float32 result.
         const table = int16Table(header.step ?? INT16_STEP);
@@ -335,7 +337,8 @@ export function writeCubeCache(path: string, cube: CubeBands, key: string, catal
     for (const b of bands) {
       const data = cube.bands[b]!;
       if (enc === 'float32') {
-        write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        // In pieces: a byte view of a band past 4 GiB (a 90-day global cube) is beyond V8's typed array limit.
+        for (let at = 0; at < data.byteLength; at += CHUNK_BYTES) write(new Uint8Array(data.buffer, data.byteOffset + at, Math.min(CHUNK_BYTES, data.byteLength - at)));
       } else {
         const chunkCells = CHUNK_BYTES / 2;
         const buf = new Int16Array(Math.min(chunkCells, data.length));

@@ -195,8 +195,11 @@ export interface FeatureContext {
   lonSin: Float32Array;
   lonCos: Float32Array;
   lonHours: Float32Array;
-  /** Scratch: stencil cell indices of the current sample. */
-  points: Int32Array;
+  /**
+   * Scratch: where the current sample's stencil points start in the layout. Float64: a
+   * cell-major band past 2^31 values (a 90-day global cube) overflows 32-bit offsets.
+   */
+  points: Float64Array;
   /**
    * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
    * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
@@ -304,7 +307,7 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
       }
     : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), ...(other ? { uOther: other.u, vOther: other.v } : {}), cellStride: 1, hourStride: cells };
   if (spec.otherHeightM !== null && (!layout.uOther || !layout.vOther)) throw new Error(`the feature layout has no u/v at ${spec.otherHeightM} m`);
-  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow), ...layout };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Float64Array(stencil.pointsPerRow), ...layout };
 }
 
 const TWO_PI = 2 * Math.PI;

@@ -80,7 +80,7 @@ export class WindowReader {
    * stencilCell gives them, in point order) when `stencilCells` is given, whose slot offsets go
    * into `offsets`. Returns the centre's base: value(centre, t) = speed[base + t].
    */
-  load(t0: number, cell: number, stencilCells?: ArrayLike<number>, offsets?: Int32Array): number {
+  load(t0: number, cell: number, stencilCells?: ArrayLike<number>, offsets?: Float64Array): number {
     const { span, lookback } = this;
     const first = t0 - lookback + 1;
     if (t0 !== this.t0 || cell !== this.cell) {
