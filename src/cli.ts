@@ -129,6 +129,7 @@ const variablesFlag = () =>
 /** What --data (and inspect's argument) may be. */
 const DATA_HELP = 'hourly GeoTIFFs (a folder or glob), or ERA5 NetCDF (a file, a glob or a folder of them) or a Zarr store';
 const modelsDirFlag = () => configFlag('--models-dir <dir>', 'folder holding the runs', 'runtime', 'modelsDir');
+const memoryBudgetFlag = () => configFlag('--memory-budget <size>', 'memory the data cube may take, e.g. 8GiB', 'runtime', 'memoryBudget', { defaultText: 'what the machine has available' });
 
 /** The config file (or the schema's defaults) with the command's flags written over it. */
 function buildContext(program: Command, command: Command): CommandContext {
@@ -257,6 +258,7 @@ export function buildProgram(): Command {
     .addOption(variablesFlag())
     .addOption(targetHeightFlag())
     .addOption(modelsDirFlag())
+    .addOption(memoryBudgetFlag())
     .addHelpText('after', "\nExamples:\n  windcast train --data data/synth --run synth --epochs 12\n  windcast train --data 'era5/*.nc' --run site --target-height 100")
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);

@@ -26,6 +26,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
     '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
+    '--memory-budget': 'runtime.memoryBudget',
   },
   predict: {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
@@ -47,6 +48,7 @@ function shownDefault(command: string, flag: string, section: keyof Config, key:
   if (flag === '--bbox') return 'the whole globe';
   if (flag === '--variables') return 'all the wind there is';
   if (flag === '--hub-height') return "the forecast's height";
+  if (flag === '--memory-budget') return 'what the machine has available';
   if (command === 'evaluate' && flag === '--full') return `every ${DEFAULTS.evaluate.cellStride}th row and column`;
   const value = (DEFAULTS[section] as Record<string, unknown>)[key];
   return Array.isArray(value) ? value.join(',') : value === null ? 'none' : String(value);

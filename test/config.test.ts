@@ -33,7 +33,7 @@ const PINNED = {
     stride: 6, cellStride: 4, ridgeLambda: 0.001, linearLookback: 24, linearSampleCells: 4096,
     climatologyWindowDays: 61, bootstrapBlockHours: 96, bootstrapResamples: 1000, bootstrapSeed: 42, turbine: null, hubHeight: null,
   },
-  runtime: { backend: 'auto', modelsDir: 'models', inferencePrecision: 'fp32' },
+  runtime: { backend: 'auto', modelsDir: 'models', inferencePrecision: 'fp32', memoryBudget: null },
 };
 
 test('the schema defaults are pinned: none changes silently', () => {

@@ -5,7 +5,8 @@
  */
 import { resolve, join } from 'node:path';
 import { useInferencePrecision, type CommandContext } from './context.js';
-import { describeCubeWind, loadDataCube, type Cube } from '../ingest/cube.js';
+import { describeCubeWind, type Cube } from '../ingest/cube.js';
+import { cubeHasUV, cubeOtherHeight, memoryBudget, openCellCube, type CellCube } from '../ingest/cell-cube.js';
 import { readMeta, resolveCheckpointDir } from '../model/checkpoint.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { hasCheckpoint } from '../train/run.js';
@@ -23,7 +24,7 @@ export interface TrainArgs {
   /** Tests: an abort signal instead of the SIGINT handler. */
   signal?: AbortSignal;
   /** Tests: a ready cube instead of reading `data`. */
-  cube?: Cube;
+  cube?: Cube | CellCube;
 }
 
 export interface TrainResult extends TrainOutcome {
@@ -45,9 +46,10 @@ export async function train(args: TrainArgs, ctx: CommandContext): Promise<Train
   // Resuming reads the data as the run was trained (its height and variables), whatever the flags say.
   const wind = args.resume && hasCheckpoint(runDir) ? checkpointWind(readMeta(resolveCheckpointDir(runDir, 'last'))) : undefined;
   const t = performance.now();
-  const cube = args.cube ?? (await loadDataCube(args.data, config.ingest, progress, wind));
+  // Held cell-major, once (ingest/cell-cube.ts): training gathers random windows.
+  const cube = args.cube ?? (await openCellCube(args.data, config.ingest, progress, { ...(wind ? { wind } : {}), budget: memoryBudget(config.runtime.memoryBudget) }));
   const loadSeconds = (performance.now() - t) / 1000;
-  log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}, ${describeCubeWind(cube)} (read in ${formatDuration(loadSeconds)})`);
+  log(`data: ${cube.times.length} hours, ${describeGrid(cube.grid)}, ${describeCubeWind({ heightM: cube.heightM ?? null, uv: cubeHasUV(cube), otherHeightM: cubeOtherHeight(cube) })} (read in ${formatDuration(loadSeconds)})`);
 
   let signal = args.signal;
   let onSigint: (() => void) | undefined;

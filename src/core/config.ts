@@ -245,6 +245,12 @@ export const RuntimeConfigSchema = z.strictObject({
    * its validation always run fp32.
    */
   inferencePrecision: z.enum(['fp32', 'bf16']).default('fp32'),
+  /**
+   * Memory the cube may take, e.g. "8GiB" or "512MiB" (binary units; kB, MB, GB decimal); null:
+   * what the machine has available when the data is read (MemAvailable). Training refuses a
+   * cube that does not fit, with the figures, instead of swapping or being killed.
+   */
+  memoryBudget: z.string().regex(/^\s*\d+(\.\d+)?(e\d+)?\s*([kmgt]i?b?|b)?\s*$/i, 'a size such as 8GiB, 512MiB or a number of bytes').nullable().default(null),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -130,6 +130,79 @@ async function readParallel(path: string, target: Uint8Array, position: number):
   }
 }
 
+/**
+ * An open cube cache for positioned reads (ingest/cell-cube.ts reads it slab by slab, so the
+ * whole time-major cube is never in memory). Close it when done.
+ */
+export interface CubeCacheFile {
+  path: string;
+  grid: GridSpec;
+  times: Float64Array;
+  bands: CubeBand[];
+  encoding: CacheEncoding;
+  /** Values of `band`, hours [hour, hour + count) x all cells (time-major), into out (length count x cells). */
+  readHours(band: CubeBand, hour: number, count: number, out: Float32Array): void;
+  /** n consecutive values of `band` from flat index hour * cells + cell, into out[0..n). */
+  readValues(band: CubeBand, index: number, n: number, out: Float32Array): void;
+  close(): void;
+}
+
+/** Open a current cache for positioned reads; null when it is missing, stale or the wrong size. */
+export function openCubeCache(path: string, expectKey: string): CubeCacheFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const pre = Buffer.alloc(12);
+    readFully(fd, pre, 0);
+    if (pre.toString('latin1', 0, 8) !== MAGIC) throw new Error('not a cube cache');
+    const headerLength = pre.readUInt32LE(8);
+    const headerBytes = Buffer.alloc(headerLength);
+    readFully(fd, headerBytes, 12);
+    const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
+    if (header.version !== CACHE_VERSION || header.key !== expectKey) throw new Error('stale');
+    const dataStart = align64(12 + headerLength);
+    const cells = cellCount(header.grid);
+    const hours = header.times.length;
+    const perBand = cells * hours;
+    const bytesPer = header.encoding === 'int16' ? 2 : 4;
+    if (statSync(path).size !== dataStart + perBand * bytesPer * header.bands.length) throw new Error('wrong size');
+    const table = header.encoding === 'int16' ? int16Table(header.step ?? INT16_STEP) : null;
+    let scratch: Int16Array | null = null;
+    return {
+      path,
+      grid: header.grid,
+      times: Float64Array.from(header.times),
+      bands: header.bands,
+      encoding: header.encoding,
+      readHours(band, hour, count, out) {
+        this.readValues(band, hour * cells, count * cells, out);
+      },
+      readValues(band, index, n, out) {
+        const b = header.bands.indexOf(band);
+        if (b < 0) throw new Error(`cube cache ${path} has no ${band} band`);
+        const offset = dataStart + (b * perBand + index) * bytesPer;
+        if (!table) {
+          readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * 4), offset);
+          return;
+        }
+        if (!scratch || scratch.length < n) scratch = new Int16Array(n);
+        readFully(fd, new Uint8Array(scratch.buffer, 0, n * 2), offset);
+        expandInt16(scratch, n, out, 0, table);
+      },
+      close() {
+        closeSync(fd);
+      },
+    };
+  } catch {
+    closeSync(fd);
+    return null;
+  }
+}
+
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
 export async function loadCubeCache(path: string, expectKey: string, progress?: Progress): Promise<CachedCube | null> {
   let fd: number;
@@ -161,7 +234,9 @@ export async function loadCubeCache(path: string, expectKey: string, progress?: 
       const out = new Float32Array(perBand);
       const offset = dataStart + b * perBand * bytesPer;
       if (header.encoding === 'float32') {
-        await readParallel(path, new Uint8Array(out.buffer), offset);
+        // In pieces of at most 2 GiB: a byte view of a band past 4 GiB is beyond V8's typed array limit.
+        const piece = 8 * CHUNK_BYTES;
+        for (let at = 0; at < out.byteLength; at += piece) await readParallel(path, new Uint8Array(out.buffer, at, Math.min(piece, out.byteLength - at)), offset + at);
       } else {
         // Expand int16 in chunks so the only large allocation is the Float32 result.
         const table = int16Table(header.step ?? INT16_STEP);
@@ -262,7 +337,8 @@ export function writeCubeCache(path: string, cube: CubeBands, key: string, catal
     for (const b of bands) {
       const data = cube.bands[b]!;
       if (enc === 'float32') {
-        write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        // In pieces: a byte view of a band past 4 GiB (a 90-day global cube) is beyond V8's typed array limit.
+        for (let at = 0; at < data.byteLength; at += CHUNK_BYTES) write(new Uint8Array(data.buffer, data.byteOffset + at, Math.min(CHUNK_BYTES, data.byteLength - at)));
       } else {
         const chunkCells = CHUNK_BYTES / 2;
         const buf = new Int16Array(Math.min(chunkCells, data.length));

@@ -71,9 +71,11 @@ export function frame(cube: Cube, t: number, band: 'speed' | 'u' | 'v' = 'speed'
 }
 
 /** The wind a cube holds, for logs and inspect: "wind at 100 m (u/v), with u/v at 10 m". */
-export function describeCubeWind(cube: Pick<Cube, 'heightM' | 'u' | 'v' | 'other'>): string {
+export function describeCubeWind(cube: Pick<Cube, 'heightM' | 'u' | 'v' | 'other'> | { heightM: number | null; uv: boolean; otherHeightM: number | null }): string {
   const at = cube.heightM == null ? '' : ` at ${cube.heightM} m`;
-  return `speed${at}${cube.u && cube.v ? ' with u/v' : ''}${cube.other ? `, u/v at ${cube.other.heightM} m` : ''}`;
+  const uv = 'uv' in cube ? cube.uv : Boolean(cube.u && cube.v);
+  const other = 'uv' in cube ? cube.otherHeightM : cube.other?.heightM ?? null;
+  return `speed${at}${uv ? ' with u/v' : ''}${other !== null ? `, u/v at ${other} m` : ''}`;
 }
 
 /** Name of the input a cube came from, for messages. */

@@ -17,6 +17,7 @@ import { gridDifferences, type GridSpec } from '../core/grid.js';
 import { isoHour } from '../core/time.js';
 import type { WindChoice } from '../ingest/band-plan.js';
 import type { Cube } from '../ingest/cube.js';
+import { cubeHasUV, cubeOtherHeight, type CellCube } from '../ingest/cell-cube.js';
 import type { GriddedDataset } from '../ingest/gridded.js';
 import type { RasterHeader } from '../ingest/raster.js';
 import type { CheckpointMeta } from './checkpoint-meta.js';
@@ -56,11 +57,12 @@ export interface DataFitOptions {
 }
 
 /** The facts of a cube, named by `source` (its folder, or a file of it) in messages. */
-export function cubeFacts(cube: Cube, source: string): DataFacts {
+export function cubeFacts(cube: Cube | CellCube, source: string): DataFacts {
+  const other = cubeOtherHeight(cube);
   return {
     source,
     grid: cube.grid,
-    wind: [{ heightM: cube.heightM ?? null, uv: Boolean(cube.u && cube.v) }, ...(cube.other ? [{ heightM: cube.other.heightM, uv: true }] : [])],
+    wind: [{ heightM: cube.heightM ?? null, uv: cubeHasUV(cube) }, ...(other !== null ? [{ heightM: other, uv: true }] : [])],
     read: true,
     dataset: { fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: isoHour(cube.times[0]!) },
   };

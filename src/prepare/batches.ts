@@ -8,7 +8,8 @@
 import type { Tf } from '../runtime/backend.js';
 import { Prefetcher } from '../runtime/prefetch.js';
 import type { GridSpec } from '../core/grid.js';
-import { featureContext, gatherTargets, gatherWindow, type FeatureContext, type FeatureLayout, type FeatureSpec } from './features.js';
+import { cellFeatureContext, featureContext, gatherTargets, gatherWindow, type FeatureContext, type FeatureLayout, type FeatureSpec } from './features.js';
+import type { CellFile } from '../ingest/cell-cube.js';
 import type { NormStats } from './normalize.js';
 import type { WindowSample } from './windows.js';
 
@@ -90,8 +91,25 @@ export interface SharedFeatures {
   spec: FeatureSpec;
   stats: NormStats;
   /** Over SharedArrayBuffers: the thread reads the same values, no copy. */
-  layout: FeatureLayout;
+  layout?: SharedLayout;
+  /** A cube on disk: the thread opens its own reader of the same file. */
+  disk?: CellFile;
 }
+
+/**
+ * A Float32Array as the buffer it views: posting the view itself would do, but the structured
+ * clone keeps a view's byte length modulo 2^32, so a band past 4 GiB (90 global days) arrived
+ * cut short and read as undefined (NaN losses). The buffer crosses whole.
+ */
+interface SharedFloats {
+  buffer: SharedArrayBuffer;
+  byteOffset: number;
+  length: number;
+}
+
+type SharedLayout = Pick<FeatureLayout, 'cellStride' | 'hourStride'> & Partial<Record<'speed' | 'u' | 'v' | 'uOther' | 'vOther', SharedFloats>>;
+
+const LAYOUT_BANDS = ['speed', 'u', 'v', 'uOther', 'vOther'] as const;
 
 function isShared(a: Float32Array | undefined): boolean {
   return a === undefined || a.buffer instanceof SharedArrayBuffer;
@@ -110,23 +128,33 @@ function toShared(a: Float32Array): Float32Array {
  * then such a context is an error (training must not copy a cube of gigabytes unnoticed).
  */
 export function shareFeatures(ctx: FeatureContext, options: { copy: boolean }): SharedFeatures {
+  if (ctx.reader) return { grid: ctx.cube.grid, times: ctx.cube.times, spec: ctx.spec, stats: ctx.stats, disk: ctx.reader.file };
   if (!options.copy && !(isShared(ctx.speed) && isShared(ctx.u) && isShared(ctx.v) && isShared(ctx.uOther) && isShared(ctx.vOther))) {
     throw new Error('gathering on a thread needs a context over shared memory (featureContext cellMajor)');
   }
-  const layout: FeatureLayout = {
-    speed: toShared(ctx.speed),
-    ...(ctx.u && ctx.v ? { u: toShared(ctx.u), v: toShared(ctx.v) } : {}),
-    ...(ctx.uOther && ctx.vOther ? { uOther: toShared(ctx.uOther), vOther: toShared(ctx.vOther) } : {}),
-    cellStride: ctx.cellStride,
-    hourStride: ctx.hourStride,
-  };
+  const layout: SharedLayout = { cellStride: ctx.cellStride, hourStride: ctx.hourStride };
+  const pairs = { u: Boolean(ctx.u && ctx.v), v: Boolean(ctx.u && ctx.v), uOther: Boolean(ctx.uOther && ctx.vOther), vOther: Boolean(ctx.uOther && ctx.vOther), speed: true };
+  for (const band of LAYOUT_BANDS) {
+    if (!pairs[band]) continue;
+    const a = toShared(ctx[band]!);
+    layout[band] = { buffer: a.buffer as SharedArrayBuffer, byteOffset: a.byteOffset, length: a.length };
+  }
   return { grid: ctx.cube.grid, times: ctx.cube.times, spec: ctx.spec, stats: ctx.stats, layout };
 }
 
 /** The thread's FeatureContext over the shared values (gathers exactly what ctx gathers). */
 export function featuresOnThread(shared: SharedFeatures): FeatureContext {
+  if (shared.disk) {
+    const file = shared.disk;
+    return cellFeatureContext({ grid: shared.grid, times: shared.times, otherHeightM: shared.spec.otherHeightM, source: { files: [], fingerprint: 'thread' }, layers: file.bands, disk: file }, shared.spec, shared.stats);
+  }
   // Only grid and times are read from the cube when the layout is given.
-  const { layout } = shared;
+  const posted = shared.layout!;
+  const layout: FeatureLayout = { speed: new Float32Array(0), cellStride: posted.cellStride, hourStride: posted.hourStride };
+  for (const band of LAYOUT_BANDS) {
+    const f = posted[band];
+    if (f) layout[band] = new Float32Array(f.buffer, f.byteOffset, f.length);
+  }
   const cube = { grid: shared.grid, times: shared.times, speed: layout.speed, ...(layout.u && layout.v ? { u: layout.u, v: layout.v } : {}), source: { files: [], fingerprint: 'thread' } };
   return featureContext(cube, shared.spec, shared.stats, { layout });
 }

@@ -21,6 +21,8 @@
  */
 import { z } from 'zod';
 import type { Cube } from '../ingest/cube.js';
+import { cellMajor, type CellCube } from '../ingest/cell-cube.js';
+import { WindowReader } from './window-reader.js';
 import { colLon, rowLat, wrapsLongitude, type GridSpec } from '../core/grid.js';
 import type { NormStats } from './normalize.js';
 import { HOUR_MS, TROPICAL_YEAR_HOURS } from '../core/time.js';
@@ -193,8 +195,11 @@ export interface FeatureContext {
   lonSin: Float32Array;
   lonCos: Float32Array;
   lonHours: Float32Array;
-  /** Scratch: stencil cell indices of the current sample. */
-  points: Int32Array;
+  /**
+   * Scratch: where the current sample's stencil points start in the layout. Float64: a
+   * cell-major band past 2^31 values (a 90-day global cube) overflows 32-bit offsets.
+   */
+  points: Float64Array;
   /**
    * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
    * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
@@ -207,33 +212,59 @@ export interface FeatureContext {
   vOther?: Float32Array;
   cellStride: number;
   hourStride: number;
-}
-
-/**
- * The cube's values re-laid cell-major ([cell][hour]): the lookback hours of one cell are then
- * adjacent in memory. Training gathers random (t0, cell) windows, and in the hour-major cube
- * each of a window's 24 hours x 25 stencil points is a cache miss (frames are megabytes apart);
- * cell-major makes it about 2 misses per stencil point. Costs one more copy of the band.
- */
-export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
-  // Shared memory, so the training batch worker (batch-worker.ts) reads it without a copy.
-  const out = new Float32Array(new SharedArrayBuffer(cells * hours * 4));
-  const block = 256;
-  for (let c0 = 0; c0 < cells; c0 += block) {
-    const c1 = Math.min(cells, c0 + block);
-    for (let t = 0; t < hours; t++) {
-      const base = t * cells;
-      for (let c = c0; c < c1; c++) out[c * hours + t] = band[base + c]!;
-    }
-  }
-  return out;
+  /**
+   * A cube on disk (window-reader.ts): each window is read into the layout's arrays before it
+   * is gathered, and stencilCells is its scratch of point cells. Absent: the layout is the cube.
+   */
+  reader?: WindowReader;
+  stencilCells?: Int32Array;
 }
 
 /** Where a FeatureContext reads values: the cube itself or its cell-major copy. */
 export type FeatureLayout = Pick<FeatureContext, 'speed' | 'u' | 'v' | 'uOther' | 'vOther' | 'cellStride' | 'hourStride'>;
 
 /**
- * cellMajor: gather from a cell-major copy (training). layout: a layout built before (another
+ * A context over a cube held cell-major (ingest/cell-cube.ts: training's one copy). Its `cube`
+ * carries the grid and hours only: values are read through the layout.
+ */
+export function cellFeatureContext(cells: CellCube, spec: FeatureSpec, stats: NormStats): FeatureContext {
+  const { layers } = cells;
+  if (spec.uv && !(layers.includes('u') && layers.includes('v'))) throw new Error('the feature spec uses u/v but the cube has no u/v bands');
+  if (spec.otherHeightM !== null && cells.otherHeightM !== spec.otherHeightM) throw new Error(`the feature spec uses u/v at ${spec.otherHeightM} m but the cube has ${cells.otherHeightM !== null ? `them at ${cells.otherHeightM} m` : 'none at a second height'}`);
+  const other = spec.otherHeightM !== null;
+  if (!cells.bands) {
+    if (!cells.disk) throw new Error('a cell-major cube holds its values in memory or on disk');
+    const pointsPerRow = spec.ringsDeg.length * POINTS;
+    const reader = new WindowReader(cells.disk, spec.lookback, spec.horizon, pointsPerRow, { uv: spec.uv, other });
+    const layout: FeatureLayout = {
+      speed: reader.speed,
+      ...(spec.uv ? { u: reader.u!, v: reader.v! } : {}),
+      ...(other ? { uOther: reader.uOther!, vOther: reader.vOther! } : {}),
+      cellStride: 0,
+      hourStride: 1,
+    };
+    const cube: Cube = { grid: cells.grid, times: cells.times, speed: reader.speed, source: cells.source };
+    return { ...featureContext(cube, spec, stats, { layout }), reader, stencilCells: new Int32Array(pointsPerRow) };
+  }
+  const { bands } = cells;
+  const layout: FeatureLayout = {
+    speed: bands.speed,
+    ...(spec.uv ? { u: bands.u!, v: bands.v! } : {}),
+    ...(other ? { uOther: bands.uOther!, vOther: bands.vOther! } : {}),
+    cellStride: cells.times.length,
+    hourStride: 1,
+  };
+  const cube: Cube = { grid: cells.grid, times: cells.times, speed: bands.speed, source: cells.source };
+  return featureContext(cube, spec, stats, { layout });
+}
+
+/** The base of window (t0, cell)'s centre: value(centre, t) = ctx.speed[base + t * ctx.hourStride] (reads it first from disk). */
+export function centreBase(ctx: FeatureContext, t0: number, cell: number): number {
+  return ctx.reader ? ctx.reader.load(t0, cell) : cell * ctx.cellStride;
+}
+
+/**
+ * cellMajor: gather from a cell-major copy (tests, benches; training reads a CellCube). layout: a layout built before (another
  * thread's context over the same shared arrays), used as it is.
  */
 export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, options: { cellMajor?: boolean; layout?: FeatureLayout } = {}): FeatureContext {
@@ -276,17 +307,17 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
       }
     : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), ...(other ? { uOther: other.u, vOther: other.v } : {}), cellStride: 1, hourStride: cells };
   if (spec.otherHeightM !== null && (!layout.uOther || !layout.vOther)) throw new Error(`the feature layout has no u/v at ${spec.otherHeightM} m`);
-  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Int32Array(stencil.pointsPerRow), ...layout };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Float64Array(stencil.pointsPerRow), ...layout };
 }
 
 const TWO_PI = 2 * Math.PI;
 
 /** True when the centre cell's inputs and (if withTargets) targets are all valid numbers. */
 export function windowValid(ctx: FeatureContext, t0: number, cell: number, withTargets: boolean): boolean {
-  const { speed, cellStride, hourStride } = ctx;
+  const { speed, hourStride } = ctx;
   const first = t0 - ctx.spec.lookback + 1;
   const last = withTargets ? t0 + ctx.spec.horizon : t0;
-  const base = cell * cellStride;
+  const base = centreBase(ctx, t0, cell);
   for (let t = first; t <= last; t++) {
     const v = speed[base + t * hourStride]!;
     if (v !== v) return false;
@@ -300,7 +331,7 @@ export function windowValid(ctx: FeatureContext, t0: number, cell: number, withT
  * NaN input: callers give such samples zero weight (training) or NaN output (forecast).
  */
 export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number): boolean {
-  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride } = ctx;
+  const { cube, spec, stats, stencil, points, speed, cellStride, hourStride, reader } = ctx;
   const { width } = cube.grid;
   const nF = spec.nFeatures;
   const L = spec.lookback;
@@ -309,8 +340,15 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   const col = cell - row * width;
   const mean = stats.mean[cell]!;
   const inv = 1 / stats.std[cell]!;
-  for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
-  const centreBase = cell * cellStride;
+  let centreBase: number;
+  if (reader) {
+    const around = ctx.stencilCells!;
+    for (let p = 0; p < stencil.pointsPerRow; p++) around[p] = stencilCell(stencil, cell, p);
+    centreBase = reader.load(t0, cell, around, points);
+  } else {
+    for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
+    centreBase = cell * cellStride;
+  }
   const latS = ctx.latSin[row]!;
   const latC = ctx.latCos[row]!;
   const lonS = ctx.lonSin[col]!;
@@ -394,10 +432,10 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
  * [batch, horizon]). Returns false when a target or the last input is NaN.
  */
 export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: Float32Array, slot: number): boolean {
-  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const { spec, stats, speed, hourStride } = ctx;
   const H = spec.horizon;
   const inv = 1 / stats.std[cell]!;
-  const base = cell * cellStride;
+  const base = centreBase(ctx, t0, cell);
   const ref = spec.predictDelta ? speed[base + t0 * hourStride]! : stats.mean[cell]!;
   let ok = ref === ref;
   for (let j = 0; j < H; j++) {
@@ -414,9 +452,9 @@ export function gatherTargets(ctx: FeatureContext, t0: number, cell: number, y: 
 
 /** Turn normalised model outputs back into m/s for window (t0, cell). */
 export function denormalize(ctx: FeatureContext, t0: number, cell: number, out: Float32Array, offset: number, perLead = 1): void {
-  const { spec, stats, speed, cellStride, hourStride } = ctx;
+  const { spec, stats, speed, hourStride } = ctx;
   const sd = stats.std[cell]!;
-  const ref = spec.predictDelta ? speed[cell * cellStride + t0 * hourStride]! : stats.mean[cell]!;
+  const ref = spec.predictDelta ? speed[centreBase(ctx, t0, cell) + t0 * hourStride]! : stats.mean[cell]!;
   // perLead values per lead (quantiles): the same increasing map, so their order is kept.
   for (let j = 0; j < spec.horizon * perLead; j++) {
     // Wind speed is never negative: a model slightly below zero in calm air is clipped.

@@ -7,6 +7,8 @@
  * 'global' mode uses one mean and deviation everywhere (the arrays then hold that value).
  */
 import type { Cube } from '../ingest/cube.js';
+import { closeSync, openSync } from 'node:fs';
+import { readCellRange, type CellCube, type CellFile } from '../ingest/cell-cube.js';
 import { DataError } from '../core/errors.js';
 import type { Period } from './split.js';
 import { rowAreaWeight } from './windows.js';
@@ -29,18 +31,33 @@ export interface NormStats {
 /** A cell's deviation is at least this fraction of the global one (or 0.05 m/s). */
 const MIN_STD_FRACTION = 0.2;
 
-/** Mean and deviation of speed over the hours of `period`, per cell and globally. */
-export function computeStats(cube: Cube, period: Period, mode: NormalizationMode): NormStats {
-  const { width, height } = cube.grid;
-  const cells = width * height;
-  const sum = new Float64Array(cells);
-  const sumSq = new Float64Array(cells);
-  const count = new Uint32Array(cells);
-  const speed = cube.speed;
-  for (let t = period.startHour; t < period.endHour; t++) {
-    const base = t * cells;
+/** Per-cell sums over hours [t0, t1) of values laid out value(cell, t) = speed[cell * cellStride + t * hourStride]. */
+function accumulate(speed: Float32Array, cells: number, cellStride: number, hourStride: number, t0: number, t1: number, sum: Float64Array, sumSq: Float64Array, count: Uint32Array): void {
+  // Either loop order adds each cell's hours in time order, so the sums are the same bits.
+  if (hourStride === 1) {
     for (let i = 0; i < cells; i++) {
-      const v = speed[base + i]!;
+      const base = i * cellStride;
+      let s = 0;
+      let q = 0;
+      let n = 0;
+      for (let t = t0; t < t1; t++) {
+        const v = speed[base + t]!;
+        if (v === v) {
+          s += v;
+          q += v * v;
+          n++;
+        }
+      }
+      sum[i] = s;
+      sumSq[i] = q;
+      count[i] = n;
+    }
+    return;
+  }
+  for (let t = t0; t < t1; t++) {
+    const base = t * hourStride;
+    for (let i = 0; i < cells; i++) {
+      const v = speed[base + i * cellStride]!;
       if (v === v) {
         sum[i]! += v;
         sumSq[i]! += v * v;
@@ -48,6 +65,34 @@ export function computeStats(cube: Cube, period: Period, mode: NormalizationMode
       }
     }
   }
+}
+
+/** accumulate over a cell file (a cube that stays on disk), a block of cells at a time. */
+function accumulateFromDisk(file: CellFile, period: Period, sum: Float64Array, sumSq: Float64Array, count: Uint32Array): void {
+  const block = Math.max(1, Math.floor((64 * 1024 * 1024) / (file.hours * 4)));
+  const values = new Float32Array(block * file.hours);
+  const fd = openSync(file.path, 'r');
+  try {
+    for (let c0 = 0; c0 < file.cells; c0 += block) {
+      const n = Math.min(block, file.cells - c0);
+      readCellRange(fd, file, 'speed', c0, n, values);
+      accumulate(values, n, file.hours, 1, period.startHour, period.endHour, sum.subarray(c0), sumSq.subarray(c0), count.subarray(c0));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Mean and deviation of speed over the hours of `period`, per cell and globally (a cube in either layout, in memory or on disk). */
+export function computeStats(cube: Cube | CellCube, period: Period, mode: NormalizationMode): NormStats {
+  const { width, height } = cube.grid;
+  const cells = width * height;
+  const sum = new Float64Array(cells);
+  const sumSq = new Float64Array(cells);
+  const count = new Uint32Array(cells);
+  if (!('layers' in cube)) accumulate(cube.speed, cells, 1, cells, period.startHour, period.endHour, sum, sumSq, count);
+  else if (cube.bands) accumulate(cube.bands.speed, cells, cube.times.length, 1, period.startHour, period.endHour, sum, sumSq, count);
+  else accumulateFromDisk(cube.disk!, period, sum, sumSq, count);
   let wSum = 0;
   let gSum = 0;
   let gSq = 0;

@@ -11,6 +11,7 @@ import { CheckpointError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { COMMON_YEAR_HOURS, isoHour } from '../core/time.js';
 import type { Cube } from '../ingest/cube.js';
+import { cubeHasUV, cubeOtherHeight, type CellCube } from '../ingest/cell-cube.js';
 import { distinctRings, featureSpec, positionVaries, type FeatureSpec } from '../prepare/features.js';
 import { computeStats, type NormStats } from '../prepare/normalize.js';
 import { splitHours, type TimeSplit } from '../prepare/split.js';
@@ -26,7 +27,8 @@ type Optimizer = ReturnType<Tf['train']['adam']>;
 export interface TrainOptions {
   tf: Tf;
   backend: BackendInfo;
-  cube: Cube;
+  /** The data: held cell-major (ingest/cell-cube.ts); a time-major cube (tests, benches) is re-laid first. */
+  cube: Cube | CellCube;
   /** Where the data came from (stored in the checkpoint). */
   dataDir: string;
   /** models/NAME */
@@ -85,7 +87,7 @@ export function hasCheckpoint(runDir: string): boolean {
 /** The features of this data under the model settings (`resumed`: the checkpoint's feature spec). */
 function specFor(options: TrainOptions, split: TimeSplit, normalization: NormStats['mode'], modelConfig: ModelConfig, resumed?: FeatureSpec): FeatureSpec {
   const { cube, config } = options;
-  const uv = Boolean(cube.u && cube.v) && config.model.useUV;
+  const uv = cubeHasUV(cube) && config.model.useUV;
   return featureSpec({
     lookback: split.lookback,
     horizon: split.horizon,
@@ -96,7 +98,7 @@ function specFor(options: TrainOptions, split: TimeSplit, normalization: NormSta
     predictDelta: modelConfig.predictDelta,
     normalization,
     heightM: cube.heightM ?? null,
-    otherHeightM: resumed ? resumed.otherHeightM : uv && cube.other ? cube.other.heightM : null,
+    otherHeightM: resumed ? resumed.otherHeightM : uv ? cubeOtherHeight(cube) : null,
     variables: cube.source.variables ?? [],
   });
 }

@@ -20,11 +20,12 @@
 import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemporaries } from '../core/atomic.js';
+import { cellCubeFromCube, type CellCube } from '../ingest/cell-cube.js';
 import { DataError, describeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { fitPeriodRidge, RIDGE_LAMBDAS, type SameInputRidge } from '../prepare/ridge.js';
 import { BatchWorker } from '../prepare/batches.js';
-import { featureContext, windowValid, type FeatureContext } from '../prepare/features.js';
+import { cellFeatureContext, windowValid, type FeatureContext } from '../prepare/features.js';
 import { describeSplit, type TimeSplit } from '../prepare/split.js';
 import { mixSeed, periodAnchors, sampleWindows } from '../prepare/windows.js';
 import { loadCheckpoint, readMeta, writeCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
@@ -86,6 +87,9 @@ interface RunData {
 
 export type { TrainOptions } from './run.js';
 
+/** TrainOptions once the cube is cell-major. */
+type CellOptions = TrainOptions & { cube: CellCube };
+
 /** Run (or resume) training; returns what happened. Checkpoints are under options.runDir. */
 export async function runTraining(options: TrainOptions): Promise<TrainOutcome> {
   const { tf, runDir, log } = options;
@@ -95,8 +99,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   let run: Run | undefined;
   try {
     for (const name of removeStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
+    // One cell-major copy from here on (a time-major cube given by a test or bench is re-laid).
+    options = { ...options, cube: 'layers' in options.cube ? options.cube : cellCubeFromCube(options.cube) };
     run = options.resume ? await resumeRun(options) : startRun(options);
-    const data = prepareData(options, run);
+    const data = prepareData(options as CellOptions, run);
     if (run.startEpoch === 0) await checkpointStart(options, run, data);
     const epochs = await trainEpochs(options, run, data);
     const quantileFit = await fitQuantiles(options, run, data);
@@ -111,12 +117,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
 }
 
 /** Features, the linear start of a new run, the validation set and the training windows. */
-function prepareData(options: TrainOptions, run: Run): RunData {
+function prepareData(options: CellOptions, run: Run): RunData {
   const { tf, cube, config, log } = options;
   const { split, spec, stats, modelSpec, model } = run;
   log(describeSplit(split));
-  // Cell-major copy of the cube: random-window gathering is memory-latency bound otherwise.
-  const ctx = featureContext(cube, spec, stats, { cellMajor: true });
+  // Cell-major: random-window gathering is memory-latency bound otherwise (ingest/cell-cube.ts).
+  const ctx = cellFeatureContext(cube, spec, stats);
   log(`features: ${spec.nFeatures} per hour (${spec.names.join(', ')}), normalisation per ${stats.mode === 'cell' ? 'cell' : 'grid'}, targets ${spec.predictDelta ? 'change from the last hour' : 'speed'}`);
   log(`model: ${modelSpec.layers} x ${modelSpec.lstm === 'fast' ? 'fast ' : ''}LSTM(${modelSpec.units})${modelSpec.linearSkip ? ' + linear path' : ''}, ${model.countParams()} parameters`);
   if (modelSpec.lstm === 'fast' && options.backend.name === 'tensorflow') {
@@ -143,7 +149,7 @@ function prepareData(options: TrainOptions, run: Run): RunData {
         : `linear path: started from a least-squares fit on ${windows} training windows`,
     );
   }
-  const validation = buildValidation(cube, ctx, split, config, ridge);
+  const validation = buildValidation(ctx, split, config, ridge);
   log(`validation: ${validation.sample.t0.length} windows; persistence RMSE ${f3(validation.persistenceRmse)} m/s, linear baseline ${f3(validation.linearRmse)} m/s`);
   if (run.startEpoch === 0 && modelSpec.quantiles?.length) {
     startQuantileHead(tf, model, modelSpec.quantiles, validation.linearByLead ?? validation.persistenceByLead, stats.meanVariance);

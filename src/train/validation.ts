@@ -7,8 +7,7 @@
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
-import type { Cube } from '../ingest/cube.js';
-import type { FeatureContext } from '../prepare/features.js';
+import { centreBase, type FeatureContext } from '../prepare/features.js';
 import { ridgeForecast, validationWindows, type SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
 import type { WindowSample } from '../prepare/windows.js';
@@ -49,9 +48,10 @@ export interface ValidationSet {
  * persistence and the run's same-input ridge (`ridge`, the "linear" of evaluate; null when it
  * could not be fitted).
  */
-export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSplit, config: Config, ridge: SameInputRidge | null): ValidationSet {
+export function buildValidation(ctx: FeatureContext, split: TimeSplit, config: Config, ridge: SameInputRidge | null): ValidationSet {
   const H = split.horizon;
-  const cells = cube.grid.width * cube.grid.height;
+  // The context's layout, whichever it is (training's is cell-major, resident or read from disk).
+  const { speed, hourStride } = ctx;
   const sample = validationWindows(ctx, split, config.train.validationSamples, config.train.seed);
   const count = sample.t0.length;
   const truth = new Float32Array(count * H);
@@ -59,9 +59,10 @@ export function buildValidation(cube: Cube, ctx: FeatureContext, split: TimeSpli
   for (let i = 0; i < count; i++) {
     const t0 = sample.t0[i]!;
     const c = sample.cell[i]!;
-    const last = cube.speed[t0 * cells + c]!;
+    const base = centreBase(ctx, t0, c);
+    const last = speed[base + t0 * hourStride]!;
     for (let h = 0; h < H; h++) {
-      truth[i * H + h] = cube.speed[(t0 + 1 + h) * cells + c]!;
+      truth[i * H + h] = speed[base + (t0 + 1 + h) * hourStride]!;
       persistence[i * H + h] = last;
     }
   }

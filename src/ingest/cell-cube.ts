@@ -1,0 +1,394 @@
+/**
+ * The cube as training reads it: cell-major ([cell][hour]: one cell's hours adjacent, so a
+ * window's 24 hours x 25 stencil points are about 2 cache misses per point instead of one per
+ * value), held once. Training used to hold the time-major cube and a cell-major copy of it
+ * (2.3 x the cube at peak); it now never holds the time-major one.
+ *
+ * openCellCube reads --data the way loadDataCube does, but from a current cube cache it
+ * transposes slab by slab (a few frames at a time, positioned reads of the cache file), so the
+ * peak is the cell-major cube plus one slab. A first read decodes the time-major cube and
+ * writes the cache as before, then lets the decoded cube go and reads the cache back the same
+ * way (an int16 cache's rounding is then the same on the first run as on later ones). Gridded
+ * input and `ingest.cache` off have no cache: the time-major cube is transposed from memory,
+ * and that read peaks at twice the cube for the seconds of the transposition.
+ *
+ * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
+ * available) decides what stays resident. A cube that does not fit stays on disk: a cell-major
+ * copy of the cube cache, `cells-<key>.bin` beside it (CELL_MAGIC, a JSON header, then each band
+ * cells x hours float32), written once through core/atomic.ts (a kill leaves it complete or
+ * absent) and read a window at a time with positioned reads (prepare/window-reader.ts): a
+ * window's cell and stencil points are each one short contiguous read there, where the
+ * time-major cache would take one read per hour. Gridded input and `ingest.cache` off have no
+ * cache to transpose and are refused over budget.
+ */
+import { freemem, totalmem } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
+import type { IngestConfig } from '../core/config.js';
+import { ConfigError, DataError } from '../core/errors.js';
+import { cellCount, type GridSpec } from '../core/grid.js';
+import type { Progress } from '../core/progress.js';
+import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
+import { buildCatalog } from './catalog.js';
+import { buildCube, inputKind, loadDataCube, windChoice, type Cube, type WindChoice } from './cube.js';
+import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
+import { readRasterHeader } from './raster.js';
+
+/** Values of a cube laid out cell-major: value(cell, t) = band[cell * hours + t], in shared memory. */
+export interface CellBands {
+  speed: Float32Array;
+  u?: Float32Array;
+  v?: Float32Array;
+  uOther?: Float32Array;
+  vOther?: Float32Array;
+}
+
+export type CellBand = keyof CellBands;
+
+/** The cell-major file of a cube that stays on disk: band b's value (cell, t) at dataStart + ((b * cells + cell) * hours + t) * 4. */
+export interface CellFile {
+  path: string;
+  dataStart: number;
+  cells: number;
+  hours: number;
+  bands: CellBand[];
+}
+
+/** A cube held cell-major (see the module header); the same facts as a Cube, other values layout. */
+export interface CellCube {
+  grid: GridSpec;
+  times: Float64Array;
+  heightM?: number | null;
+  /** Height (m) of the second height's u/v, when the cube has them (uOther, vOther). */
+  otherHeightM: number | null;
+  source: Cube['source'];
+  /** The bands the cube has, whether resident or on disk. */
+  layers: CellBand[];
+  /** In memory (the cube fits the budget), or absent: then `disk` holds the values. */
+  bands?: CellBands;
+  disk?: CellFile;
+}
+
+/** Whether a cube (either layout) has u/v at its speed's height. */
+export function cubeHasUV(cube: Cube | CellCube): boolean {
+  return 'layers' in cube ? cube.layers.includes('u') && cube.layers.includes('v') : Boolean(cube.u && cube.v);
+}
+
+/** The height of a cube's second u/v pair, or null. */
+export function cubeOtherHeight(cube: Cube | CellCube): number | null {
+  return 'layers' in cube ? cube.otherHeightM : cube.other?.heightM ?? null;
+}
+
+/** Bytes of a cube's values (either layout): hours x cells x 4 x bands. */
+export function cubeValueBytes(cube: Cube | CellCube): number {
+  const bands = 1 + (cubeHasUV(cube) ? 2 : 0) + (cubeOtherHeight(cube) !== null ? 2 : 0);
+  return cellCount(cube.grid) * cube.times.length * 4 * bands;
+}
+
+/** Cells per block of the transposition: a block's output rows stay in cache while hours stream through. */
+const BLOCK_CELLS = 256;
+/** Bytes of time-major values read per slab from the cache file. */
+const SLAB_BYTES = 64 * 1024 * 1024;
+
+function sharedFloats(n: number, what: string): Float32Array {
+  try {
+    return new Float32Array(new SharedArrayBuffer(n * 4));
+  } catch (err) {
+    throw new DataError(what, `the cell-major cube needs ${(n * 4 / 2 ** 30).toFixed(2)} GiB more, which this process cannot allocate`, { cause: err });
+  }
+}
+
+/**
+ * Scatter hours [hour0, hour0 + count) of a time-major slab (count x cells) into the
+ * cell-major out (cells x hours).
+ */
+export function scatterHours(slab: Float32Array, count: number, cells: number, out: Float32Array, hours: number, hour0: number): void {
+  for (let c0 = 0; c0 < cells; c0 += BLOCK_CELLS) {
+    const c1 = Math.min(cells, c0 + BLOCK_CELLS);
+    for (let t = 0; t < count; t++) {
+      const base = t * cells;
+      const at = hour0 + t;
+      for (let c = c0; c < c1; c++) out[c * hours + at] = slab[base + c]!;
+    }
+  }
+}
+
+/** One band re-laid cell-major, in shared memory (the batch thread reads it without a copy). */
+export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
+  const out = sharedFloats(cells * hours, 'cube');
+  scatterHours(band, hours, cells, out, hours, 0);
+  return out;
+}
+
+const BANDS: readonly CellBand[] = ['speed', 'u', 'v', 'uOther', 'vOther'];
+
+/** A cube in memory re-laid cell-major (the cube itself is left as it is; drop it to free it). */
+export function cellCubeFromCube(cube: Cube): CellCube {
+  const cells = cellCount(cube.grid);
+  const hours = cube.times.length;
+  const from: Partial<Record<keyof CellBands, Float32Array>> = { speed: cube.speed, u: cube.u, v: cube.v, uOther: cube.other?.u, vOther: cube.other?.v };
+  const bands: Partial<CellBands> = {};
+  for (const b of BANDS) if (from[b]) bands[b] = cellMajor(from[b]!, cells, hours);
+  return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, layers: BANDS.filter((b) => from[b]), bands: bands as CellBands };
+}
+
+/** The cube of an open cache file, transposed slab by slab (see the module header). */
+export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'heightM' | 'otherHeightM' | 'source'>, progress: Progress): CellCube {
+  const layers = cacheLayers(file);
+  const cells = cellCount(file.grid);
+  const hours = file.times.length;
+  const slabHours = Math.max(1, Math.min(hours, Math.floor(SLAB_BYTES / (cells * 4))));
+  const slab = new Float32Array(slabHours * cells);
+  const task = progress.start({ unit: 'hours', total: hours * layers.length, label: 'cell-major cube' });
+  const bands: Partial<CellBands> = {};
+  for (const b of layers) {
+    const out = sharedFloats(cells * hours, file.path);
+    for (let h = 0; h < hours; h += slabHours) {
+      const n = Math.min(slabHours, hours - h);
+      file.readHours(b, h, n, slab);
+      scatterHours(slab, n, cells, out, hours, h);
+      task.tick(n, b);
+    }
+    bands[b] = out;
+  }
+  task.done();
+  return { grid: file.grid, times: file.times, ...meta, layers, bands: bands as CellBands };
+}
+
+function cacheLayers(file: Pick<CubeCacheFile, 'bands'>): CellBand[] {
+  return BANDS.filter((b) => (file.bands as readonly string[]).includes(b));
+}
+
+const CELL_MAGIC = 'WCELL001';
+const CELL_VERSION = 1;
+/** Bytes of cell-major values assembled per block while the cell file is written. */
+const CELL_BLOCK_BYTES = 128 * 1024 * 1024;
+
+interface CellHeader {
+  version: number;
+  key: string;
+  cells: number;
+  hours: number;
+  bands: CellBand[];
+}
+
+export function cellFilePath(cacheDir: string, key: string): string {
+  return join(cacheDir, `cells-${key}.bin`);
+}
+
+/** The cell file at path when it is complete and of this key, else null. */
+export function openCellFile(path: string, key: string): CellFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const pre = Buffer.alloc(12);
+    if (readSync(fd, pre, 0, 12, 0) !== 12 || pre.toString('latin1', 0, 8) !== CELL_MAGIC) return null;
+    const length = pre.readUInt32LE(8);
+    const bytes = Buffer.alloc(length);
+    if (readSync(fd, bytes, 0, length, 12) !== length) return null;
+    const header = JSON.parse(bytes.toString('utf8')) as CellHeader;
+    if (header.version !== CELL_VERSION || header.key !== key) return null;
+    const dataStart = Math.ceil((12 + length) / 64) * 64;
+    if (statSync(path).size !== dataStart + header.cells * header.hours * 4 * header.bands.length) return null;
+    return { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Write the cell file of a time-major source (the open cube cache, or a cube in memory) in
+ * blocks of cells: per block, every hour's run of the block's cells is read and scattered into
+ * cell-major order, then the block is appended. Atomic; older cell files of the folder go.
+ */
+export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
+  const { cells, hours, bands } = source;
+  const headerBytes = Buffer.from(JSON.stringify({ version: CELL_VERSION, key, cells, hours, bands } satisfies CellHeader), 'utf8');
+  const dataStart = Math.ceil((12 + headerBytes.length) / 64) * 64;
+  const pre = Buffer.alloc(dataStart);
+  pre.write(CELL_MAGIC, 0, 'latin1');
+  pre.writeUInt32LE(headerBytes.length, 8);
+  headerBytes.copy(pre, 12);
+  const blockCells = Math.max(1, Math.min(cells, Math.floor(CELL_BLOCK_BYTES / (hours * 4))));
+  const block = new Float32Array(blockCells * hours);
+  const run = new Float32Array(blockCells);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  removeStaleTemporaries(dir);
+  const task = progress.start({ unit: 'cells', total: cells * bands.length, label: 'cell-major cube on disk' });
+  writeFileAtomicSync(path, (write) => {
+    write(pre);
+    for (const band of bands) {
+      for (let c0 = 0; c0 < cells; c0 += blockCells) {
+        const n = Math.min(blockCells, cells - c0);
+        for (let t = 0; t < hours; t++) {
+          source.read(band, t * cells + c0, n, run);
+          for (let c = 0; c < n; c++) block[c * hours + t] = run[c]!;
+        }
+        write(new Uint8Array(block.buffer, 0, n * hours * 4));
+        task.tick(n, band);
+      }
+    }
+  });
+  task.done();
+  for (const name of readdirSync(dir)) {
+    if (/^cells-.*\.bin$/.test(name) && join(dir, name) !== path) {
+      try { unlinkSync(join(dir, name)); } catch { /* another run may have removed it */ }
+    }
+  }
+  return { path, dataStart, cells, hours, bands };
+}
+
+/** Values [cell0, cell0 + n) x all hours of one band of a cell file (cell-major), into out; fd from openSync(file.path). */
+export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0: number, n: number, out: Float32Array): void {
+  const b = file.bands.indexOf(band);
+  if (b < 0) throw new Error(`${file.path} has no ${band} band`);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, n * file.hours * 4);
+  const position = file.dataStart + (b * file.cells + cell0) * file.hours * 4;
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const got = readSync(fd, bytes, done, Math.min(bytes.byteLength - done, 256 * 1024 * 1024), position + done);
+    if (got === 0) throw new DataError(file.path, `ended after ${position + done} bytes`);
+    done += got;
+  }
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
+
+/** "8GiB", "512 MiB", "2e9" (bytes) -> bytes; throws a ConfigError naming the value. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`memory budget "${text}" is not a size: write e.g. 8GiB, 512MiB or a number of bytes`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/**
+ * What the machine has for a cube: the kernel's MemAvailable (free memory plus the page cache it
+ * can drop; os.freemem() on Linux), or the total when that cannot be read.
+ */
+export function availableMemory(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return Math.max(freemem(), totalmem() / 2);
+}
+
+/** The budget in bytes: the configured one, or what the machine has (null). */
+export function memoryBudget(configured: string | null): number {
+  return configured === null ? availableMemory() : parseBytes(configured);
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+function requireFits(bytes: number, budget: number, input: string): void {
+  if (bytes > budget) {
+    throw new DataError(input, `the cube needs ${(bytes / 2 ** 30).toFixed(2)} GiB in memory, more than the memory budget of ${(budget / 2 ** 30).toFixed(2)} GiB (--memory-budget, runtime.memoryBudget; default: what the machine has available)`);
+  }
+}
+
+/**
+ * --data as a cell-major cube (training). `wind` overrides the config's choice (resume reads
+ * what the checkpoint was trained on). `budget` in bytes (memoryBudget).
+ */
+export async function openCellCube(input: string, ingest: IngestConfig, progress: Progress, options: { wind?: WindChoice; budget: number }): Promise<CellCube> {
+  const wind = options.wind ?? windChoice(ingest);
+  if (inputKind(input, ingest.glob) === 'gridded' || !ingest.cache) {
+    const cube = await loadDataCube(input, ingest, progress, wind);
+    requireFits(cubeValueBytes(cube), options.budget, input);
+    return cellCubeFromCube(cube);
+  }
+  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
+  if (catalog.entries.length > 0) {
+    const reference = await readRasterHeader(catalog.entries[0]!.path);
+    const plan = bandPlan(reference, wind ?? ALL_WIND);
+    const fp = fingerprint(catalog);
+    const key = cacheKey(fp, planKey(plan));
+    const dir = defaultCacheDir(catalog);
+    const candidates = ingest.cacheEncoding === 'int16' ? [cachePathFor(dir, key, 'int16'), cachePathFor(dir, key, 'float32')] : [cachePathFor(dir, key, 'float32')];
+    for (const path of candidates) {
+      const file = openCubeCache(path, key);
+      if (!file) continue;
+      try {
+        const source = { input: catalog.input, files: catalog.entries.map((e) => e.path), fingerprint: fp, variables: plan.variables, cache: { path, hit: true, encoding: file.encoding } };
+        const meta = { heightM: plan.heightM, otherHeightM: file.bands.includes('uOther') ? plan.otherHeightM : null, source };
+        const hours = file.times.length;
+        const cells = cellCount(file.grid);
+        const layers = cacheLayers(file);
+        const bytes = cells * hours * 4 * layers.length;
+        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
+        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dir, key), key, file, layers, progress) };
+      } finally {
+        file.close();
+      }
+    }
+  }
+  const built = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+  const cached = built.source.cache;
+  const collect = garbageCollector();
+  if (cached && collect) {
+    // A first read: the cache is written; let the time-major cube go and read it back slab by
+    // slab (page cache), so the peak stays one cube instead of two.
+    const key = cacheKey(built.source.fingerprint, planKey(bandPlan(await readRasterHeader(catalog.entries[0]!.path), wind ?? ALL_WIND)));
+    const meta = { heightM: built.heightM ?? null, otherHeightM: built.other?.heightM ?? null, source: built.source };
+    const cacheFile = cached.path;
+    (built as Partial<Cube>).speed = undefined;
+    delete built.u;
+    delete built.v;
+    delete built.other;
+    collect();
+    const file = openCubeCache(cacheFile, key);
+    if (file) {
+      try {
+        const layers = cacheLayers(file);
+        const bytes = cellCount(file.grid) * file.times.length * 4 * layers.length;
+        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
+        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dirname(cacheFile), key), key, file, layers, progress) };
+      } finally {
+        file.close();
+      }
+    }
+    throw new DataError(cacheFile, 'the cube cache just written cannot be read back');
+  }
+  const cube = built;
+  if (cubeValueBytes(cube) <= options.budget) return cellCubeFromCube(cube);
+  requireFits(cubeValueBytes(cube), options.budget, input);
+  return cellCubeFromCube(cube);
+}
+
+/**
+ * V8's full garbage collection, to free a cube of gigabytes at a known point rather than
+ * whenever V8 next feels memory pressure (SharedArrayBuffers are external memory, and a second
+ * cube-sized allocation may come first). Null when the flag cannot be set.
+ */
+function garbageCollector(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? () => (gc as () => void)() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The current cell file of a cube cache, written from it when missing or stale. */
+function ensureCellFile(path: string, key: string, file: CubeCacheFile, layers: CellBand[], progress: Progress): CellFile {
+  const existing = openCellFile(path, key);
+  if (existing) return existing;
+  const cells = cellCount(file.grid);
+  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
+}
