@@ -24,7 +24,7 @@
 import { freemem, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
 import type { IngestConfig } from '../core/config.js';
@@ -34,7 +34,7 @@ import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
 import { buildCatalog } from './catalog.js';
 import { buildCube, inputKind, loadDataCube, windChoice, type Cube, type WindChoice } from './cube.js';
-import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
+import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, framedPrefix, openCubeCache, readFramedHeader, readFully, type CubeCacheFile } from './cube-cache.js';
 import { readRasterHeader } from './raster.js';
 
 /** Values of a cube laid out cell-major: value(cell, t) = band[cell * hours + t], in shared memory. */
@@ -188,14 +188,11 @@ export function openCellFile(path: string, key: string): CellFile | null {
     return null;
   }
   try {
-    const pre = Buffer.alloc(12);
-    if (readSync(fd, pre, 0, 12, 0) !== 12 || pre.toString('latin1', 0, 8) !== CELL_MAGIC) return null;
-    const length = pre.readUInt32LE(8);
-    const bytes = Buffer.alloc(length);
-    if (readSync(fd, bytes, 0, length, 12) !== length) return null;
-    const header = JSON.parse(bytes.toString('utf8')) as CellHeader;
+    const framed = readFramedHeader(fd, CELL_MAGIC, path);
+    if (!framed) return null;
+    const header = framed.header as CellHeader;
+    const { dataStart } = framed;
     if (header.version !== CELL_VERSION || header.key !== key) return null;
-    const dataStart = Math.ceil((12 + length) / 64) * 64;
     if (statSync(path).size !== dataStart + header.cells * header.hours * 4 * header.bands.length) return null;
     return { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands };
   } catch {
@@ -212,12 +209,8 @@ export function openCellFile(path: string, key: string): CellFile | null {
  */
 export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
   const { cells, hours, bands } = source;
-  const headerBytes = Buffer.from(JSON.stringify({ version: CELL_VERSION, key, cells, hours, bands } satisfies CellHeader), 'utf8');
-  const dataStart = Math.ceil((12 + headerBytes.length) / 64) * 64;
-  const pre = Buffer.alloc(dataStart);
-  pre.write(CELL_MAGIC, 0, 'latin1');
-  pre.writeUInt32LE(headerBytes.length, 8);
-  headerBytes.copy(pre, 12);
+  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands } satisfies CellHeader);
+  const dataStart = pre.length;
   const blockCells = Math.max(1, Math.min(cells, Math.floor(CELL_BLOCK_BYTES / (hours * 4))));
   const block = new Float32Array(blockCells * hours);
   const run = new Float32Array(blockCells);
@@ -253,13 +246,7 @@ export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0:
   const b = file.bands.indexOf(band);
   if (b < 0) throw new Error(`${file.path} has no ${band} band`);
   const bytes = new Uint8Array(out.buffer, out.byteOffset, n * file.hours * 4);
-  const position = file.dataStart + (b * file.cells + cell0) * file.hours * 4;
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const got = readSync(fd, bytes, done, Math.min(bytes.byteLength - done, 256 * 1024 * 1024), position + done);
-    if (got === 0) throw new DataError(file.path, `ended after ${position + done} bytes`);
-    done += got;
-  }
+  readFully(fd, bytes, file.dataStart + (b * file.cells + cell0) * file.hours * 4, file.path);
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };

@@ -18,7 +18,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlink
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
-import { describeError } from '../core/errors.js';
+import { DataError, describeError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import type { CubeBand } from './band-plan.js';
@@ -93,13 +93,65 @@ export function cachePathFor(dir: string, key: string, encoding: CacheEncoding):
   return join(dir, `cube-${key}-${encoding}.bin`);
 }
 
-function readFully(fd: number, target: Uint8Array, position: number): void {
+/**
+ * Fill target from byte `position` of the open file (positioned reads of at most CHUNK_BYTES
+ * each); a DataError naming `file` when it ends first. The one read loop of the on-disk cubes
+ * (this cache, ingest/cell-cube.ts, prepare/window-reader.ts).
+ */
+export function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
   let done = 0;
   while (done < target.byteLength) {
     const n = readSync(fd, target, done, Math.min(CHUNK_BYTES, target.byteLength - done), position + done);
-    if (n === 0) throw new Error(`cache file ended after ${position + done} bytes`);
+    if (n === 0) throw new DataError(file, `ended after ${position + done} bytes`);
     done += n;
   }
+}
+
+/**
+ * The layout both on-disk cubes share (this cache and ingest/cell-cube.ts's cell file): an
+ * 8-byte magic, a uint32 header length, the JSON header, zero padding to 64 bytes, the data.
+ * framedPrefix is everything before the data.
+ */
+export function framedPrefix(magic: string, header: object): Buffer {
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const pre = Buffer.alloc(align64(12 + headerBytes.length));
+  pre.write(magic, 0, 'latin1');
+  pre.writeUInt32LE(headerBytes.length, 8);
+  headerBytes.copy(pre, 12);
+  return pre;
+}
+
+/** The JSON header of a framed file and where its data starts; null when the magic is not `magic`. Throws on a short file. */
+export function readFramedHeader(fd: number, magic: string, file: string): { header: unknown; dataStart: number } | null {
+  const pre = Buffer.alloc(12);
+  readFully(fd, pre, 0, file);
+  if (pre.toString('latin1', 0, 8) !== magic) return null;
+  const headerLength = pre.readUInt32LE(8);
+  const headerBytes = Buffer.alloc(headerLength);
+  readFully(fd, headerBytes, 12, file);
+  return { header: JSON.parse(headerBytes.toString('utf8')), dataStart: align64(12 + headerLength) };
+}
+
+/** A cube cache's header when the file is of this version and key and has the size it describes. */
+interface CacheLayout {
+  header: CacheHeader;
+  dataStart: number;
+  cells: number;
+  perBand: number;
+  bytesPer: number;
+}
+
+/** readFramedHeader for a cube cache, checked; why not, when it is not current. */
+function readCacheLayout(fd: number, path: string, expectKey: string): CacheLayout | { stale: 'not a cube cache' | 'stale' | 'wrong size' } {
+  const framed = readFramedHeader(fd, MAGIC, path);
+  if (!framed) return { stale: 'not a cube cache' };
+  const header = framed.header as CacheHeader;
+  if (header.version !== CACHE_VERSION || header.key !== expectKey) return { stale: 'stale' };
+  const cells = cellCount(header.grid);
+  const perBand = cells * header.times.length;
+  const bytesPer = header.encoding === 'int16' ? 2 : 4;
+  if (statSync(path).size !== framed.dataStart + perBand * bytesPer * header.bands.length) return { stale: 'wrong size' };
+  return { header, dataStart: framed.dataStart, cells, perBand, bytesPer };
 }
 
 /**
@@ -156,20 +208,9 @@ export function openCubeCache(path: string, expectKey: string): CubeCacheFile | 
     return null;
   }
   try {
-    const pre = Buffer.alloc(12);
-    readFully(fd, pre, 0);
-    if (pre.toString('latin1', 0, 8) !== MAGIC) throw new Error('not a cube cache');
-    const headerLength = pre.readUInt32LE(8);
-    const headerBytes = Buffer.alloc(headerLength);
-    readFully(fd, headerBytes, 12);
-    const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
-    if (header.version !== CACHE_VERSION || header.key !== expectKey) throw new Error('stale');
-    const dataStart = align64(12 + headerLength);
-    const cells = cellCount(header.grid);
-    const hours = header.times.length;
-    const perBand = cells * hours;
-    const bytesPer = header.encoding === 'int16' ? 2 : 4;
-    if (statSync(path).size !== dataStart + perBand * bytesPer * header.bands.length) throw new Error('wrong size');
+    const layout = readCacheLayout(fd, path, expectKey);
+    if ('stale' in layout) throw new Error(layout.stale);
+    const { header, dataStart, cells, perBand, bytesPer } = layout;
     const table = header.encoding === 'int16' ? int16Table(header.step ?? INT16_STEP) : null;
     let scratch: Int16Array | null = null;
     return {
@@ -186,11 +227,11 @@ export function openCubeCache(path: string, expectKey: string): CubeCacheFile | 
         if (b < 0) throw new Error(`cube cache ${path} has no ${band} band`);
         const offset = dataStart + (b * perBand + index) * bytesPer;
         if (!table) {
-          readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * 4), offset);
+          readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * 4), offset, path);
           return;
         }
         if (!scratch || scratch.length < n) scratch = new Int16Array(n);
-        readFully(fd, new Uint8Array(scratch.buffer, 0, n * 2), offset);
+        readFully(fd, new Uint8Array(scratch.buffer, 0, n * 2), offset, path);
         expandInt16(scratch, n, out, 0, table);
       },
       close() {
@@ -212,23 +253,12 @@ export async function loadCubeCache(path: string, expectKey: string, progress?: 
     return null;
   }
   try {
-    const size = statSync(path).size;
-    const pre = Buffer.alloc(12);
-    readFully(fd, pre, 0);
-    if (pre.toString('latin1', 0, 8) !== MAGIC) return null;
-    const headerLength = pre.readUInt32LE(8);
-    const headerBytes = Buffer.alloc(headerLength);
-    readFully(fd, headerBytes, 12);
-    const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
-    if (header.version !== CACHE_VERSION || header.key !== expectKey) return null;
-    const dataStart = align64(12 + headerLength);
-    const cells = cellCount(header.grid);
-    const perBand = cells * header.times.length;
-    const bytesPer = header.encoding === 'int16' ? 2 : 4;
-    if (size !== dataStart + perBand * bytesPer * header.bands.length) {
-      progress?.log(`cube cache ${path} has the wrong size; rebuilding it`);
+    const layout = readCacheLayout(fd, path, expectKey);
+    if ('stale' in layout) {
+      if (layout.stale === 'wrong size') progress?.log(`cube cache ${path} has the wrong size; rebuilding it`);
       return null;
     }
+    const { header, dataStart, perBand, bytesPer } = layout;
     const arrays: Partial<Record<CubeBand, Float32Array>> = {};
     for (const [b, band] of header.bands.entries()) {
       const out = new Float32Array(perBand);
@@ -244,7 +274,7 @@ export async function loadCubeCache(path: string, expectKey: string, progress?: 
         const buf = new Int16Array(Math.min(chunkCells, perBand));
         for (let start = 0; start < perBand; start += chunkCells) {
           const n = Math.min(chunkCells, perBand - start);
-          readFully(fd, new Uint8Array(buf.buffer, 0, n * 2), offset + start * 2);
+          readFully(fd, new Uint8Array(buf.buffer, 0, n * 2), offset + start * 2, path);
           expandInt16(buf, n, out, start, table);
         }
       }
@@ -324,11 +354,7 @@ export function writeCubeCache(path: string, cube: CubeBands, key: string, catal
     bands: [...bands],
     files: catalog.entries.map((e) => ({ name: basename(e.path), size: e.size, mtimeMs: e.mtimeMs })),
   };
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const pre = Buffer.alloc(align64(12 + headerBytes.length));
-  pre.write(MAGIC, 0, 'latin1');
-  pre.writeUInt32LE(headerBytes.length, 8);
-  headerBytes.copy(pre, 12);
+  const pre = framedPrefix(MAGIC, header);
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   removeStaleTemporaries(dir);

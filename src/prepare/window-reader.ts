@@ -10,7 +10,8 @@
  * the file's description (batches.ts). The last window read is remembered, so gathering a
  * window's inputs, then its targets and weight, reads it once.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readFully } from '../ingest/cube-cache.js';
 import type { CellBand, CellFile } from '../ingest/cell-cube.js';
 
 export class WindowReader {
@@ -70,12 +71,7 @@ export class WindowReader {
     const position = this.file.dataStart + ((this.bandIndex.get(band)! * this.file.cells + cell) * hours + lo) * 4;
     const target = this.bytes.get(out)!;
     const start = (at + lo - first) * 4;
-    let done = 0;
-    while (done < bytes) {
-      const got = readSync(this.fd, target, start + done, bytes - done, position + done);
-      if (got === 0) throw new Error(`${this.file.path} ended at byte ${position + done}`);
-      done += got;
-    }
+    readFully(this.fd, target.subarray(start, start + bytes), position, this.file.path);
     this.reads++;
   }
 
