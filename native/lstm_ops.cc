@@ -601,10 +601,65 @@ void lstmLastBf16Compute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// The activations the two backward ops read, checked: WindcastLstm's i, cs, f, o, ci, co
+// [T, B, H], the recurrent kernel [H, 4H] and dh: [T, B, H] (every hour's h reached the loss)
+// or [B, H] (the last hour's).
+struct GradActivations {
+  const float *I, *C, *F, *O, *CI, *CO, *U, *DH;
+  int64_t T, B, H;
+  bool sequence;
+};
+
+// Checks inputs 0..7 of a backward op (also `alsoActivationShaped`, e.g. h, against the
+// activations' shape; `lastHourOnly`: dh must be [B, H]) and fills a; else the error message.
+std::string checkGradInputs(const Inputs& in, std::initializer_list<int> alsoActivationShaped, bool lastHourOnly, GradActivations& a) {
+  if (TF_NumDims(in.t[0]) != 3) return "activations must be [hours, batch, units]";
+  bool same = true;
+  for (int k = 1; k < 6; k++) same = same && sameShape(in.t[0], in.t[k]);
+  for (int k : alsoActivationShaped) same = same && sameShape(in.t[0], in.t[k]);
+  if (!same) return alsoActivationShaped.size() ? "the six activation tensors and h must have one shape" : "the six activation tensors must have one shape";
+  const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), H = TF_Dim(in.t[0], 2);
+  if (TF_NumDims(in.t[6]) != 2 || TF_Dim(in.t[6], 0) != H || TF_Dim(in.t[6], 1) != 4 * H) return "recurrent kernel must be [units, 4 * units]";
+  const bool sequence = !lastHourOnly && TF_NumDims(in.t[7]) == 3;
+  if (sequence ? !sameShape(in.t[7], in.t[0]) : (TF_NumDims(in.t[7]) != 2 || TF_Dim(in.t[7], 0) != B || TF_Dim(in.t[7], 1) != H)) {
+    return lastHourOnly ? "dh must be [batch, units] (the last hour's)" : "dh must be [batch, units] or [hours, batch, units]";
+  }
+  a = {in.data(0), in.data(1), in.data(2), in.data(3), in.data(4), in.data(5), in.data(6), in.data(7), T, B, H, sequence};
+  return "";
+}
+
+// The gate-gradient recurrence of rows [r0, r0 + n), hours T-1 down to 0 (the maths: the
+// header). Hour t's [n, 4H] gate gradients go to gates(t); dh_t comes from gates(t + 1), which
+// must still hold hour t + 1's when hour t starts (one buffer reused for every hour does).
+// hourDone(t, gates(t)) runs once an hour's gradients are complete.
+template <typename Gates, typename HourDone>
+void gateGradBlock(const GradActivations& a, int64_t r0, int64_t n, const Gates& gates, const HourDone& hourDone) {
+  const int64_t B = a.B, H = a.H, H4 = 4 * H;
+  RowMajor dh(n, H);
+  std::vector<float> dc(n * H, 0.f);
+  Eigen::Map<const RowMajor> recurrent(a.U, H, H4);
+  for (int64_t t = a.T - 1; t >= 0; t--) {
+    const float* dhFromAbove = a.sequence ? a.DH + (t * B + r0) * H : (t == a.T - 1 ? a.DH + r0 * H : nullptr);
+    if (t == a.T - 1) {
+      dh = Eigen::Map<const RowMajor>(dhFromAbove, n, H);
+    } else {
+      dh.noalias() = Eigen::Map<const RowMajor>(gates(t + 1), n, H4) * recurrent.transpose();
+      if (dhFromAbove) dh += Eigen::Map<const RowMajor>(dhFromAbove, n, H);
+    }
+    float* g = gates(t);
+    for (int64_t r = 0; r < n; r++) {
+      const int64_t at = (t * B + r0 + r) * H;
+      gateGradRow(H, a.I + at, a.F + at, a.O + at, a.CI + at, a.CO + at, t > 0 ? a.C + at - B * H : nullptr, dh.data() + r * H,
+                  dc.data() + r * H, g + r * H4);
+    }
+    hourDone(t, g);
+  }
+}
+
 void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
   auto fail = [&](const std::string& message) {
-    TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, ("WindcastLstmGrad: " + message).c_str());
     TF_OpKernelContext_Failure(ctx, status);
   };
   Inputs in;
@@ -614,51 +669,21 @@ void lstmGradCompute(void*, TF_OpKernelContext* ctx) {
   }
   TF_Tensor* out = nullptr;
   do {
-    if (TF_NumDims(in.t[0]) != 3) { fail("WindcastLstmGrad: activations must be [hours, batch, units]"); break; }
-    bool same = true;
-    for (int k = 1; k < 6; k++) same = same && sameShape(in.t[0], in.t[k]);
-    if (!same) { fail("WindcastLstmGrad: the six activation tensors must have one shape"); break; }
-    const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), H = TF_Dim(in.t[0], 2), H4 = 4 * H;
-    if (TF_NumDims(in.t[6]) != 2 || TF_Dim(in.t[6], 0) != H || TF_Dim(in.t[6], 1) != H4) {
-      fail("WindcastLstmGrad: recurrent kernel must be [units, 4 * units]");
-      break;
-    }
-    const bool sequence = TF_NumDims(in.t[7]) == 3;
-    if (sequence ? !sameShape(in.t[7], in.t[0]) : (TF_NumDims(in.t[7]) != 2 || TF_Dim(in.t[7], 0) != B || TF_Dim(in.t[7], 1) != H)) {
-      fail("WindcastLstmGrad: dh must be [batch, units] or [hours, batch, units]");
-      break;
-    }
+    GradActivations a{};
+    const std::string problem = checkGradInputs(in, {}, false, a);
+    if (!problem.empty()) { fail(problem); break; }
+    const int64_t T = a.T, B = a.B, H4 = 4 * a.H;
     const int64_t dims[3] = {T, B, H4};
     out = pooledOutput(ctx, 0, dims, 3, status);
     if (TF_GetCode(status) != TF_OK) {
       TF_OpKernelContext_Failure(ctx, status);
       break;
     }
-    if (T == 0 || B == 0 || H == 0) break;
-    const float *I = in.data(0), *C = in.data(1), *F = in.data(2), *O = in.data(3), *CI = in.data(4), *CO = in.data(5);
-    const float* U = in.data(6);
-    const float* DH = in.data(7);
+    if (T == 0 || B == 0 || a.H == 0) break;
     float* G = static_cast<float*>(TF_TensorData(out));
     const bool complete = forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
-      std::vector<float> dh(n * H), dc(n * H, 0.f);
-      Eigen::Map<const RowMajor> recurrent(U, H, H4);
-      Eigen::Map<RowMajor> dhBlock(dh.data(), n, H);
-      for (int64_t t = T - 1; t >= 0; t--) {
-        const float* dhFromAbove = sequence ? DH + (t * B + r0) * H : (t == T - 1 ? DH + r0 * H : nullptr);
-        if (t == T - 1) {
-          std::memcpy(dh.data(), dhFromAbove, n * H * sizeof(float));
-        } else {
-          Eigen::Map<const RowMajor> next(G + ((t + 1) * B + r0) * H4, n, H4);
-          dhBlock.noalias() = next * recurrent.transpose();
-          if (dhFromAbove) for (int64_t k = 0; k < n * H; k++) dh[k] += dhFromAbove[k];
-        }
-        for (int64_t r = 0; r < n; r++) {
-          const int64_t at = (t * B + r0 + r) * H;
-          gateGradRow(H, I + at, F + at, O + at, CI + at, CO + at, t > 0 ? C + at - B * H : nullptr, dh.data() + r * H,
-                      dc.data() + r * H, G + (t * B + r0 + r) * H4);
-        }
-      }
+      gateGradBlock(a, r0, n, [&](int64_t t) { return G + (t * B + r0) * H4; }, [](int64_t, const float*) {});
     });
     failIfIncomplete(complete, ctx, status, "WindcastLstmGrad");
   } while (false);
@@ -689,13 +714,10 @@ void lstmGradWeightsCompute(void*, TF_OpKernelContext* ctx) {
   }
   TF_Tensor* out = nullptr;
   do {
-    if (TF_NumDims(in.t[0]) != 3) { fail("activations must be [hours, batch, units]"); break; }
-    bool same = true;
-    for (int k : {1, 2, 3, 4, 5, 9}) same = same && sameShape(in.t[0], in.t[k]);
-    if (!same) { fail("the six activation tensors and h must have one shape"); break; }
-    const int64_t T = TF_Dim(in.t[0], 0), B = TF_Dim(in.t[0], 1), H = TF_Dim(in.t[0], 2), H4 = 4 * H;
-    if (TF_NumDims(in.t[6]) != 2 || TF_Dim(in.t[6], 0) != H || TF_Dim(in.t[6], 1) != H4) { fail("recurrent kernel must be [units, 4 * units]"); break; }
-    if (TF_NumDims(in.t[7]) != 2 || TF_Dim(in.t[7], 0) != B || TF_Dim(in.t[7], 1) != H) { fail("dh must be [batch, units] (the last hour's)"); break; }
+    GradActivations a{};
+    const std::string problem = checkGradInputs(in, {9}, true, a);
+    if (!problem.empty()) { fail(problem); break; }
+    const int64_t T = a.T, B = a.B, H = a.H, H4 = 4 * H;
     if (TF_NumDims(in.t[8]) != 3 || TF_Dim(in.t[8], 0) != T || TF_Dim(in.t[8], 1) != B) { fail("x must be [hours, batch, features]"); break; }
     const int64_t Fx = TF_Dim(in.t[8], 2), rows = Fx + H + 1;
     const int64_t dims[2] = {rows, H4};
@@ -707,31 +729,21 @@ void lstmGradWeightsCompute(void*, TF_OpKernelContext* ctx) {
     float* DW = static_cast<float*>(TF_TensorData(out));
     std::fill(DW, DW + rows * H4, 0.f);
     if (T == 0 || B == 0 || H == 0) break;
-    const float *I = in.data(0), *C = in.data(1), *F = in.data(2), *O = in.data(3), *CI = in.data(4), *CO = in.data(5);
-    const float *U = in.data(6), *DH = in.data(7), *X = in.data(8), *Hs = in.data(9);
+    const float *X = in.data(8), *Hs = in.data(9);
     const int64_t blocks = (B + kRows - 1) / kRows;
     std::vector<RowMajor> sums(blocks);
     const bool complete = forEachBlock(blocks, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       RowMajor& sum = sums[block];
       sum = RowMajor::Zero(rows, H4);
-      RowMajor g(n, H4), a(n, rows), dhBlock(n, H);
-      std::vector<float> dc(n * H, 0.f);
-      Eigen::Map<const RowMajor> recurrent(U, H, H4);
-      a.col(rows - 1).setOnes();
-      for (int64_t t = T - 1; t >= 0; t--) {
-        if (t == T - 1) dhBlock = Eigen::Map<const RowMajor>(DH + r0 * H, n, H);
-        else dhBlock.noalias() = g * recurrent.transpose();  // g still holds hour t + 1
-        for (int64_t r = 0; r < n; r++) {
-          const int64_t at = (t * B + r0 + r) * H;
-          gateGradRow(H, I + at, F + at, O + at, CI + at, CO + at, t > 0 ? C + at - B * H : nullptr, dhBlock.data() + r * H,
-                      dc.data() + r * H, g.data() + r * H4);
-        }
-        a.leftCols(Fx) = Eigen::Map<const RowMajor>(X + (t * B + r0) * Fx, n, Fx);
-        if (t > 0) a.middleCols(Fx, H) = Eigen::Map<const RowMajor>(Hs + ((t - 1) * B + r0) * H, n, H);
-        else a.middleCols(Fx, H).setZero();  // h_{-1} = 0
-        sum.noalias() += a.transpose() * g;
-      }
+      RowMajor g(n, H4), inputs(n, rows);
+      inputs.col(rows - 1).setOnes();
+      gateGradBlock(a, r0, n, [&](int64_t) { return g.data(); }, [&](int64_t t, const float*) {
+        inputs.leftCols(Fx) = Eigen::Map<const RowMajor>(X + (t * B + r0) * Fx, n, Fx);
+        if (t > 0) inputs.middleCols(Fx, H) = Eigen::Map<const RowMajor>(Hs + ((t - 1) * B + r0) * H, n, H);
+        else inputs.middleCols(Fx, H).setZero();  // h_{-1} = 0
+        sum.noalias() += inputs.transpose() * g;
+      });
     });
     if (complete) {
       Eigen::Map<RowMajor> total(DW, rows, H4);
