@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { loadBackend, type Tf } from '../src/runtime/backend.js';
 import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
 import { loopLstm, lstmFastOptions, lstmSequence, setInferencePrecision, whyNoBf16 } from '../src/model/lstm-fast.js';
@@ -22,6 +22,15 @@ type Tensor = ReturnType<Tf['tensor']>;
 
 // Before loadBackend: the imports above load no TensorFlow, and the kernels read it once.
 process.env.TF_NUM_INTRAOP_THREADS = '2';
+
+/** Whether the fused kernels loaded; if not, the test fails under WINDCAST_REQUIRE_NATIVE=1 (CI) and is skipped elsewhere. */
+function kernelsLoaded(tf: Tf, t: TestContext): boolean {
+  const ops = loadLstmOps(tf);
+  if (ops.loaded) return true;
+  if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
+  t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
+  return false;
+}
 
 test('a fused-kernel build is used only when it exists, matches native/lstm_ops.cc and this CPU', () => {
   const dir = mkdtempSync(join(tmpdir(), 'windcast-ops-'));
@@ -49,12 +58,7 @@ test('a fused-kernel build is used only when it exists, matches native/lstm_ops.
 
 test('fused kernel gradients equal autodiff through the op loop: batches of 1, 127, 129 and 300 rows, two threads', async (t) => {
   const { tf, info } = await loadBackend('auto');
-  const ops = loadLstmOps(tf);
-  if (!ops.loaded) {
-    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
-    t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
-    return;
-  }
+  if (!kernelsLoaded(tf, t)) return;
   assert.equal(info.threads, 2, 'TF_NUM_INTRAOP_THREADS=2 reached native TensorFlow');
   const initial = { ...lstmFastOptions };
   try {
@@ -105,12 +109,7 @@ test('fused kernel gradients equal autodiff through the op loop: batches of 1, 1
 
 test('inference kernels (register tiles in fp32, and bf16 products) match the op loop over partial tiles, blocks and odd features', async (t) => {
   const { tf } = await loadBackend('auto');
-  const ops = loadLstmOps(tf);
-  if (!ops.loaded) {
-    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
-    t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
-    return;
-  }
+  if (!kernelsLoaded(tf, t)) return;
   const initial = { ...lstmFastOptions };
   const bf16 = whyNoBf16(tf) === undefined;
   try {
@@ -161,12 +160,7 @@ test('inference kernels (register tiles in fp32, and bf16 products) match the op
 
 test('weight gradients summed inside the backward kernel (first layer, no input gradient) equal autodiff and the split path', async (t) => {
   const { tf } = await loadBackend('auto');
-  const ops = loadLstmOps(tf);
-  if (!ops.loaded) {
-    if (process.env.WINDCAST_REQUIRE_NATIVE === '1') assert.fail(`WINDCAST_REQUIRE_NATIVE=1 but the fused LSTM kernels did not load: ${whyNotLoaded(ops)}`);
-    t.skip(`the fused LSTM kernels are not loaded (${whyNotLoaded(ops)}); CI requires them`);
-    return;
-  }
+  if (!kernelsLoaded(tf, t)) return;
   const initial = { ...lstmFastOptions };
   try {
     lstmFastOptions.forward = 'fused';
