@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadBackend, type BackendName, type Tf } from '../src/runtime/backend.js';
 import { buildModel, createModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
+import { median } from './stats.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 
@@ -212,12 +213,6 @@ interface Engine {
   /** A peer (compared against) or one of ours. */
   peer: boolean;
   run: () => BenchRow | { error: string };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** "median (min..max)" over rounds, and every round's figure, for one column. */

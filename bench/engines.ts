@@ -22,6 +22,7 @@ import { buildCube } from '../src/ingest/cube.js';
 import { silentProgress } from '../src/core/progress.js';
 import { forecastGrid } from '../src/forecast/grid-forecast.js';
 import { onnxEngine } from '../src/forecast/onnx-engine.js';
+import { median } from './stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -35,7 +36,6 @@ const { values: opts } = parseArgs({
 });
 if (!opts.data || !opts.model) throw new Error('usage: node dist/bench/engines.js --data DIR --model CHECKPOINT [--rounds N]');
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const spread = (a: number[]) => `${Math.min(...a).toFixed(2)}..${Math.max(...a).toFixed(2)}`;
 
 const backend = await loadBackend(opts.backend as BackendName, () => {});

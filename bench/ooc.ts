@@ -16,6 +16,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -66,10 +67,6 @@ function runOnce(variant: string, round: number): Run {
   return { variant, round, peakRssKiB: Number(rss[1]), samplesPerSecond: Number(rate[1]), wallSeconds, loadBefore, loadAfter };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const variants = opts.variants!.split(',');
 if (variants.includes('base') && !opts.base) throw new Error('variant base needs --base CHECKOUT');

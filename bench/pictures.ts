@@ -38,6 +38,7 @@ import { coastlineScale, coastlines } from '../src/output/coastlines.js';
 import { degreeLabel, graticuleStep, mapExtent, panelHeight, panelProjection, speedScale, type Box } from '../src/output/map-layers.js';
 import { forecastPictures, renderContactSheet, renderSpeedMap } from '../src/output/maps.js';
 import { colormapIndex, colormapTable, toPng } from '../src/output/png.js';
+import { median } from './stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -193,10 +194,6 @@ for (let round = 0; round < rounds; round++) {
   allBytes = pictures.reduce((sum, p) => sum + p.png.length, 0);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 console.log('');
 console.log('| candidate | picture | median ms | spread ms (min..max) | PNG size |');
 console.log('| --- | --- | ---: | ---: | ---: |');

@@ -19,6 +19,7 @@ import { silentProgress } from '../src/core/progress.js';
 import { loadDataCube } from '../src/ingest/cube.js';
 import { loadBackend } from '../src/runtime/backend.js';
 import { runTraining } from '../src/train/train.js';
+import { median } from './stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -34,7 +35,6 @@ const { tf, info } = await loadBackend('tensorflow');
 const base = schemaDefaults();
 if (opts.height) base.ingest.targetHeight = Number(opts.height) as 10 | 100;
 const cube = await loadDataCube(opts.data, base.ingest, silentProgress);
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const spread = (a: number[]) => `${Math.min(...a).toFixed(0)}..${Math.max(...a).toFixed(0)}`;
 
 type Row = { variant: string; round: number; epochs: number; epochSamplesPerSecond: number; wallSeconds: number };
