@@ -85,33 +85,14 @@ export const lstmFastOptions: {
 
 export type InferencePrecision = 'fp32' | 'bf16';
 
-/** whyNoBf16's answer per backend name, once per process. */
-const bf16Probes = new Map<string, string | undefined>();
-
 /**
  * Why bf16 inference cannot run here (no fused kernels, no AVX512_BF16, a build without
- * AVX-512), or undefined when it can: tried once per process on a one-row input.
+ * AVX-512), or undefined when it can: src/runtime/lstm-kernels.ts tries it when it loads them.
  */
 export function whyNoBf16(tf: Tf): string | undefined {
-  const backendName = tf.getBackend();
-  if (bf16Probes.has(backendName)) return bf16Probes.get(backendName);
-  let bf16Probe: string | undefined;
-  const native = nativeBackend(tf);
-  const ops = native ? loadLstmOps(tf) : undefined;
-  if (!native || !ops?.loaded) bf16Probe = `it needs native TensorFlow with the fused LSTM kernels (${ops ? whyNotLoaded(ops) : 'backend ' + tf.getBackend()})`;
-  else {
-    const inputs = [tf.zeros([1, 1, 2]), tf.zeros([2, 64]), tf.zeros([16, 64]), tf.zeros([64])];
-    try {
-      tf.dispose(native.executeMultipleOutputs('WindcastLstmLastBf16', [], inputs, 1));
-      bf16Probe = undefined;
-    } catch (err) {
-      bf16Probe = `the kernels refused it: ${(err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.includes('WindcastLstmLastBf16')) ?? 'no AVX512_BF16'}`;
-    } finally {
-      tf.dispose(inputs);
-    }
-  }
-  bf16Probes.set(backendName, bf16Probe);
-  return bf16Probe;
+  const ops = nativeBackend(tf) ? loadLstmOps(tf) : undefined;
+  if (!ops?.loaded) return `it needs native TensorFlow with the fused LSTM kernels (${ops ? whyNotLoaded(ops) : 'backend ' + tf.getBackend()})`;
+  return ops.noBf16;
 }
 
 /** Sets the precision of every later inference in this process; an Error saying why when bf16 cannot run. */

@@ -43,6 +43,8 @@ export interface LstmOpsStatus {
   library?: string;
   reason?: string;
   fix?: string;
+  /** Loaded kernels whose bf16 inference (WindcastLstmLastBf16) cannot run here: why (no AVX512_BF16, a build without AVX-512). */
+  noBf16?: string;
 }
 
 interface NativeExecutor {
@@ -107,7 +109,22 @@ export function loadLstmOps(tf: Tf): LstmOpsStatus {
   } catch (err) {
     return (status = { loaded: false, library, reason: `does not load: ${describeError(err)}`, fix: NATIVE_FIX_COMMAND });
   }
-  return (status = { loaded: true, library });
+  const noBf16 = probeBf16(tf);
+  return (status = { loaded: true, library, ...(noBf16 ? { noBf16 } : {}) });
+}
+
+/** Run WindcastLstmLastBf16 on one row of 16 units: undefined when it runs, else the kernel's reason. */
+function probeBf16(tf: Tf): string | undefined {
+  const backend = tf.backend() as unknown as NativeExecutor;
+  const inputs = [tf.zeros([1, 1, 2]), tf.zeros([2, 64]), tf.zeros([16, 64]), tf.zeros([64])];
+  try {
+    tf.dispose(backend.executeMultipleOutputs('WindcastLstmLastBf16', [], inputs, 1));
+    return undefined;
+  } catch (err) {
+    return `the kernels refused it: ${describeError(err).split('\n').find((l) => l.includes('WindcastLstmLastBf16')) ?? 'no AVX512_BF16'}`;
+  } finally {
+    tf.dispose(inputs);
+  }
 }
 
 /** Run both ops on one hour of one row: throws when they are not registered or compute wrong. */
