@@ -367,11 +367,12 @@ function instructionLevel() {
     const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
     flags = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
   } catch {}
+  const v3 = ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3'];
   const levels = [
-    // v4: AVX-512 (F, BW, CD, DQ, VL). Where the cores run 512-bit vectors at full width (AMD
-    // Zen 5, recent Xeons), Eigen's GEMMs and the gate passes do twice v3's work per cycle.
-    ['x86-64-v4', ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl', 'avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3']],
-    ['x86-64-v3', ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3']],
+    // v4: AVX-512 (F, BW, CD, DQ, VL) on top of v3. Where the cores run 512-bit vectors at full
+    // width (AMD Zen 5, recent Xeons), the kernels do twice v3's work per cycle.
+    ['x86-64-v4', ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl', ...v3]],
+    ['x86-64-v3', v3],
     ['x86-64-v2', ['sse4_2', 'sse4_1', 'ssse3', 'popcnt', 'cx16']],
   ];
   for (const [march, needs] of levels) if (needs.every((f) => flags.has(f))) return { march, cpuFlags: needs };
