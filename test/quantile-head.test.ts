@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBackend } from '../src/runtime/backend.js';
 import { createModel, quantileVariables, trainableVariables, type ModelSpec } from '../src/model/model.js';
-import { gaussianStartBias, normalQuantile, setQuantileStart, weightedPinballLoss } from '../src/model/quantile-head.js';
-import { centralCoverage, chooseWidthScale, meanPinball } from '../src/train/quantile-fit.js';
-import { loadForecaster } from '../src/forecast/forecast.js';
+import { gaussianStartBias, normalQuantile, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../src/model/quantile-head.js';
+import { centralCoverage, chooseWidthScale, meanPinball, validationQuantiles, ValidationHeadInputs } from '../src/train/quantile-fit.js';
+import type { ValidationSet } from '../src/train/validation.js';
+import type { GridSpec } from '../src/core/grid.js';
+import type { Cube } from '../src/ingest/cube.js';
+import { ForecastScratch, loadForecaster } from '../src/forecast/forecast.js';
+import { featureContext, featureSpec } from '../src/prepare/features.js';
+import { computeStats } from '../src/prepare/normalize.js';
 import { loadCheckpoint, readMeta } from '../src/model/checkpoint.js';
 import { silentProgress } from '../src/core/progress.js';
 import { runTraining } from '../src/train/train.js';
@@ -185,4 +190,37 @@ test('an abort during the head fit leaves best/ with its unfitted head, and --re
   const resumed = await runTraining({ tf, backend: info, cube, dataDir: 'f', runDir, run: 'run', config, progress: silentProgress, log: () => {}, resume: true });
   assert.ok(resumed.quantileFit, 'the resumed run fits the head');
   assert.ok(readMeta(join(runDir, 'best')).training.quantileFit);
+});
+
+test('the head fit scores validation on cached LSTM states: the same quantiles, bit for bit, as the forecast path, at any width scale', () => {
+  const grid: GridSpec = { width: 3, height: 2, lon0: 10, lat0: 50, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+  const hours = 120;
+  const rng = makeRng(11);
+  const speed = Float32Array.from({ length: hours * 6 }, (_, i) => 6 + Math.sin(i / 17) * 3 + rng() * 2);
+  speed[70 * 6 + 4] = NaN; // one gap: the windows that read it are invalid (NaN quantiles)
+  const cube: Cube = { grid, times: Float64Array.from({ length: hours }, (_, t) => t * 3_600_000), speed, source: { files: [], fingerprint: 'head-cache' } };
+  const fspec = featureSpec({ lookback: 6, horizon: 4, ringsDeg: [1], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell', position: false });
+  const ctx = featureContext(cube, fspec, computeStats(cube, { startHour: 0, endHour: 80 }, 'cell'));
+  const model = createModel(tf, { lookback: 6, nFeatures: fspec.nFeatures, horizon: 4, units: 5, layers: 1, dropout: 0, linearSkip: true, seed: 3, lstm: 'layers', quantiles: LEVELS });
+  for (const w of model.weights) {
+    const v = w.read();
+    w.write(tf.tensor(Float32Array.from({ length: v.size }, () => (rng() - 0.5) * 0.6), v.shape));
+  }
+  const t0 = Int32Array.from({ length: 60 }, (_, i) => 60 + (i % 30));
+  const cell = Int32Array.from({ length: 60 }, (_, i) => i % 6);
+  // A batch of 7 windows: several batches and a short last one.
+  const validation = { sample: { t0, cell }, truth: new Float32Array(60 * 4), pred: new Float32Array(60 * 4), scratch: new ForecastScratch(7, fspec) } as unknown as ValidationSet;
+  const cached = ValidationHeadInputs.compute(tf, model, ctx, validation);
+  try {
+    for (const scale of [1, 0.7, 1.6]) {
+      setQuantileScale(tf, model, [scale, scale, scale, scale]);
+      const viaForecast = validationQuantiles(tf, model, ctx, validation, LEVELS.length);
+      const viaCache = cached.quantiles(tf, model, ctx, validation, LEVELS.length);
+      assert.ok(viaForecast.some((x) => Number.isNaN(x)) && viaForecast.some((x) => Number.isFinite(x)), 'the sample has valid and invalid windows');
+      assert.deepEqual(Array.from(viaCache), Array.from(viaForecast), `width scale ${scale}`);
+    }
+  } finally {
+    cached.dispose(tf);
+    model.dispose();
+  }
 });
