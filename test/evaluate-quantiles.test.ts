@@ -109,9 +109,17 @@ test('evaluate scores a quantile checkpoint: CRPS, pinball and coverage recomput
   assert.match(md, /^\| \*\*model\*\* \| [\d.]+ \| [\d.]+ % \| [\d.]+ % \| [\d.]+ \| +\|$/m);
   assert.match(md, /^\| persistence \| [\d.]+ \| [\d.]+ % \| [\d.]+ % \| [\d.]+ \| -?[\d.]+ % \[-?[\d.]+, -?[\d.]+\] \|$/m);
   assert.match(md, /!\[crps\]\(crps_by_lead\.png\)/);
-  for (const f of [files.crpsChart, files.coverageChart, files.pitChart]) assert.ok(decodePng(readFileSync(f)).width > 400, f);
-  for (const f of [files.crpsChartSvg, files.coverageChartSvg, files.pitChartSvg, files.crpsChartSpec, files.coverageChartSpec, files.pitChartSpec]) assert.ok(existsSync(f), f);
+  for (const f of [files.crpsChart, files.coverageChart, files.pitChart, files.reliabilityChart, files.spreadSkillChart]) assert.ok(decodePng(readFileSync(f)).width > 400, f);
+  for (const f of [files.crpsChartSvg, files.coverageChartSvg, files.pitChartSvg, files.reliabilityChartSvg, files.spreadSkillChartSvg, files.crpsChartSpec, files.coverageChartSpec, files.pitChartSpec, files.reliabilityChartSpec, files.spreadSkillChartSpec]) assert.ok(existsSync(f), f);
   assert.match(readFileSync(files.pitChartSvg, 'utf8'), /^<svg/);
+  // The reliability diagram and the spread / skill chart draw the report's own numbers.
+  const layerValues = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { layer: { data: { values: Record<string, unknown>[] } }[] }).layer[1]!.data.values;
+  const reliability = layerValues(files.reliabilityChartSpec).filter((v) => v.forecast === 'model');
+  assert.deepEqual(reliability.map((v) => v.level), p.levels);
+  assert.deepEqual(reliability.map((v) => v.observed), p.global.forecasters.model!.reliability);
+  const spread = layerValues(files.spreadSkillChartSpec).filter((v) => v.forecast === 'persistence');
+  assert.deepEqual(spread.map((v) => v.ratio), p.global.forecasters.persistence!.spreadSkill);
+  assert.match(md, /!\[reliability\]\(reliability_diagram\.png\)/);
 });
 
 test('a point checkpoint keeps its report, says it has no quantiles, and gets the baselines at the default levels', async () => {

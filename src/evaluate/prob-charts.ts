@@ -3,7 +3,9 @@
  * chart.ts's renderChart: CRPS by lead (the model beside the three probabilistic baselines),
  * coverage of the central 50 % and 80 % intervals by lead (nominal levels as grey rules), and
  * the PIT histogram of each forecaster (bins between consecutive quantile levels, drawn at
- * their true widths as densities, so a calibrated forecast is flat at 1).
+ * their true widths as densities, so a calibrated forecast is flat at 1), the reliability
+ * diagram (observed frequency below each quantile against its level, on the diagonal when
+ * calibrated) and spread / skill by lead (1 when the spread matches the error).
  *
  * Colours follow the forecaster, the same in every chart: the model black, drawn last.
  */
@@ -123,10 +125,67 @@ export function pitChartSpec(p: ProbabilisticReport, o: { model: string; title: 
   };
 }
 
+/** Reliability diagram: observed frequency of the truth below each quantile (all leads pooled) against its level. */
+export function reliabilityChartSpec(p: ProbabilisticReport, o: { model: string; title: string }): TopLevelSpec {
+  const g = p.global;
+  const names = palette(p.forecasters, o.model);
+  const values = names.domain.flatMap((n) => g.forecasters[n]!.reliability.map((f, k) => ({ forecast: n, level: p.levels[k]!, observed: finite(f) })));
+  const axis = { scale: { domain: [0, 1] }, axis: { values: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1], format: '.2' } };
+  return {
+    ...BASE,
+    description: 'Reliability diagram: how often the truth fell below each forecast quantile, all leads pooled (windcast evaluate).',
+    title: { text: o.title, subtitle: ['observed frequency of the truth below each quantile against its level,', 'all leads pooled; on the diagonal (dashed) is calibrated'] },
+    width: 560,
+    height: 520,
+    autosize: { type: 'fit', contains: 'padding' },
+    layer: [
+      { data: { values: [{ a: 0 }, { a: 1 }] }, mark: { type: 'line', color: '#9a9a9a', strokeDash: [4, 4] }, encoding: { x: { field: 'a', type: 'quantitative', ...axis }, y: { field: 'a', type: 'quantitative' } } },
+      {
+        data: { values },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'level', type: 'quantitative', title: 'quantile level', ...axis },
+          y: { field: 'observed', type: 'quantitative', title: 'observed frequency below it', ...axis },
+          color: { field: 'forecast', type: 'nominal', title: 'forecast', scale: names, legend: { orient: 'right', symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
+        },
+      },
+    ],
+  };
+}
+
+/** Spread / skill by lead: the spread read from the central interval against the central quantile's RMSE. */
+export function spreadSkillChartSpec(p: ProbabilisticReport, o: { model: string; title: string }): TopLevelSpec {
+  const g = p.global;
+  const names = palette(p.forecasters, o.model);
+  const values = names.domain.flatMap((n) => g.forecasters[n]!.spreadSkill.map((v, l) => ({ lead: l + 1, forecast: n, ratio: finite(v) })));
+  return {
+    ...BASE,
+    description: 'Spread / skill ratio by lead hour (windcast evaluate).',
+    title: { text: o.title, subtitle: `spread (a deviation read from the central ${p.spreadInterval ?? '?'} % interval) over the central quantile's RMSE; 1 (dashed) is a spread that matches the error` },
+    width: 800,
+    height: 400,
+    autosize: { type: 'fit', contains: 'padding' },
+    layer: [
+      { data: { values: [{ one: 1 }] }, mark: { type: 'rule', color: '#9a9a9a', strokeDash: [4, 4] }, encoding: { y: { field: 'one', type: 'quantitative' } } },
+      {
+        data: { values },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'lead', type: 'quantitative', title: 'lead time (hours)', scale: { domain: [1, Math.max(2, g.weight.length)], nice: false, padding: 10 }, axis: { tickMinStep: 1 } },
+          y: { field: 'ratio', type: 'quantitative', title: 'spread / skill', scale: { zero: true } },
+          color: { field: 'forecast', type: 'nominal', title: 'forecast', scale: names, legend: { orient: 'right', symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
+        },
+      },
+    ],
+  };
+}
+
 export interface ProbabilisticCharts {
   crps: RmseChart;
   coverage: RmseChart;
   pit: RmseChart;
+  reliability: RmseChart;
+  spreadSkill: RmseChart;
 }
 
 export async function probabilisticCharts(p: ProbabilisticReport, o: { model: string; run: string }): Promise<ProbabilisticCharts> {
@@ -134,5 +193,7 @@ export async function probabilisticCharts(p: ProbabilisticReport, o: { model: st
     crps: await renderChart(crpsChartSpec(p, { model: o.model, title: `CRPS by lead hour: ${o.run} on the test period` })),
     coverage: await renderChart(coverageChartSpec(p, { model: o.model, title: `Central-interval coverage by lead hour: ${o.run}` })),
     pit: await renderChart(pitChartSpec(p, { model: o.model, title: `PIT histograms: ${o.run} on the test period` })),
+    reliability: await renderChart(reliabilityChartSpec(p, { model: o.model, title: `Reliability of the quantiles: ${o.run}` })),
+    spreadSkill: await renderChart(spreadSkillChartSpec(p, { model: o.model, title: `Spread / skill by lead hour: ${o.run}` })),
   };
 }

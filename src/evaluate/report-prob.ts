@@ -13,6 +13,8 @@ export const PROB_CHART_FILES = {
   crps: 'crps_by_lead',
   coverage: 'coverage_by_lead',
   pit: 'pit_histogram',
+  reliability: 'reliability_diagram',
+  spreadSkill: 'spread_skill_by_lead',
 } as const;
 
 /** The lines of the probabilistic section. */

@@ -51,6 +51,12 @@ export const REPORT_FILES = {
   pitChart: `${PROB_CHART_FILES.pit}.png`,
   pitChartSvg: `${PROB_CHART_FILES.pit}.svg`,
   pitChartSpec: `${PROB_CHART_FILES.pit}.vl.json`,
+  reliabilityChart: `${PROB_CHART_FILES.reliability}.png`,
+  reliabilityChartSvg: `${PROB_CHART_FILES.reliability}.svg`,
+  reliabilityChartSpec: `${PROB_CHART_FILES.reliability}.vl.json`,
+  spreadSkillChart: `${PROB_CHART_FILES.spreadSkill}.png`,
+  spreadSkillChartSvg: `${PROB_CHART_FILES.spreadSkill}.svg`,
+  spreadSkillChartSpec: `${PROB_CHART_FILES.spreadSkill}.vl.json`,
 } as const;
 
 export type ReportPaths = Record<keyof typeof REPORT_FILES, string>;
@@ -169,6 +175,8 @@ export function writeReport(dir: string, report: EvaluationReport, chart: RmseCh
     [prob.crps, paths.crpsChart, paths.crpsChartSvg, paths.crpsChartSpec],
     [prob.coverage, paths.coverageChart, paths.coverageChartSvg, paths.coverageChartSpec],
     [prob.pit, paths.pitChart, paths.pitChartSvg, paths.pitChartSpec],
+    [prob.reliability, paths.reliabilityChart, paths.reliabilityChartSvg, paths.reliabilityChartSpec],
+    [prob.spreadSkill, paths.spreadSkillChart, paths.spreadSkillChartSvg, paths.spreadSkillChartSpec],
   ];
   for (const [c, png, svg, spec] of charts) {
     writeFileAtomicSync(png, c.png);
