@@ -112,6 +112,11 @@ export interface PredictResult {
   cellsForecast: number;
   /** Wall seconds; `read` covers decoding the inputs and, in parallel, `load` (backend + checkpoint). */
   seconds: { read: number; load: number; forecast: number; write: number; total: number };
+  /**
+   * CPU seconds (user + system, every thread of the process) of the same phases: `read` holds
+   * the loading beside it. On a shared machine wall time swings with the load, CPU time much less.
+   */
+  cpuSeconds: { read: number; forecast: number; write: number; total: number };
   /** Peak resident memory of the process so far, MiB. */
   peakRssMiB: number;
   /** With --shard: which shard, its rows and its folder (the grid files are written by `windcast merge`). */
@@ -224,6 +229,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
 
 export async function predict(args: PredictArgs, ctx: CommandContext): Promise<PredictResult> {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const { config, progress } = ctx;
   const pc = config.predict;
   const readStart = performance.now();
@@ -232,6 +238,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const { curve } = plan.power;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
+  const readCpu = cpuSecondsSince(cpuStarted);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const t0 = lookback - 1;
@@ -260,7 +267,15 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     ...(power ? { power } : {}),
     ...(levels.length > 0 ? { quantileLevels: [...levels] } : {}),
   };
+  let forecastCpu = 0;
+  let writeCpuStart = cpuStarted;
+  /** Marks the end of the forecast phase (and the start of the write phase) for cpuSeconds. */
+  const forecastDone = () => {
+    writeCpuStart = process.cpuUsage();
+    forecastCpu = cpuSecondsSince(cpuStarted) - readCpu;
+  };
   const seconds = (forecast: number, write: number) => ({ read: readSeconds, load: loadSeconds, forecast, write, total: elapsed(started) });
+  const cpuSeconds = () => ({ read: readCpu, forecast: round2(forecastCpu), write: cpuSecondsSince(writeCpuStart), total: cpuSecondsSince(cpuStarted) });
 
   let staging: string | undefined;
   try {
@@ -273,6 +288,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       const values = siteValues({ cube, hub, curve, air, t0, lookback, horizon, cells, speeds, ...(quantiles ? { quantiles } : {}), levels });
       const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
+      forecastDone();
       const wStart = performance.now();
       staging = openStaging(out);
       const stem = sitesFileStem(issueMs);
@@ -297,6 +313,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         ...(charts.length > 0 ? { fanCharts: charts } : {}),
         cellsForecast: cells.length,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
+        cpuSeconds: cpuSeconds(),
         peakRssMiB: peakRssMiB(),
       };
     }
@@ -306,6 +323,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const rows = args.shard ? shardRange(cube.grid.height, args.shard) : undefined;
     const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps, ...(rows ? { rows } : {}) });
     const forecastSeconds = elapsed(fStart);
+    forecastDone();
     const wStart = performance.now();
     const summaries: LeadSummary[] = leads.map((f, j) => ({ lead: j + 1, validTime: validTimes[j]!, ...leadStats(f) }));
     const anyNodata = summaries.some((s) => s.nodataCells > 0);
@@ -349,6 +367,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         leads: summaries,
         cellsForecast,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
+        cpuSeconds: cpuSeconds(),
         peakRssMiB: peakRssMiB(),
         shard: { ...args.shard, rows, dir },
       };
@@ -389,6 +408,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       ...(quantileFiles ? { quantileFiles } : {}),
       cellsForecast,
       seconds: seconds(forecastSeconds, elapsed(wStart)),
+      cpuSeconds: cpuSeconds(),
       peakRssMiB: peakRssMiB(),
     };
   } finally {
@@ -415,6 +435,15 @@ function shardIdentity(plan: PredictPlan, config: Config, backend: string): Reco
     runtime: runtimeIdentity(config.runtime),
     backend,
   };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return round2((d.user + d.system) / 1e6);
 }
 
 function elapsed(since: number): number {
