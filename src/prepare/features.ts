@@ -203,10 +203,11 @@ export interface FeatureContext {
    */
   solar: Array<Float32Array | undefined>;
   /**
-   * Scratch: where the current sample's stencil points start in the layout. Float64: a
-   * cell-major band past 2^31 values (a 90-day global cube) overflows 32-bit offsets.
+   * Scratch: where the current sample's stencil points start in the layout. Int32 where every
+   * offset fits (reads index with it faster); Float64 for a band past 2^31 values (a 90-day
+   * global cube) and for a cube on disk (the window reader's offsets).
    */
-  points: Float64Array;
+  points: Float64Array | Int32Array;
   /**
    * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
    * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
@@ -251,7 +252,7 @@ export function cellFeatureContext(cells: CellCube, spec: FeatureSpec, stats: No
       hourStride: 1,
     };
     const cube: Cube = { grid: cells.grid, times: cells.times, speed: reader.speed, source: cells.source };
-    return { ...featureContext(cube, spec, stats, { layout }), reader, stencilCells: new Int32Array(pointsPerRow) };
+    return { ...featureContext(cube, spec, stats, { layout }), reader, points: new Float64Array(pointsPerRow), stencilCells: new Int32Array(pointsPerRow) };
   }
   const { bands } = cells;
   const layout: FeatureLayout = {
@@ -314,7 +315,7 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
       }
     : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), ...(other ? { uOther: other.u, vOther: other.v } : {}), cellStride: 1, hourStride: cells };
   if (spec.otherHeightM !== null && (!layout.uOther || !layout.vOther)) throw new Error(`the feature layout has no u/v at ${spec.otherHeightM} m`);
-  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, solar: new Array<Float32Array | undefined>(hours), points: new Float64Array(stencil.pointsPerRow), ...layout };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, solar: new Array<Float32Array | undefined>(hours), points: layout.speed.length < 2 ** 31 ? new Int32Array(stencil.pointsPerRow) : new Float64Array(stencil.pointsPerRow), ...layout };
 }
 
 /** Hour t's solar-time sin and cos per column (FeatureContext.solar), made once. */
@@ -365,7 +366,8 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   if (reader) {
     const around = ctx.stencilCells!;
     for (let p = 0; p < stencil.pointsPerRow; p++) around[p] = stencilCell(stencil, cell, p);
-    centreBase = reader.load(t0, cell, around, points);
+    // cellFeatureContext gives a context on disk Float64 points (the reader fills them).
+    centreBase = reader.load(t0, cell, around, points as Float64Array);
   } else {
     for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
     centreBase = cell * cellStride;
