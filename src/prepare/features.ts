@@ -196,16 +196,13 @@ export interface FeatureContext {
   lonCos: Float32Array;
   lonHours: Float32Array;
   /**
-   * Per hour index, the solar-time sin and cos of every column (sin, cos interleaved), made the
-   * first time a window reads that hour: the same values gatherWindow computed per window, but
-   * two Math.sin/cos per column and hour instead of per window and hour (48 million calls for
-   * one global forecast, about a third of its gathering). At most 2 / height of the cube's size.
+   * Per hour index, the solar-time sin, cos of every column (interleaved), made when a window first reads
+   * the hour, not per window (48 million calls per global forecast). At most 2 / height of the cube.
    */
   solar: Array<Float32Array | undefined>;
   /**
-   * Scratch: where the current sample's stencil points start in the layout. Int32 where every
-   * offset fits (reads index with it faster); Float64 for a band past 2^31 values (a 90-day
-   * global cube) and for a cube on disk (the window reader's offsets).
+   * Scratch: where the current sample's stencil points start in the layout. Int32 where the
+   * offsets fit (faster reads), else Float64: a band past 2^31 values (90 global days), or on disk.
    */
   points: Float64Array | Int32Array;
   /**
@@ -400,8 +397,7 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
       const v5 = speed[base + points[pk + 5]!]!;
       const v6 = speed[base + points[pk + 6]!]!;
       const v7 = speed[base + points[pk + 7]!]!;
-      // All 8 points valid (a NaN makes the sum NaN): the loop below's sums, in its order
-      // (from 0, so a -0 point rounds as it does there), without its per-point branches.
+      // All 8 valid (a NaN makes the sum NaN): the loop's sums in its order, from 0 as there (-0).
       const all = 0 + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
       if (all === all) {
         x[o++] = (all / POINTS - mean) * inv;
