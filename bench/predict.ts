@@ -3,6 +3,7 @@
  *
  *   node dist/bench/predict.js --data DIR [--model DIR | --save-model DIR] [--backends tensorflow,wasm]
  *        [--precision fp32,bf16] [--rounds N] [--batch-cells N] [--png] [--multiband] [--no-breakdown]
+ *        [--keep-out DIR] [--reference DIR]
  *
  * DIR holds at least 24 hourly GeoTIFFs (e.g. `windcast synth --out DIR --hours 24`, global
  * 0.25 degree). Without --model a timing checkpoint is made: the default model (config
@@ -10,18 +11,25 @@
  * 10-degree data, then put on DIR's grid with uniform normalisation statistics. Its weights are
  * real but its forecasts mean nothing; the time per cell is the same as a trained model's.
  *
- * Each backend runs in its own child process, so peak RSS is that run's alone. Reported: the
- * command's own phases (read, model load, forecast, write), cells per second, peak RSS, and
- * (unless --no-breakdown) where the forecast time goes: gathering features on the JS thread vs
- * the model itself, each timed alone over every cell.
+ * Each backend runs in its own child process, so peak RSS is that run's alone. Reported per run,
+ * wall and CPU seconds side by side (CPU: user + system of every thread of the process; on a
+ * shared machine wall time swings with the load, CPU time much less): the command's own phases
+ * (read, with the model loading beside it; forecast; write), cells per second, peak RSS, and
+ * (unless --no-breakdown) where the forecast time goes: gathering features alone on one thread
+ * vs the model alone, each over every cell. The forecast phase runs both at once (gathering on
+ * a thread one batch ahead), so its wall time is at least the larger of the two and, on two
+ * cores, at least half their summed CPU.
+ * --keep-out DIR keeps the first run's files there; --reference DIR compares every run's files
+ * byte for byte with DIR's (e.g. the files of `windcast predict` from an earlier checkout), so
+ * a change is shown to leave the outputs as they were.
  * --precision lists the LSTM's inference precisions to run (runtime.inferencePrecision); with
  * --rounds every backend and precision runs once per round, alternating, so a slow minute on a
  * shared machine falls on each in turn.
  * Target (issue 14): at most 6 s end to end on 2 cores with the native backend.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -55,6 +63,8 @@ const { values: opts } = parseArgs({
     child: { type: 'string' },
     out: { type: 'string' },
     'save-model': { type: 'string' },
+    'keep-out': { type: 'string' },
+    reference: { type: 'string' },
   },
 });
 
@@ -120,10 +130,7 @@ async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
 interface ChildReport {
   backend: string;
   threads: number;
-  result: Pick<PredictResult, 'seconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files'>;
-  /** CPU seconds (user + system, all threads) of the predict call: on a busy machine the
-   * wall time is inflated by other processes, CPU time much less. */
-  cpuSeconds: number;
+  result: Pick<PredictResult, 'seconds' | 'cpuSeconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files'>;
   breakdown?: { gatherSeconds: number; gatherCpu: number; modelSeconds: number; modelCpu: number; batch: number };
 }
 
@@ -136,15 +143,12 @@ async function child(backend: BackendName): Promise<void> {
   config.predict.multiband = opts.multiband!;
   if (opts['batch-cells']) config.predict.batchCells = Number(opts['batch-cells']);
   const out = opts.out!;
-  const cpu0 = process.cpuUsage();
   const result = await predict({ model: opts.model!, data: opts.data!, out }, testContext(config));
-  const cpu = process.cpuUsage(cpu0);
   const { tf, info } = await loadBackend(backend);
   const report: ChildReport = {
     backend: info.name,
     threads: info.threads,
-    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
-    result: { seconds: result.seconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files },
+    result: { seconds: result.seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files },
   };
   if (!opts['no-breakdown']) {
     const catalog = await listCatalog(opts.data!, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
@@ -188,9 +192,25 @@ async function child(backend: BackendName): Promise<void> {
   process.stdout.write(`REPORT ${JSON.stringify(report)}\n`);
 }
 
+function loadAverage(): string {
+  return loadavg().map((x) => x.toFixed(1)).join(' ');
+}
+
+/** "identical (N files)" when every file of `reference` is in `out` with the same bytes (and no more), else what differs. */
+function compareOutputs(out: string, reference: string): string {
+  const want = readdirSync(reference).filter((f) => f.endsWith('.tif') || f.endsWith('.png')).sort();
+  const got = readdirSync(out).filter((f) => f.endsWith('.tif') || f.endsWith('.png')).sort();
+  const missing = want.filter((f) => !existsSync(join(out, f)));
+  const extra = got.filter((f) => !want.includes(f));
+  const differ = want.filter((f) => existsSync(join(out, f)) && !readFileSync(join(out, f)).equals(readFileSync(join(reference, f))));
+  if (want.length === 0) return `no files in ${reference}`;
+  if (missing.length + extra.length + differ.length === 0) return `identical (${want.length} files)`;
+  return `DIFFERENT: ${differ.length} differ${differ.length ? ` (${differ[0]} ..)` : ''}, ${missing.length} missing, ${extra.length} extra`;
+}
+
 async function main(): Promise<void> {
   if (!opts.data) {
-    process.stderr.write('usage: node dist/bench/predict.js --data DIR [--model DIR] [--backends tensorflow,wasm] [--batch-cells N] [--png] [--multiband] [--no-breakdown]\n');
+    process.stderr.write('usage: node dist/bench/predict.js --data DIR [--model DIR] [--backends tensorflow,wasm] [--precision fp32,bf16] [--rounds N] [--batch-cells N] [--png] [--multiband] [--no-breakdown] [--keep-out DIR] [--reference DIR]\n');
     process.exitCode = 2;
     return;
   }
@@ -208,11 +228,15 @@ async function main(): Promise<void> {
       model = await timingCheckpoint(header.grid, opts['save-model'] ?? scratch);
       console.log(`timing checkpoint (default model, untrained-quality weights) on ${header.grid.width}x${header.grid.height}: ${seconds(t)} s`);
     }
-    console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}`);
-    console.log('backend precision threads read  load  forecast  write  total (s)  CPU (s)  cells/s    peak RSS   gather-only  model-only');
+    console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}; load average before ${loadAverage()}`);
+    console.log('seconds, wall / CPU (CPU: every thread of the process). read: decoding the input hours, the model loading beside it;');
+    console.log('forecast: features gathered on a thread one batch ahead of the model; gather-only and model-only: each alone over every cell.');
+    console.log(`${'backend precision'.padEnd(19)} ${'read'.padStart(11)} ${'forecast'.padStart(11)} ${'write'.padStart(11)} ${'total'.padStart(11)}  ${'cells/s'.padStart(8)} ${'peak RSS'.padStart(9)}  ${'gather-only'.padStart(11)} ${'model-only'.padStart(11)}  load after  outputs`);
     const runs = opts.backends!.split(',').flatMap((backend) => opts.precision!.split(',').map((precision) => ({ backend, precision })));
+    let kept = false;
     for (let round = 0; round < Number(opts.rounds); round++) for (const { backend, precision } of runs) {
       const out = join(scratch, `out-${backend}-${precision}`);
+      rmSync(out, { recursive: true, force: true });
       mkdirSync(out, { recursive: true });
       const args = [fileURLToPath(import.meta.url), '--child', backend, '--precision', precision, '--data', opts.data, '--model', model, '--out', out];
       if (opts['batch-cells']) args.push('--batch-cells', opts['batch-cells']);
@@ -227,13 +251,20 @@ async function main(): Promise<void> {
       }
       const r = JSON.parse(line.slice(7)) as ChildReport;
       const s = r.result.seconds;
+      const c = r.result.cpuSeconds;
       const rate = Math.round(r.result.cellsForecast / Math.max(1e-9, s.forecast));
       const b = r.breakdown;
+      const pair = (wall: number, cpu: number) => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`.padStart(11);
+      const outputs = opts.reference ? compareOutputs(out, opts.reference) : '';
       console.log(
-        `${`${r.backend} ${precision}`.padEnd(16)} ${String(r.threads).padStart(2)} ${s.read.toFixed(1).padStart(5)} ${s.load.toFixed(1).padStart(5)} ${s.forecast.toFixed(1).padStart(9)} ${s.write.toFixed(1).padStart(6)} ${s.total.toFixed(1).padStart(10)} ${r.cpuSeconds.toFixed(1).padStart(8)} ${String(rate).padStart(9)} ${`${r.result.peakRssMiB} MiB`.padStart(11)}` +
-          (b ? ` ${`${b.gatherSeconds.toFixed(1)} s`.padStart(12)} ${`${b.modelSeconds.toFixed(1)} s`.padStart(11)}  (CPU: gather ${b.gatherCpu.toFixed(1)} s, model ${b.modelCpu.toFixed(1)} s)` : ''),
+        `${`${r.backend} ${precision} x${r.threads}`.padEnd(19)} ${pair(s.read, c.read)} ${pair(s.forecast, c.forecast)} ${pair(s.write, c.write)} ${pair(s.total, c.total)}  ${String(rate).padStart(8)} ${`${r.result.peakRssMiB} MiB`.padStart(9)}` +
+          `  ${b ? `${pair(b.gatherSeconds, b.gatherCpu)} ${pair(b.modelSeconds, b.modelCpu)}` : `${'-'.padStart(11)} ${'-'.padStart(11)}`}  ${loadAverage().padEnd(10)}  ${outputs}`,
       );
-      console.log(`            batch ${opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid}`);
+      console.log(`    (model load ${s.load.toFixed(1)} s wall, inside read; batch ${b?.batch ?? opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid})`);
+      if (opts['keep-out'] && !kept) {
+        cpSync(out, opts['keep-out'], { recursive: true });
+        kept = true;
+      }
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

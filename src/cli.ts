@@ -290,7 +290,7 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  windcast predict --model models/synth/best --data data/synth --out forecasts --png\n  windcast predict --model models/synth --data data/synth --out sites --points "Horns Rev=55.5,7.9" --points 52.5,13.4\n  windcast predict --model models/era5 --data era5.nc --out sites --points 54.0,7.0 --turbine iea-15mw --hub-height 150')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);
-      const { predict, formatPredictResult } = await import('./commands/predict.js');
+      const [{ predict }, { formatPredictResult }] = await Promise.all([import('./commands/predict.js'), import('./commands/predict-format.js')]);
       print(formatPredictResult(await predict({ model: opts.model, data: opts.data, out: opts.out, at: opts.at, points: opts.points, pointsFile: opts.pointsFile, ...(opts.shard ? { shard: opts.shard } : {}) }, ctx)));
     });
 

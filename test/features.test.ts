@@ -227,3 +227,72 @@ test('distinctRings drops radii that read the same points as a smaller one; smal
   const solar = (2 * Math.PI * (hours + cube.grid.lon0 / 15 + (5 % cube.grid.width) * cube.grid.dLon / 15)) / 24;
   assert.ok(Math.abs(x[2 * spec.nFeatures + 4]! - Math.sin(solar)) < 1e-5, 'the last hour ends with its solar time');
 });
+
+/**
+ * The ring and solar features as written before gatherWindow's fast paths (every point checked
+ * on its own, Math.sin/cos per window): the reference the fast paths must equal bit for bit.
+ */
+function referenceRingAndSolar(ctx: ReturnType<typeof featureContext>, t0: number, cell: number): number[] {
+  const { cube, spec, stats, stencil } = ctx;
+  const cells = cube.grid.width * cube.grid.height;
+  const col = cell % cube.grid.width;
+  const mean = stats.mean[cell]!;
+  const inv = 1 / stats.std[cell]!;
+  const out: number[] = [];
+  for (let t = t0 - spec.lookback + 1; t <= t0; t++) {
+    const centre = cube.speed[t * cells + cell]!;
+    for (let k = 0; k < spec.ringsDeg.length; k++) {
+      let sum = 0, n = 0, east = 0, nEast = 0, west = 0, nWest = 0, north = 0, nNorth = 0, south = 0, nSouth = 0;
+      for (let d = 0; d < 8; d++) {
+        const val = cube.speed[t * cells + stencilCell(stencil, cell, k * 8 + d)]!;
+        if (val !== val) continue;
+        sum += val;
+        n++;
+        if (d === 7 || d === 0 || d === 1) { east += val; nEast++; }
+        if (d >= 3 && d <= 5) { west += val; nWest++; }
+        if (d >= 1 && d <= 3) { north += val; nNorth++; }
+        if (d >= 5) { south += val; nSouth++; }
+      }
+      const ringMean = n > 0 ? sum / n : centre;
+      out.push(ringMean === ringMean ? (ringMean - mean) * inv : 0);
+      out.push(nEast > 0 && nWest > 0 ? (east / nEast - west / nWest) * inv : 0);
+      out.push(nNorth > 0 && nSouth > 0 ? (north / nNorth - south / nSouth) * inv : 0);
+    }
+    const solar = (2 * Math.PI * (cube.times[t]! / HOUR_MS + ctx.lonHours[col]!)) / 24;
+    out.push(Math.sin(solar), Math.cos(solar));
+  }
+  return out;
+}
+
+test('ring and solar features equal the per-point reference bit for bit, NaN, -0 and infinite points included', () => {
+  const cube = makeCube({ hours: 60, step: 30 });
+  const cells = cube.grid.width * cube.grid.height;
+  // In the first 30 hours, points the fast path must hand to the general one (a NaN; an
+  // infinity pair sums to NaN) or round alike (-0); the windows ending at hour 59 have none.
+  for (let i = 0; i < 30 * cells; i += 37) cube.speed[i] = -0;
+  for (let i = 3; i < 30 * cells; i += 41) cube.speed[i] = NaN;
+  for (let i = 5; i < 30 * cells; i += 101) cube.speed[i] = Infinity;
+  for (let i = 9; i < 30 * cells; i += 103) cube.speed[i] = -Infinity;
+  const stats = computeStats(makeCube({ hours: 60, step: 30 }), { startHour: 0, endHour: 60 }, 'cell');
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [30, 60], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell', position: false });
+  const ctx = featureContext(cube, spec, stats);
+  const F = spec.nFeatures;
+  assert.equal(F, 1 + 6 + 2);
+  const x = new Float32Array(24 * F);
+  let fastWindows = 0;
+  let generalWindows = 0;
+  for (const t0 of [23, 40, 59]) {
+    for (let cell = 0; cell < cells; cell++) {
+      gatherWindow(ctx, t0, cell, x, 0);
+      const want = Float32Array.from(referenceRingAndSolar(ctx, t0, cell));
+      const got = new Float32Array(want.length);
+      for (let h = 0; h < 24; h++) got.set(x.subarray(h * F + 1, h * F + 9), h * 8);
+      assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), `t0 ${t0} cell ${cell}`);
+      let pointsFinite = true;
+      for (let t = t0 - 23; t <= t0; t++) for (let p = 0; p < 16; p++) pointsFinite &&= Number.isFinite(cube.speed[t * cells + stencilCell(ctx.stencil, cell, p)]!);
+      if (pointsFinite) fastWindows++;
+      else generalWindows++;
+    }
+  }
+  assert.ok(fastWindows > 0 && generalWindows > 0, `both paths exercised (${fastWindows} / ${generalWindows})`);
+});

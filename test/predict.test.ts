@@ -18,7 +18,8 @@ import { basename, join } from 'node:path';
 import { loadBackend } from '../src/runtime/backend.js';
 import { readMeta, writeCheckpoint, type CheckpointMeta } from '../src/model/checkpoint.js';
 import { runCli } from '../src/cli.js';
-import { formatPredictResult, predict, type PredictArgs } from '../src/commands/predict.js';
+import { predict, type PredictArgs } from '../src/commands/predict.js';
+import { formatPredictResult } from '../src/commands/predict-format.js';
 import { discardStaging, leadFileName, openStaging } from '../src/output/forecast-files.js';
 import type { Config } from '../src/core/config.js';
 import { testContext } from '../src/commands/context.js';
@@ -246,6 +247,10 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
   const tensors = tf.memory().numTensors;
   const result = await run({ model: trainedDir, data, out }, { batchCells: 7 });
   assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+  // The phases' CPU seconds (bench/predict.ts prints them beside the wall seconds) add up.
+  const c = result.cpuSeconds;
+  for (const phase of [c.read, c.forecast, c.write]) assert.ok(phase >= 0 && phase <= c.total, `phase CPU ${phase} s within the total ${c.total} s`);
+  assert.ok(c.total > 0 && Math.abs(c.read + c.forecast + c.write - c.total) < 0.05, `${c.read} + ${c.forecast} + ${c.write} = ${c.total} s`);
   const f = await loadForecaster(trainedDir, tf);
   try {
     const n = cube.grid.width * cube.grid.height;

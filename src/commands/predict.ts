@@ -15,7 +15,7 @@
  * neighbourhood rings reach beyond them), and writes them raw into OUT/shard-I-of-N/
  * (output/forecast-shards.ts); `windcast merge` writes the files from the shards.
  * Files are staged and committed by output/forecast-files.ts, so a failed run leaves an
- * earlier forecast as it was. It returns what it did; formatPredictResult prints it. The model
+ * earlier forecast as it was. It returns what it did; formatPredictResult (predict-format.ts) prints it. The model
  * and every tensor are disposed in `finally`. bench/predict.ts measures each phase.
  */
 import { createHash } from 'node:crypto';
@@ -36,7 +36,6 @@ import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-fo
 import { chooseEngine, onnxEngine, type EngineName } from '../forecast/onnx-engine.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
-import { siteTable } from '../output/site-table.js';
 import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
 import { capacityFactorMaps } from '../output/power-maps.js';
 import { writeForecastShard, type ShardProduct } from '../output/forecast-shards.js';
@@ -112,6 +111,11 @@ export interface PredictResult {
   cellsForecast: number;
   /** Wall seconds; `read` covers decoding the inputs and, in parallel, `load` (backend + checkpoint). */
   seconds: { read: number; load: number; forecast: number; write: number; total: number };
+  /**
+   * CPU seconds (user + system, every thread of the process) of the same phases: `read` holds
+   * the loading beside it. On a shared machine wall time swings with the load, CPU time much less.
+   */
+  cpuSeconds: { read: number; forecast: number; write: number; total: number };
   /** Peak resident memory of the process so far, MiB. */
   peakRssMiB: number;
   /** With --shard: which shard, its rows and its folder (the grid files are written by `windcast merge`). */
@@ -224,6 +228,7 @@ async function readAndLoad(plan: PredictPlan, config: Config, progress: Progress
 
 export async function predict(args: PredictArgs, ctx: CommandContext): Promise<PredictResult> {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const { config, progress } = ctx;
   const pc = config.predict;
   const readStart = performance.now();
@@ -232,6 +237,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const { curve } = plan.power;
   const { cube, tf, backend, loaded, loadSeconds } = await readAndLoad(plan, config, progress);
   const readSeconds = elapsed(readStart);
+  const readCpu = cpuSecondsSince(cpuStarted);
   const lookback = meta.features.lookback;
   const horizon = meta.features.horizon;
   const t0 = lookback - 1;
@@ -260,7 +266,15 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     ...(power ? { power } : {}),
     ...(levels.length > 0 ? { quantileLevels: [...levels] } : {}),
   };
+  let forecastCpu = 0;
+  let writeCpuStart = cpuStarted;
+  /** Marks the end of the forecast phase (and the start of the write phase) for cpuSeconds. */
+  const forecastDone = () => {
+    writeCpuStart = process.cpuUsage();
+    forecastCpu = cpuSecondsSince(cpuStarted) - readCpu;
+  };
   const seconds = (forecast: number, write: number) => ({ read: readSeconds, load: loadSeconds, forecast, write, total: elapsed(started) });
+  const cpuSeconds = () => ({ read: readCpu, forecast: round2(forecastCpu), write: cpuSecondsSince(writeCpuStart), total: cpuSecondsSince(cpuStarted) });
 
   let staging: string | undefined;
   try {
@@ -273,6 +287,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       const values = siteValues({ cube, hub, curve, air, t0, lookback, horizon, cells, speeds, ...(quantiles ? { quantiles } : {}), levels });
       const sites = siteForecasts(plan.plans, cells, values);
       const forecastSeconds = elapsed(fStart);
+      forecastDone();
       const wStart = performance.now();
       staging = openStaging(out);
       const stem = sitesFileStem(issueMs);
@@ -297,6 +312,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         ...(charts.length > 0 ? { fanCharts: charts } : {}),
         cellsForecast: cells.length,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
+        cpuSeconds: cpuSeconds(),
         peakRssMiB: peakRssMiB(),
       };
     }
@@ -306,6 +322,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const rows = args.shard ? shardRange(cube.grid.height, args.shard) : undefined;
     const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps, ...(rows ? { rows } : {}) });
     const forecastSeconds = elapsed(fStart);
+    forecastDone();
     const wStart = performance.now();
     const summaries: LeadSummary[] = leads.map((f, j) => ({ lead: j + 1, validTime: validTimes[j]!, ...leadStats(f) }));
     const anyNodata = summaries.some((s) => s.nodataCells > 0);
@@ -349,6 +366,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
         leads: summaries,
         cellsForecast,
         seconds: seconds(forecastSeconds, elapsed(wStart)),
+        cpuSeconds: cpuSeconds(),
         peakRssMiB: peakRssMiB(),
         shard: { ...args.shard, rows, dir },
       };
@@ -389,6 +407,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       ...(quantileFiles ? { quantileFiles } : {}),
       cellsForecast,
       seconds: seconds(forecastSeconds, elapsed(wStart)),
+      cpuSeconds: cpuSeconds(),
       peakRssMiB: peakRssMiB(),
     };
   } finally {
@@ -417,6 +436,15 @@ function shardIdentity(plan: PredictPlan, config: Config, backend: string): Reco
   };
 }
 
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return round2((d.user + d.system) / 1e6);
+}
+
 function elapsed(since: number): number {
   return Math.round((performance.now() - since) / 10) / 100;
 }
@@ -424,10 +452,6 @@ function elapsed(since: number): number {
 function peakRssMiB(): number {
   // maxRSS is in KiB on Linux and macOS.
   return Math.round(process.resourceUsage().maxRSS / 1024);
-}
-
-function fmt2(x: number): string {
-  return Number.isFinite(x) ? x.toFixed(2) : 'nodata';
 }
 
 function leadStats(frame: Float32Array): { min: number; mean: number; max: number; nodataCells: number } {
@@ -448,52 +472,4 @@ function leadStats(frame: Float32Array): { min: number; mean: number; max: numbe
     n++;
   }
   return { min: n ? min : NaN, mean: n ? sum / n : NaN, max: n ? max : NaN, nodataCells: nodata };
-}
-
-/** Human summary: inputs, outputs, per-lead statistics or the site table, timings. */
-export function formatPredictResult(r: PredictResult): string {
-  const lines: string[] = [];
-  lines.push(`Forecast issued ${r.issueTime} from ${r.lookbackHours} hours ${r.inputs.first}..${r.inputs.last}`);
-  lines.push(`Model: ${r.checkpoint} (run ${r.run}), backend ${r.backend}${r.engine === 'onnx' ? ', network run by onnxruntime' : ''}`);
-  lines.push(`Grid: ${r.grid}`);
-  if (r.power) {
-    lines.push(`Hub height: ${r.power.hubHeightNote}`);
-    if (r.power.turbine) {
-      const t = r.power.turbine;
-      lines.push(`Turbine: ${t.name}, ${t.ratedKw} kW rated, cut-in ${t.cutInMs} m/s, cut-out ${t.cutOutMs} m/s (${t.source})`);
-      lines.push(`Air-density correction: ${r.power.airDensityCorrection}`);
-    }
-  }
-  if (r.mode === 'points' && r.sites) {
-    lines.push(`Sites: ${r.sites.length}, ${r.interpolation === 'bilinear' ? 'bilinear interpolation between the four surrounding cells' : 'nearest cell'}; wind speed in m/s`);
-    lines.push('');
-    lines.push(...siteTable({ sites: r.sites, validTimes: r.leads.map((l) => l.validTime), quantileLevels: r.quantileLevels ?? [], forecastHeightM: r.power?.forecastHeightM ?? null, ...(r.power?.turbine ? { ratedKw: r.power.turbine.ratedKw } : {}) }));
-    lines.push('');
-    lines.push(`Saved: ${r.csv}`);
-    lines.push(`       ${r.json}`);
-    if (r.fanCharts) lines.push(`Fan charts: ${r.fanCharts.length === 1 ? r.fanCharts[0] : `${r.fanCharts.length} (${basename(r.fanCharts[0]!)} ..)`} (PNG, and SVG of the same name)`);
-  } else if (r.shard) {
-    const sh = r.shard;
-    lines.push(`Shard ${sh.index}/${sh.count}: rows ${sh.rows[0]}..${sh.rows[1] - 1}, ${r.cellsForecast.toLocaleString('en-US')} cells forecast`);
-    lines.push(`Wrote ${sh.dir} (${r.files.length} files); once every shard is done, \`windcast merge ${r.out}\` writes the forecast's GeoTIFFs`);
-  } else {
-    lines.push(`Cells forecast: ${r.cellsForecast.toLocaleString('en-US')}`);
-    lines.push('');
-    lines.push('lead  valid time       min    mean     max  (m/s)');
-    for (const l of r.leads) {
-      lines.push(`+${String(l.lead).padStart(2)} h ${l.validTime.padEnd(15)} ${fmt2(l.min).padStart(6)} ${fmt2(l.mean).padStart(7)} ${fmt2(l.max).padStart(7)}${l.nodataCells ? `  (${l.nodataCells} nodata cells)` : ''}`);
-    }
-    lines.push('');
-    if (r.multiband) lines.push(`Wrote ${r.multiband} (${r.leads.length} bands)`);
-    else lines.push(`Wrote ${r.leads.length} GeoTIFFs to ${r.out} (${basename(r.leads[0]?.file ?? '')} .. ${basename(r.leads[r.leads.length - 1]?.file ?? '')})`);
-    if (r.quantileFiles && r.quantileLevels) {
-      const bands = `${r.quantileLevels.length} bands each, q${r.quantileLevels[0]} .. q${r.quantileLevels[r.quantileLevels.length - 1]}`;
-      lines.push(`Quantiles: ${r.quantileFiles.length === 1 ? `${basename(r.quantileFiles[0]!)} (${r.quantileLevels.length} per lead)` : `${r.quantileFiles.length} GeoTIFFs (${basename(r.quantileFiles[0]!)} .., ${bands})`}`);
-    }
-    if (r.capacityFactorFiles) lines.push(`Capacity factor: ${r.capacityFactorFiles.length === 1 ? basename(r.capacityFactorFiles[0]!) : `${r.capacityFactorFiles.length} GeoTIFFs (${basename(r.capacityFactorFiles[0]!)} ..)`}`);
-    if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
-  }
-  const s = r.seconds;
-  lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);
-  return lines.join('\n');
 }

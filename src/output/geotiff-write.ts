@@ -124,16 +124,21 @@ function floatPredictor(bytes: Uint8Array, width: number): Uint8Array {
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   for (let off = 0; off < bytes.length; off += rowBytes) {
     const w0 = off / 4;
-    for (let i = 0; i < width; i++) {
-      const s = off + i * 4;
-      const v = LITTLE_ENDIAN_HOST ? words[w0 + i]! : (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) >>> 0;
-      // The most significant byte goes to plane 0.
-      out[off + i] = v >>> 24;
-      out[off + width + i] = (v >>> 16) & 0xff;
-      out[off + 2 * width + i] = (v >>> 8) & 0xff;
-      out[off + 3 * width + i] = v & 0xff;
+    // One pass per byte plane (the most significant to plane 0), each byte written as its
+    // difference from the byte before it in the row's plane order (the first byte as it is):
+    // what splitting the planes and then differencing them gave, without a second pass.
+    let prev = 0;
+    for (let plane = 0; plane < 4; plane++) {
+      const shift = 24 - 8 * plane;
+      const o = off + plane * width;
+      for (let i = 0; i < width; i++) {
+        const s = off + i * 4;
+        const v = LITTLE_ENDIAN_HOST ? words[w0 + i]! : (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) >>> 0;
+        const cur = (v >>> shift) & 0xff;
+        out[o + i] = (cur - prev) & 0xff;
+        prev = cur;
+      }
     }
-    for (let j = off + rowBytes - 1; j > off; j--) out[j] = (out[j]! - out[j - 1]!) & 0xff;
   }
   return out;
 }

@@ -196,10 +196,15 @@ export interface FeatureContext {
   lonCos: Float32Array;
   lonHours: Float32Array;
   /**
-   * Scratch: where the current sample's stencil points start in the layout. Float64: a
-   * cell-major band past 2^31 values (a 90-day global cube) overflows 32-bit offsets.
+   * Per hour index, the solar-time sin, cos of every column (interleaved), made when a window first reads
+   * the hour, not per window (48 million calls per global forecast). At most 2 / height of the cube.
    */
-  points: Float64Array;
+  solar: Array<Float32Array | undefined>;
+  /**
+   * Scratch: where the current sample's stencil points start in the layout. Int32 where the
+   * offsets fit (faster reads), else Float64: a band past 2^31 values (90 global days), or on disk.
+   */
+  points: Float64Array | Int32Array;
   /**
    * Where values are read: value(cell, t) = speed[cell * cellStride + t * hourStride]. The
    * cube's own layout (hour-major) or a cell-major copy (see featureContext's cellMajor).
@@ -244,7 +249,7 @@ export function cellFeatureContext(cells: CellCube, spec: FeatureSpec, stats: No
       hourStride: 1,
     };
     const cube: Cube = { grid: cells.grid, times: cells.times, speed: reader.speed, source: cells.source };
-    return { ...featureContext(cube, spec, stats, { layout }), reader, stencilCells: new Int32Array(pointsPerRow) };
+    return { ...featureContext(cube, spec, stats, { layout }), reader, points: new Float64Array(pointsPerRow), stencilCells: new Int32Array(pointsPerRow) };
   }
   const { bands } = cells;
   const layout: FeatureLayout = {
@@ -307,7 +312,21 @@ export function featureContext(cube: Cube, spec: FeatureSpec, stats: NormStats, 
       }
     : { speed: cube.speed, ...(spec.uv ? { u: cube.u!, v: cube.v! } : {}), ...(other ? { uOther: other.u, vOther: other.v } : {}), cellStride: 1, hourStride: cells };
   if (spec.otherHeightM !== null && (!layout.uOther || !layout.vOther)) throw new Error(`the feature layout has no u/v at ${spec.otherHeightM} m`);
-  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, points: new Float64Array(stencil.pointsPerRow), ...layout };
+  return { cube, spec, stats, stencil, latSin, latCos, lonSin, lonCos, lonHours, solar: new Array<Float32Array | undefined>(hours), points: layout.speed.length < 2 ** 31 ? new Int32Array(stencil.pointsPerRow) : new Float64Array(stencil.pointsPerRow), ...layout };
+}
+
+/** Hour t's solar-time sin and cos per column (FeatureContext.solar), made once. */
+function solarHour(ctx: FeatureContext, t: number): Float32Array {
+  const { lonHours } = ctx;
+  const row = new Float32Array(2 * lonHours.length);
+  const hours = ctx.cube.times[t]! / HOUR_MS;
+  for (let c = 0; c < lonHours.length; c++) {
+    const solar = (TWO_PI * (hours + lonHours[c]!)) / 24;
+    row[2 * c] = Math.sin(solar);
+    row[2 * c + 1] = Math.cos(solar);
+  }
+  ctx.solar[t] = row;
+  return row;
 }
 
 const TWO_PI = 2 * Math.PI;
@@ -344,7 +363,8 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   if (reader) {
     const around = ctx.stencilCells!;
     for (let p = 0; p < stencil.pointsPerRow; p++) around[p] = stencilCell(stencil, cell, p);
-    centreBase = reader.load(t0, cell, around, points);
+    // cellFeatureContext gives a context on disk Float64 points (the reader fills them).
+    centreBase = reader.load(t0, cell, around, points as Float64Array);
   } else {
     for (let p = 0; p < stencil.pointsPerRow; p++) points[p] = stencilCell(stencil, cell, p) * cellStride;
     centreBase = cell * cellStride;
@@ -353,7 +373,6 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   const latC = ctx.latCos[row]!;
   const lonS = ctx.lonSin[col]!;
   const lonC = ctx.lonCos[col]!;
-  const lonH = ctx.lonHours[col]!;
   const u = ctx.u;
   const v = ctx.v;
   const uOther = ctx.uOther;
@@ -370,6 +389,22 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
     for (let k = 0; k < nRings; k++) {
       // Directions: 0 E, 1 NE, 2 N, 3 NW, 4 W, 5 SW, 6 S, 7 SE.
       const pk = k * POINTS;
+      const v0 = speed[base + points[pk]!]!;
+      const v1 = speed[base + points[pk + 1]!]!;
+      const v2 = speed[base + points[pk + 2]!]!;
+      const v3 = speed[base + points[pk + 3]!]!;
+      const v4 = speed[base + points[pk + 4]!]!;
+      const v5 = speed[base + points[pk + 5]!]!;
+      const v6 = speed[base + points[pk + 6]!]!;
+      const v7 = speed[base + points[pk + 7]!]!;
+      // All 8 valid (a NaN makes the sum NaN): the loop's sums in its order, from 0 as there (-0).
+      const all = 0 + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
+      if (all === all) {
+        x[o++] = (all / POINTS - mean) * inv;
+        x[o++] = ((0 + v0 + v1 + v7) / 3 - (0 + v3 + v4 + v5) / 3) * inv;
+        x[o++] = ((0 + v1 + v2 + v3) / 3 - (0 + v5 + v6 + v7) / 3) * inv;
+        continue;
+      }
       let sum = 0;
       let n = 0;
       let east = 0;
@@ -395,11 +430,11 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
       x[o++] = nEast > 0 && nWest > 0 ? (east / nEast - west / nWest) * inv : 0;
       x[o++] = nNorth > 0 && nSouth > 0 ? (north / nNorth - south / nSouth) * inv : 0;
     }
-    const hours = cube.times[t]! / HOUR_MS;
-    const solar = (TWO_PI * (hours + lonH)) / 24;
-    x[o++] = Math.sin(solar);
-    x[o++] = Math.cos(solar);
+    const solar = ctx.solar[t] ?? solarHour(ctx, t);
+    x[o++] = solar[2 * col]!;
+    x[o++] = solar[2 * col + 1]!;
     if (spec.dayOfYear) {
+      const hours = cube.times[t]! / HOUR_MS;
       const year = (TWO_PI * hours) / TROPICAL_YEAR_HOURS;
       x[o++] = Math.sin(year);
       x[o++] = Math.cos(year);
