@@ -83,11 +83,11 @@ export interface BlockSampling {
 
 /**
  * Grids of fewer cells than this draw every window on its own (today's sampler, bit for bit):
- * their cube is small enough to sit in cache, and the real-data recipes (ERA5 grids of a few
- * cells to a few thousand) were tuned on that sampler.
+ * their cube is too small for a batch's spread over it to cost much, and the real-data recipes
+ * (ERA5 grids of a few cells to a few thousand) were tuned on that sampler.
  */
 export const BLOCK_MIN_CELLS = 65_536;
-/** Bands per globe: 24 bands of 30 rows on the 0.25 degree grid (7.5 degrees of latitude). */
+/** Bands per grid: on the 0.25 degree globe, 23 bands of 31 rows (7.75 degrees of latitude) and one of 8. */
 const BLOCK_BANDS = 24;
 
 /** The block sampling of a grid for train.sampler ('auto': blocks from BLOCK_MIN_CELLS cells), or null. */
