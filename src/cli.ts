@@ -255,6 +255,7 @@ export function buildProgram(): Command {
     .option('--resume', 'continue from <run>/last/: epoch counter, weights, optimizer state')
     .option('--force', 'resume on different data, or start over on a run that already has checkpoints')
     .addOption(configFlag('--seed <n>', 'random seed; same seed and backend, same weights', 'train', 'seed', { parse: int('--seed') }))
+    .addOption(configFlag('--sampler <kind>', 'how epochs draw windows: uniform (one at a time), blocks (a band of rows at a time through a shuffle buffer: memory locality on big grids), auto (blocks from 65,536 cells up)', 'train', 'sampler'))
     .addOption(variablesFlag())
     .addOption(targetHeightFlag())
     .addOption(modelsDirFlag())

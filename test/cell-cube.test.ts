@@ -200,18 +200,22 @@ test('a cube over the memory budget stays on disk: the same windows, statistics 
 test('windcast train with a tiny --memory-budget (the cube on disk) gives the same losses and weights as in memory', async () => {
   const { dir, data } = await tinyFolder();
   try {
-    const config = tinyConfig({ epochs: 2 });
-    const results = [];
-    for (const [run, budget] of [['memory', null], ['disk', '1000']] as const) {
-      const ctx = testContext({ ...config, runtime: { ...config.runtime, memoryBudget: budget } });
-      results.push(await train({ data, run, modelsDir: join(dir, 'models') }, ctx));
+    // Both samplers: the tiny grid samples uniformly by default ('auto'); 'blocks' forces block sampling.
+    for (const sampler of ['auto', 'blocks'] as const) {
+      const config = tinyConfig({ epochs: 2 });
+      config.train.sampler = sampler;
+      const results = [];
+      for (const [run, budget] of [[`memory-${sampler}`, null], [`disk-${sampler}`, '1000']] as const) {
+        const ctx = testContext({ ...config, runtime: { ...config.runtime, memoryBudget: budget } });
+        results.push(await train({ data, run, modelsDir: join(dir, 'models') }, ctx));
+      }
+      const [m, d] = results;
+      const losses = (r: typeof m) => r!.history.map((e) => [e.trainRmse, e.validationRmse, e.persistenceRmse, e.linearRmse, e.validationRmseByLead]);
+      assert.deepEqual(losses(d), losses(m));
+      assert.ok(m!.history.length === 2);
+      const weights = (run: string) => readFileSync(join(dir, 'models', run, 'last', 'weights.bin'));
+      assert.ok(weights(`memory-${sampler}`).equals(weights(`disk-${sampler}`)));
     }
-    const [m, d] = results;
-    const losses = (r: typeof m) => r!.history.map((e) => [e.trainRmse, e.validationRmse, e.persistenceRmse, e.linearRmse, e.validationRmseByLead]);
-    assert.deepEqual(losses(d), losses(m));
-    assert.ok(m!.history.length === 2);
-    const weights = (run: string) => readFileSync(join(dir, 'models', run, 'last', 'weights.bin'));
-    assert.ok(weights('memory').equals(weights('disk')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,7 +25,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   export: { '--backend': 'runtime.backend' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',
-    '--seed': 'train.seed', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
+    '--seed': 'train.seed', '--sampler': 'train.sampler', '--models-dir': 'runtime.modelsDir', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight',
     '--memory-budget': 'runtime.memoryBudget',
   },
   predict: {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { era5Grid, rowLat } from '../src/core/grid.js';
 import { splitHours } from '../src/prepare/split.js';
-import { makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/prepare/windows.js';
+import { BLOCK_MIN_CELLS, blockSampling, makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/prepare/windows.js';
 
 const split = splitHours({ hours: 720, lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] });
 
@@ -49,4 +49,50 @@ test('rejected candidates are drawn again', () => {
   const anchors = periodAnchors(split, split.train, 1);
   const s = sampleWindows({ grid, anchors, count: 2000, seed: 1, accept: (_t, cell) => cell % 2 === 0 });
   for (const c of s.cell) assert.equal(c % 2, 0);
+});
+
+test('grids under BLOCK_MIN_CELLS sample one window at a time, exactly as without blocks', () => {
+  const anchors = periodAnchors(split, split.train, 1);
+  for (const step of [0.25 * 8, 5]) {
+    const grid = era5Grid({ step });
+    assert.ok(grid.width * grid.height < BLOCK_MIN_CELLS);
+    assert.equal(blockSampling(grid, 'auto'), null);
+    const accept = (_t: number, cell: number) => cell % 3 !== 0;
+    assert.deepEqual(sampleWindows({ grid, anchors, count: 5000, seed: 9, accept, blocks: blockSampling(grid, 'auto') }), sampleWindows({ grid, anchors, count: 5000, seed: 9, accept }));
+  }
+  const global = era5Grid({ step: 0.25 });
+  assert.ok(blockSampling(global, 'auto'));
+  assert.equal(blockSampling(global, 'uniform'), null);
+});
+
+test('block sampling: seeded, inside the anchors, area-representative, each shuffle group from at most bufferBlocks bands, mixed within it', () => {
+  const grid = era5Grid({ step: 1 });
+  const anchors = periodAnchors(split, split.train, 1);
+  // Many small blocks: the share of a region varies with the number of blocks drawn, not of windows.
+  const blocks = { rows: 10, windowsPerBlock: 20, bufferBlocks: 4 };
+  const count = 200_000;
+  const s1 = sampleWindows({ grid, anchors, count, seed: 3, blocks });
+  assert.deepEqual(sampleWindows({ grid, anchors, count, seed: 3, blocks }), s1);
+  assert.notDeepEqual(sampleWindows({ grid, anchors, count, seed: 4, blocks }), s1);
+  const set = new Set(anchors);
+  let polar = 0;
+  const group = blocks.windowsPerBlock * blocks.bufferBlocks;
+  const bandOf = (i: number) => Math.floor(Math.floor(s1.cell[i]! / grid.width) / blocks.rows);
+  for (let g = 0; g < count; g += group) {
+    const bands = new Set<number>();
+    for (let i = g; i < Math.min(count, g + group); i++) bands.add(bandOf(i));
+    assert.ok(bands.size <= blocks.bufferBlocks);
+    // Shuffled: the group's first quarter is not one block's windows (unless the same band came up 4 times).
+    if (bands.size > 1) assert.ok(new Set(Array.from({ length: blocks.windowsPerBlock }, (_, k) => bandOf(g + k))).size > 1);
+  }
+  for (let i = 0; i < count; i++) {
+    assert.ok(set.has(s1.t0[i]!));
+    assert.ok(s1.cell[i]! >= 0 && s1.cell[i]! < grid.width * grid.height);
+    if (Math.abs(rowLat(grid, Math.floor(s1.cell[i]! / grid.width))) > 60) polar++;
+  }
+  // Each window still has the uniform sampler's distribution: the polar caps' share of the sphere.
+  const share = polar / count;
+  assert.ok(Math.abs(share - (1 - Math.sin(Math.PI / 3))) < 0.015, `polar share ${share}`);
+  const rejected = sampleWindows({ grid, anchors, count: 3000, seed: 1, blocks, accept: (_t, cell) => cell % 2 === 0 });
+  for (const c of rejected.cell) assert.equal(c % 2, 0);
 });

@@ -117,6 +117,12 @@ export const TrainConfigSchema = z.strictObject({
   split: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.7, 0.1, 0.2]),
   /** Stride between window starts, hours. */
   stride: z.number().int().positive().default(1),
+  /**
+   * How training draws its windows (prepare/windows.ts): 'uniform' every window on its own;
+   * 'blocks' a band of rows at a time through a shuffle buffer (memory locality on big grids);
+   * 'auto' blocks from 65,536 cells up, uniform below (small grids sample as they always did).
+   */
+  sampler: z.enum(['auto', 'uniform', 'blocks']).default('auto'),
   seed: z.number().int().default(42),
   /**
    * Training windows the linear path's least-squares start is fitted on, at most; data with

@@ -27,7 +27,7 @@ import { fitPeriodRidge, RIDGE_LAMBDAS, type SameInputRidge } from '../prepare/r
 import { BatchWorker } from '../prepare/batches.js';
 import { cellFeatureContext, windowValid, type FeatureContext } from '../prepare/features.js';
 import { describeSplit, type TimeSplit } from '../prepare/split.js';
-import { mixSeed, periodAnchors, sampleWindows } from '../prepare/windows.js';
+import { blockSampling, mixSeed, periodAnchors, sampleWindows } from '../prepare/windows.js';
 import { loadCheckpoint, readMeta, writeCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { trainStep, trainableVariables } from '../model/model.js';
 import { acquireLock } from '../model/run-lock.js';
@@ -162,6 +162,8 @@ function prepareData(options: CellOptions, run: Run): RunData {
   if (samplesPerEpoch < config.train.samplesPerEpoch) {
     log(`epochs: ${samplesPerEpoch} samples each (${config.train.maxPassesPerEpoch} passes over the ${distinct} distinct training windows; samplesPerEpoch ${config.train.samplesPerEpoch} would repeat each ${Math.round(config.train.samplesPerEpoch / distinct)} times)`);
   }
+  const blocks = blockSampling(cube.grid, config.train.sampler);
+  if (blocks) log(`sampler: blocks of ${blocks.rows} rows, ${blocks.windowsPerBlock} windows each, shuffled ${blocks.bufferBlocks} blocks at a time`);
   return { ctx, validation, trainAnchors, samplesPerEpoch, logFile: join(options.runDir, 'train-log.jsonl') };
 }
 
@@ -314,6 +316,8 @@ async function trainOneEpoch(
     count: data.samplesPerEpoch,
     seed: mixSeed(config.train.seed, epoch),
     accept: (t, c) => windowValid(ctx, t, c, true),
+    // The same blocks whether the cube is resident or on disk: same windows, same losses.
+    blocks: blockSampling(options.cube.grid, config.train.sampler),
   });
   const pass = await stepsOnSample(tf, {
     batches,
