@@ -60,10 +60,11 @@ function bits(a: Float32Array): Uint32Array {
 const ingest = { ...schemaDefaults().ingest, workers: 1 };
 const cacheFiles = (dir: string) => (existsSync(join(dir, CUBE_CACHE_DIR)) ? readdirSync(join(dir, CUBE_CACHE_DIR)) : []);
 
-for (const [bandCount, chunk] of [[1, 7], [2, 5], [1, 1]] as const) {
-  test(`over the budget with no cache, the hours stream into a chunked cell file (${bandCount} band(s), ${chunk}-hour chunks): the in-memory cube's values bit for bit`, async () => {
+for (const [bandCount, chunk, encoding] of [[1, 7, 'float32'], [2, 5, 'float32'], [1, 1, 'float32'], [1, 7, 'int16'], [2, 5, 'int16']] as const) {
+  test(`over the budget with no cache, the hours stream into a chunked cell file (${bandCount} band(s), ${chunk}-hour chunks, ${encoding}): the in-memory cube's values bit for bit`, async () => {
     const hours = 40;
     const dir = dataset(hours, bandCount);
+    const ingest = { ...schemaDefaults().ingest, workers: 1, cacheEncoding: encoding };
     try {
       const layers = bandCount === 2 ? 3 : 1;
       const streamed = await openCellCube(dir, ingest, silentProgress, { budget: budgetFor(chunk, layers) });
@@ -74,8 +75,22 @@ for (const [bandCount, chunk] of [[1, 7], [2, 5], [1, 1]] as const) {
       assert.equal(streamed.source.cache?.hit, false);
       // One copy on disk: the cell file only, no time-major cache beside it, no temporary left.
       assert.deepEqual(cacheFiles(dir), [disk.path.split('/').pop()]);
-      assert.equal(statSync(disk.path).size, disk.dataStart + CELLS * hours * 4 * layers);
-      const reference = cellCubeFromCube(await buildCube(await buildCatalog(dir, { glob: '*.tif', timePattern: 'auto' }), { cacheEncoding: 'float32', cache: false, workers: 1 }, silentProgress));
+      assert.equal(disk.encoding, encoding);
+      assert.equal(statSync(disk.path).size, disk.dataStart + CELLS * hours * (encoding === 'int16' ? 2 : 4) * layers);
+      // A second run over budget reuses it; a float32 request does not take int16 values.
+      const again = await openCellCube(dir, ingest, silentProgress, { budget: budgetFor(chunk, layers) });
+      assert.equal(again.source.cache?.hit, true);
+      assert.equal(again.disk?.path, disk.path);
+      if (encoding === 'int16') {
+        assert.equal((await openCellCube(dir, { ...ingest, cacheEncoding: 'float32' }, silentProgress, { budget: budgetFor(chunk, layers) })).source.cache?.hit, false);
+        await openCellCube(dir, ingest, silentProgress, { budget: budgetFor(chunk, layers) });
+      }
+      // The in-memory path's values (through the int16 cube cache for int16), in a copy of the folder.
+      const copy = mkdtempSync(join(tmpdir(), 'windcast-stream-ref-'));
+      for (const name of readdirSync(dir).filter((n) => n.endsWith('.tif'))) copyFileSync(join(dir, name), join(copy, name));
+      const reference = await openCellCube(copy, ingest, silentProgress, { budget: 2 ** 30 });
+      rmSync(copy, { recursive: true, force: true });
+      assert.ok(reference.bands);
       assert.deepEqual(streamed.layers, reference.layers);
       assert.deepEqual(streamed.times, reference.times);
       assert.deepEqual(streamed.grid, reference.grid);
@@ -94,19 +109,16 @@ for (const [bandCount, chunk] of [[1, 7], [2, 5], [1, 1]] as const) {
       } finally {
         closeSync(fd);
       }
-      // A second run over budget reuses it.
-      const again = await openCellCube(dir, ingest, silentProgress, { budget: budgetFor(chunk, layers) });
-      assert.equal(again.source.cache?.hit, true);
-      assert.equal(again.disk?.path, disk.path);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 }
 
-test('windows, batches and statistics of a streamed cell file (windows crossing chunks) equal the in-memory path', async () => {
+for (const encoding of ['float32', 'int16'] as const) test(`windows, batches and statistics of a streamed cell file (${encoding}, windows crossing chunks) equal the in-memory path`, async () => {
   const hours = 500;
   const dir = dataset(hours, 2, 24, 13, sparse);
+  const ingest = { ...schemaDefaults().ingest, workers: 1, cacheEncoding: encoding };
   try {
     const cells = 24 * 13;
     const streamed = await openCellCube(dir, ingest, silentProgress, { budget: budgetFor(11, 3, cells) });

@@ -229,14 +229,15 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
         times,
         heightM: plan.heightM,
         otherHeightM: layers.includes('uOther') ? plan.otherHeightM : null,
-        source: { input: catalog.input, files, fingerprint: fp, variables: plan.variables, cache: { path, hit, encoding: 'float32' } },
+        source: { input: catalog.input, files, fingerprint: fp, variables: plan.variables, cache: { path, hit, encoding: disk.encoding } },
         layers,
         disk,
       });
+      // Reused only when it holds the values asked for (an int16 cube's rounding, or float32 exact).
       const existing = openCellFile(path, key);
-      if (existing) return cube(existing, true);
-      progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}), where windows are read${ingest.cacheEncoding === 'int16' ? '; it is float32 (the int16 encoding is for the time-major cache)' : ''}`);
-      const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), workers: ingest.workers, progress });
+      if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
+      progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+      const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), encoding: ingest.cacheEncoding, workers: ingest.workers, progress });
       return cube(disk, false);
     }
   }
@@ -292,7 +293,7 @@ function garbageCollector(): (() => void) | null {
 /** The current cell file of a cube cache, written from it when missing or stale. */
 function ensureCellFile(path: string, key: string, file: CubeCacheFile, layers: CellBand[], progress: Progress): CellFile {
   const existing = openCellFile(path, key);
-  if (existing) return existing;
+  if (existing && existing.values === file.encoding) return existing;
   const cells = cellCount(file.grid);
-  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
+  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, values: file.encoding, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
 }

@@ -23,7 +23,7 @@ import { DataError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import type { CubeBand } from './band-plan.js';
-import { framedPrefix, readFramedHeader, readFully } from './cube-cache.js';
+import { encodeInt16, expandInt16, fitsInt16, framedPrefix, INT16_STEP, int16Table, readFramedHeader, readFully, type CacheEncoding } from './cube-cache.js';
 import { decodeInSlabs, type DecodeOutputs } from './decode-pool.js';
 import type { RasterHeader } from './raster.js';
 
@@ -38,6 +38,10 @@ export interface CellFile {
   bands: CellBand[];
   /** Hours per chunk; hours when the file is one chunk. */
   chunkHours: number;
+  /** How values are stored: float32, or int16 as the cube cache stores them (v = q * INT16_STEP, NaN as -32768). */
+  encoding: CacheEncoding;
+  /** Which cube's values these are: the int16 encoding's rounding (an int16 cache's or its own), or float32 exact. */
+  values: CacheEncoding;
 }
 
 const CELL_MAGIC = 'WCELL001';
@@ -55,6 +59,8 @@ interface CellHeader {
   hours: number;
   bands: CellBand[];
   chunkHours: number;
+  encoding: CacheEncoding;
+  values: CacheEncoding;
 }
 
 export function cellFilePath(cacheDir: string, key: string): string {
@@ -85,7 +91,11 @@ export function chunkEnd(file: Pick<CellFile, 'hours' | 'chunkHours'>, hour: num
 export function cellPosition(file: CellFile, b: number, cell: number, hour: number): number {
   const start = hour - (hour % file.chunkHours);
   const len = Math.min(file.chunkHours, file.hours - start);
-  return file.dataStart + (start * file.cells * file.bands.length + (b * file.cells + cell) * len + hour - start) * 4;
+  return file.dataStart + (start * file.cells * file.bands.length + (b * file.cells + cell) * len + hour - start) * bytesPerValue(file);
+}
+
+export function bytesPerValue(file: Pick<CellFile, 'encoding'>): 2 | 4 {
+  return file.encoding === 'int16' ? 2 : 4;
 }
 
 /** The cell file at path when it is complete and of this key, else null. */
@@ -102,8 +112,10 @@ export function openCellFile(path: string, key: string): CellFile | null {
     const header = framed.header as CellHeader;
     const { dataStart } = framed;
     if (header.version !== CELL_VERSION || header.key !== key || !(header.chunkHours >= 1)) return null;
-    if (statSync(path).size !== dataStart + header.cells * header.hours * 4 * header.bands.length) return null;
-    return { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands, chunkHours: header.chunkHours };
+    if (header.encoding !== 'float32' && header.encoding !== 'int16') return null;
+    const file: CellFile = { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands, chunkHours: header.chunkHours, encoding: header.encoding, values: header.values };
+    if (statSync(path).size !== dataStart + header.cells * header.hours * bytesPerValue(file) * header.bands.length) return null;
+    return file;
   } catch {
     return null;
   } finally {
@@ -133,9 +145,9 @@ function removeOtherCellFiles(path: string): void {
  * chunk, in blocks of cells: per block, every hour's run of the block's cells is read and
  * scattered into cell-major order, then the block is appended. Atomic; older cell files go.
  */
-export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
-  const { cells, hours, bands } = source;
-  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours: hours } satisfies CellHeader);
+export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; values: CacheEncoding; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
+  const { cells, hours, bands, values } = source;
+  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours: hours, encoding: 'float32', values } satisfies CellHeader);
   const dataStart = pre.length;
   const blockCells = Math.max(1, Math.min(cells, Math.floor(CELL_BLOCK_BYTES / (hours * 4))));
   const block = new Float32Array(blockCells * hours);
@@ -158,7 +170,7 @@ export function writeCellFile(path: string, key: string, source: { cells: number
   });
   task.done();
   removeOtherCellFiles(path);
-  return { path, dataStart, cells, hours, bands, chunkHours: hours };
+  return { path, dataStart, cells, hours, bands, chunkHours: hours, encoding: 'float32', values };
 }
 
 /** Hours per chunk of a streamed cell file: a time-major slab of every band plus one band's cell-major chunk within slabBytes. */
@@ -178,6 +190,8 @@ export interface StreamCellFileOptions {
   bands: CellBand[];
   /** Memory for the slab in flight (streamChunkHours). */
   slabBytes: number;
+  /** float32 (exact) or int16 (half the disk; the values the int16 cube cache gives). */
+  encoding: CacheEncoding;
   workers: number;
   progress: Progress;
 }
@@ -201,10 +215,12 @@ export async function streamCellFile(options: StreamCellFileOptions): Promise<Ce
   const cells = cellCount(reference.grid);
   const hours = files.length;
   const chunkHours = streamChunkHours(cells, hours, bands.length, options.slabBytes);
-  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours } satisfies CellHeader);
+  const { encoding } = options;
+  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours, encoding, values: encoding } satisfies CellHeader);
   const outputs = Object.fromEntries(bands.map((b) => [b, sharedSlab(chunkHours * cells * 4, path)])) as DecodeOutputs;
   const slab = Object.fromEntries(bands.map((b) => [b, new Float32Array(outputs[b]!)])) as Record<CellBand, Float32Array>;
   const chunk = new Float32Array(chunkHours * cells);
+  const codes = encoding === 'int16' ? new Int16Array(chunkHours * cells) : null;
   prepareFolder(path);
   await writeFileAtomicStreamed(path, async (write) => {
     write(pre);
@@ -217,31 +233,57 @@ export async function streamCellFile(options: StreamCellFileOptions): Promise<Ce
       workers: options.workers,
       progress: options.progress,
       label: 'decoding to the cell-major cube on disk',
-      onSlab: (_hour0, count) => {
+      onSlab: (hour0, count) => {
         for (const b of bands) {
           scatterHours(slab[b], count, cells, chunk, count, 0);
-          write(new Uint8Array(chunk.buffer, 0, count * cells * 4));
+          if (!codes) {
+            write(new Uint8Array(chunk.buffer, 0, count * cells * 4));
+            continue;
+          }
+          // The cache falls back to float32 for such a cube; a stream cannot go back, so it says which hours.
+          if (!fitsInt16(chunk.subarray(0, count * cells))) throw new DataError(files[hour0], `${b} values beyond +-${(32767 * INT16_STEP).toFixed(2)} m/s in the hours from this file on do not fit the int16 encoding; use --cache-encoding float32`);
+          encodeInt16(chunk, 0, count * cells, codes);
+          write(new Uint8Array(codes.buffer, 0, count * cells * 2));
         }
       },
     });
   });
   removeOtherCellFiles(path);
-  return { path, dataStart: pre.length, cells, hours, bands, chunkHours };
+  return { path, dataStart: pre.length, cells, hours, bands, chunkHours, encoding, values: encoding };
+}
+
+/** The float32 value of every int16 code: one table for every int16 cell file read in this thread. */
+let int16Values: Float32Array | undefined;
+
+/**
+ * n stored values at byte `position` into out[at .. at + n): read as they are (float32), or
+ * read into `scratch` and expanded (int16). The one value read of cell files (window-reader.ts).
+ */
+export function readCellValues(fd: number, file: CellFile, position: number, n: number, out: Float32Array, at: number, scratch: { codes?: Int16Array }): void {
+  if (file.encoding === 'float32') {
+    readFully(fd, new Uint8Array(out.buffer, out.byteOffset + at * 4, n * 4), position, file.path);
+    return;
+  }
+  if (!scratch.codes || scratch.codes.length < n) scratch.codes = new Int16Array(Math.max(n, 64));
+  readFully(fd, new Uint8Array(scratch.codes.buffer, 0, n * 2), position, file.path);
+  int16Values ??= int16Table(INT16_STEP);
+  expandInt16(scratch.codes, n, out.subarray(at), 0, int16Values);
 }
 
 /** Values [cell0, cell0 + n) x all hours of one band of a cell file, cell-major (n x hours), into out; fd from openSync(file.path). */
 export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0: number, n: number, out: Float32Array): void {
   const b = file.bands.indexOf(band);
   if (b < 0) throw new Error(`${file.path} has no ${band} band`);
+  const scratch = {};
   if (file.chunkHours >= file.hours) {
-    readFully(fd, new Uint8Array(out.buffer, out.byteOffset, n * file.hours * 4), cellPosition(file, b, cell0, 0), file.path);
+    readCellValues(fd, file, cellPosition(file, b, cell0, 0), n * file.hours, out, 0, scratch);
     return;
   }
   // Per chunk, the n cells' runs are contiguous: one read, then each run to its place in out.
   const runs = new Float32Array(n * file.chunkHours);
   for (let start = 0; start < file.hours; start += file.chunkHours) {
     const len = chunkEnd(file, start) - start;
-    readFully(fd, new Uint8Array(runs.buffer, 0, n * len * 4), cellPosition(file, b, cell0, start), file.path);
+    readCellValues(fd, file, cellPosition(file, b, cell0, start), n * len, runs, 0, scratch);
     for (let c = 0; c < n; c++) out.set(runs.subarray(c * len, (c + 1) * len), c * file.hours + start);
   }
 }

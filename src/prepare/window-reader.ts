@@ -14,7 +14,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { readFully } from '../ingest/cube-cache.js';
 import type { CellBand, CellFile } from '../ingest/cell-cube.js';
-import { cellPosition, chunkEnd } from '../ingest/cell-file.js';
+import { cellPosition, chunkEnd, readCellValues } from '../ingest/cell-file.js';
 
 export class WindowReader {
   /** Scratch: slot 0 the centre cell (span hours), slots 1..points the stencil points. */
@@ -29,6 +29,8 @@ export class WindowReader {
   /** Byte views of the scratch arrays, made once: a view per read was a third of a read's cost. */
   private readonly bytes = new Map<Float32Array, Uint8Array>();
   private readonly bandIndex: Map<CellBand, number>;
+  /** int16 codes read before they are expanded (an int16 cell file). */
+  private readonly codes: { codes?: Int16Array } = {};
   private t0 = -1;
   private cell = -1;
   private stencil = false;
@@ -68,13 +70,15 @@ export class WindowReader {
     const hi = Math.min(hours, first + n);
     if (lo > first) out.fill(NaN, at, at + (lo - first));
     if (hi < first + n) out.fill(NaN, at + Math.max(0, hi - first), at + n);
-    const target = this.bytes.get(out)!;
+    // float32: straight into the scratch's bytes; int16: expanded (readCellValues).
+    const target = this.file.encoding === 'float32' ? this.bytes.get(out)! : undefined;
     const b = this.bandIndex.get(band)!;
     // One read per chunk of hours the run spans (one or two; always one in a one-chunk file).
     for (let h = lo; h < hi; ) {
       const end = Math.min(hi, chunkEnd(this.file, h));
       const start = (at + h - first) * 4;
-      readFully(this.fd, target.subarray(start, start + (end - h) * 4), cellPosition(this.file, b, cell, h), this.file.path);
+      if (target) readFully(this.fd, target.subarray(start, start + (end - h) * 4), cellPosition(this.file, b, cell, h), this.file.path);
+      else readCellValues(this.fd, this.file, cellPosition(this.file, b, cell, h), end - h, out, at + h - first, this.codes);
       this.reads++;
       h = end;
     }
