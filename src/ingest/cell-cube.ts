@@ -13,13 +13,15 @@
  * and that read peaks at twice the cube for the seconds of the transposition.
  *
  * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
- * available) decides what stays resident. A cube that does not fit stays on disk: a cell-major
- * copy of the cube cache, `cells-<key>.bin` beside it (CELL_MAGIC, a JSON header, then each band
- * cells x hours float32), written once through core/atomic.ts (a kill leaves it complete or
- * absent) and read a window at a time with positioned reads (prepare/window-reader.ts): a
- * window's cell and stencil points are each one short contiguous read there, where the
- * time-major cache would take one read per hour. Gridded input and `ingest.cache` off have no
- * cache to transpose and are refused over budget.
+ * available) decides what stays resident. A cube that does not fit stays on disk as a cell
+ * file, `cells-<key>.bin` in the cache folder (ingest/cell-file.ts), read a window at a time with
+ * positioned reads (prepare/window-reader.ts): a window's cell and stencil points are each one
+ * or two short contiguous reads there, where the time-major cache would take one read per hour.
+ * With a current cube cache the cell file is a copy of it; with none, the hours are decoded a
+ * slab at a time straight into the cell file (streamCellFile), so the time-major cube is never
+ * in memory nor on disk: one copy, which is how a year of global hours fits this machine. Either
+ * way it is written through core/atomic.ts (a kill leaves it complete or absent). Gridded input
+ * and `ingest.cache` off have no cache folder and are refused over budget.
  */
 import { freemem, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';

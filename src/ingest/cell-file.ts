@@ -241,7 +241,7 @@ export async function streamCellFile(options: StreamCellFileOptions): Promise<Ce
             continue;
           }
           // The cache falls back to float32 for such a cube; a stream cannot go back, so it says which hours.
-          if (!fitsInt16(chunk.subarray(0, count * cells))) throw new DataError(files[hour0], `${b} values beyond +-${(32767 * INT16_STEP).toFixed(2)} m/s in the hours from this file on do not fit the int16 encoding; use --cache-encoding float32`);
+          if (!fitsInt16(chunk.subarray(0, count * cells))) throw new DataError(files[hour0], `${b} values beyond +-${(32767 * INT16_STEP).toFixed(2)} m/s in the hours from this file on do not fit the int16 encoding; set ingest.cacheEncoding to float32 (--config)`);
           encodeInt16(chunk, 0, count * cells, codes);
           write(new Uint8Array(codes.buffer, 0, count * cells * 2));
         }
