@@ -50,6 +50,29 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array |
   fsyncDir(dirname(path));
 }
 
+/**
+ * writeFileAtomicSync for a producer that awaits between writes (the streamed cell-major cube:
+ * it decodes a slab of hours on the decoder threads, then writes it). Same guarantees: a failure
+ * or a thrown error removes the temporary file; a kill leaves it to removeStaleTemporaries.
+ */
+export async function writeFileAtomicStreamed(path: string, produce: (write: ByteSink) => Promise<void>): Promise<void> {
+  const tmp = temporarySibling(path);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx');
+    await produce(fileSink(fd));
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(path, err);
+  }
+  fsyncDir(dirname(path));
+}
+
 /** writeFileAtomicSync for bytes already in memory, written without blocking the event loop. */
 export async function writeFileAtomic(path: string, parts: readonly Uint8Array[]): Promise<void> {
   const tmp = temporarySibling(path);

@@ -13,20 +13,21 @@
  * and that read peaks at twice the cube for the seconds of the transposition.
  *
  * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
- * available) decides what stays resident. A cube that does not fit stays on disk: a cell-major
- * copy of the cube cache, `cells-<key>.bin` beside it (CELL_MAGIC, a JSON header, then each band
- * cells x hours float32), written once through core/atomic.ts (a kill leaves it complete or
- * absent) and read a window at a time with positioned reads (prepare/window-reader.ts): a
- * window's cell and stencil points are each one short contiguous read there, where the
- * time-major cache would take one read per hour. Gridded input and `ingest.cache` off have no
- * cache to transpose and are refused over budget.
+ * available) decides what stays resident. A cube that does not fit stays on disk as a cell
+ * file, `cells-<key>.bin` in the cache folder (ingest/cell-file.ts), read a window at a time with
+ * positioned reads (prepare/window-reader.ts): a window's cell and stencil points are each one
+ * or two short contiguous reads there, where the time-major cache would take one read per hour.
+ * With a current cube cache the cell file is a copy of it; with none, the hours are decoded a
+ * slab at a time straight into the cell file (streamCellFile), so the time-major cube is never
+ * in memory nor on disk: one copy, which is how a year of global hours fits this machine. Either
+ * way it is written through core/atomic.ts (a kill leaves it complete or absent). Gridded input
+ * and `ingest.cache` off have no cache folder and are refused over budget.
  */
 import { freemem, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { removeStaleTemporaries, writeFileAtomicSync } from '../core/atomic.js';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { IngestConfig } from '../core/config.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
@@ -34,8 +35,12 @@ import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
 import { buildCatalog } from './catalog.js';
 import { buildCube, inputKind, loadDataCube, windChoice, type Cube, type WindChoice } from './cube.js';
-import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, framedPrefix, openCubeCache, readFramedHeader, readFully, type CubeCacheFile } from './cube-cache.js';
+import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
+import { cellFilePath, openCellFile, scatterHours, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { readRasterHeader } from './raster.js';
+
+export type { CellBand, CellFile } from './cell-file.js';
+export { readCellRange, scatterHours } from './cell-file.js';
 
 /** Values of a cube laid out cell-major: value(cell, t) = band[cell * hours + t], in shared memory. */
 export interface CellBands {
@@ -44,17 +49,6 @@ export interface CellBands {
   v?: Float32Array;
   uOther?: Float32Array;
   vOther?: Float32Array;
-}
-
-export type CellBand = keyof CellBands;
-
-/** The cell-major file of a cube that stays on disk: band b's value (cell, t) at dataStart + ((b * cells + cell) * hours + t) * 4. */
-export interface CellFile {
-  path: string;
-  dataStart: number;
-  cells: number;
-  hours: number;
-  bands: CellBand[];
 }
 
 /** A cube held cell-major (see the module header); the same facts as a Cube, other values layout. */
@@ -88,8 +82,6 @@ export function cubeValueBytes(cube: Cube | CellCube): number {
   return cellCount(cube.grid) * cube.times.length * 4 * bands;
 }
 
-/** Cells per block of the transposition: a block's output rows stay in cache while hours stream through. */
-const BLOCK_CELLS = 256;
 /** Bytes of time-major values read per slab from the cache file. */
 const SLAB_BYTES = 64 * 1024 * 1024;
 
@@ -101,21 +93,6 @@ function sharedFloats(n: number, what: string): Float32Array {
   }
 }
 
-/**
- * Scatter hours [hour0, hour0 + count) of a time-major slab (count x cells) into the
- * cell-major out (cells x hours).
- */
-export function scatterHours(slab: Float32Array, count: number, cells: number, out: Float32Array, hours: number, hour0: number): void {
-  for (let c0 = 0; c0 < cells; c0 += BLOCK_CELLS) {
-    const c1 = Math.min(cells, c0 + BLOCK_CELLS);
-    for (let t = 0; t < count; t++) {
-      const base = t * cells;
-      const at = hour0 + t;
-      for (let c = c0; c < c1; c++) out[c * hours + at] = slab[base + c]!;
-    }
-  }
-}
-
 /** One band re-laid cell-major, in shared memory (the batch thread reads it without a copy). */
 export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
   const out = sharedFloats(cells * hours, 'cube');
@@ -124,6 +101,11 @@ export function cellMajor(band: Float32Array, cells: number, hours: number): Flo
 }
 
 const BANDS: readonly CellBand[] = ['speed', 'u', 'v', 'uOther', 'vOther'];
+/**
+ * Most memory a streamed cube's slab in flight takes (cell-file.ts: the slab of every band plus
+ * one band's chunk): 2 GiB is 258 global hours of speed, few enough reads per window.
+ */
+const STREAM_SLAB_BYTES = 2 * 2 ** 30;
 
 /** A cube in memory re-laid cell-major (the cube itself is left as it is; drop it to free it). */
 export function cellCubeFromCube(cube: Cube): CellCube {
@@ -160,93 +142,6 @@ export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'hei
 
 function cacheLayers(file: Pick<CubeCacheFile, 'bands'>): CellBand[] {
   return BANDS.filter((b) => (file.bands as readonly string[]).includes(b));
-}
-
-const CELL_MAGIC = 'WCELL001';
-const CELL_VERSION = 1;
-/** Bytes of cell-major values assembled per block while the cell file is written. */
-const CELL_BLOCK_BYTES = 128 * 1024 * 1024;
-
-interface CellHeader {
-  version: number;
-  key: string;
-  cells: number;
-  hours: number;
-  bands: CellBand[];
-}
-
-export function cellFilePath(cacheDir: string, key: string): string {
-  return join(cacheDir, `cells-${key}.bin`);
-}
-
-/** The cell file at path when it is complete and of this key, else null. */
-export function openCellFile(path: string, key: string): CellFile | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const framed = readFramedHeader(fd, CELL_MAGIC, path);
-    if (!framed) return null;
-    const header = framed.header as CellHeader;
-    const { dataStart } = framed;
-    if (header.version !== CELL_VERSION || header.key !== key) return null;
-    if (statSync(path).size !== dataStart + header.cells * header.hours * 4 * header.bands.length) return null;
-    return { path, dataStart, cells: header.cells, hours: header.hours, bands: header.bands };
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Write the cell file of a time-major source (the open cube cache, or a cube in memory) in
- * blocks of cells: per block, every hour's run of the block's cells is read and scattered into
- * cell-major order, then the block is appended. Atomic; older cell files of the folder go.
- */
-export function writeCellFile(path: string, key: string, source: { cells: number; hours: number; bands: CellBand[]; read: (band: CellBand, index: number, n: number, out: Float32Array) => void }, progress: Progress): CellFile {
-  const { cells, hours, bands } = source;
-  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands } satisfies CellHeader);
-  const dataStart = pre.length;
-  const blockCells = Math.max(1, Math.min(cells, Math.floor(CELL_BLOCK_BYTES / (hours * 4))));
-  const block = new Float32Array(blockCells * hours);
-  const run = new Float32Array(blockCells);
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  removeStaleTemporaries(dir);
-  const task = progress.start({ unit: 'cells', total: cells * bands.length, label: 'cell-major cube on disk' });
-  writeFileAtomicSync(path, (write) => {
-    write(pre);
-    for (const band of bands) {
-      for (let c0 = 0; c0 < cells; c0 += blockCells) {
-        const n = Math.min(blockCells, cells - c0);
-        for (let t = 0; t < hours; t++) {
-          source.read(band, t * cells + c0, n, run);
-          for (let c = 0; c < n; c++) block[c * hours + t] = run[c]!;
-        }
-        write(new Uint8Array(block.buffer, 0, n * hours * 4));
-        task.tick(n, band);
-      }
-    }
-  });
-  task.done();
-  for (const name of readdirSync(dir)) {
-    if (/^cells-.*\.bin$/.test(name) && join(dir, name) !== path) {
-      try { unlinkSync(join(dir, name)); } catch { /* another run may have removed it */ }
-    }
-  }
-  return { path, dataStart, cells, hours, bands };
-}
-
-/** Values [cell0, cell0 + n) x all hours of one band of a cell file (cell-major), into out; fd from openSync(file.path). */
-export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0: number, n: number, out: Float32Array): void {
-  const b = file.bands.indexOf(band);
-  if (b < 0) throw new Error(`${file.path} has no ${band} band`);
-  const bytes = new Uint8Array(out.buffer, out.byteOffset, n * file.hours * 4);
-  readFully(fd, bytes, file.dataStart + (b * file.cells + cell0) * file.hours * 4, file.path);
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
@@ -322,6 +217,31 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
         file.close();
       }
     }
+    // No time-major cache. Over the budget, the cell file is the one on-disk form: reused when
+    // current, else streamed from the decoded hours without ever holding the cube.
+    const layers = BANDS.filter((b) => b === 'speed' || plan.slots.includes(b));
+    const hours = catalog.entries.length;
+    const bytes = cellCount(reference.grid) * hours * 4 * layers.length;
+    if (bytes > options.budget) {
+      const path = cellFilePath(dir, key);
+      const times = Float64Array.from(catalog.entries, (e) => e.time);
+      const files = catalog.entries.map((e) => e.path);
+      const cube = (disk: CellFile, hit: boolean): CellCube => ({
+        grid: reference.grid,
+        times,
+        heightM: plan.heightM,
+        otherHeightM: layers.includes('uOther') ? plan.otherHeightM : null,
+        source: { input: catalog.input, files, fingerprint: fp, variables: plan.variables, cache: { path, hit, encoding: disk.encoding } },
+        layers,
+        disk,
+      });
+      // Reused only when it holds the values asked for (an int16 cube's rounding, or float32 exact).
+      const existing = openCellFile(path, key);
+      if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
+      progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+      const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), encoding: ingest.cacheEncoding, workers: ingest.workers, progress });
+      return cube(disk, false);
+    }
   }
   const built = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
   const cached = built.source.cache;
@@ -375,7 +295,7 @@ function garbageCollector(): (() => void) | null {
 /** The current cell file of a cube cache, written from it when missing or stale. */
 function ensureCellFile(path: string, key: string, file: CubeCacheFile, layers: CellBand[], progress: Progress): CellFile {
   const existing = openCellFile(path, key);
-  if (existing) return existing;
+  if (existing && existing.values === file.encoding) return existing;
   const cells = cellCount(file.grid);
-  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
+  return writeCellFile(path, key, { cells, hours: file.times.length, bands: layers, values: file.encoding, read: (b, index, n, out) => file.readValues(b, index, n, out) }, progress);
 }

@@ -54,7 +54,8 @@ const CACHE_VERSION = 2;
  * with the cache format, or every earlier checkpoint would stop matching its own data.
  */
 const FINGERPRINT_SALT = 'windcast-cube-v1';
-const INT16_STEP = 0.01;
+/** int16 encodings (this cache, ingest/cell-file.ts) store round(v / INT16_STEP). */
+export const INT16_STEP = 0.01;
 const INT16_NAN = -32768;
 /** Bytes moved per read/write call: large enough for full disk speed, below Node's 2 GiB limit. */
 const CHUNK_BYTES = 256 * 1024 * 1024;
@@ -300,18 +301,18 @@ export async function loadCubeCache(path: string, expectKey: string, progress?: 
  * The Float32 value of every int16 code (NaN for INT16_NAN), so expanding is one table load per
  * value: about 1.7x faster than a compare and a multiply per value (750 M values per global cube).
  */
-function int16Table(step: number): Float32Array {
+export function int16Table(step: number): Float32Array {
   const table = new Float32Array(65536);
   for (let q = -32768; q < 32768; q++) table[q + 32768] = q === INT16_NAN ? NaN : q * step;
   return table;
 }
 
 /** Small hot loops live in their own functions so V8 optimises them on their own. */
-function expandInt16(src: Int16Array, n: number, out: Float32Array, at: number, table: Float32Array): void {
+export function expandInt16(src: Int16Array, n: number, out: Float32Array, at: number, table: Float32Array): void {
   for (let i = 0; i < n; i++) out[at + i] = table[src[i]! + 32768]!;
 }
 
-function encodeInt16(data: Float32Array, at: number, n: number, out: Int16Array): void {
+export function encodeInt16(data: Float32Array, at: number, n: number, out: Int16Array): void {
   const inv = 1 / INT16_STEP;
   for (let i = 0; i < n; i++) {
     const v = data[at + i]!;
@@ -323,7 +324,7 @@ function align64(n: number): number {
   return Math.ceil(n / 64) * 64;
 }
 
-function fitsInt16(data: Float32Array): boolean {
+export function fitsInt16(data: Float32Array): boolean {
   const limit = 32767 * INT16_STEP;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;

@@ -142,7 +142,8 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
     try {
       return new SharedArrayBuffer(bytes);
     } catch (err) {
-      throw new DataError(catalog.input, `the cube needs ${(cubeBytes(reference.grid, hours, reference.bandCount) / 2 ** 30).toFixed(2)} GiB of memory, more than this process can allocate (${describeError(err)})`);
+      // Training streams such a cube to disk (cell-cube.ts); what reads the time-major cube cannot yet.
+      throw new DataError(catalog.input, `the cube needs ${(cubeBytes(reference.grid, hours, reference.bandCount) / 2 ** 30).toFixed(2)} GiB of memory, more than this process can allocate (${describeError(err)}); train reads a cube this large from disk, but this command holds it in memory: give it fewer hours (a glob of a shorter period)`);
     }
   };
   const outputs: { speed: SharedArrayBuffer } & Partial<Record<CubeBand, SharedArrayBuffer>> = { speed: alloc() };

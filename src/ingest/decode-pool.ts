@@ -62,23 +62,29 @@ export interface DecodeTask {
 /** Longest time one file may take to decode (a global float32 frame takes well under 1 s). */
 const DECODE_TIMEOUT_S = 120;
 
-/** Decode files on decoder threads; results in file order. Never throws for a refused file. */
-export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDecodeResult[]> {
-  const { files, reference, outputs, progress, label } = options;
-  const timeoutSeconds = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
+/** The decoder threads of a run of at most `tasks` files at a time, set up with the outputs they fill. */
+function openDecoderPool(options: DecodeFilesOptions, tasks: number) {
+  const { reference } = options;
   const setup: DecoderSetup = {
     cells: cellCount(reference.grid),
     reference: { path: reference.path, grid: reference.grid, winds: reference.winds },
     slots: options.slots ?? bandPlan(reference, ALL_WIND).slots,
-    outputs,
+    outputs: options.outputs,
   };
-  const tasks: DecodeTask[] = files.map((path, index) => ({ index, path }));
-  const pool = openPool<DecodeTask, FileDecodeResult>({
+  return openPool<DecodeTask, FileDecodeResult>({
     worker: new URL('./decode.worker.js', import.meta.url),
-    threads: threadCount(options.workers, files.length),
+    threads: threadCount(options.workers, tasks),
     role: 'decoder',
     workerData: setup,
   });
+}
+
+/** Decode files on decoder threads; results in file order. Never throws for a refused file. */
+export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDecodeResult[]> {
+  const { files, progress, label } = options;
+  const timeoutSeconds = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
+  const tasks: DecodeTask[] = files.map((path, index) => ({ index, path }));
+  const pool = openDecoderPool(options, files.length);
   const task = progress.start({ unit: 'files', total: files.length, label });
   try {
     const results = await runAll(pool, tasks, {
@@ -91,6 +97,47 @@ export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDeco
     });
     task.done();
     return results;
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface DecodeSlabsOptions extends Omit<DecodeFilesOptions, 'outputs'> {
+  /** Shared outputs of slabHours hours each: the hours of one slab at a time. */
+  outputs: DecodeOutputs;
+  slabHours: number;
+  /** Called with each decoded slab (hours [hour0, hour0 + count) in outputs[0 .. count)), in order. */
+  onSlab: (hour0: number, count: number) => void | Promise<void>;
+}
+
+/**
+ * Decode files slabHours at a time into the same outputs, on one pool for the whole run, and
+ * hand each slab on before the next is decoded (the streamed cell-major cube: the cube is
+ * never whole in memory). A refused file throws its DataError (throwFirstRefusal) before its
+ * slab is handed on.
+ */
+export async function decodeInSlabs(options: DecodeSlabsOptions): Promise<void> {
+  const { files, progress, label, slabHours } = options;
+  const timeoutSeconds = options.timeoutSeconds ?? DECODE_TIMEOUT_S;
+  const pool = openDecoderPool(options, Math.min(slabHours, files.length));
+  const task = progress.start({ unit: 'files', total: files.length, label });
+  try {
+    for (let hour0 = 0; hour0 < files.length; hour0 += slabHours) {
+      const count = Math.min(slabHours, files.length - hour0);
+      // Task indexes are hours within the slab: the decoder writes hour i at outputs[i * cells].
+      const tasks: DecodeTask[] = files.slice(hour0, hour0 + count).map((path, index) => ({ index, path }));
+      const results = await runAll(pool, tasks, {
+        options: (t) => ({
+          label: t.path,
+          timeoutSeconds,
+          timeoutError: () => new DataError(t.path, `decoding did not finish within ${timeoutSeconds} s; the file is probably corrupt`),
+        }),
+        onResult: () => task.tick(1),
+      });
+      throwFirstRefusal(results);
+      await options.onSlab(hour0, count);
+    }
+    task.done();
   } finally {
     await pool.close();
   }

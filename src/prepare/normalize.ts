@@ -10,6 +10,7 @@ import type { Cube } from '../ingest/cube.js';
 import { closeSync, openSync } from 'node:fs';
 import { readCellRange, type CellCube, type CellFile } from '../ingest/cell-cube.js';
 import { DataError } from '../core/errors.js';
+import { silentProgress, type Progress } from '../core/progress.js';
 import type { Period } from './split.js';
 import { rowAreaWeight } from './windows.js';
 
@@ -68,23 +69,27 @@ function accumulate(speed: Float32Array, cells: number, cellStride: number, hour
 }
 
 /** accumulate over a cell file (a cube that stays on disk), a block of cells at a time. */
-function accumulateFromDisk(file: CellFile, period: Period, sum: Float64Array, sumSq: Float64Array, count: Uint32Array): void {
+function accumulateFromDisk(file: CellFile, period: Period, sum: Float64Array, sumSq: Float64Array, count: Uint32Array, progress: Progress): void {
   const block = Math.max(1, Math.floor((64 * 1024 * 1024) / (file.hours * 4)));
   const values = new Float32Array(block * file.hours);
   const fd = openSync(file.path, 'r');
+  // The whole file is read (a year of global hours: minutes): say how far it is.
+  const task = progress.start({ unit: 'cells', total: file.cells, label: 'normalisation statistics from disk' });
   try {
     for (let c0 = 0; c0 < file.cells; c0 += block) {
       const n = Math.min(block, file.cells - c0);
       readCellRange(fd, file, 'speed', c0, n, values);
       accumulate(values, n, file.hours, 1, period.startHour, period.endHour, sum.subarray(c0), sumSq.subarray(c0), count.subarray(c0));
+      task.tick(n);
     }
+    task.done();
   } finally {
     closeSync(fd);
   }
 }
 
 /** Mean and deviation of speed over the hours of `period`, per cell and globally (a cube in either layout, in memory or on disk). */
-export function computeStats(cube: Cube | CellCube, period: Period, mode: NormalizationMode): NormStats {
+export function computeStats(cube: Cube | CellCube, period: Period, mode: NormalizationMode, progress: Progress = silentProgress): NormStats {
   const { width, height } = cube.grid;
   const cells = width * height;
   const sum = new Float64Array(cells);
@@ -92,7 +97,7 @@ export function computeStats(cube: Cube | CellCube, period: Period, mode: Normal
   const count = new Uint32Array(cells);
   if (!('layers' in cube)) accumulate(cube.speed, cells, 1, cells, period.startHour, period.endHour, sum, sumSq, count);
   else if (cube.bands) accumulate(cube.bands.speed, cells, cube.times.length, 1, period.startHour, period.endHour, sum, sumSq, count);
-  else accumulateFromDisk(cube.disk!, period, sum, sumSq, count);
+  else accumulateFromDisk(cube.disk!, period, sum, sumSq, count, progress);
   let wSum = 0;
   let gSum = 0;
   let gSq = 0;

@@ -1,7 +1,8 @@
 /**
- * Windows of a cube that stays on disk (ingest/cell-cube.ts's cell file): before a window is
+ * Windows of a cube that stays on disk (ingest/cell-file.ts's cell file): before a window is
  * gathered, its centre cell's hours t0-lookback+1..t0+horizon (every band the features read) and
- * each stencil point's input hours are read with one positioned read each into small scratch
+ * each stencil point's input hours are read with one positioned read each (two where the hours
+ * cross from one chunk of the file into the next) into small scratch
  * arrays, and the FeatureContext reads those with the same arithmetic as a resident cube
  * (value(point, t) = speed[points[p] + t], centre at centreBase + t). The values are the same
  * bits, so windows, losses and forecasts are those of the in-memory path for the same seed.
@@ -13,6 +14,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { readFully } from '../ingest/cube-cache.js';
 import type { CellBand, CellFile } from '../ingest/cell-cube.js';
+import { cellPosition, chunkEnd, readCellValues } from '../ingest/cell-file.js';
 
 export class WindowReader {
   /** Scratch: slot 0 the centre cell (span hours), slots 1..points the stencil points. */
@@ -27,6 +29,8 @@ export class WindowReader {
   /** Byte views of the scratch arrays, made once: a view per read was a third of a read's cost. */
   private readonly bytes = new Map<Float32Array, Uint8Array>();
   private readonly bandIndex: Map<CellBand, number>;
+  /** int16 codes read before they are expanded (an int16 cell file). */
+  private readonly codes: { codes?: Int16Array } = {};
   private t0 = -1;
   private cell = -1;
   private stencil = false;
@@ -66,13 +70,18 @@ export class WindowReader {
     const hi = Math.min(hours, first + n);
     if (lo > first) out.fill(NaN, at, at + (lo - first));
     if (hi < first + n) out.fill(NaN, at + Math.max(0, hi - first), at + n);
-    if (hi <= lo) return;
-    const bytes = (hi - lo) * 4;
-    const position = this.file.dataStart + ((this.bandIndex.get(band)! * this.file.cells + cell) * hours + lo) * 4;
-    const target = this.bytes.get(out)!;
-    const start = (at + lo - first) * 4;
-    readFully(this.fd, target.subarray(start, start + bytes), position, this.file.path);
-    this.reads++;
+    // float32: straight into the scratch's bytes; int16: expanded (readCellValues).
+    const target = this.file.encoding === 'float32' ? this.bytes.get(out)! : undefined;
+    const b = this.bandIndex.get(band)!;
+    // One read per chunk of hours the run spans (one or two; always one in a one-chunk file).
+    for (let h = lo; h < hi; ) {
+      const end = Math.min(hi, chunkEnd(this.file, h));
+      const start = (at + h - first) * 4;
+      if (target) readFully(this.fd, target.subarray(start, start + (end - h) * 4), cellPosition(this.file, b, cell, h), this.file.path);
+      else readCellValues(this.fd, this.file, cellPosition(this.file, b, cell, h), end - h, out, at + h - first, this.codes);
+      this.reads++;
+      h = end;
+    }
   }
 
   /**

@@ -111,7 +111,7 @@ export function startRun(options: TrainOptions): Run {
     throw new CheckpointError(`${runDir}: already holds checkpoints; use --resume to continue it, --force to start over, or another --run name`);
   }
   const split = splitHours({ hours: cube.times.length, lookback: config.model.lookback, horizon: config.model.horizon, fractions: config.train.split });
-  const stats = computeStats(cube, split.train, config.model.normalization);
+  const stats = computeStats(cube, split.train, config.model.normalization, options.progress);
   const spec = specFor(options, split, stats.mode, config.model);
   const modelSpec: ModelSpec = {
     lookback: split.lookback,
