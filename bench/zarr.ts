@@ -43,7 +43,7 @@ import { gzipSync } from 'node:zlib';
 import * as zarr from 'zarrita';
 import FileSystemStore from '@zarrita/storage/fs';
 import { openCubeCache, readFully } from '../src/ingest/cube-cache.js';
-import { readCellRange, writeCellFile, type CellFile } from '../src/ingest/cell-cube.js';
+import { readCellRange, writeCellFile, type CellFile } from '../src/ingest/cell-file.js';
 import { WindowReader } from '../src/prepare/window-reader.js';
 import { buildStencil, stencilCell } from '../src/prepare/features.js';
 import { rowLat, type GridSpec } from '../src/core/grid.js';
@@ -124,7 +124,7 @@ async function writeStores(cache: string, r0: number, r1: number, dir: string): 
   const all = g.width * g.height;
   mkdirSync(dir, { recursive: true });
   const cellPath = join(dir, 'cells.bin');
-  const cell = writeCellFile(cellPath, 'zarr-bench', { cells, hours, bands: ['speed'], read: (_b, index, n, out) => file.readValues('speed', Math.floor(index / cells) * all + first + (index % cells), n, out) }, silentProgress);
+  const cell = writeCellFile(cellPath, 'zarr-bench', { cells, hours, bands: ['speed'], values: 'float32', read: (_b, index, n, out) => file.readValues('speed', Math.floor(index / cells) * all + first + (index % cells), n, out) }, silentProgress);
   file.close();
 
   const store = new FileSystemStore(join(dir, 'slice.zarr'));
