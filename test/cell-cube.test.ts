@@ -200,7 +200,7 @@ test('a cube over the memory budget stays on disk: the same windows, statistics 
 test('windcast train with a tiny --memory-budget (the cube on disk) gives the same losses and weights as in memory', async () => {
   const { dir, data } = await tinyFolder();
   try {
-    // Both samplers: the tiny grid samples uniformly by default ('auto'); 'blocks' forces block sampling.
+    // Both samplers: the tiny grid samples uniformly by default; 'blocks' forces block sampling.
     for (const sampler of ['auto', 'blocks'] as const) {
       const config = tinyConfig({ epochs: 2 });
       config.train.sampler = sampler;

@@ -25,7 +25,7 @@ const PINNED = {
   },
   train: {
     epochs: 24, samplesPerEpoch: 300000, maxPassesPerEpoch: 0.5, validationSamples: 60000, batchSize: 4096,
-    learningRate: 0.001, lrDecay: 0.5, lrPatience: 3, patience: 6, split: [0.7, 0.1, 0.2], stride: 1, sampler: 'auto', seed: 42,
+    learningRate: 0.001, lrDecay: 0.5, lrPatience: 3, patience: 6, split: [0.7, 0.1, 0.2], stride: 1, sampler: 'uniform', seed: 42,
     linearFitWindows: 50000, quantileEpochs: 4, quantileSamples: 100000, quantileLearningRate: 3e-3,
   },
   predict: { batchCells: 8192, multiband: false, png: false, interpolation: 'bilinear', compress: 'deflate', turbine: null, hubHeight: null, airDensity: 'auto', capacityFactorMaps: false, quantileMaps: true, engine: 'auto' },
