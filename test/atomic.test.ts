@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { isTemporaryName, removeStaleTemporaries, temporarySibling, writeFileAtomic, writeFileAtomicSync } from '../src/core/atomic.js';
+import { isTemporaryName, removeStaleTemporaries, requireFreeSpace, temporarySibling, writeFileAtomic, writeFileAtomicSync } from '../src/core/atomic.js';
 import { DataError } from '../src/core/errors.js';
 
 function tempDir(): string {
@@ -80,4 +80,21 @@ test("stale temporaries of dead processes are removed, a live process's are kept
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('requireFreeSpace refuses a write the disk cannot hold, naming the folder and both sizes, before anything is written', () => {
+  const dir = tempDir();
+  // The machine's own disk: a byte fits, an exabyte does not.
+  requireFreeSpace(dir, 1, 'a test file', 'free space');
+  assert.throws(() => requireFreeSpace(dir, 1e18, 'the streamed cell-major cube (float32)', 'free space there'), (err: unknown) => {
+    assert.ok(err instanceof DataError);
+    assert.match(err.message, new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the streamed cell-major cube \\(float32\\) needs 1000000000\\.0 GB and the disk has [\\d.]+ GB free; free space there$`));
+    return true;
+  });
+  assert.deepEqual(readdirSync(dir), []);
+  // The margin: 1 % or 256 MiB beyond the bytes themselves.
+  const free = () => 10e9;
+  requireFreeSpace(dir, 9.7e9, 'x', 'y', free);
+  assert.throws(() => requireFreeSpace(dir, 9.99e9, 'x', 'y', free), /needs 10\.0 GB and the disk has 10\.0 GB free/);
+  assert.throws(() => requireFreeSpace(dir, 9.8e9 + 1, 'x', 'y', () => 9.8e9 + 200 * 2 ** 20), DataError);
 });

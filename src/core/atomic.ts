@@ -9,7 +9,7 @@
  * (removeStaleTemporaries).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from './errors.js';
@@ -19,6 +19,25 @@ const TEMPORARY = /^\.(.+)\.(?<pid>\d+)\.[0-9a-f]{8}\.tmp$/;
 /** A fresh temporary sibling of `target` for this process: `.NAME.PID.HEX.tmp` in target's folder. */
 export function temporarySibling(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Space left on a folder's file system for an unprivileged writer, bytes (statfs: available blocks). */
+export type FreeSpace = (dir: string) => number;
+const statfsFree: FreeSpace = (dir) => {
+  const st = statfsSync(dir);
+  return Number(st.bavail) * Number(st.bsize);
+};
+
+/**
+ * Refuse before writing `bytes` into `dir` when its file system has less free (plus a margin
+ * of 1 % or 256 MiB, whichever is more, for everything else on the disk): a cube of tens of GB
+ * that fills the disk would fail after minutes of work, with ENOSPC for every other program too.
+ */
+export function requireFreeSpace(dir: string, bytes: number, what: string, hint: string, free: FreeSpace = statfsFree): void {
+  const available = free(dir);
+  const need = bytes + Math.max(256 * 2 ** 20, 0.01 * bytes);
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  if (available < need) throw new DataError(dir, `${what} needs ${gb(bytes)} and the disk has ${gb(available)} free; ${hint}`);
 }
 
 /** Appends bytes to the file being written (all of them: short writes are retried). */

@@ -18,7 +18,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { removeStaleTemporaries, writeFileAtomicStreamed, writeFileAtomicSync } from '../core/atomic.js';
+import { removeStaleTemporaries, requireFreeSpace, writeFileAtomicStreamed, writeFileAtomicSync } from '../core/atomic.js';
 import { DataError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
@@ -153,6 +153,7 @@ export function writeCellFile(path: string, key: string, source: { cells: number
   const block = new Float32Array(blockCells * hours);
   const run = new Float32Array(blockCells);
   prepareFolder(path);
+  requireFreeSpace(dirname(path), pre.length + cells * hours * bands.length * 4, 'the cell-major copy of the cube on disk', FREE_SPACE_HINT);
   const task = progress.start({ unit: 'cells', total: cells * bands.length, label: 'cell-major cube on disk' });
   writeFileAtomicSync(path, (write) => {
     write(pre);
@@ -196,6 +197,9 @@ export interface StreamCellFileOptions {
   progress: Progress;
 }
 
+/** What to do when the disk cannot hold the cell file (requireFreeSpace). */
+const FREE_SPACE_HINT = 'free space there, set ingest.cacheEncoding to int16 (half the bytes, 0.01 m/s steps), or raise --memory-budget if the cube fits in memory';
+
 function sharedSlab(bytes: number, path: string): SharedArrayBuffer {
   try {
     return new SharedArrayBuffer(bytes);
@@ -222,6 +226,7 @@ export async function streamCellFile(options: StreamCellFileOptions): Promise<Ce
   const chunk = new Float32Array(chunkHours * cells);
   const codes = encoding === 'int16' ? new Int16Array(chunkHours * cells) : null;
   prepareFolder(path);
+  requireFreeSpace(dirname(path), pre.length + cells * hours * bands.length * (encoding === 'int16' ? 2 : 4), `the streamed cell-major cube (${encoding})`, FREE_SPACE_HINT);
   await writeFileAtomicStreamed(path, async (write) => {
     write(pre);
     await decodeInSlabs({
