@@ -53,6 +53,13 @@ test('inspect reports hours, the gap, grid, type, nodata share, values and memor
     assert.match(text, /1 missing hour in 1 gap: 2024-01-01T03:00Z/);
     assert.match(text, /NOT ready for training/);
     assert.match(text, /4x3 at 60x60 deg/);
+    assert.match(text, /memory +cube 0\.2 KiB \(Float32\), within the memory budget of .* train holds it once/);
+    // Over the budget (a tiny one): train streams GeoTIFFs to a cell file, evaluate refuses.
+    const tight = schemaDefaults();
+    tight.runtime.memoryBudget = '100';
+    const over = await inspect({ dir }, testContext(tight));
+    assert.deepEqual([over.memory?.budgetBytes, over.memory?.overBudget, over.memory?.overBudgetTraining], [100, true, 'disk']);
+    assert.match(formatInspectResult(over), /memory +cube 0\.2 KiB \(Float32\), over the memory budget of \S+ \S+ .*: train streams it to a cell file on disk .*; evaluate needs it in memory and refuses/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

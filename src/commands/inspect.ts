@@ -14,6 +14,7 @@ import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.j
 import type { CommandContext } from './context.js';
 import { bandPlan } from '../ingest/band-plan.js';
 import { cubeBytes, griddedCube, griddedOptions, inputKind, windChoice } from '../ingest/cube.js';
+import { memoryBudget } from '../ingest/cell-cube.js';
 import { decodeFiles } from '../ingest/decode-pool.js';
 import { describeGriddedProblems, openGridded, type GriddedDataset } from '../ingest/gridded.js';
 import { bandStats } from '../ingest/band-stats.js';
@@ -46,8 +47,12 @@ export interface InspectResult {
   scaleOffset: Array<{ scale: number[]; offset: number[] }>;
   /** Wind speed statistics over every readable file (m/s; NaN cells excluded). */
   values: { cells: number; nodataShare: number; min: number | null; mean: number | null; max: number | null } | null;
-  /** Memory of the in-memory cube (Float32; speed, plus u and v for 2-band input). */
-  memory: { cubeBytes: number; cubeGiB: number; peakGiB: number } | null;
+  /**
+   * Memory of the in-memory cube (Float32; speed, plus u and v for 2-band input), the memory
+   * budget it is held against (--memory-budget, default what the machine has available) and
+   * what training does over it: GeoTIFFs stream to a cell file on disk, gridded input refuses.
+   */
+  memory: { cubeBytes: number; cubeGiB: number; peakGiB: number; budgetBytes: number; overBudget: boolean; overBudgetTraining: 'disk' | 'refused' } | null;
   /** The wind the cube will hold under ingest.targetHeight and ingest.variables (null: no usable file). */
   wind: { heightM: number | null; otherHeightM: number | null; variables: string[] } | null;
   /** Files that cannot be used, each with the one-line reason. */
@@ -105,7 +110,7 @@ export async function inspect(args: { dir: string }, ctx: CommandContext): Promi
     nodataValues: [],
     scaleOffset: [],
     values: null,
-    memory: reference ? memoryFor(cubeBytes(reference.grid, files.length, reference.bandCount)) : null,
+    memory: reference ? memoryFor(cubeBytes(reference.grid, files.length, reference.bandCount), ctx, ctx.config.ingest.cache ? 'disk' : 'refused') : null,
     wind: plan ? { heightM: plan.heightM, otherHeightM: plan.otherHeightM, variables: plan.variables } : null,
     refused,
     warnings: [],
@@ -212,7 +217,7 @@ async function inspectGridded(input: string, ctx: CommandContext): Promise<Inspe
     nodataValues: [],
     scaleOffset: [],
     values: null,
-    memory: memoryFor(bytes),
+    memory: memoryFor(bytes, ctx, 'refused'),
     wind: { heightM: ds.speed.height, otherHeightM: ds.other?.height ?? null, variables: [...ds.selected].sort() },
     refused: [],
     warnings: [],
@@ -253,9 +258,21 @@ function griddedReport(ds: GriddedDataset, problems: string[]): GriddedReport {
   };
 }
 
-function memoryFor(bytes: number): InspectResult['memory'] {
+function memoryFor(bytes: number, ctx: CommandContext, overBudgetTraining: 'disk' | 'refused'): InspectResult['memory'] {
   const gib = bytes / 2 ** 30;
-  return { cubeBytes: bytes, cubeGiB: round(gib, 3), peakGiB: round(gib * 1.5, 3) };
+  const budgetBytes = memoryBudget(ctx.config.runtime.memoryBudget);
+  return { cubeBytes: bytes, cubeGiB: round(gib, 3), peakGiB: round(gib * 1.5, 3), budgetBytes, overBudget: bytes > budgetBytes, overBudgetTraining };
+}
+
+/** The memory line: the cube against the budget, and what train and evaluate will do with it. */
+function memoryLine(m: NonNullable<InspectResult['memory']>): string {
+  const cube = `cube ${formatBytes(m.cubeBytes)} (Float32)`;
+  const budget = `the memory budget of ${formatBytes(m.budgetBytes)} (--memory-budget; default what the machine has available)`;
+  if (!m.overBudget) return `${cube}, within ${budget}: train holds it once (about 1.35 x with the model's working set on a global month), evaluate holds it too`;
+  const train = m.overBudgetTraining === 'disk'
+    ? `train streams it to a cell file on disk (${formatBytes(m.cubeBytes)} there, half with ingest.cacheEncoding int16) and reads its windows from there`
+    : 'train refuses it (NetCDF and Zarr are read whole: give it fewer hours or a smaller area)';
+  return `${cube}, over ${budget}: ${train}; evaluate needs it in memory and refuses`;
 }
 
 function round(x: number, digits: number): number {
@@ -319,7 +336,7 @@ export function formatInspectResult(r: InspectResult): string {
     lines.push(`  speed      min ${fmt(r.values.min)}  mean ${fmt(r.values.mean)}  max ${fmt(r.values.max)} m/s; nodata ${(100 * r.values.nodataShare).toFixed(2)}% of ${r.values.cells} cells`);
   }
   if (r.memory) {
-    lines.push(`  memory     cube ${formatBytes(r.memory.cubeBytes)} (Float32), building needs at most ${formatBytes(r.memory.cubeBytes * 1.5)}`);
+    lines.push(`  memory     ${memoryLine(r.memory)}`);
   }
   for (const w of r.warnings) lines.push(`  warning    ${w}`);
   if (r.refused.length) {
