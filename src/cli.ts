@@ -237,6 +237,7 @@ export function buildProgram(): Command {
     .option('--shard <I/N>', `${SHARD_HELP}; a shard scores its part of the test windows into <out>/shard-I-of-N/`, shardFlag)
     .addOption(backendFlag())
     .addOption(precisionFlag())
+    .addOption(memoryBudgetFlag())
     .addHelpText('after', '\nExamples:\n  windcast evaluate --model models/synth/best --data data/synth --out reports/synth\n  windcast evaluate --model models/era5 --data era5.nc --out reports/era5 --turbine iea-3.4mw --hub-height 110')
     .action(async (opts, command: Command) => {
       const ctx = buildContext(program, command);

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCatalog } from '../src/ingest/catalog.js';
-import { buildCube } from '../src/ingest/cube.js';
+import { buildCube, loadDataCube } from '../src/ingest/cube.js';
 import { cellCubeFromCube, cellMajor, openCellCube, parseBytes, scatterHours } from '../src/ingest/cell-cube.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
@@ -216,6 +216,21 @@ test('windcast train with a tiny --memory-budget (the cube on disk) gives the sa
       const weights = (run: string) => readFileSync(join(dir, 'models', run, 'last', 'weights.bin'));
       assert.ok(weights(`memory-${sampler}`).equals(weights(`disk-${sampler}`)));
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command that holds the time-major cube (evaluate) refuses one over the memory budget before reading it, naming the data', async () => {
+  const dir = dataset(6, 2);
+  try {
+    const ingest = { ...schemaDefaults().ingest, cache: false, workers: 1 };
+    // 12 x 7 cells x 6 hours x 4 bytes x (speed from u/v, u, v).
+    const bytes = 12 * 7 * 6 * 4 * 3;
+    const cube = await loadDataCube(dir, ingest, silentProgress, undefined, bytes);
+    assert.equal(cube.speed.length + cube.u!.length + cube.v!.length, bytes / 4);
+    await assert.rejects(loadDataCube(dir, ingest, silentProgress, undefined, bytes - 1), (err: unknown) =>
+      err instanceof DataError && err.message.startsWith(`${dir}: the cube needs 0.00 GiB in memory, more than the memory budget of 0.00 GiB (runtime.memoryBudget;`) && /this command holds it in memory: give it fewer hours/.test(err.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,7 +21,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   },
   inspect: { '--glob': 'ingest.glob', '--time-pattern': 'ingest.timePattern', '--variables': 'ingest.variables', '--target-height': 'ingest.targetHeight' },
   doctor: { '--backend': 'runtime.backend' },
-  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },
+  evaluate: { '--stride': 'evaluate.stride', '--full': 'evaluate.cellStride', '--turbine': 'evaluate.turbine', '--hub-height': 'evaluate.hubHeight', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision', '--memory-budget': 'runtime.memoryBudget' },
   export: { '--backend': 'runtime.backend' },
   train: {
     '--epochs': 'train.epochs', '--samples-per-epoch': 'train.samplesPerEpoch', '--backend': 'runtime.backend',

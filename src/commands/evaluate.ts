@@ -6,6 +6,7 @@
  */
 import { useInferencePrecision, type CommandContext } from './context.js';
 import { loadDataCube } from '../ingest/cube.js';
+import { memoryBudget } from '../ingest/cell-cube.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
@@ -65,7 +66,7 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     }
     const t = performance.now();
     // Read as the checkpoint was trained (its height and variables), not as the config says.
-    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta));
+    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta), memoryBudget(config.runtime.memoryBudget));
     loadSeconds = (performance.now() - t) / 1000;
     const options = {
       cube,

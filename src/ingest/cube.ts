@@ -94,6 +94,18 @@ export interface BuildCubeOptions {
   cacheDir?: string;
   /** Which height is the target, which bands to read (default: all the wind, target 100 m when present). */
   wind?: WindChoice;
+  /** Refuse a cube larger than this many bytes before reading it (memory budget; absent: no limit). */
+  budget?: number;
+}
+
+/**
+ * A command that holds the whole time-major cube (evaluate) refuses one over the memory budget
+ * before it reads a file: allocated anyway, such a cube is killed for memory part way through.
+ */
+function requireWithinBudget(input: string, bytes: number, budget: number | undefined): void {
+  if (budget === undefined || bytes <= budget) return;
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  throw new DataError(input, `the cube needs ${gib(bytes)} in memory, more than the memory budget of ${gib(budget)} (runtime.memoryBudget; default: what the machine has available); train reads a cube this large from disk, but this command holds it in memory: give it fewer hours (a glob of a shorter period)`);
 }
 
 /**
@@ -122,6 +134,9 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
   const files = catalog.entries.map((e) => e.path);
   const reference = await readRasterHeader(files[0]!);
   const plan = bandPlan(reference, options.wind ?? ALL_WIND);
+  // Speed, plus every band the plan reads (speed is derived from u/v when the files hold no speed band).
+  const fields = plan.slots.filter((x) => x !== null && x !== 'speed').length + 1;
+  requireWithinBudget(catalog.input, cellCount(reference.grid) * catalog.entries.length * 4 * fields, options.budget);
   const fp = fingerprint(catalog);
   const key = cacheKey(fp, planKey(plan));
   const source = { input: catalog.input, files, fingerprint: fp, variables: plan.variables };
@@ -232,14 +247,16 @@ export function inputKind(input: string, glob: string): 'gridded' | 'geotiff' {
  * (consecutive, complete and unambiguous hours required). `wind` overrides the config's choice
  * (evaluate and resume read what the checkpoint was trained on).
  */
-export async function loadDataCube(input: string, ingest: IngestConfig, progress: Progress, wind: WindChoice = windChoice(ingest)): Promise<Cube> {
+export async function loadDataCube(input: string, ingest: IngestConfig, progress: Progress, wind: WindChoice = windChoice(ingest), budget?: number): Promise<Cube> {
   if (inputKind(input, ingest.glob) === 'gridded') {
     const dataset = await openGridded(input, griddedOptions(wind));
     requireConsecutiveHours(dataset);
+    const fields = 1 + (dataset.speed.derived ? 2 : 0) + (dataset.other ? 2 : 0);
+    requireWithinBudget(dataset.input, cellCount(dataset.grid) * dataset.hours.length * 4 * fields, budget);
     return griddedCube(dataset, progress);
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
-  return buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
+  return buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind, ...(budget !== undefined ? { budget } : {}) }, progress);
 }
 
 /** The config's wind choice (ingest.targetHeight, ingest.variables). */
