@@ -227,10 +227,11 @@ test('a command that holds the time-major cube (evaluate) refuses one over the m
     const ingest = { ...schemaDefaults().ingest, cache: false, workers: 1 };
     // 12 x 7 cells x 6 hours x 4 bytes x (speed from u/v, u, v).
     const bytes = 12 * 7 * 6 * 4 * 3;
-    const cube = await loadDataCube(dir, ingest, silentProgress, undefined, bytes);
+    const hint = 'evaluate holds it in memory: give it fewer hours';
+    const cube = await loadDataCube(dir, ingest, silentProgress, undefined, { bytes, hint });
     assert.equal(cube.speed.length + cube.u!.length + cube.v!.length, bytes / 4);
-    await assert.rejects(loadDataCube(dir, ingest, silentProgress, undefined, bytes - 1), (err: unknown) =>
-      err instanceof DataError && err.message.startsWith(`${dir}: the cube needs 0.00 GiB in memory, more than the memory budget of 0.00 GiB (runtime.memoryBudget;`) && /this command holds it in memory: give it fewer hours/.test(err.message));
+    await assert.rejects(loadDataCube(dir, ingest, silentProgress, undefined, { bytes: bytes - 1, hint }), (err: unknown) =>
+      err instanceof DataError && err.message === `${dir}: the cube needs 0.00 GiB in memory, more than the memory budget of 0.00 GiB (--memory-budget, runtime.memoryBudget; default: what the machine has available); ${hint}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -127,8 +127,8 @@ test('target height 10 vs 100 m: different speeds, each hypot(u, v) of its own h
   // The memory budget of a command that holds the cube: 6 cells x 8760 h x 4 bytes x (speed, u, v, u10, v10).
   const bytes = 6 * 8760 * 4 * 5;
   assert.equal(at100.speed.length + at100.u!.length + at100.v!.length + at100.other!.u.length + at100.other!.v.length, bytes / 4);
-  await loadDataCube(BERLIN, config().ingest, silentProgress, undefined, bytes);
-  await assert.rejects(loadDataCube(BERLIN, config().ingest, silentProgress, undefined, bytes - 1), (err: unknown) => err instanceof DataError && err.message.startsWith(`${BERLIN}: the cube needs 0.00 GiB in memory, more than the memory budget`));
+  await loadDataCube(BERLIN, config().ingest, silentProgress, undefined, { bytes, hint: '' });
+  await assert.rejects(loadDataCube(BERLIN, config().ingest, silentProgress, undefined, { bytes: bytes - 1, hint: '' }), (err: unknown) => err instanceof DataError && err.message.startsWith(`${BERLIN}: the cube needs 0.00 GiB in memory, more than the memory budget`));
   const only10 = await loadDataCube(BERLIN, config({ ingest: { variables: ['u10', 'v10'] } }).ingest, silentProgress);
   assert.deepEqual([only10.heightM, only10.other, only10.source.variables], [10, undefined, ['u10', 'v10']]);
   await assert.rejects(loadDataCube(BERLIN, config({ ingest: { variables: ['t2m', 'u10', 'v10'] } }).ingest, silentProgress), (err: unknown) =>

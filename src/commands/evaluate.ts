@@ -66,7 +66,10 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     }
     const t = performance.now();
     // Read as the checkpoint was trained (its height and variables), not as the config says.
-    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta), memoryBudget(config.runtime.memoryBudget));
+    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta), {
+      bytes: memoryBudget(config.runtime.memoryBudget),
+      hint: 'train reads a cube this large from disk, but evaluate holds it in memory: give it fewer hours (a glob of a shorter period)',
+    });
     loadSeconds = (performance.now() - t) / 1000;
     const options = {
       cube,

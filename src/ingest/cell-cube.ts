@@ -34,7 +34,7 @@ import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
 import { buildCatalog } from './catalog.js';
-import { buildCube, inputKind, loadDataCube, windChoice, type Cube, type WindChoice } from './cube.js';
+import { buildCube, inputKind, loadDataCube, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
 import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
 import { cellFilePath, openCellFile, scatterHours, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { readRasterHeader } from './raster.js';
@@ -175,11 +175,6 @@ export function memoryBudget(configured: string | null): number {
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
-function requireFits(bytes: number, budget: number, input: string): void {
-  if (bytes > budget) {
-    throw new DataError(input, `the cube needs ${(bytes / 2 ** 30).toFixed(2)} GiB in memory, more than the memory budget of ${(budget / 2 ** 30).toFixed(2)} GiB (--memory-budget, runtime.memoryBudget; default: what the machine has available)`);
-  }
-}
 
 /**
  * --data as a cell-major cube (training). `wind` overrides the config's choice (resume reads
@@ -188,9 +183,9 @@ function requireFits(bytes: number, budget: number, input: string): void {
 export async function openCellCube(input: string, ingest: IngestConfig, progress: Progress, options: { wind?: WindChoice; budget: number }): Promise<CellCube> {
   const wind = options.wind ?? windChoice(ingest);
   if (inputKind(input, ingest.glob) === 'gridded' || !ingest.cache) {
-    const cube = await loadDataCube(input, ingest, progress, wind);
-    requireFits(cubeValueBytes(cube), options.budget, input);
-    return cellCubeFromCube(cube);
+    // Read whole (NetCDF and Zarr, or GeoTIFFs without the cache): over the budget, refused before reading.
+    const hint = 'NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours or a smaller area';
+    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint }));
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (catalog.entries.length > 0) {
@@ -272,8 +267,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
     throw new DataError(cacheFile, 'the cube cache just written cannot be read back');
   }
   const cube = built;
-  if (cubeValueBytes(cube) <= options.budget) return cellCubeFromCube(cube);
-  requireFits(cubeValueBytes(cube), options.budget, input);
+  requireWithinBudget(input, cubeValueBytes(cube), { bytes: options.budget, hint: '' });
   return cellCubeFromCube(cube);
 }
 

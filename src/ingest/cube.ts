@@ -94,18 +94,25 @@ export interface BuildCubeOptions {
   cacheDir?: string;
   /** Which height is the target, which bands to read (default: all the wind, target 100 m when present). */
   wind?: WindChoice;
-  /** Refuse a cube larger than this many bytes before reading it (memory budget; absent: no limit). */
-  budget?: number;
+  /** Refuse a cube over this memory budget before reading it (absent: no limit). */
+  budget?: MemoryLimit;
+}
+
+/** A memory budget in bytes, and what to tell the user when the cube is over it. */
+export interface MemoryLimit {
+  bytes: number;
+  /** Why this reader cannot do with less, and what to do instead. */
+  hint: string;
 }
 
 /**
- * A command that holds the whole time-major cube (evaluate) refuses one over the memory budget
- * before it reads a file: allocated anyway, such a cube is killed for memory part way through.
+ * The one memory-budget check of a cube held in memory: refused before a file is read, since a
+ * cube allocated anyway over what the machine has is killed for memory part way through.
  */
-function requireWithinBudget(input: string, bytes: number, budget: number | undefined): void {
-  if (budget === undefined || bytes <= budget) return;
+export function requireWithinBudget(input: string, bytes: number, limit: MemoryLimit | undefined): void {
+  if (limit === undefined || bytes <= limit.bytes) return;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  throw new DataError(input, `the cube needs ${gib(bytes)} in memory, more than the memory budget of ${gib(budget)} (runtime.memoryBudget; default: what the machine has available); train reads a cube this large from disk, but this command holds it in memory: give it fewer hours (a glob of a shorter period)`);
+  throw new DataError(input, `the cube needs ${gib(bytes)} in memory, more than the memory budget of ${gib(limit.bytes)} (--memory-budget, runtime.memoryBudget; default: what the machine has available)${limit.hint ? `; ${limit.hint}` : ''}`);
 }
 
 /**
@@ -247,7 +254,7 @@ export function inputKind(input: string, glob: string): 'gridded' | 'geotiff' {
  * (consecutive, complete and unambiguous hours required). `wind` overrides the config's choice
  * (evaluate and resume read what the checkpoint was trained on).
  */
-export async function loadDataCube(input: string, ingest: IngestConfig, progress: Progress, wind: WindChoice = windChoice(ingest), budget?: number): Promise<Cube> {
+export async function loadDataCube(input: string, ingest: IngestConfig, progress: Progress, wind: WindChoice = windChoice(ingest), budget?: MemoryLimit): Promise<Cube> {
   if (inputKind(input, ingest.glob) === 'gridded') {
     const dataset = await openGridded(input, griddedOptions(wind));
     requireConsecutiveHours(dataset);
