@@ -52,16 +52,8 @@ const CELL_BLOCK_BYTES = 128 * 1024 * 1024;
 /** Cells per block of the transposition: a block's output rows stay in cache while hours stream through. */
 const BLOCK_CELLS = 256;
 
-interface CellHeader {
-  version: number;
-  key: string;
-  cells: number;
-  hours: number;
-  bands: CellBand[];
-  chunkHours: number;
-  encoding: CacheEncoding;
-  values: CacheEncoding;
-}
+/** The file's JSON header: its description less where it lies, plus the format version and the cube's key. */
+type CellHeader = Omit<CellFile, 'path' | 'dataStart'> & { version: number; key: string };
 
 export function cellFilePath(cacheDir: string, key: string): string {
   return join(cacheDir, `cells-${key}.bin`);

@@ -79,6 +79,18 @@ function openDecoderPool(options: DecodeFilesOptions, tasks: number) {
   });
 }
 
+/** How each decode task runs: labelled by its file, timed out as a corrupt file, ticking the progress. */
+function runOptions(timeoutSeconds: number, task: ReturnType<Progress['start']>) {
+  return {
+    options: (t: DecodeTask) => ({
+      label: t.path,
+      timeoutSeconds,
+      timeoutError: () => new DataError(t.path, `decoding did not finish within ${timeoutSeconds} s; the file is probably corrupt`),
+    }),
+    onResult: () => task.tick(1),
+  };
+}
+
 /** Decode files on decoder threads; results in file order. Never throws for a refused file. */
 export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDecodeResult[]> {
   const { files, progress, label } = options;
@@ -87,14 +99,7 @@ export async function decodeFiles(options: DecodeFilesOptions): Promise<FileDeco
   const pool = openDecoderPool(options, files.length);
   const task = progress.start({ unit: 'files', total: files.length, label });
   try {
-    const results = await runAll(pool, tasks, {
-      options: (t) => ({
-        label: t.path,
-        timeoutSeconds,
-        timeoutError: () => new DataError(t.path, `decoding did not finish within ${timeoutSeconds} s; the file is probably corrupt`),
-      }),
-      onResult: () => task.tick(1),
-    });
+    const results = await runAll(pool, tasks, runOptions(timeoutSeconds, task));
     task.done();
     return results;
   } finally {
@@ -126,14 +131,7 @@ export async function decodeInSlabs(options: DecodeSlabsOptions): Promise<void> 
       const count = Math.min(slabHours, files.length - hour0);
       // Task indexes are hours within the slab: the decoder writes hour i at outputs[i * cells].
       const tasks: DecodeTask[] = files.slice(hour0, hour0 + count).map((path, index) => ({ index, path }));
-      const results = await runAll(pool, tasks, {
-        options: (t) => ({
-          label: t.path,
-          timeoutSeconds,
-          timeoutError: () => new DataError(t.path, `decoding did not finish within ${timeoutSeconds} s; the file is probably corrupt`),
-        }),
-        onResult: () => task.tick(1),
-      });
+      const results = await runAll(pool, tasks, runOptions(timeoutSeconds, task));
       throwFirstRefusal(results);
       await options.onSlab(hour0, count);
     }
