@@ -16,14 +16,14 @@
  * Both writers go through core/atomic.ts (temporary sibling, fsync, rename): a kill leaves the
  * file complete or absent, and openCellFile trusts only a file of the right key and size.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, requireFreeSpace, writeFileAtomicStreamed, writeFileAtomicSync } from '../core/atomic.js';
 import { DataError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import type { CubeBand } from './band-plan.js';
-import { encodeInt16, expandInt16, fitsInt16, framedPrefix, INT16_STEP, int16Table, readFramedHeader, readFully, type CacheEncoding } from './cube-cache.js';
+import { encodeInt16, expandInt16, fitsInt16, framedPrefix, INT16_STEP, int16Table, openForReading, readFramedHeader, readFully, type CacheEncoding } from './cube-cache.js';
 import { decodeInSlabs, type DecodeOutputs } from './decode-pool.js';
 import type { RasterHeader } from './raster.js';
 
@@ -92,12 +92,8 @@ export function bytesPerValue(file: Pick<CellFile, 'encoding'>): 2 | 4 {
 
 /** The cell file at path when it is complete and of this key, else null. */
 export function openCellFile(path: string, key: string): CellFile | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
+  const fd = openForReading(path);
+  if (fd === null) return null;
   try {
     const framed = readFramedHeader(fd, CELL_MAGIC, path);
     if (!framed) return null;

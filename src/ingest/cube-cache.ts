@@ -200,14 +200,19 @@ export interface CubeCacheFile {
   close(): void;
 }
 
-/** Open a current cache for positioned reads; null when it is missing, stale or the wrong size. */
-export function openCubeCache(path: string, expectKey: string): CubeCacheFile | null {
-  let fd: number;
+/** A file descriptor for reading path, or null when it cannot be opened (a cache that is not there). */
+export function openForReading(path: string): number | null {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch {
     return null;
   }
+}
+
+/** Open a current cache for positioned reads; null when it is missing, stale or the wrong size. */
+export function openCubeCache(path: string, expectKey: string): CubeCacheFile | null {
+  const fd = openForReading(path);
+  if (fd === null) return null;
   try {
     const layout = readCacheLayout(fd, path, expectKey);
     if ('stale' in layout) throw new Error(layout.stale);
@@ -247,12 +252,8 @@ export function openCubeCache(path: string, expectKey: string): CubeCacheFile | 
 
 /** Load a cube cache; null when the file is missing, stale, or unreadable (then it is rebuilt). */
 export async function loadCubeCache(path: string, expectKey: string, progress?: Progress): Promise<CachedCube | null> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
+  const fd = openForReading(path);
+  if (fd === null) return null;
   try {
     const layout = readCacheLayout(fd, path, expectKey);
     if ('stale' in layout) {
