@@ -36,28 +36,25 @@ export interface ReportSkill extends Skill {
   interval?: SkillInterval;
 }
 
+type ProbChart = keyof typeof PROB_CHART_FILES;
+/** Each probabilistic chart's three files: `${key}Chart` (PNG), `${key}ChartSvg`, `${key}ChartSpec`. */
+type ProbChartFiles = { [K in ProbChart as `${K}Chart` | `${K}ChartSvg` | `${K}ChartSpec`]: string };
+const PROB_CHARTS = Object.keys(PROB_CHART_FILES) as ProbChart[];
+
 export const REPORT_FILES = {
   json: 'report.json',
   markdown: 'report.md',
   chart: 'rmse_by_lead.png',
   chartSvg: 'rmse_by_lead.svg',
   chartSpec: 'rmse_by_lead.vl.json',
-  crpsChart: `${PROB_CHART_FILES.crps}.png`,
-  crpsChartSvg: `${PROB_CHART_FILES.crps}.svg`,
-  crpsChartSpec: `${PROB_CHART_FILES.crps}.vl.json`,
-  coverageChart: `${PROB_CHART_FILES.coverage}.png`,
-  coverageChartSvg: `${PROB_CHART_FILES.coverage}.svg`,
-  coverageChartSpec: `${PROB_CHART_FILES.coverage}.vl.json`,
-  pitChart: `${PROB_CHART_FILES.pit}.png`,
-  pitChartSvg: `${PROB_CHART_FILES.pit}.svg`,
-  pitChartSpec: `${PROB_CHART_FILES.pit}.vl.json`,
-  reliabilityChart: `${PROB_CHART_FILES.reliability}.png`,
-  reliabilityChartSvg: `${PROB_CHART_FILES.reliability}.svg`,
-  reliabilityChartSpec: `${PROB_CHART_FILES.reliability}.vl.json`,
-  spreadSkillChart: `${PROB_CHART_FILES.spreadSkill}.png`,
-  spreadSkillChartSvg: `${PROB_CHART_FILES.spreadSkill}.svg`,
-  spreadSkillChartSpec: `${PROB_CHART_FILES.spreadSkill}.vl.json`,
-} as const;
+  ...(Object.fromEntries(
+    PROB_CHARTS.flatMap((k) => [
+      [`${k}Chart`, `${PROB_CHART_FILES[k]}.png`],
+      [`${k}ChartSvg`, `${PROB_CHART_FILES[k]}.svg`],
+      [`${k}ChartSpec`, `${PROB_CHART_FILES[k]}.vl.json`],
+    ]),
+  ) as ProbChartFiles),
+};
 
 export type ReportPaths = Record<keyof typeof REPORT_FILES, string>;
 
@@ -172,11 +169,7 @@ export function writeReport(dir: string, report: EvaluationReport, chart: RmseCh
   writeFileAtomicSync(paths.markdown, formatReportMarkdown(report));
   const charts: [RmseChart, string, string, string][] = [
     [chart, paths.chart, paths.chartSvg, paths.chartSpec],
-    [prob.crps, paths.crpsChart, paths.crpsChartSvg, paths.crpsChartSpec],
-    [prob.coverage, paths.coverageChart, paths.coverageChartSvg, paths.coverageChartSpec],
-    [prob.pit, paths.pitChart, paths.pitChartSvg, paths.pitChartSpec],
-    [prob.reliability, paths.reliabilityChart, paths.reliabilityChartSvg, paths.reliabilityChartSpec],
-    [prob.spreadSkill, paths.spreadSkillChart, paths.spreadSkillChartSvg, paths.spreadSkillChartSpec],
+    ...PROB_CHARTS.map((k): [RmseChart, string, string, string] => [prob[k], paths[`${k}Chart`], paths[`${k}ChartSvg`], paths[`${k}ChartSpec`]]),
   ];
   for (const [c, png, svg, spec] of charts) {
     writeFileAtomicSync(png, c.png);
