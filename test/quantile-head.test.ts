@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import { loadBackend } from '../src/runtime/backend.js';
 import { createModel, quantileVariables, trainableVariables, type ModelSpec } from '../src/model/model.js';
 import { gaussianStartBias, normalQuantile, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../src/model/quantile-head.js';
-import { centralCoverage, chooseWidthScale, meanPinball, validationQuantiles, ValidationHeadInputs } from '../src/train/quantile-fit.js';
+import { centralCoverage, chooseWidthScale, meanPinball, ValidationHeadInputs } from '../src/train/quantile-fit.js';
 import type { ValidationSet } from '../src/train/validation.js';
 import type { GridSpec } from '../src/core/grid.js';
 import type { Cube } from '../src/ingest/cube.js';
-import { ForecastScratch, loadForecaster } from '../src/forecast/forecast.js';
+import { ForecastScratch, forecastWindows, loadForecaster } from '../src/forecast/forecast.js';
 import { featureContext, featureSpec } from '../src/prepare/features.js';
 import { computeStats } from '../src/prepare/normalize.js';
 import { loadCheckpoint, readMeta } from '../src/model/checkpoint.js';
@@ -214,7 +214,8 @@ test('the head fit scores validation on cached LSTM states: the same quantiles, 
   try {
     for (const scale of [1, 0.7, 1.6]) {
       setQuantileScale(tf, model, [scale, scale, scale, scale]);
-      const viaForecast = validationQuantiles(tf, model, ctx, validation, LEVELS.length);
+      const viaForecast = new Float32Array(60 * 4 * LEVELS.length);
+      forecastWindows(tf, { model, ctx, t0, cells: cell, batch: 7, out: new Float32Array(60 * 4), quantiles: viaForecast });
       const viaCache = cached.quantiles(tf, model, ctx, validation, LEVELS.length);
       assert.ok(viaForecast.some((x) => Number.isNaN(x)) && viaForecast.some((x) => Number.isFinite(x)), 'the sample has valid and invalid windows');
       assert.deepEqual(Array.from(viaCache), Array.from(viaForecast), `width scale ${scale}`);

@@ -15,7 +15,6 @@
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Progress } from '../core/progress.js';
-import { forecastWindows } from '../forecast/forecast.js';
 import { denormalize, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
 import { BatchWorker, inputTensor } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
@@ -75,14 +74,6 @@ export function meanPinball(q: Float32Array, truth: Float32Array, levels: readon
   return { overall: byLead.reduce((a, b) => a + b, 0) / horizon, byLead };
 }
 
-/** The validation windows' quantiles (m/s) of the model as it stands, through the one forecast path. */
-export function validationQuantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
-  const { sample, pred, scratch } = validation;
-  const quantiles = new Float32Array(sample.t0.length * ctx.spec.horizon * Q);
-  forecastWindows(tf, { model, ctx, t0: sample.t0, cells: sample.cell, batch: scratch.batch, scratch, out: pred, quantiles });
-  return quantiles;
-}
-
 /**
  * The validation windows' head inputs (LSTM state and point forecast per batch of the
  * validation scratch), computed once: the head's fit scores validation after every epoch and
@@ -121,7 +112,7 @@ export class ValidationHeadInputs {
     return new ValidationHeadInputs(batches, valid);
   }
 
-  /** The quantiles (m/s) the model's head as it stands gives these windows: validationQuantiles' values. */
+  /** The quantiles (m/s) the model's head as it stands gives these windows: those forecastWindows gives them. */
   quantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
     const { sample } = validation;
     const H = ctx.spec.horizon;
