@@ -19,16 +19,13 @@ import { loadBackend } from '../src/runtime/backend.js';
 import { runTraining } from '../src/train/train.js';
 import { train } from '../src/commands/train.js';
 import { testContext } from '../src/commands/context.js';
-import { writeGeoTiff } from '../src/output/geotiff-write.js';
-import { synthFileName } from '../src/synth/files.js';
 import { splitHours } from '../src/prepare/split.js';
-import { cellFeatureContext, distinctRings, featureSpec, gatherWindow, windowValid } from '../src/prepare/features.js';
-import { periodAnchors, sampleWindows } from '../src/prepare/windows.js';
-import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
+import { cellFeatureContext, distinctRings, featureSpec, gatherWindow } from '../src/prepare/features.js';
+import { periodAnchors } from '../src/prepare/windows.js';
 import { forecastWindows } from '../src/forecast/forecast.js';
 import { createModel } from '../src/model/model.js';
 import { latLonFixture, writeFixture } from './ingest-fixtures.js';
-import { tinyConfig, tinyCube } from './train-fixtures.js';
+import { assertSameWindowsAndBatches, tinyConfig, tinyCube, writeCubeGeoTiffs } from './train-fixtures.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1, 0);
@@ -133,11 +130,7 @@ async function tinyFolder(): Promise<{ dir: string; data: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'windcast-ooc-'));
   const data = join(dir, 'data');
   mkdirSync(data);
-  const cube = tinyCube();
-  const cells = cube.grid.width * cube.grid.height;
-  for (let t = 0; t < cube.times.length; t++) {
-    await writeGeoTiff(join(data, synthFileName(cube.times[t]!, 'speed')), { grid: cube.grid, bands: [cube.speed.slice(t * cells, (t + 1) * cells)], compress: 'none' });
-  }
+  await writeCubeGeoTiffs(tinyCube(), data);
   return { dir, data };
 }
 
@@ -160,14 +153,7 @@ test('a cube over the memory budget stays on disk: the same windows, statistics 
     const a = cellFeatureContext(resident, spec, stats);
     const b = cellFeatureContext(onDisk, spec, stats);
     const anchors = periodAnchors(split, split.train);
-    const sample = sampleWindows({ grid: resident.grid, anchors, count: 500, seed: 3, accept: (t, c) => windowValid(a, t, c, true) });
-    assert.deepEqual(sampleWindows({ grid: resident.grid, anchors, count: 500, seed: 3, accept: (t, c) => windowValid(b, t, c, true) }), sample);
-    const bufs = [a, b].map(() => new BatchBuffers(500, 24, spec.nFeatures, 24));
-    const sums = [a, b].map((ctx, k) => fillBatch(ctx, sample, 0, 500, bufs[k]!));
-    assert.equal(sums[1], sums[0]);
-    assert.deepEqual(bufs[1]!.x, bufs[0]!.x);
-    assert.deepEqual(bufs[1]!.y, bufs[0]!.y);
-    assert.deepEqual(bufs[1]!.w, bufs[0]!.w);
+    const sample = assertSameWindowsAndBatches(a, b, anchors, 500, 3);
     // Windows at the last hour (no targets in the cube) and at the first anchor.
     const edge = new Float32Array(24 * spec.nFeatures * 2);
     for (const [t0, cell] of [[resident.times.length - 1, 5], [23, 0]] as const) {

@@ -22,13 +22,12 @@ import { DataError } from '../src/core/errors.js';
 import { silentProgress } from '../src/core/progress.js';
 import { computeStats } from '../src/prepare/normalize.js';
 import { splitHours } from '../src/prepare/split.js';
-import { cellFeatureContext, distinctRings, featureSpec, windowValid } from '../src/prepare/features.js';
-import { periodAnchors, sampleWindows } from '../src/prepare/windows.js';
-import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
+import { cellFeatureContext, distinctRings, featureSpec } from '../src/prepare/features.js';
+import { periodAnchors } from '../src/prepare/windows.js';
 import { train } from '../src/commands/train.js';
 import { testContext } from '../src/commands/context.js';
 import { latLonFixture, writeFixture } from './ingest-fixtures.js';
-import { tinyConfig } from './train-fixtures.js';
+import { tinyConfig, assertSameWindowsAndBatches } from './train-fixtures.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1, 0);
@@ -133,14 +132,7 @@ for (const encoding of ['float32', 'int16'] as const) test(`windows, batches and
     const a = cellFeatureContext(resident, spec, stats);
     const b = cellFeatureContext(streamed, spec, stats);
     const anchors = periodAnchors(split, split.train);
-    const sample = sampleWindows({ grid: resident.grid, anchors, count: 400, seed: 9, accept: (t, c) => windowValid(a, t, c, true) });
-    assert.deepEqual(sampleWindows({ grid: resident.grid, anchors, count: 400, seed: 9, accept: (t, c) => windowValid(b, t, c, true) }), sample);
-    const bufs = [a, b].map(() => new BatchBuffers(400, 24, spec.nFeatures, 24));
-    const sums = [a, b].map((ctx, k) => fillBatch(ctx, sample, 0, 400, bufs[k]!));
-    assert.equal(sums[1], sums[0]);
-    assert.deepEqual(bufs[1]!.x, bufs[0]!.x);
-    assert.deepEqual(bufs[1]!.y, bufs[0]!.y);
-    assert.deepEqual(bufs[1]!.w, bufs[0]!.w);
+    assertSameWindowsAndBatches(a, b, anchors, 400, 9);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,13 @@ import { schemaDefaults, type Config } from '../src/core/config.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { era5Grid, type GridSpec } from '../src/core/grid.js';
-import { makeRng } from '../src/prepare/windows.js';
+import assert from 'node:assert/strict';
+import { makeRng, sampleWindows, type WindowSample } from '../src/prepare/windows.js';
+import { windowValid, type FeatureContext } from '../src/prepare/features.js';
+import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
+import { join } from 'node:path';
+import { writeGeoTiff } from '../src/output/geotiff-write.js';
+import { synthFileName } from '../src/synth/files.js';
 
 export interface FixtureOptions {
   hours: number;
@@ -93,4 +99,30 @@ export function valueCube(hours: number, width: number, height: number, value: (
   for (let t = 0; t < hours; t++) for (let c = 0; c < n; c++) speed[t * n + c] = value(t, c);
   const times = Float64Array.from({ length: hours }, (_, t) => start + t * HOUR_MS);
   return { grid, times, speed, source: { files: [], fingerprint: 'test' } };
+}
+
+/** A cube's speed as hourly GeoTIFFs in dir, named as synth names them (uncompressed). */
+export async function writeCubeGeoTiffs(cube: Cube, dir: string): Promise<void> {
+  const cells = cube.grid.width * cube.grid.height;
+  for (let t = 0; t < cube.times.length; t++) {
+    await writeGeoTiff(join(dir, synthFileName(cube.times[t]!, 'speed')), { grid: cube.grid, bands: [cube.speed.slice(t * cells, (t + 1) * cells)], compress: 'none' });
+  }
+}
+
+/**
+ * Two feature contexts over the same values (e.g. in memory and on disk) draw the same seeded
+ * training windows and fill the same batches (inputs, targets, weights), bit for bit. Returns the windows.
+ */
+export function assertSameWindowsAndBatches(a: FeatureContext, b: FeatureContext, anchors: Int32Array, count: number, seed: number): WindowSample {
+  const grid = a.cube.grid;
+  const sample = sampleWindows({ grid, anchors, count, seed, accept: (t, c) => windowValid(a, t, c, true) });
+  assert.deepEqual(sampleWindows({ grid, anchors, count, seed, accept: (t, c) => windowValid(b, t, c, true) }), sample);
+  const { lookback, horizon, nFeatures } = a.spec;
+  const bufs = [a, b].map(() => new BatchBuffers(count, lookback, nFeatures, horizon));
+  const sums = [a, b].map((ctx, k) => fillBatch(ctx, sample, 0, count, bufs[k]!));
+  assert.equal(sums[1], sums[0]);
+  assert.deepEqual(bufs[1]!.x, bufs[0]!.x);
+  assert.deepEqual(bufs[1]!.y, bufs[0]!.y);
+  assert.deepEqual(bufs[1]!.w, bufs[0]!.w);
+  return sample;
 }

@@ -14,11 +14,9 @@ import { runCli } from '../src/cli.js';
 import { train } from '../src/commands/train.js';
 import { testContext } from '../src/commands/context.js';
 import { CheckpointError, ConfigError } from '../src/core/errors.js';
-import { writeGeoTiff } from '../src/output/geotiff-write.js';
 import { silentProgress } from '../src/core/progress.js';
-import { synthFileName } from '../src/synth/files.js';
 import { runTraining } from '../src/train/train.js';
-import { makeCube, tinyConfig, tinyCube } from './train-fixtures.js';
+import { makeCube, tinyConfig, tinyCube, writeCubeGeoTiffs } from './train-fixtures.js';
 
 const { tf, info } = await loadBackend('cpu');
 
@@ -34,11 +32,7 @@ test('windcast train: a one-epoch run on a coarse grid of GeoTIFFs, driven throu
   const dir = tmp('cli');
   const data = join(dir, 'data');
   mkdirSync(data);
-  const cube = tinyCube();
-  const cells = cube.grid.width * cube.grid.height;
-  for (let t = 0; t < cube.times.length; t++) {
-    await writeGeoTiff(join(data, synthFileName(cube.times[t]!, 'speed')), { grid: cube.grid, bands: [cube.speed.slice(t * cells, (t + 1) * cells)], compress: 'none' });
-  }
+  await writeCubeGeoTiffs(tinyCube(), data);
   const configPath = join(dir, 'config.json');
   const config = tinyConfig();
   writeFileSync(configPath, JSON.stringify({ model: config.model, train: config.train, runtime: config.runtime, ingest: { cache: false } }));
