@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fitLinearBaseline, linearForecast, truthWindow } from '../src/evaluate/baselines.js';
@@ -300,4 +300,18 @@ test('windcast evaluate on GeoTIFF files through the CLI; other data is refused 
       return true;
     },
   );
+
+  // The same files copied without their mtimes: another fingerprint, the same values (the
+  // checkpoint's content digest), so the same report.
+  const copied = join(root, 'copied');
+  mkdirSync(copied);
+  for (const name of readdirSync(data).filter((n) => n.endsWith('.tif'))) {
+    copyFileSync(join(data, name), join(copied, name));
+    utimesSync(join(copied, name), new Date(2031, 5, 1), new Date(2031, 5, 1));
+  }
+  await runCli(['-q', 'evaluate', '--model', runDir, '--data', copied, '--out', join(root, 'r3'), '--backend', 'cpu', '--stride', '12', '--full', '--turbine', 'nrel-5mw']);
+  const again = JSON.parse(readFileSync(join(root, 'r3', 'report.json'), 'utf8'));
+  assert.notEqual(again.data.fingerprint, report.data.fingerprint);
+  for (const key of ['headline', 'global', 'bands', 'baselines', 'quantiles', 'power']) assert.deepEqual(again[key], report[key], key);
+  assert.ok(again.global && again.power, 'the report has the scores compared');
 });

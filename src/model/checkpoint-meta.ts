@@ -53,6 +53,8 @@ export const CheckpointMetaSchema = z.object({
   data: z.object({
     dir: z.string(),
     fingerprint: z.string(),
+    /** ingest/cube-digest.ts: the values' digest, which knows the data again under new file stamps (absent before it existed). */
+    contentDigest: z.string().optional(),
     hours: z.number().int().positive(),
     firstHour: z.string(),
     lastHour: z.string(),

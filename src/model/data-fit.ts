@@ -18,6 +18,7 @@ import { isoHour } from '../core/time.js';
 import type { WindChoice } from '../ingest/band-plan.js';
 import type { Cube } from '../ingest/cube.js';
 import { cubeHasUV, cubeOtherHeight, type CellCube } from '../ingest/cell-cube.js';
+import { cubeContentDigest } from '../ingest/cube-digest.js';
 import type { GriddedDataset } from '../ingest/gridded.js';
 import type { RasterHeader } from '../ingest/raster.js';
 import type { CheckpointMeta } from './checkpoint-meta.js';
@@ -34,8 +35,11 @@ export interface DataFacts {
   wind: WindAt[];
   /** The data is read already (a cube): its speed is wind[0]'s, no other height can be chosen. */
   read?: boolean;
-  /** Of a whole dataset (a cube): what identifies it. */
-  dataset?: { fingerprint: string; hours: number; firstHour: string };
+  /**
+   * Of a whole dataset (a cube): what identifies it. contentDigest (ingest/cube-digest.ts) is
+   * asked only when the fingerprint differs: the same values under new file stamps (a copy).
+   */
+  dataset?: { fingerprint: string; hours: number; firstHour: string; contentDigest?: () => string };
 }
 
 export interface WindAt {
@@ -64,7 +68,7 @@ export function cubeFacts(cube: Cube | CellCube, source: string): DataFacts {
     grid: cube.grid,
     wind: [{ heightM: cube.heightM ?? null, uv: cubeHasUV(cube) }, ...(other !== null ? [{ heightM: other, uv: true }] : [])],
     read: true,
-    dataset: { fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: isoHour(cube.times[0]!) },
+    dataset: { fingerprint: cube.source.fingerprint, hours: cube.times.length, firstHour: isoHour(cube.times[0]!), contentDigest: () => cubeContentDigest(cube) },
   };
 }
 
@@ -146,7 +150,10 @@ export function checkDataFits(meta: CheckpointMeta, data: DataFacts, options: Da
 
   const dataset = data.dataset;
   if (!dataset) throw new Error(`checkDataFits: ${data.source} is one file; sameData and resume need the whole dataset`);
-  const same = meta.data.fingerprint === dataset.fingerprint;
+  // The fingerprint holds the files' mtimes; a copy of the same files changes them, so the
+  // values' digest (when the checkpoint has one) decides then.
+  const same = meta.data.fingerprint === dataset.fingerprint
+    || (meta.data.contentDigest !== undefined && dataset.contentDigest !== undefined && meta.data.contentDigest === dataset.contentDigest());
   if (options.sameData) {
     if (!same || meta.split.hours !== dataset.hours) {
       throw new DataError(

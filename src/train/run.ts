@@ -12,6 +12,7 @@ import type { Progress } from '../core/progress.js';
 import { COMMON_YEAR_HOURS, isoHour } from '../core/time.js';
 import type { Cube } from '../ingest/cube.js';
 import { cubeHasUV, cubeOtherHeight, type CellCube } from '../ingest/cell-cube.js';
+import { cubeContentDigest } from '../ingest/cube-digest.js';
 import { distinctRings, featureSpec, positionVaries, type FeatureSpec } from '../prepare/features.js';
 import { computeStats, type NormStats } from '../prepare/normalize.js';
 import { splitHours, type TimeSplit } from '../prepare/split.js';
@@ -208,7 +209,7 @@ export async function saveCheckpoint(options: TrainOptions, run: Run, kind: 'bes
     normalization: { mode: stats.mode, file: 'norm.bin' as const, cells: stats.mean.length, globalMean: stats.globalMean, globalStd: stats.globalStd, meanVariance: stats.meanVariance },
     grid: cube.grid,
     split: run.split,
-    data: { dir: options.dataDir, fingerprint: cube.source.fingerprint, hours, firstHour: isoHour(cube.times[0]!), lastHour: isoHour(cube.times[hours - 1]!), uv: run.spec.uv },
+    data: { dir: options.dataDir, fingerprint: cube.source.fingerprint, contentDigest: cubeContentDigest(cube), hours, firstHour: isoHour(cube.times[0]!), lastHour: isoHour(cube.times[hours - 1]!), uv: run.spec.uv },
     training: {
       learningRate: state.learningRate,
       bestValidation: state.bestValidation,
