@@ -160,7 +160,9 @@ async function benchSteps(steps: number, rounds: number): Promise<void> {
   const byHand = () => {
     const optimizer = tf.train.adam(3e-3);
     const gradient = new HeadGradient(tf, levels, new Array<number>(horizon).fill(1));
-    const params = tf.variable(HeadGradient.params(tf, kernel, bias));
+    const start = HeadGradient.params(tf, kernel, bias);
+    const params = tf.variable(start);
+    start.dispose();
     const batch = gradient.batch({ state, point, ys, w: ws });
     const r = time(() => {
       const g = gradient.gradient(batch, params);

@@ -159,3 +159,19 @@ test('a zero-weight window changes nothing, whatever its values', () => {
     tf.engine().endScope();
   }
 });
+
+test('on another backend in the same process, the TensorFlow-ops path, whatever the kernels did before', async () => {
+  const was = tf.getBackend();
+  await loadBackend('cpu');
+  try {
+    const gradient = new HeadGradient(tf, [0.25, 0.5, 0.75], [1]);
+    assert.equal(gradient.fused, false);
+    tf.tidy(() => {
+      const batch = gradient.batch({ state: tf.ones([2, 2]), point: tf.zeros([2, 1]), ys: tf.ones([2, 1]), w: tf.ones([2]) });
+      assert.ok(Array.from(gradient.gradient(batch, tf.zeros([3, 3])).dataSync()).every(Number.isFinite));
+    });
+    gradient.dispose();
+  } finally {
+    if (was === 'tensorflow') await loadBackend('tensorflow');
+  }
+});

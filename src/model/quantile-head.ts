@@ -294,7 +294,8 @@ export class HeadGradient {
     this.outward = tf.tensor2d(outward, [Q, Q]);
     this.tau = tf.tensor1d(Float32Array.from(levels));
     this.scale = tf.tensor1d(Float32Array.from(scale));
-    this.fused = kernel === 'auto' && loadLstmOps(tf).loaded;
+    // The kernels' status is per process, the backend can change within it (tests, --backend).
+    this.fused = kernel === 'auto' && tf.getBackend() === 'tensorflow' && loadLstmOps(tf).loaded;
   }
 
   /** P = [K; b] [units + 1, horizon x levels]: the Adam variable of the fit. */

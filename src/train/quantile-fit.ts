@@ -287,7 +287,10 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
   const task = o.progress.start({ unit: 'samples', total: o.samples, label: 'quantiles' });
   // The fit runs at width scale 1 (fitQuantileHead set it).
   const gradient = new HeadGradient(tf, levels, new Array<number>(H).fill(1));
-  const params = tf.variable(HeadGradient.params(tf, kernel, bias), true, undefined, 'float32');
+  const start = HeadGradient.params(tf, kernel, bias);
+  // A variable keeps its initial value's data but not the tensor: that one is ours to free.
+  const params = tf.variable(start, true, undefined, 'float32');
+  start.dispose();
   // The layer's kernel and bias from the fit's P, for scoring validation through the layer.
   const toLayer = () => {
     const kb = HeadGradient.split(tf, params);
