@@ -35,6 +35,20 @@
 // Op WindcastLstmLastBf16: WindcastLstmLast with the weights, inputs and h rounded to bfloat16
 // for the products (fp32 sums, gates and cell state), on CPUs with AVX512_BF16; an error elsewhere.
 //
+// Op WindcastPinballGrad (not an LSTM op: the quantile head's fit, src/model/quantile-head.ts,
+// lives beside them to share this library and its build)
+//   inputs  raw     [R, H*Q]  the head's pre-activations (lead-major: lead j, level k at j*Q + k)
+//           excess  [R, H]    truth - point forecast
+//           tau     [Q]       the levels, rising
+//           scale   [H]       the width scale per lead (its absolute value is used)
+//   output  draw    [R, H*Q]  d(pinball loss)/d(raw), each window-lead's share of the loss not
+//                             applied (the caller folds it into the state's rows)
+// Maths (m the level nearest 0.5, s = |scale_j|): q - point = raw at m, plus or minus the sums
+// of s softplus(raw) outward from it; g_k = 1[excess < q_k - point] - tau_k; draw_m = sum g;
+// above m draw_k = s sigmoid(raw_k) sum_{k' >= k} g_k', below -s sigmoid(raw_k) sum_{k' <= k} g_k'.
+// It replaces a dozen TensorFlow element-wise ops per step (a memory pass and a thread
+// synchronisation each) by one pass per block of rows.
+//
 // Op WindcastLstmGrad
 //   inputs  i, cs, f, o, ci, co   [T, B, H]  WindcastLstm's (or BlockLSTM's) outputs (gates after
 //                                            their nonlinearity, cell state, its tanh)
@@ -60,6 +74,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -755,6 +770,70 @@ void lstmGradWeightsCompute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// WindcastPinballGrad (see the header). Per block of rows: softplus and sigmoid of the whole
+// block with Eigen's vectorised exp and log1p (from one exp(-|x|)), then per window and lead
+// the Q levels outward from the centre and back.
+void pinballGradCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  auto fail = [&](const std::string& message) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, ("WindcastPinballGrad: " + message).c_str());
+    TF_OpKernelContext_Failure(ctx, status);
+  };
+  Inputs in;
+  if (!in.fetch(ctx, 4, status)) {
+    TF_DeleteStatus(status);
+    return;
+  }
+  TF_Tensor* out = nullptr;
+  do {
+    TF_Tensor *raw = in.t[0], *excess = in.t[1], *tauT = in.t[2], *scaleT = in.t[3];
+    if (TF_NumDims(raw) != 2 || TF_NumDims(excess) != 2 || TF_NumDims(tauT) != 1 || TF_NumDims(scaleT) != 1) { fail("expected raw [rows, leads*levels], excess [rows, leads], tau [levels], scale [leads]"); break; }
+    const int64_t R = TF_Dim(raw, 0), HQ = TF_Dim(raw, 1), H = TF_Dim(scaleT, 0), Q = TF_Dim(tauT, 0);
+    if (Q < 1 || TF_Dim(excess, 0) != R || TF_Dim(excess, 1) != H || HQ != H * Q) { fail("shapes disagree: raw must be [rows, leads*levels], excess [rows, leads]"); break; }
+    const int64_t dims[2] = {R, HQ};
+    out = pooledOutput(ctx, 0, dims, 2, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+      break;
+    }
+    if (R == 0 || H == 0) break;
+    const float *X = in.data(0), *E = in.data(1), *tau = in.data(2), *scale = in.data(3);
+    float* D = static_cast<float*>(TF_TensorData(out));
+    // The central level: the first one nearest 0.5 (centralLevel in quantile-head.ts).
+    int64_t m = 0;
+    for (int64_t k = 1; k < Q; k++) if (std::abs(tau[k] - 0.5f) < std::abs(tau[m] - 0.5f)) m = k;
+    const int64_t blocks = (R + kRows - 1) / kRows;
+    const bool complete = forEachBlock(blocks, [&](int64_t block) {
+      const int64_t r0 = block * kRows, n = std::min(R, r0 + kRows) - r0, size = n * HQ;
+      Eigen::Map<const Eigen::ArrayXf> x(X + r0 * HQ, size);
+      const Eigen::ArrayXf e = (-x.abs()).exp();
+      const Eigen::ArrayXf inv = (e + 1.f).inverse();
+      const Eigen::ArrayXf softplus = x.max(0.f) + e.log1p();
+      const Eigen::ArrayXf sigmoid = (x >= 0.f).select(inv, e * inv);
+      std::vector<float> q(Q), g(Q);
+      for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < H; j++) {
+          const int64_t at = i * HQ + j * Q;
+          const float s = std::abs(scale[j]), y = E[(r0 + i) * H + j];
+          q[m] = x[at + m];
+          for (int64_t k = m + 1; k < Q; k++) q[k] = q[k - 1] + s * softplus[at + k];
+          for (int64_t k = m - 1; k >= 0; k--) q[k] = q[k + 1] - s * softplus[at + k];
+          float total = 0.f;
+          for (int64_t k = 0; k < Q; k++) total += (g[k] = (y < q[k] ? 1.f : 0.f) - tau[k]);
+          float* d = D + (r0 + i) * HQ + j * Q;
+          d[m] = total;
+          float above = 0.f, below = 0.f;
+          for (int64_t k = Q - 1; k > m; k--) d[k] = s * sigmoid[at + k] * (above += g[k]);
+          for (int64_t k = 0; k < m; k++) d[k] = -s * sigmoid[at + k] * (below += g[k]);
+        }
+      }
+    });
+    failIfIncomplete(complete, ctx, status, "WindcastPinballGrad");
+  } while (false);
+  if (out) TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
 void* noState(TF_OpKernelConstruction*) { return nullptr; }
 void deleteNoState(void*) {}
 
@@ -783,7 +862,8 @@ std::string registerOps() {
                  {"dgates: float"}, lstmGradCompute, status) &&
       registerOp("WindcastLstmGradWeights",
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float", "x: float", "h: float"},
-                 {"dw: float"}, lstmGradWeightsCompute, status);
+                 {"dw: float"}, lstmGradWeightsCompute, status) &&
+      registerOp("WindcastPinballGrad", {"raw: float", "excess: float", "tau: float", "scale: float"}, {"draw: float"}, pinballGradCompute, status);
   if (!ok) error = TF_Message(status);
   TF_DeleteStatus(status);
   return error;

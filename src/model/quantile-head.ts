@@ -17,6 +17,7 @@
  * Output layout: [n, horizon x levels], lead-major (lead j, level k at j * levels + k).
  */
 import type { Tf } from '../runtime/backend.js';
+import { loadLstmOps } from '../runtime/lstm-kernels.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type SymbolicTensor = ReturnType<Tf['input']>;
@@ -235,3 +236,150 @@ export function setQuantileScale(tf: Tf, model: { getLayer(name: string): { getW
 
 /** The head's layer name in a model. */
 export const QUANTILE_LAYER = 'quantiles';
+
+/**
+ * The quantile head's fit by hand-written gradient steps (train/quantile-fit.ts): the same
+ * gradients as autograd through the layer and weightedPinballLoss, to float rounding, in a
+ * dozen TF ops where autograd records ~45 (a step's cost is per-op overhead on
+ * [windows x horizon x levels]). The head's kernel K [units, horizon x levels] and bias b are
+ * fitted as one matrix P = [K; b] against the state with a column of ones appended: one
+ * product forward, one backward, one Adam variable (Adam is element-wise, so this is the same
+ * update as on K and b apart).
+ *
+ * With raw = [state, 1] P, for output (window i, lead j, level k):
+ *   dL/dq = share_i (1[y < q] - tau_k)   (tf.maximum's gradient: at y = q it takes tau e),
+ *   q - point = raw' @ outward, raw' = softplus(raw) |scale_j| off the centre, raw at it, so
+ *   dL/draw = (dL/dq @ outward^T) x (sigmoid(raw) |scale_j| off the centre, 1 at it),
+ *   dL/dP = [state, 1]^T @ dL/draw, with share_i = w_i / (sum(w) x horizon x levels), the loss's
+ *   mean over leads and levels weighted by w, folded into the state's rows.
+ * On native TensorFlow with windcast's kernels loaded, dL/draw is one kernel
+ * (WindcastPinballGrad, native/lstm_ops.cc: one pass instead of a dozen element-wise ops);
+ * elsewhere the same maths as TensorFlow ops.
+ */
+export class HeadGradient {
+  private readonly stepScale: Tensor;
+  private readonly centreMask: Tensor;
+  /** cumulativeMatrix with the central row set to ones: raw' @ outward is each level's distance from the point. */
+  private readonly outward: Tensor;
+  /** 1 - tau and -tau broadcast to [rows x horizon, levels], per row count (tf.where would tile them every step). */
+  private readonly signs = new Map<number, [Tensor, Tensor]>();
+  private readonly Q: number;
+  private readonly tau: Tensor;
+  private readonly scale: Tensor;
+  /** Whether dL/draw comes from WindcastPinballGrad. */
+  readonly fused: boolean;
+
+  /** kernel: 'auto' uses WindcastPinballGrad where it is loaded, 'ops' never (tests compare the two). */
+  constructor(
+    private readonly tf: Tf,
+    private readonly levels: readonly number[],
+    scale: readonly number[],
+    kernel: 'auto' | 'ops' = 'auto',
+  ) {
+    const Q = levels.length;
+    const m = centralLevel(levels);
+    const stepScale = new Float32Array(scale.length * Q);
+    const centreMask = new Float32Array(scale.length * Q);
+    for (let j = 0; j < scale.length; j++) {
+      for (let k = 0; k < Q; k++) {
+        stepScale[j * Q + k] = k === m ? 0 : Math.abs(scale[j]!);
+        centreMask[j * Q + k] = k === m ? 1 : 0;
+      }
+    }
+    const outward = cumulativeMatrix(levels);
+    outward.fill(1, m * Q, (m + 1) * Q);
+    this.Q = Q;
+    this.stepScale = tf.tensor1d(stepScale);
+    this.centreMask = tf.tensor1d(centreMask);
+    this.outward = tf.tensor2d(outward, [Q, Q]);
+    this.tau = tf.tensor1d(Float32Array.from(levels));
+    this.scale = tf.tensor1d(Float32Array.from(scale));
+    // The kernels' status is per process, the backend can change within it (tests, --backend).
+    this.fused = kernel === 'auto' && tf.getBackend() === 'tensorflow' && loadLstmOps(tf).loaded;
+  }
+
+  /** P = [K; b] [units + 1, horizon x levels]: the Adam variable of the fit. */
+  static params(tf: Tf, kernel: Tensor, bias: Tensor): Tensor {
+    return tf.tidy(() => tf.concat([kernel, tf.expandDims(bias, 0)], 0));
+  }
+
+  /** K and b of P. */
+  static split(tf: Tf, params: Tensor): { kernel: Tensor; bias: Tensor } {
+    const [rows, width] = params.shape as [number, number];
+    return tf.tidy(() => ({ kernel: tf.slice(params, [0, 0], [rows - 1, width]), bias: tf.reshape(tf.slice(params, [rows - 1, 0], [1, width]), [width]) }));
+  }
+
+  /**
+   * What a batch of training windows gives every step, made once (the point model is fixed):
+   * [state, 1] and it times share_i, both with zero-weight windows' rows set to 0 (a NaN
+   * there would otherwise reach the gradient as 0 x NaN), and the truth's excess over the point
+   * forecast [windows, horizon].
+   */
+  batch(o: { state: Tensor; point: Tensor; ys: Tensor; w: Tensor }): PinballBatch {
+    const tf = this.tf;
+    return tf.tidy(() => {
+      const [n, H] = o.ys.shape as [number, number];
+      const used = tf.reshape(tf.greater(o.w, 0), [n, 1]);
+      const withOnes = tf.concat([o.state, tf.ones([n, 1])], 1);
+      const inputs = tf.where(tf.broadcastTo(used, withOnes.shape), withOnes, tf.zerosLike(withOnes));
+      const share = tf.div(o.w, tf.mul(tf.maximum(tf.sum(o.w), 1e-12), H * this.Q));
+      const weighted = tf.mul(inputs, tf.reshape(tf.where(tf.reshape(used, [n]), share, tf.zerosLike(share)), [n, 1]));
+      const excess = tf.where(tf.broadcastTo(used, [n, H]), tf.sub(o.ys, o.point), tf.zerosLike(o.ys));
+      return { inputs, weighted, excess };
+    });
+  }
+
+  /** dL/dP for one batch at P. */
+  gradient(batch: PinballBatch, params: Tensor): Tensor {
+    const tf = this.tf;
+    return tf.tidy(() => {
+      const raw = tf.matMul(batch.inputs, params);
+      if (this.fused) {
+        const backend = tf.backend() as unknown as NativeExecutor;
+        const dRaw = backend.executeMultipleOutputs('WindcastPinballGrad', [], [raw, batch.excess, this.tau, this.scale], 1)[0]!;
+        return tf.matMul(batch.weighted, dRaw, true, false);
+      }
+      const rawPrime = tf.add(tf.mul(tf.softplus(raw), this.stepScale), tf.mul(raw, this.centreMask));
+      const fromPoint = tf.matMul(tf.reshape(rawPrime, [-1, this.Q]), this.outward);
+      const [above, below] = this.signsFor(fromPoint.shape[0]!);
+      const dq = tf.where(tf.less(tf.reshape(batch.excess, [-1, 1]), fromPoint), above, below);
+      const dRawPrime = tf.reshape(tf.matMul(dq, this.outward, false, true), raw.shape);
+      const dRaw = tf.mul(dRawPrime, tf.add(tf.mul(tf.sigmoid(raw), this.stepScale), this.centreMask));
+      return tf.matMul(batch.weighted, dRaw, true, false);
+    });
+  }
+
+  private signsFor(rows: number): [Tensor, Tensor] {
+    let s = this.signs.get(rows);
+    if (!s) {
+      const tf = this.tf;
+      s = tf.tidy(() => {
+        const tau = tf.tensor2d(Float32Array.from(this.levels), [1, this.Q]);
+        return [tf.broadcastTo(tf.sub(1, tau), [rows, this.Q]), tf.broadcastTo(tf.neg(tau), [rows, this.Q])] as [Tensor, Tensor];
+      });
+      tf.keep(s[0]);
+      tf.keep(s[1]);
+      this.signs.set(rows, s);
+    }
+    return s;
+  }
+
+  dispose(): void {
+    this.tf.dispose([this.stepScale, this.centreMask, this.outward, this.tau, this.scale, ...[...this.signs.values()].flat()]);
+    this.signs.clear();
+  }
+}
+
+interface NativeExecutor {
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], numOutputs: number): Tensor[];
+}
+
+/** One batch of HeadGradient.batch. */
+export interface PinballBatch {
+  /** [state, 1], zero rows for zero-weight windows. */
+  inputs: Tensor;
+  /** inputs times each window's share of the loss. */
+  weighted: Tensor;
+  /** truth - point [windows, horizon]. */
+  excess: Tensor;
+}

@@ -19,7 +19,7 @@ import { denormalize, gatherWindow, windowValid, type FeatureContext } from '../
 import { BatchWorker, inputTensor } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
-import { centralIntervals, centralLevel, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../model/quantile-head.js';
+import { centralIntervals, centralLevel, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
@@ -218,25 +218,16 @@ export interface QuantileFitOptions {
   signal?: AbortSignal;
 }
 
-/** One batch of the head's inputs, computed once: LSTM state, point forecast, targets, weights. */
-interface HeadBatch {
-  state: Tensor;
-  point: Tensor;
-  ys: Tensor;
-  /** sqrt of the squared-error weight: pinball is linear in the error. */
-  ws: Tensor;
-}
-
 /**
  * The head's inputs for a seeded sample of training windows: the point model is fixed, so its
  * LSTM state and point forecast are computed once (the fused inference kernel, in the one
  * batch loop of epoch.ts) and the head's epochs run on them, at the cost of a small dense layer.
  */
-async function headInputs(o: QuantileFitOptions, task: ReturnType<Progress['start']>): Promise<HeadBatch[]> {
+async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: ReturnType<Progress['start']>): Promise<PinballBatch[]> {
   const { tf, model, ctx } = o;
   const inputsModel = headInputsModel(tf, model);
   const sample = sampleWindows({ grid: ctx.cube.grid, anchors: o.trainAnchors, count: o.samples, seed: mixSeed(o.seed, QUANTILE_SEED), accept: (t, c) => windowValid(ctx, t, c, true) });
-  const cached: HeadBatch[] = [];
+  const cached: PinballBatch[] = [];
   const batches = BatchWorker.start(ctx, o.batchSize);
   try {
     await stepsOnSample(tf, {
@@ -244,10 +235,16 @@ async function headInputs(o: QuantileFitOptions, task: ReturnType<Progress['star
       sample,
       batchSize: o.batchSize,
       step: (batch) => {
+        // HeadGradient.batch's tensors are computed, not views of the batch buffer the batch
+        // thread refills two batches on. The weight is the squared-error weight's square root:
+        // pinball is linear in the error.
         const [state, point] = inputsModel.apply(batch.xs, { training: false }) as Tensor[];
-        // A computed copy of the targets: clone() would share the batch buffer's data, which the
-        // batch thread refills two batches on.
-        cached.push({ state: state!, point: point!, ys: tf.mul(batch.ys, 1), ws: tf.sqrt(batch.ws) });
+        const w = tf.sqrt(batch.ws);
+        try {
+          cached.push(gradient.batch({ state: state!, point: point!, ys: batch.ys, w }));
+        } finally {
+          tf.dispose([state!, point!, w]);
+        }
         return tf.scalar(0);
       },
       total: () => 0,
@@ -255,7 +252,7 @@ async function headInputs(o: QuantileFitOptions, task: ReturnType<Progress['star
       ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (err) {
-    for (const b of cached) tf.dispose([b.state, b.point, b.ys, b.ws]);
+    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
     throw err;
   } finally {
     await batches.close();
@@ -281,17 +278,31 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
   const Q = levels.length;
   const quantilesNow = () => validationInputs.quantiles(tf, model, ctx, validation, Q);
   const score = () => meanPinball(quantilesNow(), validation.truth, levels, H).overall;
-  const head = model.getLayer(QUANTILE_LAYER);
   const variables = quantileVariables(model);
+  const [kernel, bias] = variables;
+  if (variables.length !== 2 || kernel?.rank !== 2 || bias?.rank !== 1) throw new Error('the quantile head has no kernel and bias to fit');
   const startPinball = score();
   let best = { pinball: startPinball, epoch: 0, weights: variables.map((v) => tf.clone(v)) };
   const optimizer = tf.train.adam(o.learningRate);
   const task = o.progress.start({ unit: 'samples', total: o.samples, label: 'quantiles' });
-  let cached: HeadBatch[] = [];
+  // The fit runs at width scale 1 (fitQuantileHead set it).
+  const gradient = new HeadGradient(tf, levels, new Array<number>(H).fill(1));
+  const start = HeadGradient.params(tf, kernel, bias);
+  // A variable keeps its initial value's data but not the tensor: that one is ours to free.
+  const params = tf.variable(start, true, undefined, 'float32');
+  start.dispose();
+  // The layer's kernel and bias from the fit's P, for scoring validation through the layer.
+  const toLayer = () => {
+    const kb = HeadGradient.split(tf, params);
+    kernel.assign(kb.kernel);
+    bias.assign(kb.bias);
+    tf.dispose([kb.kernel, kb.bias]);
+  };
+  let cached: PinballBatch[] = [];
   let taskDone = false;
   let epochs = 0;
   try {
-    cached = await headInputs(o, task);
+    cached = await headInputs(o, gradient, task);
     task.done();
     taskDone = true;
     const rng = makeRng(mixSeed(o.seed, QUANTILE_SEED + 1));
@@ -308,12 +319,18 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
           [order[i], order[j]] = [order[j]!, order[i]!];
         }
         for (const i of order) {
-          const b = cached[i]!;
-          const cost = optimizer.minimize(() => weightedPinballLoss(tf, head.apply([b.state, b.point]) as Tensor, b.ys, b.ws, levels) as ReturnType<Tf['scalar']>, true, variables);
-          cost?.dispose();
+          // The gradient by hand (HeadGradient), then tf.train.adam's own update: the step
+          // optimizer.minimize on weightedPinballLoss through the layer takes, to float rounding.
+          const dParams = gradient.gradient(cached[i]!, params);
+          try {
+            optimizer.applyGradients([{ name: params.name, tensor: dParams }]);
+          } finally {
+            dParams.dispose();
+          }
         }
       }
       epochs = epoch;
+      toLayer();
       const pinball = score();
       const improved = pinball < best.pinball - 1e-6;
       o.log(`quantile epoch ${epoch}/${o.epochs}: validation pinball ${pinball.toFixed(4)} m/s${improved ? ' best' : ''}`);
@@ -323,7 +340,9 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    for (const b of cached) tf.dispose([b.state, b.point, b.ys, b.ws]);
+    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
+    gradient.dispose();
+    params.dispose();
     optimizer.dispose();
     if (!taskDone) task.done();
     variables.forEach((v, i) => v.assign(best.weights[i]!));
