@@ -8,7 +8,7 @@
  * cache (one chunk) and streamed from the files (one-hour chunks).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -128,6 +128,13 @@ test('windcast evaluate with a tiny --memory-budget reads the cube from disk: th
     assert.ok(!readdirSync(cache).some((f) => f.startsWith('cube-')), 'streamed: no time-major cache');
     assert.deepEqual(report(streamed), report(memory));
     assert.ok(existsSync(join(streamed, 'report.md')));
+
+    // A damaged cell file (cut short) is not trusted: it is streamed again, and the report is the same.
+    const cellFile = join(cache, readdirSync(cache).find((f) => f.startsWith('cells-'))!);
+    truncateSync(cellFile, Math.floor(statSync(cellFile).size / 2));
+    const again = join(root, 'again');
+    await evaluate(again, '--memory-budget', '1000');
+    assert.deepEqual(report(again), report(memory));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,6 +1,8 @@
 /**
- * `windcast evaluate`: load the checkpoint (best/, else last/, of a run folder) and the data,
- * score it on its own test period (src/evaluate/evaluate.ts), write the report, return it.
+ * `windcast evaluate`: load the checkpoint (best/, else last/, of a run folder) and the data
+ * (the time-major cube in memory when it fits the memory budget; over it, hourly GeoTIFFs stay
+ * on disk in training's cell file, evaluate/cube-access.ts), score it on its own test period
+ * (src/evaluate/evaluate.ts), write the report, return it.
  * Every tensor the command made is released before it returns: a leak is an internal error,
  * raised after the report is written.
  */
