@@ -14,7 +14,7 @@
  *   fitted there (each cell's sums are its own, added in hour order, so the fit is the same);
  * - the speed-only ridge reads its cells' training series, one read per cell;
  * - the same-input ridge and the dressing read training windows through the feature context
- *   of the cell file (prepare/window-reader.ts), as training does (the commands build it).
+ *   of the cell file (prepare/window-reader.ts), as training does.
  */
 import { closeSync, openSync } from 'node:fs';
 import { cellCount } from '../core/grid.js';
@@ -22,6 +22,8 @@ import type { Progress } from '../core/progress.js';
 import type { CellBand, CellCube, CellFile } from '../ingest/cell-cube.js';
 import { readHoursOfCells } from '../ingest/cell-file.js';
 import type { Cube } from '../ingest/cube.js';
+import { cellFeatureContext, type FeatureContext, type FeatureSpec } from '../prepare/features.js';
+import type { NormStats } from '../prepare/normalize.js';
 import { fitClimatology, type Climatology, type ClimatologyOptions } from './climatology.js';
 import { fitClimatologyQuantiles, type ClimatologyQuantiles } from './quantile-baselines.js';
 
@@ -51,6 +53,8 @@ export type QuantileFitOptions = Parameters<typeof fitClimatologyQuantiles>[1];
 export interface CubeAccess {
   /** Grid, hours, heights and source; values only when resident. */
   facts: Pick<Cube, 'grid' | 'times' | 'source' | 'heightM'>;
+  /** The context the same-input ridge and the dressing read training windows through (the model's features). */
+  ridgeContext: FeatureContext;
   /** The second height's wind, as far as planning the power scores needs to know (its height). */
   other: Pick<Cube, 'other'>;
   fitClimatology(options: ClimatologyOptions & { cells: Int32Array }): Climatology;
@@ -64,10 +68,11 @@ export interface CubeAccess {
   close(): void;
 }
 
-/** The resident cube: every part reads it as it is, the anchors in one slab. */
-export function residentAccess(cube: Cube): CubeAccess {
+/** The resident cube: every part reads it as it is, the anchors in one slab; `context` is the forecaster's on it. */
+export function residentAccess(cube: Cube, context: FeatureContext): CubeAccess {
   return {
     facts: cube,
+    ridgeContext: context,
     other: cube,
     fitClimatology: (options) => fitClimatology(cube, options),
     fitClimatologyQuantiles: (options) => fitClimatologyQuantiles(cube, options),
@@ -86,11 +91,15 @@ const CELL_BANDS: readonly CellBand[] = ['speed', 'u', 'v', 'uOther', 'vOther'];
 
 /**
  * A cube on disk (a CellCube whose `disk` is its cell file). `slabBytes` bounds a slab of test
- * hours (at least one anchor's reach is read whatever it says); the fits read blocks of cells.
+ * hours (at least one anchor's reach is read whatever it says); the fits read blocks of cells;
+ * the ridge's windows come through the cell file's feature context (spec and stats: the
+ * checkpoint's), as training reads them. close() closes both descriptors.
  */
-export function diskAccess(cube: CellCube, options: { slabBytes: number; progress: Progress }): CubeAccess {
+export function diskAccess(cube: CellCube, options: { spec: FeatureSpec; stats?: NormStats; slabBytes: number; progress: Progress }): CubeAccess {
   const file = cube.disk;
   if (!file) throw new Error('diskAccess needs a cube on disk');
+  if (!options.stats) throw new Error('a cube on disk is evaluated with the forecaster\'s normalisation statistics');
+  const ridgeContext = cellFeatureContext(cube, options.spec, options.stats);
   const fd = openSync(file.path, 'r');
   const n = cellCount(cube.grid);
   const bands = CELL_BANDS.filter((b) => file.bands.includes(b));
@@ -118,6 +127,7 @@ export function diskAccess(cube: CellCube, options: { slabBytes: number; progres
 
   return {
     facts,
+    ridgeContext,
     other,
     fitClimatology(o) {
       // Per block the same fit on the compact cube; its means are per cell, so they concatenate.
@@ -168,7 +178,10 @@ export function diskAccess(cube: CellCube, options: { slabBytes: number; progres
       return plans;
     },
     read: (plan) => ({ cube: readSlab(fd, file, cube, bands, plan.first, plan.count, options.progress), offset: plan.first, anchors: plan.anchors }),
-    close: () => closeSync(fd),
+    close: () => {
+      ridgeContext.reader?.close();
+      closeSync(fd);
+    },
   };
 }
 

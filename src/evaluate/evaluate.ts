@@ -26,7 +26,6 @@ import type { Progress } from '../core/progress.js';
 import { isoHour } from '../core/time.js';
 import type { Cube } from '../ingest/cube.js';
 import type { CellCube } from '../ingest/cell-cube.js';
-import { cellFeatureContext, type FeatureContext } from '../prepare/features.js';
 import type { NormStats } from '../prepare/normalize.js';
 import { diskAccess, residentAccess, type CubeAccess } from './cube-access.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
@@ -166,28 +165,21 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   // Hashed now, not at the end: a training run may replace best/ while we score.
   const metaSha = createHash('sha256').update(readFileSync(join(options.checkpointDir, 'meta.json'))).digest('hex');
   checkDataFits(meta, cubeFacts(cube, options.dataDir), { sameData: true });
-  let access: CubeAccess;
-  let diskContext: FeatureContext | undefined;
-  if ('layers' in cube) {
-    if (!cube.disk) throw new Error('scoreCube reads a cell-major cube only from disk');
-    if (!forecaster.stats) throw new Error('scoreCube needs the forecaster\'s normalisation statistics for a cube on disk');
-    access = diskAccess(cube, { slabBytes: options.slabBytes ?? 2 ** 30, progress: options.progress });
-    // The same-input ridge and the dressing read training windows through the cell file, as training does.
-    diskContext = cellFeatureContext(cube, meta.features, forecaster.stats);
-  } else {
-    access = residentAccess(cube);
-  }
+  const access =
+    'layers' in cube
+      ? diskAccess(cube, { spec: meta.features, ...(forecaster.stats ? { stats: forecaster.stats } : {}), slabBytes: options.slabBytes ?? 2 ** 30, progress: options.progress })
+      : residentAccess(cube, forecaster.context(cube));
   try {
-    return scoreThrough(options, access, diskContext ?? forecaster.context(cube as Cube), started, tensorsBefore, metaSha);
+    return scoreThrough(options, access, started, tensorsBefore, metaSha);
   } finally {
-    diskContext?.reader?.close();
     access.close();
   }
 }
 
-function scoreThrough(options: EvaluateCubeOptions, access: CubeAccess, ctx: FeatureContext, started: number, tensorsBefore: number, metaSha: string): EvaluationScoring {
+function scoreThrough(options: EvaluateCubeOptions, access: CubeAccess, started: number, tensorsBefore: number, metaSha: string): EvaluationScoring {
   const { forecaster, settings } = options;
   const cube = access.facts;
+  const ctx = access.ridgeContext;
   const meta = forecaster.meta;
   const H = meta.split.horizon;
   const anchors = testAnchors(meta, settings.stride, settings.linearLookback);
