@@ -207,13 +207,13 @@ test('windcast train with a tiny --memory-budget (the cube on disk) gives the sa
   }
 });
 
-test('a command that holds the time-major cube (evaluate) refuses one over the memory budget before reading it, naming the data', async () => {
+test('loadDataCube (what evaluate holds for input it reads whole) refuses a cube over the memory budget before reading it, naming the data', async () => {
   const dir = dataset(6, 2);
   try {
     const ingest = { ...schemaDefaults().ingest, cache: false, workers: 1 };
     // 12 x 7 cells x 6 hours x 4 bytes x (speed from u/v, u, v).
     const bytes = 12 * 7 * 6 * 4 * 3;
-    const hint = 'evaluate holds it in memory: give it fewer hours';
+    const hint = 'NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours';
     const cube = await loadDataCube(dir, ingest, silentProgress, undefined, { bytes, hint });
     assert.equal(cube.speed.length + cube.u!.length + cube.v!.length, bytes / 4);
     await assert.rejects(loadDataCube(dir, ingest, silentProgress, undefined, { bytes: bytes - 1, hint }), (err: unknown) =>

@@ -62,6 +62,7 @@ export function fakeCheckpoint(cube: Cube, forecast?: (c: Cube, t0: number, cell
   const contexts = new Map<Cube, ReturnType<typeof featureContext>>();
   const forecaster = {
     meta,
+    stats,
     forecast: forecast ?? ((c: Cube, t0: number, cells: Int32Array, out?: Float32Array) => persistenceForecast(c, { t0, cells, horizon: 24, ...(out ? { out } : {}) })),
     context: (c: Cube) => contexts.get(c) ?? contexts.set(c, featureContext(c, features, stats)).get(c)!,
     ...(quantileLevels ? { quantileLevels } : {}),

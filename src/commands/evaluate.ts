@@ -1,12 +1,14 @@
 /**
- * `windcast evaluate`: load the checkpoint (best/, else last/, of a run folder) and the data,
- * score it on its own test period (src/evaluate/evaluate.ts), write the report, return it.
+ * `windcast evaluate`: load the checkpoint (best/, else last/, of a run folder) and the data
+ * (the time-major cube in memory when it fits the memory budget; over it, hourly GeoTIFFs stay
+ * on disk in training's cell file, evaluate/cube-access.ts), score it on its own test period
+ * (src/evaluate/evaluate.ts), write the report, return it.
  * Every tensor the command made is released before it returns: a leak is an internal error,
  * raised after the report is written.
  */
 import { useInferencePrecision, type CommandContext } from './context.js';
-import { loadDataCube } from '../ingest/cube.js';
-import { memoryBudget } from '../ingest/cell-cube.js';
+import { geotiffCubeBytes, loadDataCube, type Cube } from '../ingest/cube.js';
+import { memoryBudget, openCellCube, type CellCube } from '../ingest/cell-cube.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
@@ -66,13 +68,23 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     }
     const t = performance.now();
     // Read as the checkpoint was trained (its height and variables), not as the config says.
-    const cube = await loadDataCube(args.data, config.ingest, progress, checkpointWind(forecaster.meta), {
-      bytes: memoryBudget(config.runtime.memoryBudget),
-      hint: 'train reads a cube this large from disk, but evaluate holds it in memory: give it fewer hours (a glob of a shorter period)',
-    });
+    const wind = checkpointWind(forecaster.meta);
+    const budget = memoryBudget(config.runtime.memoryBudget);
+    // GeoTIFFs over the budget stay on disk, in the cell file training reads (openCellCube);
+    // what fits is held time-major as before. Gridded input and ingest.cache off are read whole.
+    const bytes = config.ingest.cache ? await geotiffCubeBytes(args.data, config.ingest, wind) : null;
+    const cube: Cube | CellCube =
+      bytes !== null && bytes > budget
+        ? await openCellCube(args.data, config.ingest, progress, { wind, budget })
+        : await loadDataCube(args.data, config.ingest, progress, wind, {
+            bytes: budget,
+            hint: 'evaluate reads hourly GeoTIFFs this large from disk (with ingest.cache on), but NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours (a glob of a shorter period) or a smaller area',
+          });
     loadSeconds = (performance.now() - t) / 1000;
     const options = {
       cube,
+      // A slab of test hours read from disk takes at most a quarter of the budget (cube-access.ts).
+      slabBytes: Math.min(2 ** 30, budget / 4),
       forecaster,
       checkpointDir,
       dataDir: args.data,

@@ -50,9 +50,10 @@ export interface InspectResult {
   /**
    * Memory of the in-memory cube (Float32; speed, plus u and v for 2-band input), the memory
    * budget it is held against (--memory-budget, default what the machine has available) and
-   * what training does over it: GeoTIFFs stream to a cell file on disk, gridded input refuses.
+   * how train and evaluate read a cube over it: GeoTIFFs with the cache on from a cell file on
+   * disk, gridded input and GeoTIFFs with ingest.cache off are refused.
    */
-  memory: { cubeBytes: number; cubeGiB: number; peakGiB: number; budgetBytes: number; overBudget: boolean; overBudgetTraining: 'disk' | 'refused' } | null;
+  memory: { cubeBytes: number; cubeGiB: number; peakGiB: number; budgetBytes: number; overBudget: boolean; overBudgetReads: 'disk' | 'refused' } | null;
   /** The wind the cube will hold under ingest.targetHeight and ingest.variables (null: no usable file). */
   wind: { heightM: number | null; otherHeightM: number | null; variables: string[] } | null;
   /** Files that cannot be used, each with the one-line reason. */
@@ -258,21 +259,21 @@ function griddedReport(ds: GriddedDataset, problems: string[]): GriddedReport {
   };
 }
 
-function memoryFor(bytes: number, ctx: CommandContext, overBudgetTraining: 'disk' | 'refused'): InspectResult['memory'] {
+function memoryFor(bytes: number, ctx: CommandContext, overBudgetReads: 'disk' | 'refused'): InspectResult['memory'] {
   const gib = bytes / 2 ** 30;
   const budgetBytes = memoryBudget(ctx.config.runtime.memoryBudget);
-  return { cubeBytes: bytes, cubeGiB: round(gib, 3), peakGiB: round(gib * 1.5, 3), budgetBytes, overBudget: bytes > budgetBytes, overBudgetTraining };
+  return { cubeBytes: bytes, cubeGiB: round(gib, 3), peakGiB: round(gib * 1.5, 3), budgetBytes, overBudget: bytes > budgetBytes, overBudgetReads };
 }
 
 /** The memory line: the cube against the budget, and what train and evaluate will do with it. */
 function memoryLine(m: NonNullable<InspectResult['memory']>): string {
   const cube = `cube ${formatBytes(m.cubeBytes)} (Float32)`;
   const budget = `the memory budget of ${formatBytes(m.budgetBytes)} (--memory-budget; default what the machine has available)`;
-  if (!m.overBudget) return `${cube}, within ${budget}: train holds it once (about 1.35 x with the model's working set on a global month), evaluate holds it too`;
-  const train = m.overBudgetTraining === 'disk'
-    ? `train streams it to a cell file on disk (${formatBytes(m.cubeBytes)} there, half with ingest.cacheEncoding int16) and reads its windows from there`
-    : 'train refuses it (NetCDF and Zarr are read whole: give it fewer hours or a smaller area)';
-  return `${cube}, over ${budget}: ${train}; evaluate needs it in memory and refuses`;
+  if (!m.overBudget) return `${cube}, within ${budget}: train holds it once (about 1.35 x with the model's working set on a global month), evaluate holds it too (about 1.1 x)`;
+  if (m.overBudgetReads === 'disk') {
+    return `${cube}, over ${budget}: train and evaluate read it from a cell file on disk (${formatBytes(m.cubeBytes)} there, half with ingest.cacheEncoding int16; streamed from the files, or copied from a cube cache beside them), evaluate a slab of test hours at a time`;
+  }
+  return `${cube}, over ${budget}: train and evaluate refuse it (NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours or a smaller area)`;
 }
 
 function round(x: number, digits: number): number {

@@ -43,7 +43,7 @@ export interface WindowRequest {
   out?: Float32Array;
 }
 
-function cellsPerHour(cube: Cube): number {
+function cellsPerHour(cube: Pick<Cube, 'grid'>): number {
   return cube.grid.width * cube.grid.height;
 }
 
@@ -135,6 +135,11 @@ export interface LinearFitOptions {
    * one by one. Both give the same equations (up to rounding); tests check one against the other.
    */
   method?: 'auto' | 'per-window';
+  /**
+   * Writes hours [start, start + out.length) of a cell's speed into out (a cube on disk,
+   * evaluate/cube-access.ts); default: read from the cube's speed.
+   */
+  readSeries?: (cell: number, start: number, out: Float64Array) => void;
 }
 
 /** Evenly spaced flat cell indices, deterministic: the i-th is floor((i + 0.5) * n / count). */
@@ -146,7 +151,7 @@ export function evenCells(totalCells: number, count: number): Int32Array {
 }
 
 /** Fit the speed-only ridge, "linear-speed" (all leads share one design, so one solve). */
-export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): LinearBaseline {
+export function fitLinearBaseline(cube: Pick<Cube, 'grid' | 'times'> & { speed?: Float32Array }, options: LinearFitOptions): LinearBaseline {
   const L = options.lookback;
   const H = options.horizon;
   const lambda = options.lambda;
@@ -206,13 +211,16 @@ export function fitLinearBaseline(cube: Cube, options: LinearFitOptions): Linear
   let sumW = 0;
   let samples = 0;
   const speed = cube.speed;
+  const readSeries =
+    options.readSeries ??
+    ((cell: number, from: number, out: Float64Array) => {
+      if (!speed) throw new Error('fitLinearBaseline needs the cube\'s speed or a readSeries');
+      for (let k = 0; k < out.length; k++) out[k] = speed[(from + k) * n + cell]!;
+    });
   for (let i = 0; i < cells.length; i++) {
     const cell = cells[i]!;
-    for (let k = 0; k < span; k++) {
-      const v = speed[(start + k) * n + cell]!;
-      series[k] = v;
-      badBefore[k + 1] = badBefore[k]! + (Number.isFinite(v) ? 0 : 1);
-    }
+    readSeries(cell, start, series);
+    for (let k = 0; k < span; k++) badBefore[k + 1] = badBefore[k]! + (Number.isFinite(series[k]!) ? 0 : 1);
     const w = rowW[Math.floor(cell / width)]!;
     if (hourStride === 1 && badBefore[span] === 0 && options.method !== 'per-window') {
       // Window f (0..anchors-1) starts at hour first0 + f; feature a < L is s[first0 + f + a],

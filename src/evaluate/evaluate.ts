@@ -25,6 +25,9 @@ import { describeGrid } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { isoHour } from '../core/time.js';
 import type { Cube } from '../ingest/cube.js';
+import type { CellCube } from '../ingest/cell-cube.js';
+import type { NormStats } from '../prepare/normalize.js';
+import { diskAccess, residentAccess, type CubeAccess } from './cube-access.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Forecaster } from '../forecast/forecast.js';
@@ -33,7 +36,6 @@ import { fitPeriodRidge } from '../prepare/ridge.js';
 import { BASELINE_NAMES, fitLinearBaseline, forecastBaselines, truthWindow } from './baselines.js';
 import { bootstrapSkill, blockWindowsFor } from './bootstrap.js';
 import { rmseChart } from './chart.js';
-import { fitClimatology } from './climatology.js';
 import { ScoreAccumulator, skillScore, type GroupScores, type Scores } from './metrics.js';
 import { QuantileAccumulator } from './quantile-scores.js';
 import { LATITUDE_BANDS, sampleCells } from './regions.js';
@@ -62,9 +64,19 @@ export function testAnchors(meta: Pick<CheckpointMeta, 'split'>, stride: number,
 }
 
 export interface EvaluateCubeOptions {
-  cube: Cube;
-  /** The checkpoint's forecaster; with quantileLevels (a quantile checkpoint) forecast also fills quantiles. */
+  /**
+   * The resident time-major cube, or one on disk (a CellCube with `disk`, over the memory
+   * budget: read as cube-access.ts says, with the same scores).
+   */
+  cube: Cube | CellCube;
+  /** Bytes a slab of test hours read from a cube on disk may take (default 1 GiB; cube-access.ts). */
+  slabBytes?: number;
+  /**
+   * The checkpoint's forecaster; with quantileLevels (a quantile checkpoint) forecast also fills
+   * quantiles. `stats` (its normalisation) is needed for a cube on disk.
+   */
   forecaster: Pick<Forecaster, 'meta' | 'context'> & {
+    stats?: NormStats;
     forecast(cube: Cube, t0: number, cells: Int32Array, out?: Float32Array, quantiles?: Float32Array): Float32Array;
     quantileLevels?: readonly number[];
   };
@@ -148,11 +160,27 @@ export function emptyScoring(head: EvaluationHead, options: { recordWindows?: bo
 export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   const started = performance.now();
   const tensorsBefore = options.tf.memory().numTensors;
-  const { cube, forecaster, settings } = options;
+  const { cube, forecaster } = options;
   const meta = forecaster.meta;
   // Hashed now, not at the end: a training run may replace best/ while we score.
   const metaSha = createHash('sha256').update(readFileSync(join(options.checkpointDir, 'meta.json'))).digest('hex');
   checkDataFits(meta, cubeFacts(cube, options.dataDir), { sameData: true });
+  const access =
+    'layers' in cube
+      ? diskAccess(cube, { spec: meta.features, ...(forecaster.stats ? { stats: forecaster.stats } : {}), slabBytes: options.slabBytes ?? 2 ** 30, progress: options.progress })
+      : residentAccess(cube, forecaster.context(cube));
+  try {
+    return scoreThrough(options, access, started, tensorsBefore, metaSha);
+  } finally {
+    access.close();
+  }
+}
+
+function scoreThrough(options: EvaluateCubeOptions, access: CubeAccess, started: number, tensorsBefore: number, metaSha: string): EvaluationScoring {
+  const { forecaster, settings } = options;
+  const cube = access.facts;
+  const ctx = access.ridgeContext;
+  const meta = forecaster.meta;
   const H = meta.split.horizon;
   const anchors = testAnchors(meta, settings.stride, settings.linearLookback);
   if (anchors.length === 0) {
@@ -164,7 +192,7 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   const scoredAnchors = anchors.slice(windows[0], windows[1]);
   const record = options.recordWindows ? { recordWindows: true } : {};
   // Before any fitting: a turbine that does not load is the user's to fix now.
-  const powerPlan = planPowerScores(settings, meta.features.heightM ?? null, cube);
+  const powerPlan = planPowerScores(settings, meta.features.heightM ?? null, access.other);
   const sample = sampleCells(cube.grid, settings.cellStride);
   const cells = sample.cells;
   const train = meta.split.train;
@@ -173,7 +201,7 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   const fitFailed = (what: string, err: unknown) => new DataError(options.dataDir, `cannot fit ${what} on the training period: ${describeError(err)}`, { cause: err });
 
   let t = performance.now();
-  const climatology = fitClimatology(cube, { hours: trainHours, cells, forHours: [test.startHour, test.endHour], windowDays: settings.climatologyWindowDays });
+  const climatology = access.fitClimatology({ hours: trainHours, cells, forHours: [test.startHour, test.endHour], windowDays: settings.climatologyWindowDays });
   const climatologySeconds = (performance.now() - t) / 1000;
   options.progress.log(`baselines: climatology by ${climatology.kind === 'hour-of-day' ? 'hour of day' : `day of year (${climatology.windowDays}-day window) and hour`} for ${cells.length} cells in ${climatologySeconds.toFixed(1)} s`);
 
@@ -182,7 +210,6 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   options.progress.log(
     `baselines: fitting the same-input ridge (${meta.features.lookback * meta.features.nFeatures} inputs) on at most ${trainSettings.linearFitWindows.toLocaleString('en-US')} windows of training hours ${train.startHour}..${train.endHour - 1}`,
   );
-  const ctx = forecaster.context(cube);
   let ridge;
   try {
     ridge = fitPeriodRidge(ctx, { split: meta.split, windows: trainSettings.linearFitWindows, validationWindows: trainSettings.validationSamples, seed: trainSettings.seed });
@@ -195,14 +222,21 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   t = performance.now();
   let linearSpeed;
   try {
-    linearSpeed = fitLinearBaseline(cube, { hours: trainHours, lookback: settings.linearLookback, horizon: H, lambda: settings.ridgeLambda, sampleCells: settings.linearSampleCells });
+    linearSpeed = fitLinearBaseline(cube, {
+      hours: trainHours,
+      lookback: settings.linearLookback,
+      horizon: H,
+      lambda: settings.ridgeLambda,
+      sampleCells: settings.linearSampleCells,
+      ...(access.readSeries ? { readSeries: access.readSeries } : {}),
+    });
   } catch (err) {
     throw fitFailed('the speed-only ridge', err);
   }
   const linearSpeedSeconds = (performance.now() - t) / 1000;
   options.progress.log(`baselines: speed-only ridge fitted on ${linearSpeed.samples} windows in ${linearSpeedSeconds.toFixed(1)} s`);
   const prob = new ProbabilisticEvaluation({
-    cube,
+    fitClimatologyQuantiles: access.fitClimatologyQuantiles,
     cells,
     climatology,
     trainHours,
@@ -233,26 +267,37 @@ export function scoreCube(options: EvaluateCubeOptions): EvaluationScoring {
   const powerNames = median ? [POWER_NAMES[0], MODEL_MEDIAN, ...POWER_NAMES.slice(1)] : [...POWER_NAMES];
   const power = powerPlan ? new PowerAccumulator(powerPlan.curve, powerPlan.plan, { names: powerNames, horizon: H, cells: cells.length, lookback: meta.features.lookback, ...record }) : undefined;
   if (powerPlan) options.progress.log(`power: ${powerPlan.curve.name} at ${powerPlan.plan.note}`);
-  const set = { climatology, linear: { ridge, ctx }, linearSpeed };
   let forecastSeconds = 0;
   const task = options.progress.start({ unit: 'windows', total: scoredAnchors.length, label: 'evaluate' });
-  for (const t0 of scoredAnchors) {
-    t = performance.now();
-    if (modelQuantiles) forecaster.forecast(cube, t0, cells, modelOut, modelQuantiles);
-    else forecaster.forecast(cube, t0, cells, modelOut);
-    forecastSeconds += (performance.now() - t) / 1000;
-    t = performance.now();
-    truthWindow(cube, { t0, cells, horizon: H, out: truth });
-    forecastBaselines(set, cube, { t0, cells, horizon: H, outs });
-    baselineSeconds += (performance.now() - t) / 1000;
-    acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
-    if (power) {
-      if (median) for (let p = 0; p < size; p++) median.out[p] = modelQuantiles![p * median.Q + median.level]!;
-      power.add({ cube, t0, cells, weights: sample.weights, truth, forecasts: median ? [modelOut, median.out, outs[0]!, outs[3]!] : [modelOut, outs[0]!, outs[3]!] });
+  // What a window reads around its anchor: the model's lookback, the speed-only ridge's, yesterday's 24 hours, the leads.
+  const reach = { back: Math.max(meta.features.lookback, settings.linearLookback, 24) - 1, ahead: H };
+  // Resident: one slab, the cube itself. On disk: slabs of test hours, each scored with its hour indices (t0 - offset).
+  let slab: ReturnType<CubeAccess['read']> | undefined;
+  for (const plan of access.slabs(scoredAnchors, reach)) {
+    slab = undefined;
+    slab = access.read(plan);
+    const local = slab.cube;
+    const set = { climatology, linear: { ridge, ctx: forecaster.context(local) }, linearSpeed };
+    for (const t0 of slab.anchors) {
+      const at = t0 - slab.offset;
+      t = performance.now();
+      if (modelQuantiles) forecaster.forecast(local, at, cells, modelOut, modelQuantiles);
+      else forecaster.forecast(local, at, cells, modelOut);
+      forecastSeconds += (performance.now() - t) / 1000;
+      t = performance.now();
+      truthWindow(local, { t0: at, cells, horizon: H, out: truth });
+      forecastBaselines(set, local, { t0: at, cells, horizon: H, outs });
+      baselineSeconds += (performance.now() - t) / 1000;
+      acc.add(truth, [modelOut, ...outs], sample.weights, sample.bands);
+      if (power) {
+        if (median) for (let p = 0; p < size; p++) median.out[p] = modelQuantiles![p * median.Q + median.level]!;
+        power.add({ cube: local, t0: at, cells, weights: sample.weights, truth, forecasts: median ? [modelOut, median.out, outs[0]!, outs[3]!] : [modelOut, outs[0]!, outs[3]!] });
+      }
+      prob.add({ cube: local, t0: at, truth, ...(modelQuantiles ? { model: modelQuantiles } : {}), persistence: outs[0]!, climatology: outs[2]!, linear: outs[3]!, weights: sample.weights, groups: sample.bands });
+      task.tick(1, isoHour(cube.times[t0]!));
     }
-    prob.add({ cube, t0, truth, ...(modelQuantiles ? { model: modelQuantiles } : {}), persistence: outs[0]!, climatology: outs[2]!, linear: outs[3]!, weights: sample.weights, groups: sample.bands });
-    task.tick(1, isoHour(cube.times[t0]!));
   }
+  slab = undefined;
   task.done();
   const tensorsAfter = options.tf.memory().numTensors;
   const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));

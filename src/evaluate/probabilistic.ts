@@ -15,7 +15,7 @@ import type { SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
 import { blockWindowsFor, bootstrapRatioSkill, type SkillInterval } from './bootstrap.js';
 import type { Climatology, HourRange } from './climatology.js';
-import { dressBaselines, fitClimatologyQuantiles, fitDressing, QUANTILE_BASELINE_NAMES, type QuantileBaselineSet } from './quantile-baselines.js';
+import { dressBaselines, fitDressing, QUANTILE_BASELINE_NAMES, type ClimatologyQuantiles, type fitClimatologyQuantiles, type QuantileBaselineSet } from './quantile-baselines.js';
 import { crpsSkill, QuantileAccumulator, type QuantileGroupScores } from './quantile-scores.js';
 
 /** The levels a point checkpoint's baselines are scored at: the schema's default model.quantiles. */
@@ -56,7 +56,8 @@ export interface ProbabilisticReport {
 }
 
 export interface ProbabilisticSetup {
-  cube: Cube;
+  /** Fits the climatological quantiles on the cube, resident or on disk (cube-access.ts). */
+  fitClimatologyQuantiles: (o: Parameters<typeof fitClimatologyQuantiles>[1]) => ClimatologyQuantiles;
   /** The scored cells and the climatology (test-period means) of the point baselines. */
   cells: Int32Array;
   climatology: Climatology;
@@ -110,7 +111,7 @@ export class ProbabilisticEvaluation {
     this.modelQuantiles = o.modelLevels.length > 0;
     this.levels = this.modelQuantiles ? [...o.modelLevels] : DEFAULT_LEVELS;
     this.H = o.horizon;
-    const climatology = fitClimatologyQuantiles(o.cube, { hours: o.trainHours, cells: o.cells, levels: this.levels, clim: o.climatology });
+    const climatology = o.fitClimatologyQuantiles({ hours: o.trainHours, cells: o.cells, levels: this.levels, clim: o.climatology });
     const dressing = fitDressing(o.ctx, o.ridge, { split: o.split, windows: o.fitWindows, seed: o.seed, levels: this.levels });
     this.set = { climatology, dressing };
     this.names = [...(this.modelQuantiles ? [MODEL] : []), ...QUANTILE_BASELINE_NAMES];

@@ -27,7 +27,7 @@
  */
 import type { Cube } from '../ingest/cube.js';
 import { hourOfDay, HOUR_MS } from '../core/time.js';
-import type { FeatureContext } from '../prepare/features.js';
+import { centreBase, type FeatureContext } from '../prepare/features.js';
 import { ridgeForecast, RIDGE_SAMPLE_SEED, trainingWindows, type SameInputRidge } from '../prepare/ridge.js';
 import type { TimeSplit } from '../prepare/split.js';
 import { mixSeed, periodAnchors, rowAreaWeight } from '../prepare/windows.js';
@@ -170,6 +170,13 @@ export function fitDressing(ctx: FeatureContext, ridge: SameInputRidge, o: { spl
   const N = sample.t0.length;
   const fit = new Float32Array(N * H);
   ridgeForecast(ridge, ctx, sample.t0, sample.cell, fit);
+  // Each window's observed hours t0..t0 + H, read once through the context (a cube on disk reads a window per call).
+  const observed = new Float32Array(N * (H + 1));
+  for (let i = 0; i < N; i++) {
+    const t0 = sample.t0[i]!;
+    const base = centreBase(ctx, t0, sample.cell[i]!);
+    for (let l = 0; l <= H; l++) observed[i * (H + 1) + l] = ctx.speed[base + (t0 + l) * ctx.hourStride]!;
+  }
   const persistence = new Float64Array(H * K);
   const ridgeSigma = new Float64Array(H);
   const errors = new Float64Array(N);
@@ -179,11 +186,10 @@ export function fitDressing(ctx: FeatureContext, ridge: SameInputRidge, o: { spl
     let se = 0;
     let sw = 0;
     for (let i = 0; i < N; i++) {
-      const t0 = sample.t0[i]!;
       const cell = sample.cell[i]!;
-      const y = cube.speed[(t0 + l + 1) * n + cell]!;
+      const y = observed[i * (H + 1) + l + 1]!;
       const w = areaWeighted ? rowAreaWeight(cube.grid, Math.floor(cell / cube.grid.width)) : 1;
-      const e = y - cube.speed[t0 * n + cell]!;
+      const e = y - observed[i * (H + 1)]!;
       if (Number.isFinite(e)) {
         errors[m] = e;
         weights[m] = w;

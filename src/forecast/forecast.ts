@@ -253,6 +253,8 @@ function sharedCopy(a: Int32Array): Int32Array {
 
 export interface Forecaster {
   meta: CheckpointMeta;
+  /** The checkpoint's normalisation statistics (evaluate reads a cube on disk through a context of its own). */
+  stats: NormStats;
   /** The quantile levels the checkpoint forecasts ([] for a point model). */
   quantileLevels: readonly number[];
   /**
@@ -296,6 +298,7 @@ export function makeForecaster(tf: Tf, model: LayersModel, meta: CheckpointMeta,
   };
   return {
     meta,
+    stats,
     quantileLevels: meta.model.quantiles ?? [],
     forecast(cube, t0, cells, out, quantiles) {
       if (disposed) throw new Error('forecaster used after dispose()');

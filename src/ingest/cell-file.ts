@@ -280,3 +280,40 @@ export function readCellRange(fd: number, file: CellFile, band: CellBand, cell0:
     for (let c = 0; c < n; c++) out.set(runs.subarray(c * len, (c + 1) * len), c * file.hours + start);
   }
 }
+
+/** Cells whose runs are read before they are transposed (readHoursOfCells): a block's output rows stay in cache. */
+const GATHER_CELLS = 256;
+
+/**
+ * Hours [first, first + count) of `cells` (flat indices, any order) in one band of a cell file,
+ * time-major: value (cells[i], first + t) at out[t * cells.length + i], the layout of a resident
+ * cube's frames (a slab of hours, or the series of a few cells). A block of cells at a time:
+ * one positioned read per cell and chunk of the file into the block, then the block is
+ * transposed into out. Hours must lie inside the file. fd from openSync(file.path); onBlock
+ * hears how many cells each block read (progress).
+ */
+export function readHoursOfCells(fd: number, file: CellFile, band: CellBand, cells: ArrayLike<number>, first: number, count: number, out: Float32Array, onBlock?: (cells: number) => void): void {
+  const b = file.bands.indexOf(band);
+  if (b < 0) throw new Error(`${file.path} has no ${band} band`);
+  if (!(first >= 0 && first + count <= file.hours)) throw new Error(`hours [${first}, ${first + count}) are not inside ${file.path}'s ${file.hours}`);
+  const m = cells.length;
+  if (out.length < m * count) throw new Error(`output holds ${out.length} values, expected ${m} cells x ${count} hours`);
+  const block = new Float32Array(Math.min(GATHER_CELLS, Math.max(1, m)) * count);
+  const scratch = {};
+  for (let i0 = 0; i0 < m; i0 += GATHER_CELLS) {
+    const i1 = Math.min(m, i0 + GATHER_CELLS);
+    for (let i = i0; i < i1; i++) {
+      const at = (i - i0) * count;
+      for (let h = first; h < first + count; ) {
+        const end = Math.min(first + count, chunkEnd(file, h));
+        readCellValues(fd, file, cellPosition(file, b, cells[i]!, h), end - h, block, at + h - first, scratch);
+        h = end;
+      }
+    }
+    for (let t = 0; t < count; t++) {
+      const row = t * m;
+      for (let i = i0; i < i1; i++) out[row + i] = block[(i - i0) * count + t]!;
+    }
+    onBlock?.(i1 - i0);
+  }
+}

@@ -141,8 +141,7 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
   const files = catalog.entries.map((e) => e.path);
   const reference = await readRasterHeader(files[0]!);
   const plan = bandPlan(reference, options.wind ?? ALL_WIND);
-  // Speed, plus every band the plan reads (speed is derived from u/v when the files hold no speed band).
-  const fields = plan.slots.filter((x) => x !== null && x !== 'speed').length + 1;
+  const fields = cubeFields(plan);
   requireWithinBudget(catalog.input, cellCount(reference.grid) * catalog.entries.length * 4 * fields, options.budget);
   const fp = fingerprint(catalog);
   const key = cacheKey(fp, planKey(plan));
@@ -246,6 +245,24 @@ export function inputKind(input: string, glob: string): 'gridded' | 'geotiff' {
     throw new DataError(resolve(input), `holds both NetCDF files and GeoTIFFs (${tiffs}); say which to read with a glob, e.g. "${dir}/*.nc" or "${dir}/*.tif"`);
   }
   return 'gridded';
+}
+
+/** Bands of the cube a plan fills: speed, plus every band the plan reads (speed is derived from u/v when the files hold no speed band). */
+function cubeFields(plan: Pick<BandPlan, 'slots'>): number {
+  return plan.slots.filter((x) => x !== null && x !== 'speed').length + 1;
+}
+
+/**
+ * Bytes of the time-major cube loadDataCube would hold for hourly GeoTIFFs (from the catalog and
+ * the first file's header, before any value is read); null for gridded input or no files (then
+ * loadDataCube says what is wrong).
+ */
+export async function geotiffCubeBytes(input: string, ingest: IngestConfig, wind: WindChoice = windChoice(ingest)): Promise<number | null> {
+  if (inputKind(input, ingest.glob) === 'gridded') return null;
+  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
+  if (catalog.entries.length === 0) return null;
+  const reference = await readRasterHeader(catalog.entries[0]!.path);
+  return cellCount(reference.grid) * catalog.entries.length * 4 * cubeFields(bandPlan(reference, wind ?? ALL_WIND));
 }
 
 /**
