@@ -130,7 +130,7 @@ async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
 interface ChildReport {
   backend: string;
   threads: number;
-  result: Pick<PredictResult, 'seconds' | 'cpuSeconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files'>;
+  result: Pick<PredictResult, 'seconds' | 'cpuSeconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files' | 'geoTiffStrips'>;
   breakdown?: { gatherSeconds: number; gatherCpu: number; modelSeconds: number; modelCpu: number; batch: number };
 }
 
@@ -148,7 +148,7 @@ async function child(backend: BackendName): Promise<void> {
   const report: ChildReport = {
     backend: info.name,
     threads: info.threads,
-    result: { seconds: result.seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files },
+    result: { seconds: result.seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files, ...(result.geoTiffStrips ? { geoTiffStrips: result.geoTiffStrips } : {}) },
   };
   if (!opts['no-breakdown']) {
     const catalog = await listCatalog(opts.data!, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
@@ -260,6 +260,8 @@ async function main(): Promise<void> {
         `${`${r.backend} ${precision} x${r.threads}`.padEnd(19)} ${pair(s.read, c.read)} ${pair(s.forecast, c.forecast)} ${pair(s.write, c.write)} ${pair(s.total, c.total)}  ${String(rate).padStart(8)} ${`${r.result.peakRssMiB} MiB`.padStart(9)}` +
           `  ${b ? `${pair(b.gatherSeconds, b.gatherCpu)} ${pair(b.modelSeconds, b.modelCpu)}` : `${'-'.padStart(11)} ${'-'.padStart(11)}`}  ${loadAverage().padEnd(10)}  ${outputs}`,
       );
+      const strips = r.result.geoTiffStrips;
+      if (strips) console.log(`    overlap: ${strips.early} of ${strips.encoded} GeoTIFF strips encoded during the forecast (writer threads ${strips.threadSeconds.toFixed(1)} s in all); write = the rest, the files' headers and the writes`);
       console.log(`    (model load ${s.load.toFixed(1)} s wall, inside read; batch ${b?.batch ?? opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid})`);
       if (opts['keep-out'] && !kept) {
         cpSync(out, opts['keep-out'], { recursive: true });
