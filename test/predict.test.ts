@@ -255,7 +255,8 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
   // (one strip per lead on this 7-row grid), none again for the files.
   const strips = result.geoTiffStrips!;
   assert.equal(strips.encoded, 24);
-  assert.ok(strips.early >= 0 && strips.early <= strips.encoded && strips.threadSeconds > 0, JSON.stringify(strips));
+  // (threadSeconds is rounded to 0.01 s: a few milliseconds on this grid.)
+  assert.ok(strips.early >= 0 && strips.early <= strips.encoded && strips.threadSeconds >= 0, JSON.stringify(strips));
   const f = await loadForecaster(trainedDir, tf);
   try {
     const n = cube.grid.width * cube.grid.height;
