@@ -14,11 +14,14 @@
  * Each backend runs in its own child process, so peak RSS is that run's alone. Reported per run,
  * wall and CPU seconds side by side (CPU: user + system of every thread of the process; on a
  * shared machine wall time swings with the load, CPU time much less): the command's own phases
- * (read, with the model loading beside it; forecast; write), cells per second, peak RSS, and
- * (unless --no-breakdown) where the forecast time goes: gathering features alone on one thread
- * vs the model alone, each over every cell. The forecast phase runs both at once (gathering on
- * a thread one batch ahead), so its wall time is at least the larger of the two and, on two
- * cores, at least half their summed CPU.
+ * (read, with the model loading beside it; forecast; write), cells per second, peak RSS, how
+ * busy the cores were over the whole run (total CPU / (cores x total wall)), and (unless
+ * --no-breakdown) where the forecast time goes: gathering features alone on one thread vs the
+ * model alone, each over every cell. The forecast phase runs both at once (gathering on a
+ * thread one batch ahead) and, beside them, a writer thread encoding the GeoTIFF strips of the
+ * rows already final; the line under each run says how many strips were done by the end of the
+ * forecast. So the forecast phase's CPU holds most of the GeoTIFF encoding, and the write phase
+ * is what is left: the last rows' strips, the files' headers and the (fsynced) writes.
  * --keep-out DIR keeps the first run's files there; --reference DIR compares every run's files
  * byte for byte with DIR's (e.g. the files of `windcast predict` from an earlier checkout), so
  * a change is shown to leave the outputs as they were.
@@ -130,7 +133,7 @@ async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
 interface ChildReport {
   backend: string;
   threads: number;
-  result: Pick<PredictResult, 'seconds' | 'cpuSeconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files'>;
+  result: Pick<PredictResult, 'seconds' | 'cpuSeconds' | 'peakRssMiB' | 'cellsForecast' | 'grid' | 'issueTime' | 'files' | 'geoTiffStrips'>;
   breakdown?: { gatherSeconds: number; gatherCpu: number; modelSeconds: number; modelCpu: number; batch: number };
 }
 
@@ -148,7 +151,7 @@ async function child(backend: BackendName): Promise<void> {
   const report: ChildReport = {
     backend: info.name,
     threads: info.threads,
-    result: { seconds: result.seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files },
+    result: { seconds: result.seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.peakRssMiB, cellsForecast: result.cellsForecast, grid: result.grid, issueTime: result.issueTime, files: result.files, ...(result.geoTiffStrips ? { geoTiffStrips: result.geoTiffStrips } : {}) },
   };
   if (!opts['no-breakdown']) {
     const catalog = await listCatalog(opts.data!, { glob: config.ingest.glob, timePattern: config.ingest.timePattern });
@@ -230,8 +233,9 @@ async function main(): Promise<void> {
     }
     console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}; load average before ${loadAverage()}`);
     console.log('seconds, wall / CPU (CPU: every thread of the process). read: decoding the input hours, the model loading beside it;');
-    console.log('forecast: features gathered on a thread one batch ahead of the model; gather-only and model-only: each alone over every cell.');
-    console.log(`${'backend precision'.padEnd(19)} ${'read'.padStart(11)} ${'forecast'.padStart(11)} ${'write'.padStart(11)} ${'total'.padStart(11)}  ${'cells/s'.padStart(8)} ${'peak RSS'.padStart(9)}  ${'gather-only'.padStart(11)} ${'model-only'.padStart(11)}  load after  outputs`);
+    console.log('forecast: features gathered on a thread one batch ahead of the model, the GeoTIFF strips of final rows encoded on a writer thread beside it;');
+    console.log('write: the strips left, headers, writes. busy: total CPU / (cores x total wall). gather-only and model-only: each alone over every cell.');
+    console.log(`${'backend precision'.padEnd(19)} ${'read'.padStart(11)} ${'forecast'.padStart(11)} ${'write'.padStart(11)} ${'total'.padStart(11)}  ${'cells/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'busy'.padStart(5)}  ${'gather-only'.padStart(11)} ${'model-only'.padStart(11)}  load after  outputs`);
     const runs = opts.backends!.split(',').flatMap((backend) => opts.precision!.split(',').map((precision) => ({ backend, precision })));
     let kept = false;
     for (let round = 0; round < Number(opts.rounds); round++) for (const { backend, precision } of runs) {
@@ -257,9 +261,11 @@ async function main(): Promise<void> {
       const pair = (wall: number, cpu: number) => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`.padStart(11);
       const outputs = opts.reference ? compareOutputs(out, opts.reference) : '';
       console.log(
-        `${`${r.backend} ${precision} x${r.threads}`.padEnd(19)} ${pair(s.read, c.read)} ${pair(s.forecast, c.forecast)} ${pair(s.write, c.write)} ${pair(s.total, c.total)}  ${String(rate).padStart(8)} ${`${r.result.peakRssMiB} MiB`.padStart(9)}` +
+        `${`${r.backend} ${precision} x${r.threads}`.padEnd(19)} ${pair(s.read, c.read)} ${pair(s.forecast, c.forecast)} ${pair(s.write, c.write)} ${pair(s.total, c.total)}  ${String(rate).padStart(8)} ${`${r.result.peakRssMiB} MiB`.padStart(9)} ${`${Math.round((100 * c.total) / (availableParallelism() * s.total))}%`.padStart(5)}` +
           `  ${b ? `${pair(b.gatherSeconds, b.gatherCpu)} ${pair(b.modelSeconds, b.modelCpu)}` : `${'-'.padStart(11)} ${'-'.padStart(11)}`}  ${loadAverage().padEnd(10)}  ${outputs}`,
       );
+      const strips = r.result.geoTiffStrips;
+      if (strips) console.log(`    overlap: ${strips.early} of ${strips.encoded} GeoTIFF strips encoded during the forecast (writer tasks ${strips.threadSeconds.toFixed(1)} s wall, summed); write = the rest, the files' headers and the writes`);
       console.log(`    (model load ${s.load.toFixed(1)} s wall, inside read; batch ${b?.batch ?? opts['batch-cells'] ?? schemaDefaults().predict.batchCells} cells, ${r.result.cellsForecast} cells, ${r.result.files.length} files, issue ${r.result.issueTime}, ${r.result.grid})`);
       if (opts['keep-out'] && !kept) {
         cpSync(out, opts['keep-out'], { recursive: true });

@@ -89,3 +89,34 @@ test('predict writes the same GeoTIFFs with --engine onnx as with --engine tfjs'
   }
   assert.deepEqual(readdirSync(join(root, 'out-onnx')).sort(), readdirSync(join(root, 'out-tfjs')).sort());
 });
+
+test('forecastGrid: rows reported final, in order, already hold their final values; the fields are shared', async () => {
+  const loaded = await loadCheckpoint(tf, runDir);
+  const cube = tinyCube(5);
+  const w = cube.grid.width;
+  try {
+    const seen: number[] = [];
+    const early: Array<{ rows: [number, number]; values: Float32Array[] }> = [];
+    // Batches of 5 cells: a row (12 cells) becomes final one or two batches after it starts.
+    const r = await forecastGrid({ tf, loaded, cube, t0: 300, batchCells: 5 }, silentProgress, {
+      quantiles: true,
+      rowsFinal: (rows, fields) => {
+        const from = seen.length ? seen[seen.length - 1]! : 0;
+        seen.push(rows);
+        const all = [...fields.leads, ...fields.quantileLeads!.flat()];
+        early.push({ rows: [from, rows], values: all.map((f) => f.slice(from * w, rows * w)) });
+      },
+    });
+    assert.ok(seen.length > cube.grid.height, `one call per batch (${seen.length})`);
+    assert.ok(seen.every((rows, i) => i === 0 || rows >= seen[i - 1]!), `non-decreasing: ${seen.join(',')}`);
+    assert.equal(seen[seen.length - 1], cube.grid.height);
+    assert.ok(seen.some((rows) => rows > 0 && rows < cube.grid.height), 'rows become final before the end');
+    const all = [...r.leads, ...r.quantileLeads!.flat()];
+    for (const f of all) assert.ok(f.buffer instanceof SharedArrayBuffer);
+    for (const { rows: [from, to], values } of early) {
+      values.forEach((v, k) => assert.deepEqual(v, all[k]!.slice(from * w, to * w), `rows ${from}..${to - 1} of field ${k} changed after they were reported final`));
+    }
+  } finally {
+    loaded.model.dispose();
+  }
+});

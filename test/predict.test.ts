@@ -251,6 +251,12 @@ test('a trained model: the GeoTIFFs hold exactly what the forecaster computes', 
   const c = result.cpuSeconds;
   for (const phase of [c.read, c.forecast, c.write]) assert.ok(phase >= 0 && phase <= c.total, `phase CPU ${phase} s within the total ${c.total} s`);
   assert.ok(c.total > 0 && Math.abs(c.read + c.forecast + c.write - c.total) < 0.05, `${c.read} + ${c.forecast} + ${c.write} = ${c.total} s`);
+  // The strips were encoded from the forecast's own fields as they became final: once each
+  // (one strip per lead on this 7-row grid), none again for the files.
+  const strips = result.geoTiffStrips!;
+  assert.equal(strips.encoded, 24);
+  // (threadSeconds is rounded to 0.01 s: a few milliseconds on this grid.)
+  assert.ok(strips.early >= 0 && strips.early <= strips.encoded && strips.threadSeconds >= 0, JSON.stringify(strips));
   const f = await loadForecaster(trainedDir, tf);
   try {
     const n = cube.grid.width * cube.grid.height;

@@ -55,6 +55,6 @@ export function formatPredictResult(r: PredictResult): string {
     if (r.png) lines.push(`Contact sheet: ${r.png} (and a map per lead, windspeed_<valid>_fNN.png)`);
   }
   const s = r.seconds;
-  lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);
+  lines.push(`Time: ${s.total.toFixed(1)} s (read ${s.read.toFixed(1)}, with the model loading alongside in ${s.load.toFixed(1)}; forecast ${s.forecast.toFixed(1)}${r.geoTiffStrips ? ', the GeoTIFFs encoded alongside' : ''}; write ${s.write.toFixed(1)}); peak memory ${r.peakRssMiB} MiB`);
   return lines.join('\n');
 }

@@ -39,7 +39,7 @@ import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SiteP
 import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
 import { capacityFactorMaps } from '../output/power-maps.js';
 import { writeForecastShard, type ShardProduct } from '../output/forecast-shards.js';
-import type { EncodeTask } from '../output/encode.worker.js';
+import { StripEncoder, type EncodeTask, type StripCounts } from '../output/strip-encoder.js';
 import { describeShard, runtimeIdentity, shardRange, type Shard } from '../core/shard.js';
 import { airDensityNote, airSource, hubPlan, planPower, powerInfo, readAir, siteValues, type AirSource, type PowerPlan } from './predict-power.js';
 import { writeFanCharts } from '../output/fan-chart.js';
@@ -118,6 +118,11 @@ export interface PredictResult {
   cpuSeconds: { read: number; forecast: number; write: number; total: number };
   /** Peak resident memory of the process so far, MiB. */
   peakRssMiB: number;
+  /**
+   * The GeoTIFFs' strips (grids, unsharded): how many were encoded during the forecast (on a
+   * writer thread, from rows already final) and in all, and the writer threads' summed seconds.
+   */
+  geoTiffStrips?: StripCounts;
   /** With --shard: which shard, its rows and its folder (the grid files are written by `windcast merge`). */
   shard?: { index: number; count: number; rows: [number, number]; dir: string };
 }
@@ -277,6 +282,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
   const cpuSeconds = () => ({ read: readCpu, forecast: round2(forecastCpu), write: cpuSecondsSince(writeCpuStart), total: cpuSecondsSince(cpuStarted) });
 
   let staging: string | undefined;
+  let encoder: StripEncoder | undefined;
   try {
     if (plan.plans.length > 0) {
       // ---- Sites only: forecast the (up to four) cells under each site.
@@ -320,14 +326,30 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     // ---- The whole grid (or, with --shard, this shard's rows of it).
     const fStart = performance.now();
     const rows = args.shard ? shardRange(cube.grid.height, args.shard) : undefined;
-    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps, ...(rows ? { rows } : {}) });
+    // Nodata where the input had nodata: the input's own nodata value when it had one.
+    const inputNodata = plan.input.kind === 'geotiff' ? plan.input.reference.nodata : null;
+    // The GeoTIFFs' strips are encoded on a writer thread while the model forecasts later rows
+    // (output/strip-encoder.ts); the strips' bytes depend on the nodata value only through
+    // inputNodata (NaN cells stay NaN otherwise), known already. Shards write raw rows instead.
+    const streaming = args.shard ? undefined : (encoder = StripEncoder.open({ busyThreads: 1 }));
+    let tracked = false;
+    const rowsFinal = streaming
+      ? (final: number, fields: { leads: Float32Array[]; quantileLeads?: Float32Array[][] }) => {
+          if (!tracked) {
+            const stripOptions = { grid: cube.grid, nodata: inputNodata, compress: pc.compress };
+            streaming.track(fields.leads, stripOptions);
+            if (fields.quantileLeads) streaming.track(fields.quantileLeads.flat(), stripOptions);
+            tracked = true;
+          }
+          streaming.rowsFinal(final);
+        }
+      : undefined;
+    const { leads, quantileLeads, cellsForecast } = await forecastGrid(issued, progress, { quantiles: pc.quantileMaps, ...(rows ? { rows } : {}), ...(rowsFinal ? { rowsFinal } : {}) });
     const forecastSeconds = elapsed(fStart);
     forecastDone();
     const wStart = performance.now();
     const summaries: LeadSummary[] = leads.map((f, j) => ({ lead: j + 1, validTime: validTimes[j]!, ...leadStats(f) }));
     const anyNodata = summaries.some((s) => s.nodataCells > 0);
-    // Nodata where the input had nodata: the input's own nodata value when it had one.
-    const inputNodata = plan.input.kind === 'geotiff' ? plan.input.reference.nodata : null;
     const nodata = inputNodata !== null ? inputNodata : anyNodata ? NaN : null;
     const tags: ForecastTags = { issueMs, run: meta.run, model: modelTag(meta), inputs, validTimes };
     // Every product of the forecast: the wind speed, its quantiles, the capacity factor.
@@ -376,7 +398,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const tasks: EncodeTask[] = [];
     const written: Record<string, string[]> = {};
     for (const p of products) {
-      const made = leadGeoTiffTasks({ ...common, leads: p.leads, ...(p.product ? { product: p.product, handOver: true } : {}) });
+      const made = leadGeoTiffTasks({ ...common, leads: p.leads, ...(p.product ? { product: p.product } : {}) });
       tasks.push(...made.tasks);
       written[p.product?.prefix ?? 'windspeed'] = made.files;
     }
@@ -386,7 +408,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const capacityFactorFiles = written['capacity-factor'];
     const writeTask = progress.start({ unit: 'files', total: tasks.length, label: 'writing GeoTIFFs' });
     // The maps are drawn on this thread while the writer threads compress.
-    const writing = writeGeoTiffs(tasks, writeTask);
+    const writing = writeGeoTiffs(tasks, writeTask, encoder);
     let png: string | undefined;
     try {
       if (pc.png) png = await writeForecastPictures({ dir: staging, issueMs, run: meta.run, grid: cube.grid, leads, validTimes });
@@ -409,8 +431,10 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
       seconds: seconds(forecastSeconds, elapsed(wStart)),
       cpuSeconds: cpuSeconds(),
       peakRssMiB: peakRssMiB(),
+      ...(encoder ? { geoTiffStrips: encoder.stats() } : {}),
     };
   } finally {
+    await encoder?.close();
     loaded.model.dispose();
     await engine?.release();
     if (staging) discardStaging(staging);

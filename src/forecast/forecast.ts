@@ -12,6 +12,7 @@
  * Also here: the Forecaster (a checkpoint ready to forecast a cube, once model/data-fit.ts says
  * the cube fits it).
  */
+import { setImmediate } from 'node:timers/promises';
 import type { Tf } from '../runtime/backend.js';
 import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
 import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
@@ -239,6 +240,11 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
       const values = batchValues(w, lent, Q, job.start, job.count);
       if (w.engine) await finishBatchOnnx(w.engine, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
       else finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
+      // One turn of the event loop per batch: the feature thread's answers are read without one
+      // (the pool drains them synchronously), so without this a whole forecast would run in
+      // microtasks and other threads' answers (predict's GeoTIFF writer, working on the rows
+      // already final) would wait for its end. A turn costs microseconds.
+      await setImmediate();
     });
   } finally {
     await prefetcher.close();

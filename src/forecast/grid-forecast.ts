@@ -30,6 +30,12 @@ export interface IssuedForecast {
   engine?: OnnxEngine;
 }
 
+/** A forecast grid's fields: one per lead, and per lead one per quantile level (quantile checkpoints). */
+export interface GridFields {
+  leads: Float32Array[];
+  quantileLeads?: Float32Array[][];
+}
+
 /** The quantile levels a checkpoint forecasts ([] for a point model). */
 export function quantileLevels(loaded: Pick<ForecastModel, 'meta'>): readonly number[] {
   return loaded.meta.model.quantiles ?? [];
@@ -42,14 +48,21 @@ export function quantileLevels(loaded: Pick<ForecastModel, 'meta'>): readonly nu
  * cells were forecast. With { rows: [r0, r1] } (a predict shard) only the cells of rows r0..r1-1
  * are forecast, the rest stay NaN; their features still read the whole cube (the neighbourhood
  * rings reach rows beyond the shard's), so each forecast cell is the one a whole-grid run makes.
+ *
+ * The fields are in shared memory, and cells are forecast in row order: after every batch,
+ * `rowsFinal(rows, fields)` says that rows [0, rows) of every field hold their final values, so
+ * a writer thread can encode them while the model works on later rows (predict does).
  */
-export async function forecastGrid(f: IssuedForecast, progress: Progress, options: { quantiles?: boolean; rows?: readonly [number, number] } = {}): Promise<{ leads: Float32Array[]; quantileLeads?: Float32Array[][]; cellsForecast: number }> {
+export async function forecastGrid(f: IssuedForecast, progress: Progress, options: { quantiles?: boolean; rows?: readonly [number, number]; rowsFinal?: (rows: number, fields: GridFields) => void } = {}): Promise<GridFields & { cellsForecast: number }> {
   const spec = f.loaded.meta.features;
   const H = spec.horizon;
   const n = cellCount(f.cube.grid);
-  const leads = Array.from({ length: H }, () => new Float32Array(n).fill(NaN));
+  const w = f.cube.grid.width;
+  const field = () => new Float32Array(new SharedArrayBuffer(n * 4)).fill(NaN);
+  const leads = Array.from({ length: H }, field);
   const Q = options.quantiles ? quantileLevels(f.loaded).length : 0;
-  const quantileLeads = Q > 0 ? Array.from({ length: H }, () => Array.from({ length: Q }, () => new Float32Array(n).fill(NaN))) : undefined;
+  const quantileLeads = Q > 0 ? Array.from({ length: H }, () => Array.from({ length: Q }, field)) : undefined;
+  const fields: GridFields = { leads, ...(quantileLeads ? { quantileLeads } : {}) };
   const cells = options.rows ? rowCells(f.cube, validCells(f.cube, spec.lookback, f.t0), options.rows) : validCells(f.cube, spec.lookback, f.t0);
   const task = progress.start({ unit: 'cells', total: cells.length, label: 'forecasting' });
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
@@ -72,12 +85,17 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
           }
         }
         task.tick(count);
+        // Every cell before the next one to forecast is final (the cells are in row order).
+        const next = start + count;
+        options.rowsFinal?.(next < cells.length ? Math.floor(cells[next]! / w) : f.cube.grid.height, fields);
       },
     },
     { prefetch: true },
   );
   task.done();
-  return { leads, ...(quantileLeads ? { quantileLeads } : {}), cellsForecast: cells.length };
+  // A grid with no cell to forecast has no batch: its (NaN) rows are final now.
+  if (cells.length === 0) options.rowsFinal?.(f.cube.grid.height, fields);
+  return { ...fields, cellsForecast: cells.length };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The files of one forecast: their names, the staging folder they are written into and its
- * commit into the output folder, the GeoTIFFs' tags, the GeoTIFF writes themselves on a pool
- * of writer threads (encode.worker.ts through runtime/pool.ts), and the PNG maps (maps.ts).
+ * commit into the output folder, the GeoTIFFs' tags, the GeoTIFF writes themselves (strips
+ * encoded on writer threads by strip-encoder.ts, during the forecast when predict streams its
+ * rows there), and the PNG maps (maps.ts).
  * Every per-lead product (wind speed, its quantiles, a capacity factor) is written by the one
  * leadGeoTiffTasks, told what it holds by a ForecastProduct: file prefix, quantity, units,
  * band labels.
@@ -20,8 +21,7 @@ import { DataError, describeError } from '../core/errors.js';
 import type { GridSpec } from '../core/grid.js';
 import type { ProgressTask } from '../core/progress.js';
 import { HOUR_MS, isoHour } from '../core/time.js';
-import { openPool, runAll, threadCount } from '../runtime/pool.js';
-import type { EncodeTask } from './encode.worker.js';
+import { StripEncoder, type EncodeTask } from './strip-encoder.js';
 import type { GeoTiffWriteOptions } from './geotiff-write.js';
 import { forecastPictures } from './maps.js';
 
@@ -136,8 +136,8 @@ export interface LeadGeoTiffs {
   out: string;
   grid: GridSpec;
   /**
-   * One field per lead (product.bandLabels absent), or per lead one field per label; not
-   * modified (the writers get copies).
+   * One field per lead (product.bandLabels absent), or per lead one field per label. The tasks
+   * hold the fields themselves (no copies): they must not change until the files are written.
    */
   leads: Float32Array[] | Float32Array[][];
   nodata: number | null;
@@ -147,8 +147,6 @@ export interface LeadGeoTiffs {
   tags: ForecastTags;
   /** What the files hold; default the wind speed. */
   product?: ForecastProduct;
-  /** The writers take the fields themselves (no copies): the caller does not use them afterwards. */
-  handOver?: boolean;
 }
 
 /** The writes for a forecast's GeoTIFFs: one per lead, or one multi-band file. */
@@ -172,9 +170,6 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
   const bandMeta = (j: number, b: number) => ({ units: product.units, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]!, ISSUE_TIME: issue, ...product.labelMetadata?.[b] });
   const description = (j: number, b: number) => `${labels[b] ? `${labels[b]} ` : ''}${product.quantity} +${j + 1} h, valid ${tags.validTimes[j]}`;
   const perLead = <T>(make: (j: number, b: number) => T, j: number) => labels.map((_, b) => make(j, b));
-  // Copies: each task's buffers are handed over to its writer thread, and the caller keeps the
-  // leads (unless it hands them over too: quantile fields, written and dropped).
-  const own = (b: Float32Array) => (f.handOver ? b : b.slice());
   const base = { grid: f.grid, nodata: f.nodata, compress: f.compress } satisfies Partial<GeoTiffWriteOptions>;
   if (f.multiband) {
     const name = multibandFileName(tags.issueMs, horizon, product.prefix);
@@ -183,7 +178,7 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
         path: join(f.staging, name),
         options: {
           ...base,
-          bands: leads.flatMap((bands) => bands.map(own)),
+          bands: leads.flat(),
           metadata: { ...common, LEAD_HOURS: `1..${horizon}`, VALID_TIME: `${tags.validTimes[0]}..${tags.validTimes[horizon - 1]}` },
           bandMetadata: leads.flatMap((_, j) => perLead(bandMeta, j)),
           bandDescriptions: leads.flatMap((_, j) => perLead(description, j)),
@@ -198,7 +193,7 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
       path: join(f.staging, names[j]!),
       options: {
         ...base,
-        bands: bands.map(own),
+        bands,
         metadata: { ...common, LEAD_HOURS: String(j + 1), VALID_TIME: tags.validTimes[j]! },
         bandMetadata: perLead(bandMeta, j),
         bandDescriptions: perLead(description, j),
@@ -208,18 +203,17 @@ export function leadGeoTiffTasks(f: LeadGeoTiffs): { tasks: EncodeTask[]; files:
   };
 }
 
-/** Write GeoTIFFs on a pool of writer threads (one per core); resolves when all are on disk. */
-export async function writeGeoTiffs(tasks: EncodeTask[], progress: ProgressTask): Promise<void> {
+/**
+ * Write GeoTIFFs, their strips encoded on writer threads (one per core); resolves when all are
+ * on disk. With `encoder` (which the caller closes), strips it already encoded are used.
+ */
+export async function writeGeoTiffs(tasks: EncodeTask[], progress: ProgressTask, encoder?: StripEncoder): Promise<void> {
   if (tasks.length === 0) return;
-  const pool = openPool<EncodeTask, void>({ worker: new URL('./encode.worker.js', import.meta.url), threads: threadCount(0, tasks.length), role: 'GeoTIFF writer' });
+  const using = encoder ?? StripEncoder.open();
   try {
-    await runAll(pool, tasks, {
-      // The band buffers move to the thread: each task owns its copies, so nothing is cloned twice.
-      options: (t) => ({ label: t.path, transfer: t.options.bands.map((b) => b.buffer as ArrayBuffer) }),
-      onResult: () => progress.tick(1),
-    });
+    await using.write(tasks, () => progress.tick(1));
   } finally {
-    await pool.close();
+    if (!encoder) await using.close();
   }
 }
 

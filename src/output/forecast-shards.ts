@@ -123,8 +123,9 @@ export async function mergeForecastShards(set: ShardSet, out: string, progress: 
   const n = cellCount(grid);
   const w = grid.width;
   const horizon = tags.validTimes.length;
-  // Each product's full fields, filled shard by shard from its rows.
-  const merged = first.products.map((p) => ({ ...p, fields: Array.from({ length: horizon }, () => Array.from({ length: p.bands }, () => new Float32Array(n).fill(NaN))) }));
+  // Each product's full fields, filled shard by shard from its rows (in shared memory, where
+  // the GeoTIFF writer threads read them without a copy).
+  const merged = first.products.map((p) => ({ ...p, fields: Array.from({ length: horizon }, () => Array.from({ length: p.bands }, () => new Float32Array(new SharedArrayBuffer(n * 4)).fill(NaN))) }));
   set.shards.forEach(({ dir }, i) => {
     const m = manifests[i]!;
     const [r0, r1] = m.part;
@@ -156,7 +157,7 @@ export async function mergeForecastShards(set: ShardSet, out: string, progress: 
     for (const p of merged) {
       const leads = p.bands === 1 && !p.product?.bandLabels ? p.fields.map((bands) => bands[0]!) : p.fields;
       if (!p.product) speed = leads as Float32Array[];
-      const made = leadGeoTiffTasks({ ...common, leads, ...(p.product ? { product: p.product, handOver: true } : {}) });
+      const made = leadGeoTiffTasks({ ...common, leads, ...(p.product ? { product: p.product } : {}) });
       tasks.push(...made.tasks);
       products[p.product?.prefix ?? 'windspeed'] = made.files;
     }

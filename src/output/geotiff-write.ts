@@ -251,34 +251,74 @@ function writeValues(buf: Buffer, offset: number, e: Entry): void {
   });
 }
 
+/** How a GeoTIFF's pixels become strips: everything the strips' bytes depend on. */
+export interface StripEncoding {
+  grid: GridSpec;
+  rowsPerStrip: number;
+  /** NaN cells are written as this number (the numeric nodata value); null leaves them NaN. */
+  fill: number | null;
+  compress: boolean;
+  /** 3 (floating-point) or 1 (none). */
+  predictor: 1 | 3;
+  deflateLevel: number;
+}
+
+/** The strip encoding of a file (checking its options), as encodeGeoTiffParts cuts it. */
+export function stripEncoding(options: GeoTiffWriteOptions): StripEncoding {
+  const rowsPerStrip = validate(options);
+  const compress = options.compress === 'deflate';
+  const nodata = options.nodata ?? null;
+  const fill = nodata !== null && !Number.isNaN(nodata) ? Math.fround(nodata) : null;
+  return { grid: options.grid, rowsPerStrip, fill, compress, predictor: compress ? (options.predictor ?? 3) : 1, deflateLevel: options.deflateLevel ?? 6 };
+}
+
+/** Strips per band. */
+export function stripCount(e: StripEncoding): number {
+  return Math.ceil(e.grid.height / e.rowsPerStrip);
+}
+
 /**
- * Encode a GeoTIFF as a list of buffers (header + directory, then the strips): pure, for
- * workers and tests. writeGeoTiff writes the list without joining it.
+ * The rows of the band (north-up, as the forecast holds it) that strip s is made of, as
+ * [first, end): a strip can be encoded once these rows are final. South-up grids are written
+ * flipped, so their first strips hold the band's last rows.
+ */
+export function stripSourceRows(e: StripEncoding, s: number): [number, number] {
+  const r0 = s * e.rowsPerStrip;
+  const r1 = Math.min(e.grid.height, r0 + e.rowsPerStrip);
+  return e.grid.sourceSouthUp ? [e.grid.height - r1, e.grid.height - r0] : [r0, r1];
+}
+
+/** Strip s of a band, as the file stores it (compressed or raw). */
+export function encodeStrip(band: Float32Array, e: StripEncoding, s: number): Buffer {
+  const r0 = s * e.rowsPerStrip;
+  const r1 = Math.min(e.grid.height, r0 + e.rowsPerStrip);
+  let bytes = stripBytes(band, e.grid, r0, r1, e.fill);
+  if (!e.compress) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (e.predictor === 3) bytes = floatPredictor(bytes, e.grid.width);
+  return deflateSync(bytes, { level: e.deflateLevel });
+}
+
+/**
+ * Encode a GeoTIFF as a list of buffers (header + directory, then the strips, band after band):
+ * pure, for workers and tests. writeGeoTiff writes the list without joining it.
  */
 export function encodeGeoTiffParts(options: GeoTiffWriteOptions): Buffer[] {
-  const rowsPerStrip = validate(options);
-  const { grid, bands } = options;
-  const compress = options.compress === 'deflate';
-  const predictor = compress ? (options.predictor ?? 3) : 1;
-  const level = options.deflateLevel ?? 6;
-  const nodata = options.nodata ?? null;
-  const stripsPerBand = Math.ceil(grid.height / rowsPerStrip);
-
+  const e = stripEncoding(options);
   const strips: Buffer[] = [];
-  for (const band of bands) {
-    for (let s = 0; s < stripsPerBand; s++) {
-      const r0 = s * rowsPerStrip;
-      const r1 = Math.min(grid.height, r0 + rowsPerStrip);
-      let bytes = stripBytes(band, grid, r0, r1, nodata);
-      if (compress) {
-        if (predictor === 3) bytes = floatPredictor(bytes, grid.width);
-        strips.push(deflateSync(bytes, { level }));
-      } else {
-        strips.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      }
-    }
-  }
+  for (const band of options.bands) for (let s = 0; s < stripCount(e); s++) strips.push(encodeStrip(band, e, s));
+  return [geoTiffHead(options, strips.map((s) => s.length)), ...strips];
+}
 
+/**
+ * The header and directory of a GeoTIFF whose strips (band after band, in file order) have
+ * these byte lengths: the file is this buffer followed by the strips.
+ */
+export function geoTiffHead(options: GeoTiffWriteOptions, stripLengths: readonly number[]): Buffer {
+  const e = stripEncoding(options);
+  const { grid, bands } = options;
+  const { compress, predictor, rowsPerStrip } = e;
+  const nodata = options.nodata ?? null;
+  if (stripLengths.length !== bands.length * stripCount(e)) throw new WindcastError('internal', `GeoTIFF writer: ${stripLengths.length} strips for ${bands.length} bands of ${stripCount(e)} strips`);
   const nb = bands.length;
   const entries: Entry[] = [
     { tag: 256, type: TYPE_LONG, values: [grid.width] },
@@ -286,10 +326,10 @@ export function encodeGeoTiffParts(options: GeoTiffWriteOptions): Buffer[] {
     { tag: 258, type: TYPE_SHORT, values: new Array<number>(nb).fill(32) },
     { tag: 259, type: TYPE_SHORT, values: [compress ? 8 : 1] },
     { tag: 262, type: TYPE_SHORT, values: [1] }, // BlackIsZero
-    { tag: 273, type: TYPE_LONG, values: new Array<number>(strips.length).fill(0) }, // filled below
+    { tag: 273, type: TYPE_LONG, values: new Array<number>(stripLengths.length).fill(0) }, // filled below
     { tag: 277, type: TYPE_SHORT, values: [nb] },
     { tag: 278, type: TYPE_LONG, values: [rowsPerStrip] },
-    { tag: 279, type: TYPE_LONG, values: strips.map((s) => s.length) },
+    { tag: 279, type: TYPE_LONG, values: [...stripLengths] },
     { tag: 284, type: TYPE_SHORT, values: [nb > 1 ? 2 : 1] }, // planar-separate: one strip set per band
     { tag: 305, type: TYPE_ASCII, values: 'windcast' },
   ];
@@ -318,9 +358,9 @@ export function encodeGeoTiffParts(options: GeoTiffWriteOptions): Buffer[] {
   const headLength = valueOffset;
   const offsets = entries.find((e) => e.tag === 273)!.values as number[];
   let at = headLength;
-  strips.forEach((s, i) => {
+  stripLengths.forEach((length, i) => {
     offsets[i] = at;
-    at += s.length;
+    at += length;
   });
   if (at > 0xffff_ffff) {
     throw new WindcastError('internal', `GeoTIFF writer: ${at} bytes exceed the 4 GiB limit of classic TIFF`);
@@ -344,8 +384,9 @@ export function encodeGeoTiffParts(options: GeoTiffWriteOptions): Buffer[] {
     }
   });
   head.writeUInt32LE(0, ifdOffset + 2 + entries.length * 12); // no further IFD
-  return [head, ...strips];
+  return head;
 }
+
 
 /** Encode a GeoTIFF into one buffer (pure, for workers and tests). */
 export function encodeGeoTiff(options: GeoTiffWriteOptions): Buffer {
