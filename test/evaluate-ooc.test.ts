@@ -20,7 +20,7 @@ import type { CellCube } from '../src/ingest/cell-cube.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { evaluateCube } from '../src/evaluate/evaluate.js';
 import { runCli } from '../src/cli.js';
-import { makeCube } from './train-fixtures.js';
+import { makeCube, writeTinyCliConfig } from './train-fixtures.js';
 import { fakeCheckpoint, noTf, settings, tempDir } from './evaluate-fixtures.js';
 
 /** The cell file of a cube in memory (one chunk), as a CellCube on disk. */
@@ -86,15 +86,7 @@ test('windcast evaluate with a tiny --memory-budget reads the cube from disk: th
     const data = join(root, 'data');
     const models = join(root, 'models');
     const tiny = join(root, 'tiny.json');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(
-      tiny,
-      JSON.stringify({
-        model: { units: 4, ringsDeg: [2, 4] },
-        train: { epochs: 1, samplesPerEpoch: 256, quantileSamples: 256, batchSize: 64, validationSamples: 64, linearFitWindows: 2000 },
-        evaluate: { bootstrapResamples: 200, bootstrapBlockHours: 9, linearSampleCells: 64 },
-      }),
-    );
+    writeTinyCliConfig(tiny);
     await runCli(['--quiet', 'synth', '--out', data, '--bbox', '0,40,10,48', '--step', '1', '--hours', '580', '--bands', 'uv']);
     await runCli(['--quiet', '--config', tiny, 'train', '--data', data, '--run', 't', '--models-dir', models]);
     const model = join(models, 't');

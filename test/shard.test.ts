@@ -22,6 +22,7 @@ import { predict } from '../src/commands/predict.js';
 import { testContext } from '../src/commands/context.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { withGdal } from './ingest-fixtures.js';
+import { writeTinyCliConfig } from './train-fixtures.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/windcast', import.meta.url));
@@ -30,14 +31,7 @@ process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
 // A model small enough to train in seconds, and quick baselines and intervals.
 const tiny = join(root, 'tiny.json');
-writeFileSync(
-  tiny,
-  JSON.stringify({
-    model: { units: 4, ringsDeg: [2, 4] },
-    train: { epochs: 1, samplesPerEpoch: 256, quantileSamples: 256, batchSize: 64, validationSamples: 64, linearFitWindows: 2000 },
-    evaluate: { bootstrapResamples: 200, bootstrapBlockHours: 9, linearSampleCells: 64 },
-  }),
-);
+writeTinyCliConfig(tiny);
 const data = join(root, 'data');
 const models = join(root, 'models');
 await runCli(['--quiet', 'synth', '--out', data, '--bbox', '0,40,10,48', '--step', '1', '--hours', '580', '--bands', 'uv']);

@@ -12,6 +12,7 @@ import { makeRng, sampleWindows, type WindowSample } from '../src/prepare/window
 import { windowValid, type FeatureContext } from '../src/prepare/features.js';
 import { BatchBuffers, fillBatch } from '../src/prepare/batches.js';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { writeGeoTiff } from '../src/output/geotiff-write.js';
 import { synthFileName } from '../src/synth/files.js';
 
@@ -125,4 +126,19 @@ export function assertSameWindowsAndBatches(a: FeatureContext, b: FeatureContext
   assert.deepEqual(bufs[1]!.y, bufs[0]!.y);
   assert.deepEqual(bufs[1]!.w, bufs[0]!.w);
   return sample;
+}
+
+/**
+ * A config file for CLI tests: a model small enough to train in seconds, and quick baselines
+ * and bootstrap intervals (sharded and out-of-core evaluate tests compare whole reports with it).
+ */
+export function writeTinyCliConfig(path: string): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      model: { units: 4, ringsDeg: [2, 4] },
+      train: { epochs: 1, samplesPerEpoch: 256, quantileSamples: 256, batchSize: 64, validationSamples: 64, linearFitWindows: 2000 },
+      evaluate: { bootstrapResamples: 200, bootstrapBlockHours: 9, linearSampleCells: 64 },
+    }),
+  );
 }
