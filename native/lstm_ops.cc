@@ -3,8 +3,10 @@
 // built-in op. Built by scripts/setup-native.mjs with the machine's g++ against the headers of
 // the same tensorflow-cpu wheel the library comes from; src/model/lstm-fast.ts loads it.
 //
-// Three ops, the forward (training, inference) and backward pass of an LSTM over a whole
-// sequence (sigmoid gates, tanh cell, no peepholes: the maths of tf.layers.lstm / Keras).
+// The forward (training; inference in fp32 and bf16) and backward passes of an LSTM over a
+// whole sequence (sigmoid gates, tanh cell, no peepholes: the maths of tf.layers.lstm / Keras),
+// its weight gradients, and the element-wise part of the quantile head's pinball-loss gradient
+// (WindcastPinballGrad, src/model/quantile-head.ts).
 //
 // Why: one training step of windcast's LSTM spends most of its backward pass outside the
 // matMuls. Done with TensorFlow ops, every hour of the recurrence is ~9 small kernels (one
