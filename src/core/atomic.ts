@@ -50,21 +50,14 @@ export type ByteSink = (bytes: Uint8Array) => void;
  * `path`.
  */
 export function writeFileAtomicSync(path: string, content: string | Uint8Array | ((write: ByteSink) => void)): void {
-  const tmp = temporarySibling(path);
-  let fd: number | undefined;
+  const file = new TemporaryFile(path);
   try {
-    fd = openSync(tmp, 'wx');
-    const sink = fileSink(fd);
+    const sink = file.open();
     if (typeof content === 'function') content(sink);
     else sink(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    file.commit();
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw writeError(path, err);
+    file.abandon(err);
   }
   fsyncDir(dirname(path));
 }
@@ -75,21 +68,46 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array |
  * or a thrown error removes the temporary file; a kill leaves it to removeStaleTemporaries.
  */
 export async function writeFileAtomicStreamed(path: string, produce: (write: ByteSink) => Promise<void>): Promise<void> {
-  const tmp = temporarySibling(path);
-  let fd: number | undefined;
+  const file = new TemporaryFile(path);
   try {
-    fd = openSync(tmp, 'wx');
-    await produce(fileSink(fd));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    await produce(file.open());
+    file.commit();
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw writeError(path, err);
+    file.abandon(err);
   }
   fsyncDir(dirname(path));
+}
+
+/**
+ * The temporary file of one synchronous-descriptor atomic write (writeFileAtomicSync and its
+ * streamed form): opened exclusively beside `path`, then committed (fsync, close, rename over
+ * `path`) or abandoned (closed if open, removed, the error rethrown as writeError's DataError).
+ */
+class TemporaryFile {
+  private readonly tmp: string;
+  private fd: number | undefined;
+  constructor(private readonly path: string) {
+    this.tmp = temporarySibling(path);
+  }
+
+  open(): ByteSink {
+    this.fd = openSync(this.tmp, 'wx');
+    return fileSink(this.fd);
+  }
+
+  commit(): void {
+    const fd = this.fd!;
+    fsyncSync(fd);
+    closeSync(fd);
+    this.fd = undefined;
+    renameSync(this.tmp, this.path);
+  }
+
+  abandon(err: unknown): never {
+    if (this.fd !== undefined) closeSync(this.fd);
+    rmSync(this.tmp, { force: true });
+    throw writeError(this.path, err);
+  }
 }
 
 /** writeFileAtomicSync for bytes already in memory, written without blocking the event loop. */

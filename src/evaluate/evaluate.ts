@@ -272,10 +272,9 @@ function scoreThrough(options: EvaluateCubeOptions, access: CubeAccess, started:
   // What a window reads around its anchor: the model's lookback, the speed-only ridge's, yesterday's 24 hours, the leads.
   const reach = { back: Math.max(meta.features.lookback, settings.linearLookback, 24) - 1, ahead: H };
   // Resident: one slab, the cube itself. On disk: slabs of test hours, each scored with its hour indices (t0 - offset).
-  let slab: ReturnType<CubeAccess['read']> | undefined;
+  // Block-scoped: a slab is unreachable once its iteration ends, before the next one is read.
   for (const plan of access.slabs(scoredAnchors, reach)) {
-    slab = undefined;
-    slab = access.read(plan);
+    const slab = access.read(plan);
     const local = slab.cube;
     const set = { climatology, linear: { ridge, ctx: forecaster.context(local) }, linearSpeed };
     for (const t0 of slab.anchors) {
@@ -297,7 +296,6 @@ function scoreThrough(options: EvaluateCubeOptions, access: CubeAccess, started:
       task.tick(1, isoHour(cube.times[t0]!));
     }
   }
-  slab = undefined;
   task.done();
   const tensorsAfter = options.tf.memory().numTensors;
   const bandCells = LATITUDE_BANDS.map((_, i) => sample.bands.reduce((n, b) => n + (b === i ? 1 : 0), 0));
