@@ -16,7 +16,7 @@
 import type { Tf } from '../runtime/backend.js';
 import type { Progress } from '../core/progress.js';
 import { denormalize, gatherWindow, windowValid, type FeatureContext } from '../prepare/features.js';
-import { BatchWorker, inputTensor } from '../prepare/batches.js';
+import { inputTensor, type BatchWorker } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
 import { centralIntervals, centralLevel, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
@@ -207,6 +207,8 @@ export interface QuantileFitOptions {
   ctx: FeatureContext;
   validation: ValidationSet;
   trainAnchors: Int32Array;
+  /** The run's batch thread (the epochs' one; the fit gives it its own sample and leaves it running). */
+  batches: BatchWorker;
   /** Training windows the head is fitted on (their LSTM states are computed once). */
   samples: number;
   epochs: number;
@@ -228,10 +230,9 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
   const inputsModel = headInputsModel(tf, model);
   const sample = sampleWindows({ grid: ctx.cube.grid, anchors: o.trainAnchors, count: o.samples, seed: mixSeed(o.seed, QUANTILE_SEED), accept: (t, c) => windowValid(ctx, t, c, true) });
   const cached: PinballBatch[] = [];
-  const batches = BatchWorker.start(ctx, o.batchSize);
   try {
     await stepsOnSample(tf, {
-      batches,
+      batches: o.batches,
       sample,
       batchSize: o.batchSize,
       step: (batch) => {
@@ -254,8 +255,6 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
   } catch (err) {
     for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
     throw err;
-  } finally {
-    await batches.close();
   }
   return cached;
 }

@@ -97,6 +97,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   const lock = acquireLock(runDir, log);
   const tensorsAtStart = tf.memory().numTensors;
   let run: Run | undefined;
+  let batches: BatchWorker | undefined;
   try {
     for (const name of removeStaleTemporaries(runDir)) log(`checkpoint: removed ${name} left by an interrupted write`);
     // One cell-major copy from here on (a time-major cube given by a test or bench is re-laid).
@@ -104,10 +105,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     run = options.resume ? await resumeRun(options) : startRun(options);
     const data = prepareData(options as CellOptions, run);
     if (run.startEpoch === 0) await checkpointStart(options, run, data);
-    const epochs = await trainEpochs(options, run, data);
-    const quantileFit = await fitQuantiles(options, run, data);
+    // One batch thread for the epochs and the quantile head's fit, started when first needed:
+    // starting a thread (loading its modules, sharing the features) costs about 0.3 s, a
+    // quarter of the head's fit on a small set.
+    const batchThread = () => (batches ??= BatchWorker.start(data.ctx, options.config.train.batchSize));
+    const epochs = await trainEpochs(options, run, data, batchThread);
+    const quantileFit = await fitQuantiles(options, run, data, batchThread);
     return { ...(await summarize(options, run, data, epochs, started)), ...(quantileFit ? { quantileFit } : {}) };
   } finally {
+    await batches?.close();
     run?.model.dispose();
     run?.optimizer.dispose();
     lock.release();
@@ -196,7 +202,7 @@ interface EpochsDone {
 }
 
 /** The epoch loop, from run.startEpoch + 1 to config.train.epochs (or an early stop, or an abort). */
-async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Promise<EpochsDone> {
+async function trainEpochs(options: TrainOptions, run: Run, data: RunData, batchThread: () => BatchWorker): Promise<EpochsDone> {
   const { tf, config, log } = options;
   const { state } = run;
   const { validation } = data;
@@ -209,89 +215,83 @@ async function trainEpochs(options: TrainOptions, run: Run, data: RunData): Prom
   }
   const task = options.progress.start({ unit: 'samples', total: Math.max(0, epochs - run.startEpoch) * data.samplesPerEpoch, label: 'train' });
   const variables = trainableVariables(run.model);
-  let batches: BatchWorker | undefined;
-  try {
-    for (let epoch = run.startEpoch + 1; epoch <= epochs; epoch++) {
-      const t0 = performance.now();
-      batches ??= BatchWorker.start(data.ctx, config.train.batchSize);
-      const pass = await trainOneEpoch(options, run, data, { batches, variables, epoch, task });
-      const interrupted = Boolean(options.signal?.aborted);
-      const partial = interrupted && pass.samples < data.samplesPerEpoch;
-      if (partial) {
-        state.stopped = 'interrupted';
-        log(`interrupted in epoch ${epoch} after ${pass.samples} of ${data.samplesPerEpoch} samples: saving last/ (weights include these steps; it counts ${epoch - 1} completed epochs, so --resume reruns epoch ${epoch})`);
-      }
-      state.samplesSeen += pass.samples;
-      const trainTime = (performance.now() - t0) / 1000;
-      done.trainSeconds += trainTime;
-      done.trainSamples += pass.samples;
-
-      const v = scoreModel(tf, run.model, data.ctx, validation);
-      const improved = interrupted ? false : state.bestValidation === null || v.overall < state.bestValidation - 1e-6;
-      if (!partial) adjustAfterValidation(options, run, epoch, v.overall, improved);
-      const seconds = (performance.now() - t0) / 1000;
-      const record: EpochRecord = {
-        epoch,
-        trainRmse: Math.sqrt(pass.squaredError / Math.max(pass.samples, 1)),
-        validationRmse: v.overall,
-        persistenceRmse: validation.persistenceRmse,
-        linearRmse: validation.linearRmse,
-        validationRmseByLead: v.byLead,
-        learningRate: state.learningRate,
-        seconds,
-        samplesPerSecond: pass.samples / trainTime,
-        improved,
-        numTensors: tf.memory().numTensors,
-      };
-      done.records.push(record);
-      if (!partial) {
-        state.history = [
-          ...state.history,
-          {
-            epoch,
-            trainLoss: record.trainRmse ** 2,
-            validationLoss: v.overall ** 2,
-            validationRmse: v.overall,
-            persistenceRmse: validation.persistenceRmse,
-            learningRate: state.learningRate,
-            seconds,
-            samplesPerSecond: record.samplesPerSecond,
-          },
-        ];
-      }
-      appendFileSync(
-        data.logFile,
-        JSON.stringify({
-          time: new Date().toISOString(),
-          ...record,
-          interrupted,
-          linearRmseByLead: validation.linearByLead,
-          persistenceRmseByLead: validation.persistenceByLead,
-          backend: options.backend.name,
-        }) + '\n',
-      );
-      const byLead: ByLead = { model: v.byLead, persistence: validation.persistenceByLead, linear: validation.linearByLead };
-      const stalled = state.epochsWithoutImprovement >= config.train.patience;
-      if (!interrupted && stalled) state.stopped = 'early-stopped';
-      else if (!interrupted) state.stopped = epoch === epochs ? 'completed' : 'running';
-      if (improved) {
-        run.bestByLead = byLead;
-        await saveCheckpoint(options, run, 'best', epoch, byLead);
-      }
-      await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
-      log(
-        `epoch ${epoch}/${epochs}: train ${f3(record.trainRmse)}, validation ${f3(v.overall)} m/s ` +
-          `(persistence ${f3(validation.persistenceRmse)}, linear ${f3(validation.linearRmse)})${improved ? ' best' : ''}, ` +
-          `${Math.round(record.samplesPerSecond)} samples/s, ${seconds.toFixed(1)} s`,
-      );
-      if (interrupted) break;
-      if (stalled) {
-        log(`early stop: no validation improvement for ${state.epochsWithoutImprovement} epochs (patience ${config.train.patience}); best epoch ${state.bestEpoch}`);
-        break;
-      }
+  for (let epoch = run.startEpoch + 1; epoch <= epochs; epoch++) {
+    const t0 = performance.now();
+    const pass = await trainOneEpoch(options, run, data, { batches: batchThread(), variables, epoch, task });
+    const interrupted = Boolean(options.signal?.aborted);
+    const partial = interrupted && pass.samples < data.samplesPerEpoch;
+    if (partial) {
+      state.stopped = 'interrupted';
+      log(`interrupted in epoch ${epoch} after ${pass.samples} of ${data.samplesPerEpoch} samples: saving last/ (weights include these steps; it counts ${epoch - 1} completed epochs, so --resume reruns epoch ${epoch})`);
     }
-  } finally {
-    await batches?.close();
+    state.samplesSeen += pass.samples;
+    const trainTime = (performance.now() - t0) / 1000;
+    done.trainSeconds += trainTime;
+    done.trainSamples += pass.samples;
+
+    const v = scoreModel(tf, run.model, data.ctx, validation);
+    const improved = interrupted ? false : state.bestValidation === null || v.overall < state.bestValidation - 1e-6;
+    if (!partial) adjustAfterValidation(options, run, epoch, v.overall, improved);
+    const seconds = (performance.now() - t0) / 1000;
+    const record: EpochRecord = {
+      epoch,
+      trainRmse: Math.sqrt(pass.squaredError / Math.max(pass.samples, 1)),
+      validationRmse: v.overall,
+      persistenceRmse: validation.persistenceRmse,
+      linearRmse: validation.linearRmse,
+      validationRmseByLead: v.byLead,
+      learningRate: state.learningRate,
+      seconds,
+      samplesPerSecond: pass.samples / trainTime,
+      improved,
+      numTensors: tf.memory().numTensors,
+    };
+    done.records.push(record);
+    if (!partial) {
+      state.history = [
+        ...state.history,
+        {
+          epoch,
+          trainLoss: record.trainRmse ** 2,
+          validationLoss: v.overall ** 2,
+          validationRmse: v.overall,
+          persistenceRmse: validation.persistenceRmse,
+          learningRate: state.learningRate,
+          seconds,
+          samplesPerSecond: record.samplesPerSecond,
+        },
+      ];
+    }
+    appendFileSync(
+      data.logFile,
+      JSON.stringify({
+        time: new Date().toISOString(),
+        ...record,
+        interrupted,
+        linearRmseByLead: validation.linearByLead,
+        persistenceRmseByLead: validation.persistenceByLead,
+        backend: options.backend.name,
+      }) + '\n',
+    );
+    const byLead: ByLead = { model: v.byLead, persistence: validation.persistenceByLead, linear: validation.linearByLead };
+    const stalled = state.epochsWithoutImprovement >= config.train.patience;
+    if (!interrupted && stalled) state.stopped = 'early-stopped';
+    else if (!interrupted) state.stopped = epoch === epochs ? 'completed' : 'running';
+    if (improved) {
+      run.bestByLead = byLead;
+      await saveCheckpoint(options, run, 'best', epoch, byLead);
+    }
+    await saveCheckpoint(options, run, 'last', partial ? epoch - 1 : epoch, byLead);
+    log(
+      `epoch ${epoch}/${epochs}: train ${f3(record.trainRmse)}, validation ${f3(v.overall)} m/s ` +
+        `(persistence ${f3(validation.persistenceRmse)}, linear ${f3(validation.linearRmse)})${improved ? ' best' : ''}, ` +
+        `${Math.round(record.samplesPerSecond)} samples/s, ${seconds.toFixed(1)} s`,
+    );
+    if (interrupted) break;
+    if (stalled) {
+      log(`early stop: no validation improvement for ${state.epochsWithoutImprovement} epochs (patience ${config.train.patience}); best epoch ${state.bestEpoch}`);
+      break;
+    }
   }
   task.done();
   return done;
@@ -359,7 +359,7 @@ function adjustAfterValidation(options: TrainOptions, run: Run, epoch: number, v
  * holds a fitted head of the same epoch. The rewritten best/ carries no Adam state: a resume
  * continues from last/, whose head keeps its Gaussian start.
  */
-async function fitQuantiles(options: TrainOptions, run: Run, data: RunData): Promise<QuantileFit | undefined> {
+async function fitQuantiles(options: TrainOptions, run: Run, data: RunData, batchThread: () => BatchWorker): Promise<QuantileFit | undefined> {
   const { tf, runDir, config, log } = options;
   const levels = run.modelSpec.quantiles;
   if (!levels?.length || config.train.quantileEpochs === 0) return undefined;
@@ -380,6 +380,7 @@ async function fitQuantiles(options: TrainOptions, run: Run, data: RunData): Pro
       ctx: data.ctx,
       validation: data.validation,
       trainAnchors: data.trainAnchors,
+      batches: batchThread(),
       samples: Math.min(data.trainAnchors.length * options.cube.grid.width * options.cube.grid.height, config.train.quantileSamples),
       epochs: config.train.quantileEpochs,
       learningRate: config.train.quantileLearningRate,
