@@ -345,7 +345,9 @@ export function takesTimeMajor(tf: Tf, model: LayersModel): boolean {
  * outputs are the same bytes (test/lstm-fast.test.ts compares them). Call inside tf.tidy.
  */
 export function inferTimeMajor(tf: Tf, model: LayersModel, xTimeMajor: Tensor): Tensor[] {
-  const native = nativeBackend(tf)!;
+  const native = nativeBackend(tf);
+  if (!native) throw new Error(`inferTimeMajor runs on native TensorFlow, not on backend ${tf.getBackend()}`);
+  requireFused(tf); // loads the kernels, once per process
   const isLastHourLstm = (l: unknown) => layerClass !== undefined && l instanceof layerClass && !(l as unknown as FastLstmInference).returnSequences;
   const values = new Map<unknown, { t: Tensor; timeMajor: boolean }>([[model.inputs[0], { t: xTimeMajor, timeMajor: true }]]);
   const batchMajor = (v: { t: Tensor; timeMajor: boolean }) => (v.timeMajor ? tf.transpose(v.t, [1, 0, 2]) : v.t);
