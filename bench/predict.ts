@@ -47,7 +47,7 @@ import { testContext } from '../src/commands/context.js';
 import { buildCube, type Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { featureContext, gatherWindow } from '../src/prepare/features.js';
-import { inferTimeMajor, takesTimeMajor } from '../src/model/lstm-fast.js';
+import { inferTimeMajor, takesTimeMajor } from '../src/model/time-major.js';
 import { colLon, era5Grid, rowLat, type GridSpec } from '../src/core/grid.js';
 import { readRasterHeader } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBackend, type Tf } from '../src/runtime/backend.js';
-import { inferTimeMajor, lstmFastOptions, lstmSequence, loopLstm, registerFastLstm, setInferencePrecision, takesTimeMajor, whyNoBf16 } from '../src/model/lstm-fast.js';
+import { lstmFastOptions, lstmSequence, loopLstm, registerFastLstm, setInferencePrecision, whyNoBf16 } from '../src/model/lstm-fast.js';
+import { inferTimeMajor, takesTimeMajor } from '../src/model/time-major.js';
 import { loadLstmOps } from '../src/runtime/lstm-kernels.js';
 import { buildModel, createModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
 

@@ -22,7 +22,7 @@ import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
 import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { pointModel } from '../model/model.js';
-import { inferTimeMajor, takesTimeMajor } from '../model/lstm-fast.js';
+import { inferTimeMajor, takesTimeMajor } from '../model/time-major.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';

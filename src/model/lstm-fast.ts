@@ -29,7 +29,6 @@ import { loadLstmOps, whyNotLoaded } from '../runtime/lstm-kernels.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type SymbolicTensor = ReturnType<Tf['input']>;
-type LayersModel = ReturnType<Tf['model']>;
 
 const require = createRequire(import.meta.url);
 
@@ -320,75 +319,25 @@ function lastHourFused(native: NativeBackend, xTimeMajor: Tensor, kernel: Tensor
   return native.executeMultipleOutputs(op, [], [xTimeMajor, kernel, recurrent, bias], 1)[0]!;
 }
 
-/**
- * Whether inferTimeMajor runs `model` without transposing its input: native TensorFlow with the
- * fused kernels, and every FastLSTM reading the model's input giving only its last hour's h.
- * Otherwise the inference path gathers its batches batch-major as training does.
- */
-export function takesTimeMajor(tf: Tf, model: LayersModel): boolean {
-  if (!nativeBackend(tf) || nativeForwardPass(tf) !== 'fused') return false;
-  const input = model.inputs[0]!;
-  if (model.inputs.length !== 1 || input.shape.length !== 3) return false;
-  return layerClass !== undefined && model.layers.some((l) => l instanceof layerClass! && inputsOf(l).includes(input) && !(l as unknown as FastLstmInference).returnSequences);
+/** Whether the fused last-hour kernel runs here (native TensorFlow, the kernels loaded: it loads them). */
+export function fusedLastHour(tf: Tf): boolean {
+  return nativeBackend(tf) !== undefined && nativeForwardPass(tf) === 'fused';
 }
 
 /**
- * The model's outputs (model.apply(x, {training: false})) from its input given time-major,
- * xTimeMajor [T, batch, F], the layout the fused kernel reads: the forecast gathers its
- * batches so (forecast/forecast.ts), so no [batch, T, F] -> [T, batch, F] transpose runs per
- * batch (about 0.5 s of a global forecast). The layers run in the model's order on concrete
- * tensors, as model.apply runs them, except: a FastLSTM reads the time-major input directly,
- * a Dense on it (per row of the last axis, as tfjs's dot reshapes it to [rows, F]) keeps it
- * time-major, and any other layer gets it transposed back to batch-major first (for the
- * default model: the low-rank linear path's [T, batch, 3] projection, a fifth of the input).
- * So every value is computed by the same kernels on the same rows as model.apply's: the
- * outputs are the same bytes (test/lstm-fast.test.ts compares them). Call inside tf.tidy.
+ * When `layer` is a FastLSTM giving only its last hour's h and the fused kernel runs here
+ * (fusedLastHour): that h [batch, H] from a time-major input [T, batch, F]; else undefined.
+ * model/time-major.ts runs a model on time-major batches with it.
  */
-export function inferTimeMajor(tf: Tf, model: LayersModel, xTimeMajor: Tensor): Tensor[] {
-  const native = nativeBackend(tf);
-  if (!native) throw new Error(`inferTimeMajor runs on native TensorFlow, not on backend ${tf.getBackend()}`);
-  requireFused(tf); // loads the kernels, once per process
-  const isLastHourLstm = (l: unknown) => layerClass !== undefined && l instanceof layerClass && !(l as unknown as FastLstmInference).returnSequences;
-  const values = new Map<unknown, { t: Tensor; timeMajor: boolean }>([[model.inputs[0], { t: xTimeMajor, timeMajor: true }]]);
-  const batchMajor = (v: { t: Tensor; timeMajor: boolean }) => (v.timeMajor ? tf.transpose(v.t, [1, 0, 2]) : v.t);
-  for (const layer of model.layers) {
-    const ins = inputsOf(layer);
-    if (ins.length === 1 && ins[0] === model.inputs[0] && layer.getClassName() === 'InputLayer') continue;
-    const args = ins.map((s) => {
-      const v = values.get(s);
-      if (!v) throw new Error(`inferTimeMajor: layer ${layer.name} reads a tensor not computed yet`);
-      return v;
-    });
-    const out = layer.output as unknown;
-    if (Array.isArray(out)) throw new Error(`inferTimeMajor: layer ${layer.name} has several outputs`);
-    let result: { t: Tensor; timeMajor: boolean };
-    if (args.length === 1 && args[0]!.timeMajor && isLastHourLstm(layer)) {
-      result = { t: (layer as unknown as FastLstmInference).lastHourTimeMajor(native, args[0]!.t), timeMajor: false };
-    } else if (args.length === 1 && args[0]!.timeMajor && layer.getClassName() === 'Dense') {
-      result = { t: layer.apply(args[0]!.t, { training: false }) as Tensor, timeMajor: true };
-    } else {
-      const concrete = args.map(batchMajor);
-      result = { t: layer.apply(concrete.length === 1 ? concrete[0]! : concrete, { training: false }) as Tensor, timeMajor: false };
-    }
-    values.set(out, result);
-  }
-  return model.outputs.map((o) => {
-    const v = values.get(o);
-    if (!v) throw new Error(`inferTimeMajor: output ${o.name} was not computed`);
-    return batchMajor(v);
-  });
+export function lastHourTimeMajor(tf: Tf, layer: unknown, xTimeMajor: Tensor): Tensor | undefined {
+  if (!isLastHourFastLstm(layer) || !fusedLastHour(tf)) return undefined;
+  const l = layer as unknown as { weightsForInference(): [Tensor, Tensor, Tensor] };
+  return lastHourFused(nativeBackend(tf)!, xTimeMajor, ...l.weightsForInference());
 }
 
-/** What inferTimeMajor asks of a FastLSTM layer. */
-interface FastLstmInference {
-  returnSequences: boolean;
-  lastHourTimeMajor(native: NativeBackend, xTimeMajor: Tensor): Tensor;
-}
-
-/** The symbolic tensors a layer of a functional model reads. */
-function inputsOf(layer: { input: unknown }): unknown[] {
-  const input = layer.input;
-  return Array.isArray(input) ? input : [input];
+/** A FastLSTM layer that gives only its last hour's h. */
+export function isLastHourFastLstm(layer: unknown): boolean {
+  return layerClass !== undefined && layer instanceof layerClass && !(layer as unknown as { returnSequences: boolean }).returnSequences;
 }
 
 /** The tf.layers.lstm arguments FastLSTM honours; the gates are always sigmoid (see header). */
@@ -486,9 +435,9 @@ export function registerFastLstm(tf: Tf): void {
         return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences, !this.readsModelInput(), !kwargs?.training);
       });
     }
-    /** Inference on a time-major input [T, batch, F] (inferTimeMajor): the last hour's h [batch, H]. */
-    lastHourTimeMajor(native: NativeBackend, xTimeMajor: Tensor): Tensor {
-      return lastHourFused(native, xTimeMajor, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read());
+    /** kernel, recurrent kernel, bias (lastHourTimeMajor). */
+    weightsForInference(): [Tensor, Tensor, Tensor] {
+      return [this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read()];
     }
     /** Whether this layer's input is the model's input (data, so no gradient is needed for it). */
     private readsModelInput(): boolean {
