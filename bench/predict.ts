@@ -47,6 +47,7 @@ import { testContext } from '../src/commands/context.js';
 import { buildCube, type Cube } from '../src/ingest/cube.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { featureContext, gatherWindow } from '../src/prepare/features.js';
+import { inferTimeMajor, takesTimeMajor } from '../src/model/time-major.js';
 import { colLon, era5Grid, rowLat, type GridSpec } from '../src/core/grid.js';
 import { readRasterHeader } from '../src/ingest/raster.js';
 import { runTraining } from '../src/train/train.js';
@@ -165,11 +166,13 @@ async function child(backend: BackendName): Promise<void> {
     const n = cube.grid.width * cube.grid.height;
     const x = new Float32Array(B * spec.lookback * spec.nFeatures);
     const t0 = spec.lookback - 1;
+    // In the layout the forecast gathers (time-major where the model takes it: forecast.ts).
+    const timeMajor = takesTimeMajor(tf, loaded.model);
     let t = performance.now();
     let c = process.cpuUsage();
     for (let s = 0; s < n; s += B) {
       const count = Math.min(B, n - s);
-      for (let i = 0; i < count; i++) gatherWindow(ctx, t0, s + i, x, i);
+      for (let i = 0; i < count; i++) gatherWindow(ctx, t0, s + i, x, i, timeMajor ? count : undefined);
     }
     const gatherSeconds = seconds(t);
     const gatherCpu = cpuSince(c);
@@ -177,10 +180,10 @@ async function child(backend: BackendName): Promise<void> {
     c = process.cpuUsage();
     for (let s = 0; s < n; s += B) {
       const count = Math.min(B, n - s);
-      const xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
+      const xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures, { timeMajor });
       try {
         // A quantile checkpoint gives [point, quantiles]: predict reads both.
-        const y = tf.tidy(() => [loaded.model.apply(xs, { training: false }) as ReturnType<typeof tf.tensor> | ReturnType<typeof tf.tensor>[]].flat());
+        const y = tf.tidy(() => (timeMajor ? inferTimeMajor(tf, loaded.model, xs) : [loaded.model.apply(xs, { training: false }) as ReturnType<typeof tf.tensor> | ReturnType<typeof tf.tensor>[]].flat()));
         for (const out of y) out.dataSync();
         tf.dispose(y);
       } finally {
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     console.log(`machine: ${availableParallelism()} cores; data ${opts.data}; model ${model}; load average before ${loadAverage()}`);
     console.log('seconds, wall / CPU (CPU: every thread of the process). read: decoding the input hours, the model loading beside it;');
     console.log('forecast: features gathered on a thread one batch ahead of the model, the GeoTIFF strips of final rows encoded on a writer thread beside it;');
-    console.log('write: the strips left, headers, writes. busy: total CPU / (cores x total wall). gather-only and model-only: each alone over every cell.');
+    console.log('write: the strips left, headers, writes. busy: total CPU / (cores x total wall). gather-only and model-only: each alone over every cell, in the forecast layout.');
     console.log(`${'backend precision'.padEnd(19)} ${'read'.padStart(11)} ${'forecast'.padStart(11)} ${'write'.padStart(11)} ${'total'.padStart(11)}  ${'cells/s'.padStart(8)} ${'peak RSS'.padStart(9)} ${'busy'.padStart(5)}  ${'gather-only'.padStart(11)} ${'model-only'.padStart(11)}  load after  outputs`);
     const runs = opts.backends!.split(',').flatMap((backend) => opts.precision!.split(',').map((precision) => ({ backend, precision })));
     let kept = false;

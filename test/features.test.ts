@@ -296,3 +296,26 @@ test('ring and solar features equal the per-point reference bit for bit, NaN, -0
   }
   assert.ok(fastWindows > 0 && generalWindows > 0, `both paths exercised (${fastWindows} / ${generalWindows})`);
 });
+
+test('a time-major gather (timeMajorRows) writes the batch-major batch transposed, validity alike', () => {
+  const cube = makeCube({ hours: 120, step: 30, nans: 50, uv: true });
+  const stats = computeStats(cube, { startHour: 0, endHour: 80 }, 'cell');
+  const spec = featureSpec({ lookback: 24, horizon: 24, ringsDeg: [30, 60], uv: true, dayOfYear: true, predictDelta: true, normalization: 'cell' });
+  const ctx = featureContext(cube, spec, stats);
+  const L = spec.lookback;
+  const F = spec.nFeatures;
+  const cells = Array.from({ length: 17 }, (_, i) => i * 5);
+  const B = cells.length;
+  const batchMajor = new Float32Array(B * L * F);
+  const timeMajor = new Float32Array(B * L * F).fill(NaN);
+  let invalid = 0;
+  for (let i = 0; i < B; i++) {
+    const ok = gatherWindow(ctx, 50, cells[i]!, batchMajor, i);
+    assert.equal(gatherWindow(ctx, 50, cells[i]!, timeMajor, i, B), ok);
+    if (!ok) invalid++;
+  }
+  assert.ok(invalid > 0 && invalid < B, `the cells should mix valid and invalid windows (${invalid} of ${B} invalid)`);
+  const transposed = new Float32Array(B * L * F);
+  for (let i = 0; i < B; i++) for (let h = 0; h < L; h++) for (let f = 0; f < F; f++) transposed[(h * B + i) * F + f] = batchMajor[(i * L + h) * F + f]!;
+  assert.deepEqual(timeMajor, transposed);
+});

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBackend, type Tf } from '../src/runtime/backend.js';
-import { lstmFastOptions, lstmSequence, loopLstm, registerFastLstm } from '../src/model/lstm-fast.js';
+import { lstmFastOptions, lstmSequence, loopLstm, registerFastLstm, setInferencePrecision, whyNoBf16 } from '../src/model/lstm-fast.js';
+import { inferTimeMajor, takesTimeMajor } from '../src/model/time-major.js';
 import { loadLstmOps } from '../src/runtime/lstm-kernels.js';
 import { buildModel, createModel, trainStep, trainableVariables, type ModelSpec } from '../src/model/model.js';
 
@@ -243,4 +244,55 @@ test('the fast model has the weights of buildModel, trains without leaking tenso
   optimizer.dispose();
   fast.dispose();
   loaded.dispose();
+});
+
+test('inferTimeMajor on a time-major batch gives the bytes model.apply gives on the batch-major one (fp32 and bf16)', async () => {
+  const { tf } = await loadBackend('auto');
+  const fused = loadLstmOps(tf).loaded;
+  if (!fused && process.env.WINDCAST_REQUIRE_NATIVE === '1' && tf.getBackend() === 'tensorflow') assert.fail('the fused LSTM kernels must load here');
+  const base: ModelSpec = { lookback: 5, nFeatures: 3, horizon: 4, units: 16, layers: 1, dropout: 0, linearSkip: true, seed: 7, lstm: 'fast' };
+  const specs: ModelSpec[] = [
+    base,
+    { ...base, quantiles: [0.1, 0.5, 0.9] },
+    { ...base, linearPath: 'full' },
+    { ...base, linearSkip: false },
+    { ...base, layers: 2 },
+  ];
+  const layersModel = createModel(tf, { ...base, lstm: 'layers' });
+  assert.equal(takesTimeMajor(tf, layersModel), false, 'tf.layers.lstm reads batch-major input');
+  layersModel.dispose();
+  const precisions = fused && !whyNoBf16(tf) ? (['fp32', 'bf16'] as const) : (['fp32'] as const);
+  for (const spec of specs) {
+    const model = createModel(tf, spec);
+    // Every weight random (the head starts at zero): each path must reach the outputs.
+    model.setWeights(model.getWeights().map((w, k) => tf.randomNormal(w.shape, 0, 0.3, 'float32', 100 + k)));
+    // Two layers: the first gives every hour's h, batch-major, so the forecast gathers batch-major
+    // (inferTimeMajor still runs it, transposing the input back for that layer).
+    assert.equal(takesTimeMajor(tf, model), fused && spec.layers === 1, `takesTimeMajor, ${spec.layers} layer(s), fused kernels ${fused ? '' : 'not '}loaded`);
+    if (!fused) {
+      model.dispose();
+      continue;
+    }
+    for (const precision of precisions) {
+      setInferencePrecision(tf, precision);
+      for (const count of [1, 37, 1000]) {
+        const x = tf.randomNormal([count, spec.lookback, spec.nFeatures], 0, 1, 'float32', count);
+        const xT = tf.transpose(x, [1, 0, 2]);
+        const before = tf.memory().numTensors;
+        const got = tf.tidy(() => inferTimeMajor(tf, model, xT));
+        assert.equal(tf.memory().numTensors, before + got.length, 'only the outputs are left');
+        const want = [model.apply(x, { training: false }) as Tensor | Tensor[]].flat();
+        assert.equal(got.length, want.length);
+        for (let k = 0; k < want.length; k++) {
+          assert.deepEqual(got[k]!.shape, want[k]!.shape);
+          const a = Buffer.from((got[k]!.dataSync() as Float32Array).buffer);
+          const b = Buffer.from((want[k]!.dataSync() as Float32Array).buffer);
+          assert.ok(a.equals(b), `${JSON.stringify(spec)} ${precision} count ${count} output ${k}: not the same bytes`);
+        }
+        tf.dispose([x, xT, ...got, ...want]);
+      }
+    }
+    setInferencePrecision(tf, 'fp32');
+    model.dispose();
+  }
 });

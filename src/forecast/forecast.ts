@@ -8,6 +8,10 @@
  * batch ahead of the model (gather.worker.ts through runtime/prefetch.ts): for the 1,038,240
  * cells of the global grid that takes a few seconds of JavaScript off the critical path. Both
  * gather with the same gatherWindow in the same batches, so the numbers are the same.
+ * Where the model takes it (native TensorFlow, fused kernels: takesTimeMajor), a batch is
+ * gathered time-major [lookback, batch, features], the layout the fused LSTM reads, and run by
+ * inferTimeMajor: the same outputs as model.apply on the batch-major batch, without a transpose
+ * of every batch.
  *
  * Also here: the Forecaster (a checkpoint ready to forecast a cube, once model/data-fit.ts says
  * the cube fits it).
@@ -18,6 +22,7 @@ import { doubleBuffered, Prefetcher } from '../runtime/prefetch.js';
 import { inputTensor, shareFeatures, type SharedFeatures } from '../prepare/batches.js';
 import { loadCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { pointModel } from '../model/model.js';
+import { inferTimeMajor, takesTimeMajor } from '../model/time-major.js';
 import { checkDataFits, cubeFacts } from '../model/data-fit.js';
 import type { Cube } from '../ingest/cube.js';
 import { DataError } from '../core/errors.js';
@@ -82,6 +87,8 @@ export interface GatherSetup {
   cells: Int32Array;
   x: [Float32Array, Float32Array];
   valid: [Uint8Array, Uint8Array];
+  /** Gather time-major, [lookback, count, features] per batch (see the header). */
+  timeMajor: boolean;
 }
 
 /** One fill of the feature thread: windows [start, start + count). */
@@ -130,14 +137,15 @@ interface BatchValues {
  * Run the model on the first `count` windows of x and finish them: m/s where valid, NaN where
  * not. Writes the batch's values and hands them on; the tensors live only in here.
  */
-function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: BatchValues): void {
+function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8Array, start: number, count: number, values: BatchValues, timeMajor: boolean): void {
   const { spec } = w.ctx;
   let xs: Tensor | undefined;
   try {
-    xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures);
+    xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures, { timeMajor });
     // Point forecasts alone skip the quantile head (onBatch mode hands quantiles on when the model has them).
     const model = values.quantiles ? w.model : pointModel(tf, w.model);
     const outputs = tf.tidy(() => {
+      if (timeMajor) return inferTimeMajor(tf, model, xs!);
       const out = model.apply(xs!, { training: false }) as Tensor | Tensor[];
       return Array.isArray(out) ? out : [out];
     });
@@ -205,13 +213,14 @@ function forecastInThread(tf: Tf, w: WindowsToForecast): void {
   const B = Math.min(w.batch, Math.max(1, n));
   const scratch = w.scratch && w.scratch.batch >= B ? w.scratch : new ForecastScratch(B, ctx.spec);
   const lent = lendBuffers(w, B, Q);
+  const timeMajor = takesTimeMajor(tf, w.model);
   for (let start = 0; start < n; start += B) {
     const count = Math.min(B, n - start);
     for (let i = 0; i < count; i++) {
       const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
-      scratch.valid[i] = gatherWindow(ctx, t, cells[start + i]!, scratch.x, i) ? 1 : 0;
+      scratch.valid[i] = gatherWindow(ctx, t, cells[start + i]!, scratch.x, i, timeMajor ? count : undefined) ? 1 : 0;
     }
-    finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, Q, start, count));
+    finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, Q, start, count), timeMajor);
   }
 }
 
@@ -230,6 +239,8 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
     cells: sharedCopy(cells),
     x: [slotX(), slotX()],
     valid: [slotValid(), slotValid()],
+    // The onnx engine reads batch-major windows.
+    timeMajor: !w.engine && takesTimeMajor(tf, w.model),
   };
   const jobs: GatherJob[] = [];
   for (let start = 0; start < n; start += B) jobs.push({ start, count: Math.min(B, n - start) });
@@ -239,7 +250,7 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
     await doubleBuffered(prefetcher, jobs, async (slot, job) => {
       const values = batchValues(w, lent, Q, job.start, job.count);
       if (w.engine) await finishBatchOnnx(w.engine, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
-      else finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, values);
+      else finishBatch(tf, w, setup.x[slot], setup.valid[slot], job.start, job.count, values, setup.timeMajor);
       // One turn of the event loop per batch: the feature thread's answers are read without one
       // (the pool drains them synchronously), so without this a whole forecast would run in
       // microtasks and other threads' answers (predict's GeoTIFF writer, working on the rows

@@ -308,12 +308,36 @@ export function loopLstm(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, b
 export function lstmSequence(tf: Tf, x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, returnSequences = false, inputGrad = true, inference = false): Tensor {
   const native = nativeBackend(tf);
   if (!native) return loopLstm(tf, x, kernel, recurrent, bias, returnSequences);
-  if (inference && !returnSequences && nativeForwardPass(tf) === 'fused') {
-    // bf16 runs the register tiles, 16 units at a time; a layer of other widths stays fp32.
-    const op = lstmFastOptions.inferencePrecision === 'bf16' && recurrent.shape[0]! % 16 === 0 ? 'WindcastLstmLastBf16' : 'WindcastLstmLast';
-    return native.executeMultipleOutputs(op, [], [tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias], 1)[0]!;
-  }
+  if (inference && !returnSequences && nativeForwardPass(tf) === 'fused') return lastHourFused(native, tf.transpose(x, [1, 0, 2]), kernel, recurrent, bias);
   return blockLstm(tf, native, x, kernel, recurrent, bias, returnSequences, inputGrad);
+}
+
+/** WindcastLstmLast(Bf16) on a time-major x [T, batch, F]: the last hour's h [batch, H]. */
+function lastHourFused(native: NativeBackend, xTimeMajor: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor): Tensor {
+  // bf16 runs the register tiles, 16 units at a time; a layer of other widths stays fp32.
+  const op = lstmFastOptions.inferencePrecision === 'bf16' && recurrent.shape[0]! % 16 === 0 ? 'WindcastLstmLastBf16' : 'WindcastLstmLast';
+  return native.executeMultipleOutputs(op, [], [xTimeMajor, kernel, recurrent, bias], 1)[0]!;
+}
+
+/** Whether the fused last-hour kernel runs here (native TensorFlow, the kernels loaded: it loads them). */
+export function fusedLastHour(tf: Tf): boolean {
+  return nativeBackend(tf) !== undefined && nativeForwardPass(tf) === 'fused';
+}
+
+/**
+ * When `layer` is a FastLSTM giving only its last hour's h and the fused kernel runs here
+ * (fusedLastHour): that h [batch, H] from a time-major input [T, batch, F]; else undefined.
+ * model/time-major.ts runs a model on time-major batches with it.
+ */
+export function lastHourTimeMajor(tf: Tf, layer: unknown, xTimeMajor: Tensor): Tensor | undefined {
+  if (!isLastHourFastLstm(layer) || !fusedLastHour(tf)) return undefined;
+  const l = layer as unknown as { weightsForInference(): [Tensor, Tensor, Tensor] };
+  return lastHourFused(nativeBackend(tf)!, xTimeMajor, ...l.weightsForInference());
+}
+
+/** A FastLSTM layer that gives only its last hour's h. */
+export function isLastHourFastLstm(layer: unknown): boolean {
+  return layerClass !== undefined && layer instanceof layerClass && !(layer as unknown as { returnSequences: boolean }).returnSequences;
 }
 
 /** The tf.layers.lstm arguments FastLSTM honours; the gates are always sigmoid (see header). */
@@ -410,6 +434,10 @@ export function registerFastLstm(tf: Tf): void {
         // Only a training call (trainStep: model.apply(xs, {training: true})) takes gradients.
         return lstmSequence(tf, x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), this.returnSequences, !this.readsModelInput(), !kwargs?.training);
       });
+    }
+    /** kernel, recurrent kernel, bias (lastHourTimeMajor). */
+    weightsForInference(): [Tensor, Tensor, Tensor] {
+      return [this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read()];
     }
     /** Whether this layer's input is the model's input (data, so no gradient is needed for it). */
     private readsModelInput(): boolean {

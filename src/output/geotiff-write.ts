@@ -120,27 +120,40 @@ function stripBytes(band: Float32Array, grid: GridSpec, r0: number, r1: number, 
 function floatPredictor(bytes: Uint8Array, width: number): Uint8Array {
   const rowBytes = width * 4;
   const out = new Uint8Array(bytes.length);
+  const w2 = 2 * width;
+  const w3 = 3 * width;
   // stripBytes returns a fresh, aligned buffer of little-endian floats: read whole words.
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const words = LITTLE_ENDIAN_HOST ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : bigEndianWords(bytes);
   for (let off = 0; off < bytes.length; off += rowBytes) {
     const w0 = off / 4;
-    // One pass per byte plane (the most significant to plane 0), each byte written as its
-    // difference from the byte before it in the row's plane order (the first byte as it is):
-    // what splitting the planes and then differencing them gave, without a second pass.
-    let prev = 0;
-    for (let plane = 0; plane < 4; plane++) {
-      const shift = 24 - 8 * plane;
-      const o = off + plane * width;
-      for (let i = 0; i < width; i++) {
-        const s = off + i * 4;
-        const v = LITTLE_ENDIAN_HOST ? words[w0 + i]! : (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) >>> 0;
-        const cur = (v >>> shift) & 0xff;
-        out[o + i] = (cur - prev) & 0xff;
-        prev = cur;
-      }
+    // One pass over the row's words, each giving its four bytes' differences from the same
+    // plane's byte of the word before (Uint8Array stores wrap mod 256): what splitting the
+    // planes and differencing them gave, reading every word once instead of once per plane.
+    let before = 0;
+    for (let i = 0; i < width; i++) {
+      const v = words[w0 + i]!;
+      const o = off + i;
+      out[o] = (v >>> 24) - (before >>> 24);
+      out[o + width] = (v >>> 16) - (before >>> 16);
+      out[o + w2] = (v >>> 8) - (before >>> 8);
+      out[o + w3] = v - before;
+      before = v;
     }
+    // A plane's first byte follows the previous plane's last one in the row's plane order.
+    const first = words[w0]!;
+    const last = words[w0 + width - 1]!;
+    out[off + width] = ((first >>> 16) & 0xff) - (last >>> 24);
+    out[off + w2] = ((first >>> 8) & 0xff) - ((last >>> 16) & 0xff);
+    out[off + w3] = (first & 0xff) - ((last >>> 8) & 0xff);
   }
   return out;
+}
+
+/** The little-endian words of `bytes` on a big-endian host. */
+function bigEndianWords(bytes: Uint8Array): Uint32Array {
+  const words = new Uint32Array(bytes.length / 4);
+  for (let k = 0, s = 0; k < words.length; k++, s += 4) words[k] = (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) >>> 0;
+  return words;
 }
 
 function xmlEscape(s: string): string {

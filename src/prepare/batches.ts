@@ -71,9 +71,10 @@ export function batchTensors(tf: Tf, buf: BatchBuffers, count: number): BatchTen
   return { xs, ys, ws };
 }
 
-/** Input tensor only (forecasting): [count, lookback, nFeatures]. */
-export function inputTensor(tf: Tf, x: Float32Array, count: number, lookback: number, nFeatures: number): Tensor {
-  return tf.tensor3d(x.subarray(0, count * lookback * nFeatures), [count, lookback, nFeatures]);
+/** Input tensor only (forecasting): [count, lookback, nFeatures], or time-major. */
+export function inputTensor(tf: Tf, x: Float32Array, count: number, lookback: number, nFeatures: number, options: { timeMajor?: boolean } = {}): Tensor {
+  // Time-major: [lookback, count, nFeatures], as gatherWindow writes it with timeMajorRows = count.
+  return tf.tensor3d(x.subarray(0, count * lookback * nFeatures), options.timeMajor ? [lookback, count, nFeatures] : [count, lookback, nFeatures]);
 }
 
 /** A tensor from stored raw values (checkpoint restore of optimizer state). */

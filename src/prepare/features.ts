@@ -345,11 +345,11 @@ export function windowValid(ctx: FeatureContext, t0: number, cell: number, withT
 }
 
 /**
- * Write the features of window (t0, cell) into x at sample slot `slot`
- * (x is [batch, lookback, nFeatures]). Returns false, leaving zeros, when the centre cell has a
- * NaN input: callers give such samples zero weight (training) or NaN output (forecast).
- */
-export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number): boolean {
+ * Write the features of window (t0, cell) into x at sample slot `slot` (x is [batch, lookback,
+ * nFeatures], or with `timeMajorRows` [lookback, timeMajorRows, nFeatures], the fused LSTM's
+ * layout: model/time-major.ts). Returns false, leaving zeros, when the centre cell has a NaN
+ * input: callers give such samples zero weight (training) or NaN output (forecast). */
+export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: Float32Array, slot: number, timeMajorRows?: number): boolean {
   const { cube, spec, stats, stencil, points, speed, cellStride, hourStride, reader } = ctx;
   const { width } = cube.grid;
   const nF = spec.nFeatures;
@@ -378,9 +378,9 @@ export function gatherWindow(ctx: FeatureContext, t0: number, cell: number, x: F
   const uOther = ctx.uOther;
   const vOther = ctx.vOther;
   const otherUV = spec.otherHeightM !== null;
-  let o = slot * L * nF;
   let ok = true;
   for (let h = 0; h < L; h++) {
+    let o = timeMajorRows === undefined ? (slot * L + h) * nF : (h * timeMajorRows + slot) * nF;
     const t = t0 - L + 1 + h;
     const base = t * hourStride;
     const centre = speed[centreBase + base]!;
