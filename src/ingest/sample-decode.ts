@@ -156,7 +156,11 @@ async function decodeBlocksFast(path: string, image: GeoTIFFImage, bytes: ArrayB
 
 /** One row of samples into the band: nodata (compared raw) -> NaN, else raw * scale + offset. */
 function copyRow(values: SampleArray, src: number, stride: number, dst: Float32Array, dstBase: number, n: number, nodata: number, scale: number, offset: number): void {
-  if (scale === 1 && offset === 0) {
+  if (scale === 1 && offset === 0 && stride === 1 && Number.isNaN(nodata)) {
+    // No nodata to compare (v === NaN is never true) and nothing to scale: a block copy, which
+    // converts each sample to float32 as the loop's assignment does, at a fraction of its CPU.
+    dst.set(values.subarray(src, src + n), dstBase);
+  } else if (scale === 1 && offset === 0) {
     for (let c = 0; c < n; c++, src += stride) {
       const v = values[src]!;
       dst[dstBase + c] = v === nodata ? NaN : v;
