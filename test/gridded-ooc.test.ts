@@ -20,7 +20,7 @@ import { cellCount, type GridSpec } from '../src/core/grid.js';
 import { silentProgress } from '../src/core/progress.js';
 import { HOUR_MS } from '../src/core/time.js';
 import { openCellCube } from '../src/ingest/cell-cube.js';
-import { readHoursOfCells, type CellBand } from '../src/ingest/cell-file.js';
+import { readHoursOfCells, writeChunkedCellFile, type CellBand } from '../src/ingest/cell-file.js';
 import { loadDataCube, type Cube } from '../src/ingest/cube.js';
 import { openGridded, openGriddedSlabs, readGridded } from '../src/ingest/gridded.js';
 import { double, hoursSince1900, pack, short, writeNetcdf3, writeNetcdf4, writeZarrV3, type Nc3Var } from './gridded-fixtures.js';
@@ -95,7 +95,9 @@ async function writeInputs(): Promise<Record<'netcdf3' | 'netcdf4' | 'zarr', str
   return { netcdf3: join(nc3, '*.nc'), netcdf4: join(nc4, 'era5.nc'), zarr };
 }
 
-const inputs = writeInputs();
+let written: ReturnType<typeof writeInputs> | undefined;
+/** Written once, by the first test that needs them. */
+const inputs = () => (written ??= writeInputs());
 const ingest = { ...schemaDefaults().ingest, workers: 1 };
 
 function sameBits(a: Float32Array, b: Float32Array, what: string): void {
@@ -106,7 +108,7 @@ function sameBits(a: Float32Array, b: Float32Array, what: string): void {
 }
 
 test('openGriddedSlabs: any split of the hours gives readGridded values, across the files of a glob', async () => {
-  const { netcdf3, zarr } = await inputs;
+  const { netcdf3, zarr } = await inputs();
   for (const input of [netcdf3, zarr]) {
     const ds = await openGridded(input);
     const whole = await readGridded(ds);
@@ -128,7 +130,7 @@ test('openGriddedSlabs: any split of the hours gives readGridded values, across 
 });
 
 test('gridded input over the memory budget is a cell file with every band the in-memory cube has, bit for bit; reused, rewritten when damaged', async () => {
-  const all = await inputs;
+  const all = await inputs();
   for (const [format, input] of Object.entries(all)) {
     const memory: Cube = await loadDataCube(input, ingest, silentProgress);
     assert.ok(memory.u && memory.v && memory.other, `${format}: u/v at 100 m and at 10 m`);
@@ -170,13 +172,13 @@ test('gridded input over the memory budget is a cell file with every band the in
 });
 
 test('gridded input: with ingest.cache off a cube over the budget is still refused before it is read, saying why', async () => {
-  const { netcdf4 } = await inputs;
+  const { netcdf4 } = await inputs();
   await assert.rejects(openCellCube(netcdf4, { ...ingest, cache: false }, silentProgress, { budget: 1000 }), (err: unknown) =>
     err instanceof DataError && /memory budget of 0\.00 GiB/.test(err.message) && /with ingest\.cache off nothing is written beside the data/.test(err.message));
 });
 
 test('inspect tells the truth about gridded input over the budget: the cube train streams, read from disk; refused with the cache off', async () => {
-  const { zarr } = await inputs;
+  const { zarr } = await inputs();
   const config = schemaDefaults();
   config.runtime.memoryBudget = '1000';
   const over = await inspect({ dir: zarr }, testContext(config));
@@ -189,6 +191,35 @@ test('inspect tells the truth about gridded input over the budget: the cube trai
   assert.match(formatInspectResult(uncached), /train and evaluate refuse it \(with ingest\.cache off nothing is written beside the data/);
 });
 
+test('writeChunkedCellFile: a fill that throws part way, or stops short, leaves no cell file', async () => {
+  const dir = join(root, 'partial');
+  const path = join(dir, 'cells-k.bin');
+  const options = { path, key: 'k', cells: 4, hours: 10, bands: ['speed'] as CellBand[], chunkHours: 3, encoding: 'float32' as const, fileOfHour: () => 'x.nc' };
+  await assert.rejects(writeChunkedCellFile(options, async (_slab, _b, onSlab) => {
+    onSlab(0, 3);
+    throw new DataError('x.nc', 'unreadable chunk');
+  }), /x\.nc: unreadable chunk/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cells-')), []);
+  await assert.rejects(writeChunkedCellFile(options, async (_slab, _b, onSlab) => onSlab(0, 3)), /3 of 10 hours were written/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cells-')), []);
+  await assert.rejects(writeChunkedCellFile(options, async (_slab, _b, onSlab) => onSlab(3, 3)), /out of order/);
+  const file = await writeChunkedCellFile(options, async (slab, _b, onSlab) => {
+    for (let h = 0; h < 10; h += 3) {
+      const n = Math.min(3, 10 - h);
+      for (let i = 0; i < n * 4; i++) slab.speed[i] = h * 4 + i;
+      onSlab(h, n);
+    }
+  });
+  const out = new Float32Array(40);
+  const fd = openSync(file.path, 'r');
+  try {
+    readHoursOfCells(fd, file, 'speed', [0, 1, 2, 3], 0, 10, out);
+  } finally {
+    closeSync(fd);
+  }
+  assert.deepEqual(Array.from(out), Array.from({ length: 40 }, (_, i) => i));
+});
+
 /** A report minus what differs between two runs of the same evaluation: its creation time and timings. */
 function numbers(report: object): unknown {
   const r = JSON.parse(JSON.stringify(report));
@@ -198,7 +229,7 @@ function numbers(report: object): unknown {
 }
 
 test('windcast train and evaluate with a tiny --memory-budget on NetCDF3, NetCDF4 and Zarr: the in-memory losses, weights and report', async () => {
-  const all = await inputs;
+  const all = await inputs();
   const tiny = join(root, 'tiny.json');
   writeTinyCliConfig(tiny);
   for (const [format, input] of Object.entries(all)) {
