@@ -61,7 +61,7 @@ export async function griddedCellCube(dataset: GriddedDataset, ingest: Pick<Inge
   if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
   requireWritable(dir, dataset);
   const gib = (griddedCubeBytes(dataset) / 2 ** 30).toFixed(2);
-  options.progress.log(`data: the cube (${gib} GiB) is over the memory budget: reading it a slab of hours at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+  options.progress.log(`data: reading the cube (${gib} GiB) a slab of hours at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
   return cube(await streamGridded(dataset, { path, key, layers, encoding: ingest.cacheEncoding, ...options }), false);
 }
 
