@@ -13,8 +13,10 @@
  * (cube-cache.ts), else decoded on decoder threads (decode-pool.ts) straight into one
  * SharedArrayBuffer per band (no per-file copies beyond one decoded frame per thread), so peak
  * memory stays near the cube's own size; the decoded cube is then cached beside the data.
- * Gridded input is not cached: it is read as fast as a cache would be (the 27-year Arabian Sea
- * glob in under a second; NetCDF stores whole variables, not one file per hour).
+ * Gridded input has no time-major cache: it is read as fast as a cache would be (the 27-year
+ * Arabian Sea glob in under a second; NetCDF stores whole variables, not one file per hour).
+ * Over the memory budget, training and evaluate read it from a cell file instead
+ * (gridded-cells.ts).
  */
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

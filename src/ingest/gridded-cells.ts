@@ -7,6 +7,8 @@
  * the in-memory one. The cell file is keyed on the dataset's fingerprint (fingerprintGridded)
  * and the bands, kept in `.windcast-cache` beside the data (the first file's folder; a Zarr
  * store's parent) like the GeoTIFF one, reused while current, written atomically.
+ * griddedCellCube gives the on-disk CellCube's fields (cell-cube.ts owns the type; importing it
+ * here would make the two modules a cycle).
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -15,7 +17,6 @@ import { DataError, describeError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { isoMinute } from '../core/time.js';
-import type { CellCube } from './cell-cube.js';
 import { cellFilePath, openCellFile, streamChunkHours, writeChunkedCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { griddedBands, griddedCubeBytes } from './cube.js';
 import { CUBE_CACHE_DIR, cacheKey } from './cube-cache.js';
@@ -41,14 +42,14 @@ function layersOf(dataset: GriddedDataset): CellBand[] {
  * A consecutive, wind-only gridded dataset as a cell cube on disk: its current cell file, or
  * one streamed now (`slabBytes` bounds the slab in flight; `encoding` as ingest.cacheEncoding).
  */
-export async function griddedCellCube(dataset: GriddedDataset, ingest: Pick<IngestConfig, 'cacheEncoding'>, options: { slabBytes: number; progress: Progress }): Promise<CellCube> {
+export async function griddedCellCube(dataset: GriddedDataset, ingest: Pick<IngestConfig, 'cacheEncoding'>, options: { slabBytes: number; progress: Progress }) {
   const dir = griddedCacheDir(dataset);
   const key = griddedCellKey(dataset);
   const path = cellFilePath(dir, key);
   const layers = layersOf(dataset);
   const times = Float64Array.from(dataset.hours);
   const fp = fingerprintGridded(dataset);
-  const cube = (disk: CellFile, hit: boolean): CellCube => ({
+  const cube = (disk: CellFile, hit: boolean) => ({
     grid: dataset.grid,
     times,
     heightM: dataset.speed.height,
