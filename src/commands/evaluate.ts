@@ -7,8 +7,8 @@
  * raised after the report is written.
  */
 import { useInferencePrecision, type CommandContext } from './context.js';
-import { geotiffCubeBytes, loadDataCube, type Cube } from '../ingest/cube.js';
-import { memoryBudget, openCellCube, type CellCube } from '../ingest/cell-cube.js';
+import { dataCubeBytes, loadDataCube, type Cube } from '../ingest/cube.js';
+import { CACHE_OFF_HINT, memoryBudget, openCellCube, type CellCube } from '../ingest/cell-cube.js';
 import { checkpointWind } from '../model/data-fit.js';
 import { WindcastError } from '../core/errors.js';
 import { BASELINE_NAMES } from '../evaluate/baselines.js';
@@ -70,16 +70,14 @@ export async function evaluate(args: EvaluateArgs, ctx: CommandContext): Promise
     // Read as the checkpoint was trained (its height and variables), not as the config says.
     const wind = checkpointWind(forecaster.meta);
     const budget = memoryBudget(config.runtime.memoryBudget);
-    // GeoTIFFs over the budget stay on disk, in the cell file training reads (openCellCube);
-    // what fits is held time-major as before. Gridded input and ingest.cache off are read whole.
-    const bytes = config.ingest.cache ? await geotiffCubeBytes(args.data, config.ingest, wind) : null;
+    // A cube over the budget stays on disk, in the cell file training reads (openCellCube:
+    // GeoTIFFs and gridded input alike); what fits is held time-major as before. With
+    // ingest.cache off nothing is written beside the data: over the budget it is refused.
+    const bytes = config.ingest.cache ? await dataCubeBytes(args.data, config.ingest, wind) : null;
     const cube: Cube | CellCube =
       bytes !== null && bytes > budget
         ? await openCellCube(args.data, config.ingest, progress, { wind, budget })
-        : await loadDataCube(args.data, config.ingest, progress, wind, {
-            bytes: budget,
-            hint: 'evaluate reads hourly GeoTIFFs this large from disk (with ingest.cache on), but NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours (a glob of a shorter period) or a smaller area',
-          });
+        : await loadDataCube(args.data, config.ingest, progress, wind, { bytes: budget, hint: CACHE_OFF_HINT });
     loadSeconds = (performance.now() - t) / 1000;
     const options = {
       cube,

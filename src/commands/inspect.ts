@@ -13,8 +13,8 @@ import { basename } from 'node:path';
 import { describeProblems, listCatalog, type Catalog } from '../ingest/catalog.js';
 import type { CommandContext } from './context.js';
 import { bandPlan } from '../ingest/band-plan.js';
-import { cubeBytes, griddedCube, griddedOptions, inputKind, windChoice } from '../ingest/cube.js';
-import { memoryBudget } from '../ingest/cell-cube.js';
+import { cubeBytes, griddedCube, griddedCubeBytes, griddedOptions, inputKind, windChoice } from '../ingest/cube.js';
+import { CACHE_OFF_HINT, memoryBudget } from '../ingest/cell-cube.js';
 import { decodeFiles } from '../ingest/decode-pool.js';
 import { describeGriddedProblems, openGridded, type GriddedDataset } from '../ingest/gridded.js';
 import { bandStats } from '../ingest/band-stats.js';
@@ -198,8 +198,8 @@ async function inspectGridded(input: string, ctx: CommandContext): Promise<Inspe
   const timeSources: Record<string, number> = {};
   for (const f of ds.files) timeSources[f.timeSource] = (timeSources[f.timeSource] ?? 0) + 1;
   const problems = describeGriddedProblems(ds, 20);
-  const arrays = ds.selected.length + (ds.speed.derived ? 1 : 0);
-  const bytes = cellCount(ds.grid) * ds.hours.length * 4 * arrays;
+  // The cube train and evaluate hold or stream (speed, u/v, the other height's u/v): the figure they decide by.
+  const bytes = griddedCubeBytes(ds);
   const result: InspectResult = {
     input: ds.input,
     kind: 'gridded',
@@ -218,7 +218,7 @@ async function inspectGridded(input: string, ctx: CommandContext): Promise<Inspe
     nodataValues: [],
     scaleOffset: [],
     values: null,
-    memory: memoryFor(bytes, ctx, 'refused'),
+    memory: memoryFor(bytes, ctx, ctx.config.ingest.cache ? 'disk' : 'refused'),
     wind: { heightM: ds.speed.height, otherHeightM: ds.other?.height ?? null, variables: [...ds.selected].sort() },
     refused: [],
     warnings: [],
@@ -273,7 +273,7 @@ function memoryLine(m: NonNullable<InspectResult['memory']>): string {
   if (m.overBudgetReads === 'disk') {
     return `${cube}, over ${budget}: train and evaluate read it from a cell file on disk (${formatBytes(m.cubeBytes)} there, half with ingest.cacheEncoding int16; streamed from the files, or copied from a cube cache beside them), evaluate a slab of test hours at a time`;
   }
-  return `${cube}, over ${budget}: train and evaluate refuse it (NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours or a smaller area)`;
+  return `${cube}, over ${budget}: train and evaluate refuse it (${CACHE_OFF_HINT})`;
 }
 
 function round(x: number, digits: number): number {

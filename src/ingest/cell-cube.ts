@@ -21,7 +21,9 @@
  * slab at a time straight into the cell file (streamCellFile), so the time-major cube is never
  * in memory nor on disk: one copy, which is how a year of global hours fits this machine. Either
  * way it is written through core/atomic.ts (a kill leaves it complete or absent). Gridded input
- * and `ingest.cache` off have no cache folder and are refused over budget.
+ * (NetCDF, Zarr) over the budget is read a slab of hours at a time into a cell file of its own
+ * in the same kind of cache folder (gridded-cells.ts). With `ingest.cache` off nothing is
+ * written beside the data, and a cube over the budget is refused before it is read.
  */
 import { freemem, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -34,7 +36,9 @@ import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
 import { buildCatalog } from './catalog.js';
-import { buildCube, inputKind, loadDataCube, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
+import { buildCube, griddedCube, griddedCubeBytes, griddedOptions, inputKind, loadDataCube, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
+import { openGridded, requireConsecutiveHours } from './gridded.js';
+import { griddedCellCube } from './gridded-cells.js';
 import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
 import { cellFilePath, openCellFile, scatterHours, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { readRasterHeader } from './raster.js';
@@ -175,6 +179,9 @@ export function memoryBudget(configured: string | null): number {
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
+/** Why a cube over the budget is refused with ingest.cache off, and what to do. */
+export const CACHE_OFF_HINT = 'with ingest.cache off nothing is written beside the data, so the cube is read whole: turn ingest.cache on (a cube over the budget is then read from a cell file on disk), or give it fewer hours or a smaller area';
+
 
 /**
  * --data as a cell-major cube (training). `wind` overrides the config's choice (resume reads
@@ -182,10 +189,18 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
  */
 export async function openCellCube(input: string, ingest: IngestConfig, progress: Progress, options: { wind?: WindChoice; budget: number }): Promise<CellCube> {
   const wind = options.wind ?? windChoice(ingest);
-  if (inputKind(input, ingest.glob) === 'gridded' || !ingest.cache) {
-    // Read whole (NetCDF and Zarr, or GeoTIFFs without the cache): over the budget, refused before reading.
-    const hint = 'NetCDF and Zarr input, and GeoTIFFs with ingest.cache off, are read whole: give it fewer hours or a smaller area';
-    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint }));
+  if (!ingest.cache) {
+    // Nothing is written beside the data: over the budget, refused before reading.
+    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint: CACHE_OFF_HINT }));
+  }
+  if (inputKind(input, ingest.glob) === 'gridded') {
+    const dataset = await openGridded(input, griddedOptions(wind));
+    requireConsecutiveHours(dataset);
+    requireWindOnly(dataset);
+    const bytes = griddedCubeBytes(dataset);
+    if (bytes <= options.budget) return cellCubeFromCube(await griddedCube(dataset, progress));
+    progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+    return griddedCellCube(dataset, ingest, { slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), progress });
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (catalog.entries.length > 0) {

@@ -196,53 +196,85 @@ function sharedSlab(bytes: number, path: string): SharedArrayBuffer {
   }
 }
 
+/** A cell file written front to back, a chunk of hours at a time (writeChunkedCellFile). */
+export interface ChunkedCellFileOptions {
+  path: string;
+  key: string;
+  cells: number;
+  hours: number;
+  /** The cube's bands, speed first. */
+  bands: CellBand[];
+  chunkHours: number;
+  /** float32 (exact) or int16 (half the disk; the values the int16 cube cache gives). */
+  encoding: CacheEncoding;
+  /** The file a DataError about hours from `hour` on names (int16 overflow). */
+  fileOfHour: (hour: number) => string;
+}
+
+/**
+ * Write a cell file whose time-major slabs come from `fill`: it fills `slab` (one shared
+ * chunkHours x cells array per band) and calls onSlab(hour0, count) for each slab in hour
+ * order; each band of it is transposed cell-major and appended as the next chunk. The cube is
+ * never whole in memory (a slab of every band plus one band's chunk) and the file is written
+ * through writeFileAtomicStreamed: a throw or a kill leaves no cell file.
+ */
+export async function writeChunkedCellFile(options: ChunkedCellFileOptions, fill: (slab: Record<CellBand, Float32Array>, buffers: Record<CellBand, SharedArrayBuffer>, onSlab: (hour0: number, count: number) => void) => Promise<void>): Promise<CellFile> {
+  const { path, key, cells, hours, bands, chunkHours, encoding } = options;
+  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours, encoding, values: encoding } satisfies CellHeader);
+  const buffers = Object.fromEntries(bands.map((b) => [b, sharedSlab(chunkHours * cells * 4, path)])) as Record<CellBand, SharedArrayBuffer>;
+  const slab = Object.fromEntries(bands.map((b) => [b, new Float32Array(buffers[b])])) as Record<CellBand, Float32Array>;
+  const chunk = new Float32Array(chunkHours * cells);
+  const codes = encoding === 'int16' ? new Int16Array(chunkHours * cells) : null;
+  prepareFolder(path);
+  requireFreeSpace(dirname(path), pre.length + cells * hours * bands.length * (encoding === 'int16' ? 2 : 4), `the streamed cell-major cube (${encoding})`, FREE_SPACE_HINT);
+  let written = 0;
+  await writeFileAtomicStreamed(path, async (write) => {
+    write(pre);
+    await fill(slab, buffers, (hour0, count) => {
+      if (hour0 !== written || count < 1 || count > chunkHours || hour0 + count > hours) throw new Error(`${path}: slab of hours ${hour0}..${hour0 + count - 1} out of order (expected hour ${written}, at most ${chunkHours} hours)`);
+      for (const b of bands) {
+        scatterHours(slab[b], count, cells, chunk, count, 0);
+        if (!codes) {
+          write(new Uint8Array(chunk.buffer, 0, count * cells * 4));
+          continue;
+        }
+        // The cache falls back to float32 for such a cube; a stream cannot go back, so it says which hours.
+        if (!fitsInt16(chunk.subarray(0, count * cells))) throw new DataError(options.fileOfHour(hour0), `${b} values beyond +-${(32767 * INT16_STEP).toFixed(2)} m/s in the hours from this file on do not fit the int16 encoding; set ingest.cacheEncoding to float32 (--config)`);
+        encodeInt16(chunk, 0, count * cells, codes);
+        write(new Uint8Array(codes.buffer, 0, count * cells * 2));
+      }
+      written += count;
+    });
+    // A fill that stops early would leave a file shorter than its header says: never put in place.
+    if (written !== hours) throw new Error(`${path}: ${written} of ${hours} hours were written`);
+  });
+  removeOtherCellFiles(path);
+  return { path, dataStart: pre.length, cells, hours, bands, chunkHours, encoding, values: encoding };
+}
+
 /**
  * Decode the GeoTIFFs a slab of chunkHours hours at a time (decode-pool.ts: one pool, straight
- * into shared slab bands), transpose each band of the slab cell-major and append it as the next
- * chunk: the cube is never whole in memory (a slab of every band plus one band's chunk) and the
- * file is written front to back. A refused file is its DataError, and leaves no cell file.
+ * into shared slab bands) into a cell file (writeChunkedCellFile). A refused file is its
+ * DataError, and leaves no cell file.
  */
 export async function streamCellFile(options: StreamCellFileOptions): Promise<CellFile> {
   const { path, key, files, reference, bands } = options;
   const cells = cellCount(reference.grid);
   const hours = files.length;
   const chunkHours = streamChunkHours(cells, hours, bands.length, options.slabBytes);
-  const { encoding } = options;
-  const pre = framedPrefix(CELL_MAGIC, { version: CELL_VERSION, key, cells, hours, bands, chunkHours, encoding, values: encoding } satisfies CellHeader);
-  const outputs = Object.fromEntries(bands.map((b) => [b, sharedSlab(chunkHours * cells * 4, path)])) as DecodeOutputs;
-  const slab = Object.fromEntries(bands.map((b) => [b, new Float32Array(outputs[b]!)])) as Record<CellBand, Float32Array>;
-  const chunk = new Float32Array(chunkHours * cells);
-  const codes = encoding === 'int16' ? new Int16Array(chunkHours * cells) : null;
-  prepareFolder(path);
-  requireFreeSpace(dirname(path), pre.length + cells * hours * bands.length * (encoding === 'int16' ? 2 : 4), `the streamed cell-major cube (${encoding})`, FREE_SPACE_HINT);
-  await writeFileAtomicStreamed(path, async (write) => {
-    write(pre);
-    await decodeInSlabs({
+  return writeChunkedCellFile({ path, key, cells, hours, bands, chunkHours, encoding: options.encoding, fileOfHour: (h) => files[h]! }, (_slab, buffers, onSlab) =>
+    decodeInSlabs({
       files,
       reference,
       slots: options.slots,
-      outputs,
+      outputs: buffers as DecodeOutputs,
       slabHours: chunkHours,
       workers: options.workers,
       progress: options.progress,
       label: 'decoding to the cell-major cube on disk',
-      onSlab: (hour0, count) => {
-        for (const b of bands) {
-          scatterHours(slab[b], count, cells, chunk, count, 0);
-          if (!codes) {
-            write(new Uint8Array(chunk.buffer, 0, count * cells * 4));
-            continue;
-          }
-          // The cache falls back to float32 for such a cube; a stream cannot go back, so it says which hours.
-          if (!fitsInt16(chunk.subarray(0, count * cells))) throw new DataError(files[hour0], `${b} values beyond +-${(32767 * INT16_STEP).toFixed(2)} m/s in the hours from this file on do not fit the int16 encoding; set ingest.cacheEncoding to float32 (--config)`);
-          encodeInt16(chunk, 0, count * cells, codes);
-          write(new Uint8Array(codes.buffer, 0, count * cells * 2));
-        }
-      },
-    });
-  });
-  removeOtherCellFiles(path);
-  return { path, dataStart: pre.length, cells, hours, bands, chunkHours, encoding, values: encoding };
+      onSlab,
+    }),
+  );
 }
 
 /** The float32 value of every int16 code: one table for every int16 cell file read in this thread. */

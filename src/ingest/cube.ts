@@ -13,8 +13,10 @@
  * (cube-cache.ts), else decoded on decoder threads (decode-pool.ts) straight into one
  * SharedArrayBuffer per band (no per-file copies beyond one decoded frame per thread), so peak
  * memory stays near the cube's own size; the decoded cube is then cached beside the data.
- * Gridded input is not cached: it is read as fast as a cache would be (the 27-year Arabian Sea
- * glob in under a second; NetCDF stores whole variables, not one file per hour).
+ * Gridded input has no time-major cache: it is read as fast as a cache would be (the 27-year
+ * Arabian Sea glob in under a second; NetCDF stores whole variables, not one file per hour).
+ * Over the memory budget, training and evaluate read it from a cell file instead
+ * (gridded-cells.ts).
  */
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -197,15 +199,36 @@ export function griddedOptions(wind: WindChoice, period: Pick<GriddedOptions, 'f
   };
 }
 
+/** Refuse selected variables that are not wind: the features are wind only. */
+export function requireWindOnly(dataset: GriddedDataset): void {
+  for (const name of dataset.selected) {
+    const v = dataset.variables.find((x) => x.name === name)!;
+    if (!v.wind) throw new DataError(dataset.input, `${v.name} (${v.longName || 'no long_name'}) is not wind: windcast reads u/v at 10 m and 100 m (u10, v10, u100, v100) or a wind speed (si10)`);
+  }
+}
+
+/**
+ * Which variable each band of a gridded dataset's cube is (griddedCube): the speed's source,
+ * u/v at its height when the speed is derived from them, the other height's u/v.
+ */
+export function griddedBands(dataset: GriddedDataset): { band: CubeBand; variable: string }[] {
+  const out: { band: CubeBand; variable: string }[] = [];
+  if (dataset.speed.derived) out.push({ band: 'u', variable: dataset.speed.from[0]! }, { band: 'v', variable: dataset.speed.from[1]! });
+  if (dataset.other) out.push({ band: 'uOther', variable: dataset.other.from[0] }, { band: 'vOther', variable: dataset.other.from[1] });
+  return out;
+}
+
+/** Bytes of the time-major cube of a gridded dataset (griddedCube): hours x cells x 4 x bands. */
+export function griddedCubeBytes(dataset: GriddedDataset): number {
+  return cellCount(dataset.grid) * dataset.hours.length * 4 * (1 + griddedBands(dataset).length);
+}
+
 /**
  * The cube of an opened gridded dataset (hours as they are: callers check they are
  * consecutive). Variables that are not wind are refused: the features are wind only.
  */
 export async function griddedCube(dataset: GriddedDataset, progress: Progress): Promise<Cube> {
-  for (const name of dataset.selected) {
-    const v = dataset.variables.find((x) => x.name === name)!;
-    if (!v.wind) throw new DataError(dataset.input, `${v.name} (${v.longName || 'no long_name'}) is not wind: windcast reads u/v at 10 m and 100 m (u10, v10, u100, v100) or a wind speed (si10)`);
-  }
+  requireWindOnly(dataset);
   const data = await readGridded(dataset, { progress });
   const speed = dataset.speed;
   const field = (name: string) => data.fields.get(name)!;
@@ -253,12 +276,12 @@ function cubeFields(plan: Pick<BandPlan, 'slots'>): number {
 }
 
 /**
- * Bytes of the time-major cube loadDataCube would hold for hourly GeoTIFFs (from the catalog and
- * the first file's header, before any value is read); null for gridded input or no files (then
- * loadDataCube says what is wrong).
+ * Bytes of the time-major cube loadDataCube would hold (hourly GeoTIFFs: from the catalog and
+ * the first file's header; gridded input: from its variables, grid and hours), before any value
+ * is read; null when there are no GeoTIFFs (then loadDataCube says what is wrong).
  */
-export async function geotiffCubeBytes(input: string, ingest: IngestConfig, wind: WindChoice = windChoice(ingest)): Promise<number | null> {
-  if (inputKind(input, ingest.glob) === 'gridded') return null;
+export async function dataCubeBytes(input: string, ingest: IngestConfig, wind: WindChoice = windChoice(ingest)): Promise<number | null> {
+  if (inputKind(input, ingest.glob) === 'gridded') return griddedCubeBytes(await openGridded(input, griddedOptions(wind)));
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (catalog.entries.length === 0) return null;
   const reference = await readRasterHeader(catalog.entries[0]!.path);
@@ -275,8 +298,7 @@ export async function loadDataCube(input: string, ingest: IngestConfig, progress
   if (inputKind(input, ingest.glob) === 'gridded') {
     const dataset = await openGridded(input, griddedOptions(wind));
     requireConsecutiveHours(dataset);
-    const fields = 1 + (dataset.speed.derived ? 2 : 0) + (dataset.other ? 2 : 0);
-    requireWithinBudget(dataset.input, cellCount(dataset.grid) * dataset.hours.length * 4 * fields, budget);
+    requireWithinBudget(dataset.input, griddedCubeBytes(dataset), budget);
     return griddedCube(dataset, progress);
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });

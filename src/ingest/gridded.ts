@@ -397,6 +397,67 @@ export async function readGridded(dataset: GriddedDataset, options: { variables?
   return { grid: dataset.grid, times: Float64Array.from(dataset.hours), fields, speed, speedHeight: dataset.speed.height };
 }
 
+/** Hours of a dataset read a slab at a time (openGriddedSlabs). */
+export interface GriddedSlabReader {
+  /**
+   * Hours [first, first + count) of each named variable into out (count x cells each, the
+   * layout of readGridded's fields for those hours; NaN where a variable lacks an hour).
+   */
+  read(first: number, count: number, out: Map<string, Float32Array>): Promise<void>;
+  close(): void;
+}
+
+/**
+ * readGridded a slab of hours at a time, for a dataset larger than memory (ingest/cell-cube.ts
+ * streams it into the cell file): the same segments and frame reads, cut to the slab, so every
+ * value is the one readGridded gives. A file's store stays open while later slabs still read
+ * it (one NetCDF4 header parse per file, not per slab) and is closed once the slabs are past it.
+ */
+export function openGriddedSlabs(dataset: GriddedDataset, names: string[]): GriddedSlabReader {
+  for (const n of names) {
+    if (!dataset.plan.segments.has(n)) throw new DataError(dataset.input, `variable ${n} was not selected when the data were opened (selected: ${dataset.selected.join(', ')})`);
+  }
+  const { layouts, segments } = dataset.plan;
+  const cells = cellCount(dataset.grid);
+  // The last hour each file is read for: its store closes once a slab has passed it.
+  const lastHour = new Map<number, number>();
+  for (const n of names) for (const s of segments.get(n)!) lastHour.set(s.file, Math.max(lastHour.get(s.file) ?? -1, s.dstStart + s.count - 1));
+  const open = new Map<number, Awaited<ReturnType<typeof openStore>>>();
+  const close = () => {
+    for (const store of open.values()) store.close();
+    open.clear();
+  };
+  return {
+    async read(first, count, out) {
+      const end = first + count;
+      for (const n of names) {
+        const target = out.get(n);
+        if (!target || target.length < count * cells) throw new Error(`slab of ${n} holds ${target?.length ?? 0} values, expected ${count} hours x ${cells} cells`);
+        target.fill(NaN, 0, count * cells);
+        for (const s of segments.get(n)!) {
+          const lo = Math.max(first, s.dstStart);
+          const hi = Math.min(end, s.dstStart + s.count);
+          if (lo >= hi) continue;
+          const layout = layouts[s.file]!;
+          let store = open.get(s.file);
+          if (!store) {
+            store = await openStore(layout.path);
+            open.set(s.file, store);
+          }
+          await readFrames(store, layout, layout.variables.get(n)!, s.srcStart + (lo - s.dstStart), hi - lo, { out: target, outFrame: lo - first });
+        }
+      }
+      for (const [file, store] of open) {
+        if (lastHour.get(file)! < end) {
+          store.close();
+          open.delete(file);
+        }
+      }
+    },
+    close,
+  };
+}
+
 /** One-line descriptions of gaps, missing hours, conflicting overlaps and a non-hourly step. */
 export function describeGriddedProblems(dataset: GriddedDataset, limit = 5): string[] {
   const out: string[] = [];
