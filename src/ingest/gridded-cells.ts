@@ -20,7 +20,7 @@ import { isoMinute } from '../core/time.js';
 import { cellFilePath, openCellFile, streamChunkHours, writeChunkedCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { griddedBands, griddedCubeBytes } from './cube.js';
 import { CUBE_CACHE_DIR, cacheKey } from './cube-cache.js';
-import { fingerprintGridded, openGriddedSlabs, type GriddedDataset } from './gridded.js';
+import { fingerprintGridded, openGriddedSlabs, speedFromUv, type GriddedDataset } from './gridded.js';
 
 /** The cache folder of a gridded dataset: `.windcast-cache` in its first file's (or store's) folder. */
 export function griddedCacheDir(dataset: GriddedDataset): string {
@@ -101,13 +101,8 @@ async function streamGridded(dataset: GriddedDataset, o: { path: string; key: st
       for (let h0 = 0; h0 < hours; h0 += chunkHours) {
         const n = Math.min(chunkHours, hours - h0);
         await reader.read(h0, n, fields);
-        if (speed.derived) {
-          const u = fields.get(speed.from[0]!)!;
-          const v = fields.get(speed.from[1]!)!;
-          const s = slab.speed;
-          // As readGridded: the double result rounded to float32 on store.
-          for (let i = 0; i < n * cells; i++) s[i] = Math.sqrt(u[i]! * u[i]! + v[i]! * v[i]!);
-        }
+        // As readGridded computes it, so the values are the in-memory cube's.
+        if (speed.derived) speedFromUv(fields.get(speed.from[0]!)!, fields.get(speed.from[1]!)!, slab.speed, n * cells);
         onSlab(h0, n);
         task.tick(n);
       }

@@ -363,9 +363,7 @@ export function atHeight(dataset: GriddedDataset, height: number): GriddedDatase
 /** Read the chosen variables (default: the dataset's selection) and the speed. */
 export async function readGridded(dataset: GriddedDataset, options: { variables?: string[]; progress?: Progress } = {}): Promise<GriddedData> {
   const names = options.variables ?? dataset.selected;
-  for (const n of [...names, ...dataset.speed.from]) {
-    if (!dataset.plan.segments.has(n)) throw new DataError(dataset.input, `variable ${n} was not selected when the data were opened (selected: ${dataset.selected.join(', ')})`);
-  }
+  requireSelected(dataset, [...names, ...dataset.speed.from]);
   const wanted = [...new Set([...names, ...dataset.speed.from])];
   const { layouts, segments } = dataset.plan;
   const size = cellCount(dataset.grid) * dataset.hours.length;
@@ -391,10 +389,22 @@ export async function readGridded(dataset: GriddedDataset, options: { variables?
     const u = fields.get(dataset.speed.from[0]!)!;
     const v = fields.get(dataset.speed.from[1]!)!;
     speed = new Float32Array(size);
-    for (let i = 0; i < size; i++) speed[i] = Math.sqrt(u[i]! * u[i]! + v[i]! * v[i]!);
+    speedFromUv(u, v, speed, size);
   } else speed = fields.get(dataset.speed.from[0]!)!;
   for (const n of wanted) if (!names.includes(n)) fields.delete(n);
   return { grid: dataset.grid, times: Float64Array.from(dataset.hours), fields, speed, speedHeight: dataset.speed.height };
+}
+
+/** The wind speed of the first `count` values of u and v: sqrt(u^2 + v^2), the double result rounded to float32 on store. */
+export function speedFromUv(u: Float32Array, v: Float32Array, out: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) out[i] = Math.sqrt(u[i]! * u[i]! + v[i]! * v[i]!);
+}
+
+/** Variables to read must be ones the dataset was opened with (readGridded, openGriddedSlabs). */
+function requireSelected(dataset: GriddedDataset, names: readonly string[]): void {
+  for (const n of names) {
+    if (!dataset.plan.segments.has(n)) throw new DataError(dataset.input, `variable ${n} was not selected when the data were opened (selected: ${dataset.selected.join(', ')})`);
+  }
 }
 
 /** Hours of a dataset read a slab at a time (openGriddedSlabs). */
@@ -414,9 +424,7 @@ export interface GriddedSlabReader {
  * it (one NetCDF4 header parse per file, not per slab) and is closed once the slabs are past it.
  */
 export function openGriddedSlabs(dataset: GriddedDataset, names: string[]): GriddedSlabReader {
-  for (const n of names) {
-    if (!dataset.plan.segments.has(n)) throw new DataError(dataset.input, `variable ${n} was not selected when the data were opened (selected: ${dataset.selected.join(', ')})`);
-  }
+  requireSelected(dataset, names);
   const { layouts, segments } = dataset.plan;
   const cells = cellCount(dataset.grid);
   // The last hour each file is read for: its store closes once a slab has passed it.
