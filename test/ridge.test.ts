@@ -147,6 +147,11 @@ test('validation windows: on small data every window of the period once, area-we
   const drawn = validationWindows(ctx, split, few, 5);
   assert.equal(drawn.t0.length, few);
   assert.equal(drawn.weight, undefined);
+  // Between: a distinct subset, the same for every run seed.
+  const some = validationWindows(ctx, split, Math.floor(period.size / 2), 5);
+  assert.equal(some.t0.length, Math.floor(period.size / 2));
+  assert.equal(new Set(Array.from(some.t0, (t, i) => t * cells + some.cell[i]!)).size, some.t0.length);
+  assert.deepEqual(validationWindows(ctx, split, Math.floor(period.size / 2), 6), some);
 });
 
 test('rmseByLead weights the errors of each window', () => {

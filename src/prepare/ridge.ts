@@ -69,13 +69,16 @@ export const DISTINCT_WINDOWS_FACTOR = 16;
  * The validation windows of a run: at most `count` windows of the validation period, seeded.
  * Training scores every epoch on these, the ridge picks its penalty and the quantile head its
  * widths on them, so all see the same hours. On small data (a site box, a few years) they are
- * every window of the period, so early stopping judges the period itself and not a resample.
+ * distinct windows of the period (every one when they fit), the same for every seed, so early
+ * stopping judges the period itself and not a resample.
  */
 export function validationWindows(ctx: FeatureContext, split: TimeSplit, count: number, seed: number): WindowSample {
   const anchors = periodAnchors(split, split.validation, 1);
   const cells = ctx.cube.grid.width * ctx.cube.grid.height;
   const accept = (t0: number, cell: number) => windowValid(ctx, t0, cell, true);
-  if (anchors.length * cells <= DISTINCT_WINDOWS_FACTOR * count) return distinctWindows(ctx.cube.grid, anchors, count, mixSeed(seed, VALIDATION_SAMPLE_SEED), accept);
+  // Distinct windows do not follow the run's seed: runs of different seeds (ensemble members,
+  // seed studies) are judged on the same windows.
+  if (anchors.length * cells <= DISTINCT_WINDOWS_FACTOR * count) return distinctWindows(ctx.cube.grid, anchors, count, VALIDATION_SAMPLE_SEED, accept);
   return sampleWindows({
     grid: ctx.cube.grid,
     anchors,
