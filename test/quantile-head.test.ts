@@ -95,6 +95,9 @@ test('pinball loss against a hand computation', () => {
   assert.ok(Math.abs(loss - (1 * 0.1 + 3 * (2.8 / 3)) / 4) < 1e-6, String(loss));
   const m = meanPinball(Float32Array.from([0, 1, 3, 0, 1, 3]), Float32Array.from([1, 4]), levels, 1);
   assert.ok(Math.abs(m.overall - (0.1 + 2.8 / 3) / 2) < 1e-6);
+  // Weighted by window as the loss is: (1 x 0.1 + 3 x 2.8 / 3) / 4, the tensor loss's value.
+  const mw = meanPinball(Float32Array.from([0, 1, 3, 0, 1, 3]), Float32Array.from([1, 4]), levels, 1, Float32Array.from([1, 3]));
+  assert.ok(Math.abs(mw.overall - loss) < 1e-6, `${mw.overall} vs ${loss}`);
   tf.dispose([yPred, yTrue, w]);
 });
 
@@ -119,6 +122,9 @@ test('the width scale undoes quantiles twice too wide, and coverage counts the t
   // By hand: truths 1, 5, 9 against [2, 8] for the 80 % pair: only 5 is inside.
   const tiny = centralCoverage(Float32Array.from([2, 4, 5, 6, 8, 2, 4, 5, 6, 8, 2, 4, 5, 6, 8]), Float32Array.from([1, 5, 9]), levels);
   assert.equal(tiny[0]!.observed, 1 / 3);
+  // Window weights (area weights of a distinct validation sample): 5 counts 2 of 4.
+  const weighted = centralCoverage(Float32Array.from([2, 4, 5, 6, 8, 2, 4, 5, 6, 8, 2, 4, 5, 6, 8]), Float32Array.from([1, 5, 9]), levels, Float32Array.from([1, 2, 1]));
+  assert.equal(weighted[0]!.observed, 2 / 4);
 });
 
 test('training fits the head on best/ and leaves the point forecast as a point model of the same seed forecasts it', async () => {

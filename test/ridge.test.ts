@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HOUR_MS } from '../src/core/time.js';
-import type { GridSpec } from '../src/core/grid.js';
+import { rowLat, type GridSpec } from '../src/core/grid.js';
 import type { Cube } from '../src/ingest/cube.js';
 import { featureContext, featureSpec, gatherTargets, gatherWindow } from '../src/prepare/features.js';
 import { computeStats } from '../src/prepare/normalize.js';
-import { fitSameInputRidge, ridgeForecast, solveRidge, solveSymmetric } from '../src/prepare/ridge.js';
+import { DISTINCT_WINDOWS_FACTOR, fitSameInputRidge, ridgeForecast, solveRidge, solveSymmetric, validationWindows } from '../src/prepare/ridge.js';
+import { splitHours } from '../src/prepare/split.js';
+import { rmseByLead } from '../src/train/validation.js';
 import type { WindowSample } from '../src/prepare/windows.js';
 
 const grid: GridSpec = { width: 3, height: 2, lon0: 10, lat0: 50, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
@@ -118,4 +120,44 @@ test('ridgeForecast gives NaN for a window with a missing input hour', () => {
   ridgeForecast(ridge, ctx, Int32Array.of(31, 31), Int32Array.of(2, 3), out);
   assert.ok(out.slice(0, 3).every((v) => Number.isNaN(v)));
   assert.ok(out.slice(3).every((v) => Number.isFinite(v) && v >= 0));
+});
+
+test('validation windows: on small data every window of the period once, area-weighted; on large data independent area-proportional draws', () => {
+  const cube = arCube(400);
+  const spec = featureSpec({ lookback: 4, horizon: 3, ringsDeg: [1], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell' });
+  const split = splitHours({ hours: 400, lookback: 4, horizon: 3, fractions: [0.7, 0.1, 0.2] });
+  const ctx = featureContext(cube, spec, computeStats(cube, { startHour: 0, endHour: split.train.endHour }, 'cell'));
+  const cells = grid.width * grid.height;
+  const every = validationWindows(ctx, split, 100_000, 5);
+  const period = new Set<number>();
+  for (let t = split.validation.startHour + 3; t + 3 < split.validation.endHour; t++) for (let c = 0; c < cells; c++) period.add(t * cells + c);
+  const got = new Set(Array.from(every.t0, (t, i) => t * cells + every.cell[i]!));
+  assert.equal(got.size, every.t0.length, 'each window once');
+  assert.deepEqual([...got].sort((a, b) => a - b), [...period].sort((a, b) => a - b), 'every window of the validation period');
+  assert.ok(every.weight && every.weight.length === every.t0.length);
+  // The same windows whatever the seed: the score judges the period, not a resample.
+  assert.deepEqual(validationWindows(ctx, split, 100_000, 6), every);
+  // Two rows, centred at 50.5 and 49.5 degrees: weights in the ratio of their cosines.
+  const r = every.weight[every.cell.indexOf(0)]! / every.weight[every.cell.indexOf(3)]!;
+  const cos = (row: number) => Math.cos((rowLat(grid, row) * Math.PI) / 180);
+  assert.ok(Math.abs(rowLat(grid, 0) - rowLat(grid, 1)) === 1);
+  assert.ok(Math.abs(r - cos(0) / cos(1)) < 1e-5, String(r));
+  // Far more windows than wanted: draws as before, no weights.
+  const few = Math.floor(period.size / DISTINCT_WINDOWS_FACTOR) - 1;
+  const drawn = validationWindows(ctx, split, few, 5);
+  assert.equal(drawn.t0.length, few);
+  assert.equal(drawn.weight, undefined);
+  // Between: a distinct subset, the same for every run seed.
+  const some = validationWindows(ctx, split, Math.floor(period.size / 2), 5);
+  assert.equal(some.t0.length, Math.floor(period.size / 2));
+  assert.equal(new Set(Array.from(some.t0, (t, i) => t * cells + some.cell[i]!)).size, some.t0.length);
+  assert.deepEqual(validationWindows(ctx, split, Math.floor(period.size / 2), 6), some);
+});
+
+test('rmseByLead weights the errors of each window', () => {
+  // Two windows, two leads: errors (1, 2) with weight 3 and (3, 0) with weight 1.
+  const r = rmseByLead(Float32Array.of(1, 2, 3, 0), Float32Array.of(0, 0, 0, 0), 2, Float32Array.of(3, 1));
+  assert.ok(Math.abs(r.byLead[0]! - Math.sqrt((3 * 1 + 9) / 4)) < 1e-12);
+  assert.ok(Math.abs(r.byLead[1]! - Math.sqrt((3 * 4 + 0) / 4)) < 1e-12);
+  assert.equal(rmseByLead(Float32Array.of(1, 2, 3, 0), Float32Array.of(0, 0, 0, 0), 2).byLead[0], Math.sqrt(5));
 });

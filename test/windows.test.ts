@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { era5Grid, rowLat } from '../src/core/grid.js';
 import { splitHours } from '../src/prepare/split.js';
-import { BLOCK_MIN_CELLS, blockSampling, makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/prepare/windows.js';
+import { BLOCK_MIN_CELLS, blockSampling, distinctWindows, makeRng, mixSeed, periodAnchors, rowAreaWeight, sampleWindows } from '../src/prepare/windows.js';
 
 const split = splitHours({ hours: 720, lookback: 24, horizon: 24, fractions: [0.7, 0.1, 0.2] });
 
@@ -95,4 +95,39 @@ test('block sampling: seeded, inside the anchors, area-representative, each shuf
   assert.ok(Math.abs(share - (1 - Math.sin(Math.PI / 3))) < 0.015, `polar share ${share}`);
   const rejected = sampleWindows({ grid, anchors, count: 3000, seed: 1, blocks, accept: (_t, cell) => cell % 2 === 0 });
   for (const c of rejected.cell) assert.equal(c % 2, 0);
+});
+
+test('distinct windows: every window once when there are no more than wanted, area-weighted with mean 1', () => {
+  const grid = era5Grid({ step: 30 });
+  const cells = grid.width * grid.height;
+  const anchors = periodAnchors(split, split.validation, 1);
+  const all = distinctWindows(grid, anchors, anchors.length * cells + 5, 1);
+  assert.equal(all.t0.length, anchors.length * cells);
+  const keys = new Set(Array.from(all.t0, (t, i) => t * cells + all.cell[i]!));
+  assert.equal(keys.size, all.t0.length, 'no window twice');
+  for (let i = 1; i < all.t0.length; i++) assert.ok(all.t0[i - 1]! * cells + all.cell[i - 1]! < all.t0[i]! * cells + all.cell[i]!, 'anchor-major order');
+  const w = all.weight!;
+  assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) / w.length - 1) < 1e-5);
+  // A cell's weight is its row's area weight relative to the others.
+  const equator = all.cell.findIndex((c) => Math.abs(rowLat(grid, Math.floor(c / grid.width))) < 1);
+  const sixty = all.cell.findIndex((c) => Math.abs(Math.abs(rowLat(grid, Math.floor(c / grid.width))) - 60) < 1);
+  assert.ok(Math.abs(w[sixty]! / w[equator]! - 0.5) < 1e-4, `${w[sixty]! / w[equator]!}`);
+});
+
+test('distinct windows: a seeded subset of distinct windows, rejected ones left out', () => {
+  const grid = era5Grid({ step: 30 });
+  const cells = grid.width * grid.height;
+  const anchors = periodAnchors(split, split.validation, 1);
+  const accept = (_t: number, cell: number) => cell % 5 !== 0;
+  const a = distinctWindows(grid, anchors, 300, 9, accept);
+  assert.deepEqual(a, distinctWindows(grid, anchors, 300, 9, accept));
+  assert.notDeepEqual(a.cell, distinctWindows(grid, anchors, 300, 10, accept).cell);
+  assert.equal(a.t0.length, 300);
+  assert.equal(new Set(Array.from(a.t0, (t, i) => t * cells + a.cell[i]!)).size, 300);
+  for (const c of a.cell) assert.notEqual(c % 5, 0);
+  const set = new Set(anchors);
+  for (const t of a.t0) assert.ok(set.has(t));
+  // All there are, when rejections leave fewer than wanted.
+  const few = distinctWindows(grid, anchors, anchors.length * cells, 9, accept);
+  assert.equal(few.t0.length, anchors.length * (cells - Math.ceil(cells / 5)));
 });

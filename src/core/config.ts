@@ -105,6 +105,10 @@ export const TrainConfigSchema = z.strictObject({
    * second pass on), so validation comes twice per pass there.
    */
   maxPassesPerEpoch: z.number().positive().default(0.5),
+  /**
+   * Validation windows, at most: fewer on small data, which scores every window of its
+   * validation period once (prepare/ridge.ts validationWindows), so no seed resamples it.
+   */
   validationSamples: z.number().int().positive().default(60_000),
   batchSize: z.number().int().positive().default(4096),
   /** Adam's; 1e-3 (Adam's own default) beat 3e-3 on both real development sets' validation. */

@@ -13,7 +13,7 @@
  */
 import { denormalize, gatherTargets, gatherWindow, windowValid, type FeatureContext } from './features.js';
 import type { TimeSplit } from './split.js';
-import { allWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from './windows.js';
+import { allWindows, distinctWindows, mixSeed, periodAnchors, sampleWindows, type WindowSample } from './windows.js';
 
 /** Penalties tried for the same-input ridge (inputs are normalised, so these are comparable). */
 export const RIDGE_LAMBDAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
@@ -59,19 +59,32 @@ export const RIDGE_SAMPLE_SEED = 0x51d9e;
 export const VALIDATION_SAMPLE_SEED = 0x7a11d;
 
 /**
- * The validation windows of a run: a seeded, area-weighted sample of at most `count` windows of
- * the validation period. Training scores every epoch on these, and the ridge picks its penalty
- * on them, so both see the same hours.
+ * Periods with at most this many times the wanted windows take distinct windows
+ * (distinctWindows, area-weighted); larger ones independent area-proportional draws, whose
+ * repeats are then rare (under 1/32 of the draws) and whose index needs no array of every window.
+ */
+export const DISTINCT_WINDOWS_FACTOR = 16;
+
+/**
+ * The validation windows of a run: at most `count` windows of the validation period, seeded.
+ * Training scores every epoch on these, the ridge picks its penalty and the quantile head its
+ * widths on them, so all see the same hours. On small data (a site box, a few years) they are
+ * distinct windows of the period (every one when they fit), the same for every seed, so early
+ * stopping judges the period itself and not a resample.
  */
 export function validationWindows(ctx: FeatureContext, split: TimeSplit, count: number, seed: number): WindowSample {
   const anchors = periodAnchors(split, split.validation, 1);
   const cells = ctx.cube.grid.width * ctx.cube.grid.height;
+  const accept = (t0: number, cell: number) => windowValid(ctx, t0, cell, true);
+  // Distinct windows do not follow the run's seed: runs of different seeds (ensemble members,
+  // seed studies) are judged on the same windows.
+  if (anchors.length * cells <= DISTINCT_WINDOWS_FACTOR * count) return distinctWindows(ctx.cube.grid, anchors, count, VALIDATION_SAMPLE_SEED, accept);
   return sampleWindows({
     grid: ctx.cube.grid,
     anchors,
-    count: Math.min(count, anchors.length * cells),
+    count,
     seed: mixSeed(seed, VALIDATION_SAMPLE_SEED),
-    accept: (t0, cell) => windowValid(ctx, t0, cell, true),
+    accept,
   });
 }
 
@@ -182,7 +195,8 @@ function designMatrix(ctx: FeatureContext, sample: WindowSample): Design {
     x.set(xi, n * P);
     x[n * P + P - 1] = 1;
     const sd = stats.std[cell]!;
-    w[n] = (sd * sd) / stats.meanVariance;
+    // The training loss's weight, times the window's area weight when the sample carries one.
+    w[n] = ((sd * sd) / stats.meanVariance) * (sample.weight?.[i] ?? 1);
     sumW += w[n]!;
     n++;
   }

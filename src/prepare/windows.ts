@@ -52,6 +52,12 @@ export interface WindowSample {
   t0: Int32Array;
   /** Flat cell index row*width+col of each sample. */
   cell: Int32Array;
+  /**
+   * Area weight of each sample (its row's share, mean 1) when the samples are distinct windows
+   * taken uniformly (distinctWindows); absent when cells were drawn in proportion to their area
+   * (sampleWindows), where plain means are already area-weighted.
+   */
+  weight?: Float32Array;
 }
 
 export interface SampleOptions {
@@ -187,6 +193,50 @@ function searchCumulative(cumulative: Float64Array, x: number): number {
     else lo = mid + 1;
   }
   return lo;
+}
+
+/**
+ * Up to `count` distinct complete windows of a period, a seeded uniform choice among its
+ * anchors x cells (all of them when there are no more than `count`), each weighted by its
+ * row's area (mean 1), in anchor-major order. For periods a few times `count` or smaller,
+ * where sampleWindows's independent draws would repeat many windows and leave others out (on
+ * ERA5 Berlin's 4,974 validation windows, 4,974 draws held about 63 % of them, some twice or
+ * more), so the score would depend on the seed's resample instead of on the period.
+ */
+export function distinctWindows(grid: GridSpec, anchors: Int32Array, count: number, seed: number, accept?: (t0: number, cell: number) => boolean): WindowSample {
+  const cells = cellCount(grid);
+  const total = anchors.length * cells;
+  // A partial Fisher-Yates shuffle of the window indices; when every window is wanted, none.
+  const index = new Int32Array(total);
+  for (let i = 0; i < total; i++) index[i] = i;
+  const rng = makeRng(seed);
+  const chosen: number[] = [];
+  for (let i = 0; i < total && chosen.length < count; i++) {
+    if (total > count) {
+      const j = i + Math.floor(rng() * (total - i));
+      const x = index[j]!;
+      index[j] = index[i]!;
+      index[i] = x;
+    }
+    const w = index[i]!;
+    const t = anchors[Math.floor(w / cells)]!;
+    const c = w % cells;
+    if (!accept || accept(t, c)) chosen.push(w);
+  }
+  chosen.sort((a, b) => a - b);
+  const t0 = new Int32Array(chosen.length);
+  const cell = new Int32Array(chosen.length);
+  const weight = new Float32Array(chosen.length);
+  let sum = 0;
+  for (let k = 0; k < chosen.length; k++) {
+    const w = chosen[k]!;
+    t0[k] = anchors[Math.floor(w / cells)]!;
+    cell[k] = w % cells;
+    weight[k] = rowAreaWeight(grid, Math.floor(cell[k]! / grid.width));
+    sum += weight[k]!;
+  }
+  for (let k = 0; k < weight.length; k++) weight[k]! *= weight.length / sum;
+  return { t0, cell, weight };
 }
 
 /** Every (anchor, cell) pair, anchor-major. */

@@ -55,8 +55,19 @@ export function startQuantileHead(tf: Tf, model: LayersModel, levels: readonly n
   setQuantileStart(tf, model, levels, rmseByLead.map((r) => (Number.isFinite(r) ? r / sd : 1)));
 }
 
-/** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped. */
-export function meanPinball(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): { overall: number; byLead: number[] } {
+/**
+ * Weight of truth element i [n x H] from per-window weights (WindowSample.weight; none: 1), so
+ * the validation scores here are area-weighted as training's RMSE is (train/validation.ts).
+ */
+function windowWeight(weight: Float32Array | undefined, truth: Float32Array): (i: number) => number {
+  if (!weight) return () => 1;
+  const H = truth.length / weight.length;
+  return (i) => weight[Math.floor(i / H)]!;
+}
+
+/** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped, windows weighted by `weight`. */
+export function meanPinball(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number, weight?: Float32Array): { overall: number; byLead: number[] } {
+  const w = windowWeight(weight, truth);
   const Q = levels.length;
   const sum = new Float64Array(horizon);
   const count = new Float64Array(horizon);
@@ -67,8 +78,9 @@ export function meanPinball(q: Float32Array, truth: Float32Array, levels: readon
     if (q[base]! !== q[base]!) continue;
     let s = 0;
     for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
-    sum[i % horizon]! += s / Q;
-    count[i % horizon]! += 1;
+    const wi = w(i);
+    sum[i % horizon]! += (wi * s) / Q;
+    count[i % horizon]! += wi;
   }
   const byLead = Array.from(sum, (s, j) => (count[j]! > 0 ? s / count[j]! : NaN));
   return { overall: byLead.reduce((a, b) => a + b, 0) / horizon, byLead };
@@ -155,8 +167,9 @@ function headInputsModel(tf: Tf, model: LayersModel): LayersModel {
  * commit b4cd34f), a scale per level overfitted the short Berlin period (pinball 0.4524 m/s
  * against 0.4255 per lead and 0.4264 unscaled); on the Arabian Sea all three scored 0.2340.
  */
-export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): number[] {
+export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number, weight?: Float32Array): number[] {
   const Q = levels.length;
+  const w = windowWeight(weight, truth);
   const m = centralLevel(levels);
   const loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
   for (let i = 0; i < truth.length; i++) {
@@ -172,7 +185,7 @@ export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: r
         const v = c + s * (q[base + k]! - c);
         l += pinball(levels[k]!, y, v > 0 ? v : 0);
       }
-      row[g]! += l;
+      row[g]! += w(i) * l;
     }
   }
   return loss.map((row) => {
@@ -183,8 +196,9 @@ export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: r
 }
 
 /** Observed coverage of each central interval the levels hold symmetric pairs for (tau, 1 - tau). */
-export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[]): { central: number; observed: number }[] {
+export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[], weight?: Float32Array): { central: number; observed: number }[] {
   const Q = levels.length;
+  const w = windowWeight(weight, truth);
   const out: { central: number; observed: number }[] = [];
   for (const { lower: lo, upper: hi, coverage } of centralIntervals(levels)) {
     let inside = 0;
@@ -192,8 +206,9 @@ export function centralCoverage(q: Float32Array, truth: Float32Array, levels: re
     for (let i = 0; i < truth.length; i++) {
       const y = truth[i]!;
       if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
-      n++;
-      if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside++;
+      const wi = w(i);
+      n += wi;
+      if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside += wi;
     }
     out.push({ central: Math.round(coverage * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
   }
@@ -276,7 +291,7 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
   const H = ctx.spec.horizon;
   const Q = levels.length;
   const quantilesNow = () => validationInputs.quantiles(tf, model, ctx, validation, Q);
-  const score = () => meanPinball(quantilesNow(), validation.truth, levels, H).overall;
+  const score = () => meanPinball(quantilesNow(), validation.truth, levels, H, validation.sample.weight).overall;
   const variables = quantileVariables(model);
   const [kernel, bias] = variables;
   if (variables.length !== 2 || kernel?.rank !== 2 || bias?.rank !== 1) throw new Error('the quantile head has no kernel and bias to fit');
@@ -347,7 +362,7 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
     variables.forEach((v, i) => v.assign(best.weights[i]!));
     tf.dispose(best.weights);
   }
-  const widthScale = chooseWidthScale(quantilesNow(), validation.truth, levels, H);
+  const widthScale = chooseWidthScale(quantilesNow(), validation.truth, levels, H, validation.sample.weight);
   setQuantileScale(tf, model, widthScale);
   const calibrated = quantilesNow();
   return {
@@ -356,8 +371,8 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
     bestEpoch: best.epoch,
     startPinball,
     fittedPinball: best.pinball,
-    calibratedPinball: meanPinball(calibrated, validation.truth, levels, H).overall,
+    calibratedPinball: meanPinball(calibrated, validation.truth, levels, H, validation.sample.weight).overall,
     widthScale,
-    coverage: centralCoverage(calibrated, validation.truth, levels),
+    coverage: centralCoverage(calibrated, validation.truth, levels, validation.sample.weight),
   };
 }

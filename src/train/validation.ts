@@ -2,8 +2,9 @@
  * Validation during training: a fixed, seeded sample of (t0, cell) windows of the validation
  * period, drawn once per run; persistence and the same-input ridge (prepare/ridge.ts, fitted on
  * the training period: evaluate's "linear") are scored on it once, the model after every
- * epoch, per lead, in m/s. Cells are
- * drawn in proportion to their area, so plain means over the sample are area-weighted.
+ * epoch, per lead, in m/s. Means over the sample are area-weighted: on small data it is every
+ * window, each weighted by its area (prepare/ridge.ts validationWindows); on large grids cells
+ * are drawn in proportion to their area.
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
@@ -15,8 +16,11 @@ import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
 
 type LayersModel = ReturnType<Tf['model']>;
 
-/** RMSE per lead and overall (mean of per-lead MSE) of forecasts vs truth, skipping NaN pairs. */
-export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: number): { byLead: number[]; overall: number } {
+/**
+ * RMSE per lead and overall (mean of per-lead MSE) of forecasts vs truth, skipping NaN pairs;
+ * `weight` (one per window, WindowSample.weight) weights each window's errors.
+ */
+export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: number, weight?: Float32Array): { byLead: number[]; overall: number } {
   const sum = new Float64Array(horizon);
   const count = new Float64Array(horizon);
   for (let i = 0; i < pred.length; i++) {
@@ -24,8 +28,9 @@ export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: num
     const t = truth[i]!;
     if (p !== p || t !== t) continue;
     const d = p - t;
-    sum[i % horizon]! += d * d;
-    count[i % horizon]! += 1;
+    const w = weight ? weight[Math.floor(i / horizon)]! : 1;
+    sum[i % horizon]! += w * d * d;
+    count[i % horizon]! += w;
   }
   const mse = Array.from(sum, (s, h) => (count[h]! > 0 ? s / count[h]! : NaN));
   return { byLead: mse.map(Math.sqrt), overall: Math.sqrt(mse.reduce((a, b) => a + b, 0) / horizon) };
@@ -66,11 +71,11 @@ export function buildValidation(ctx: FeatureContext, split: TimeSplit, config: C
       persistence[i * H + h] = last;
     }
   }
-  const p = rmseByLead(persistence, truth, H);
+  const p = rmseByLead(persistence, truth, H, sample.weight);
   let linearByLead: number[] | null = null;
   let linearRmse: number | null = null;
   if (ridge) {
-    const l = rmseByLead(ridgeForecast(ridge, ctx, sample.t0, sample.cell, new Float32Array(count * H)), truth, H);
+    const l = rmseByLead(ridgeForecast(ridge, ctx, sample.t0, sample.cell, new Float32Array(count * H)), truth, H, sample.weight);
     linearByLead = l.byLead;
     linearRmse = l.overall;
   }
@@ -94,5 +99,5 @@ export function buildValidation(ctx: FeatureContext, split: TimeSplit, config: C
 export function scoreModel(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet): { byLead: number[]; overall: number } {
   const { sample, pred, scratch } = validation;
   forecastWindows(tf, { model, ctx, t0: sample.t0, cells: sample.cell, batch: scratch.batch, scratch, out: pred });
-  return rmseByLead(validation.pred, validation.truth, ctx.spec.horizon);
+  return rmseByLead(validation.pred, validation.truth, ctx.spec.horizon, sample.weight);
 }
