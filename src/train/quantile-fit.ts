@@ -19,7 +19,7 @@ import { denormalize, gatherWindow, windowValid, type FeatureContext } from '../
 import { inputTensor, type BatchWorker } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
-import { centralIntervals, centralLevel, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
+import { centralIntervals, centralLevel, disposePinballBatch, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
@@ -57,21 +57,46 @@ export function startQuantileHead(tf: Tf, model: LayersModel, levels: readonly n
 
 /** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped. */
 export function meanPinball(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): { overall: number; byLead: number[] } {
-  const Q = levels.length;
-  const sum = new Float64Array(horizon);
-  const count = new Float64Array(horizon);
-  for (let i = 0; i < truth.length; i++) {
-    const y = truth[i]!;
-    if (y !== y) continue;
-    const base = i * Q;
-    if (q[base]! !== q[base]!) continue;
-    let s = 0;
-    for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
-    sum[i % horizon]! += s / Q;
-    count[i % horizon]! += 1;
+  return new PinballSums(levels, horizon).add(q, truth).result();
+}
+
+/**
+ * meanPinball's sums fed a batch of whole windows at a time, in window order: the same sums in
+ * the same order as over the whole array, so the same figures, without holding every
+ * window's quantiles (60,000 validation windows x 24 leads x 7 levels are 40 MB).
+ */
+export class PinballSums {
+  private readonly sum: Float64Array;
+  private readonly count: Float64Array;
+  constructor(
+    private readonly levels: readonly number[],
+    private readonly horizon: number,
+  ) {
+    this.sum = new Float64Array(horizon);
+    this.count = new Float64Array(horizon);
   }
-  const byLead = Array.from(sum, (s, j) => (count[j]! > 0 ? s / count[j]! : NaN));
-  return { overall: byLead.reduce((a, b) => a + b, 0) / horizon, byLead };
+
+  /** Windows' quantiles q [n x H x Q] and their truth [n x H]. */
+  add(q: Float32Array, truth: Float32Array): this {
+    const { levels, horizon, sum, count } = this;
+    const Q = levels.length;
+    for (let i = 0; i < truth.length; i++) {
+      const y = truth[i]!;
+      if (y !== y) continue;
+      const base = i * Q;
+      if (q[base]! !== q[base]!) continue;
+      let s = 0;
+      for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
+      sum[i % horizon]! += s / Q;
+      count[i % horizon]! += 1;
+    }
+    return this;
+  }
+
+  result(): { overall: number; byLead: number[] } {
+    const byLead = Array.from(this.sum, (s, j) => (this.count[j]! > 0 ? s / this.count[j]! : NaN));
+    return { overall: byLead.reduce((a, b) => a + b, 0) / this.horizon, byLead };
+  }
 }
 
 /**
@@ -112,24 +137,38 @@ export class ValidationHeadInputs {
     return new ValidationHeadInputs(batches, valid);
   }
 
-  /** The quantiles (m/s) the model's head as it stands gives these windows: those forecastWindows gives them. */
-  quantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
-    const { sample } = validation;
+  /**
+   * The quantiles (m/s) the model's head as it stands gives these windows, those forecastWindows
+   * gives them, a batch at a time in window order: visit(q, truth, start) sees windows
+   * [start, start + q.length / (H x Q)) and their truth. The fit scores validation this way
+   * (PinballSums and the like) instead of holding all the windows' quantiles.
+   */
+  eachBatch(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number, visit: (q: Float32Array, truth: Float32Array, start: number) => void): void {
+    const { sample, truth } = validation;
     const H = ctx.spec.horizon;
     const head = model.getLayer(QUANTILE_LAYER);
-    const out = new Float32Array(sample.t0.length * H * Q);
     for (const b of this.batches) {
-      const q = tf.tidy(() => head.apply([b.state, b.point]) as Tensor);
+      const t = tf.tidy(() => head.apply([b.state, b.point]) as Tensor);
+      let q: Float32Array;
       try {
-        out.set(q.dataSync() as Float32Array, b.start * H * Q);
+        // dataSync's copy is the batch's own: denormalised in place.
+        q = t.dataSync() as Float32Array;
       } finally {
-        q.dispose();
+        t.dispose();
       }
-      for (let i = b.start; i < b.start + b.count; i++) {
-        if (this.valid[i]) denormalize(ctx, sample.t0[i]!, sample.cell[i]!, out, i * H * Q, Q);
-        else out.fill(NaN, i * H * Q, (i + 1) * H * Q);
+      for (let i = 0; i < b.count; i++) {
+        const w = b.start + i;
+        if (this.valid[w]) denormalize(ctx, sample.t0[w]!, sample.cell[w]!, q, i * H * Q, Q);
+        else q.fill(NaN, i * H * Q, (i + 1) * H * Q);
       }
+      visit(q, truth.subarray(b.start * H, (b.start + b.count) * H), b.start);
     }
+  }
+
+  /** All the windows' quantiles at once (eachBatch's values in one array). */
+  quantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
+    const out = new Float32Array(validation.sample.t0.length * ctx.spec.horizon * Q);
+    this.eachBatch(tf, model, ctx, validation, Q, (q, _truth, start) => out.set(q, start * ctx.spec.horizon * Q));
     return out;
   }
 
@@ -156,48 +195,81 @@ function headInputsModel(tf: Tf, model: LayersModel): LayersModel {
  * against 0.4255 per lead and 0.4264 unscaled); on the Arabian Sea all three scored 0.2340.
  */
 export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number): number[] {
-  const Q = levels.length;
-  const m = centralLevel(levels);
-  const loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
-  for (let i = 0; i < truth.length; i++) {
-    const y = truth[i]!;
-    const base = i * Q;
-    if (y !== y || q[base]! !== q[base]!) continue;
-    const c = q[base + m]!;
-    const row = loss[i % horizon]!;
-    for (let g = 0; g < WIDTH_SCALES.length; g++) {
-      const s = WIDTH_SCALES[g]!;
-      let l = 0;
-      for (let k = 0; k < Q; k++) {
-        const v = c + s * (q[base + k]! - c);
-        l += pinball(levels[k]!, y, v > 0 ? v : 0);
-      }
-      row[g]! += l;
-    }
+  return new WidthScaleSums(levels, horizon).add(q, truth).result();
+}
+
+/** chooseWidthScale's sums fed a batch of whole windows at a time, in window order (as PinballSums). */
+export class WidthScaleSums {
+  private readonly loss: Float64Array[];
+  constructor(
+    private readonly levels: readonly number[],
+    private readonly horizon: number,
+  ) {
+    this.loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
   }
-  return loss.map((row) => {
-    let best = WIDTH_SCALES.indexOf(1);
-    for (let g = 0; g < row.length; g++) if (row[g]! < row[best]!) best = g;
-    return WIDTH_SCALES[best]!;
-  });
+
+  add(q: Float32Array, truth: Float32Array): this {
+    const { levels, horizon, loss } = this;
+    const Q = levels.length;
+    const m = centralLevel(levels);
+    for (let i = 0; i < truth.length; i++) {
+      const y = truth[i]!;
+      const base = i * Q;
+      if (y !== y || q[base]! !== q[base]!) continue;
+      const c = q[base + m]!;
+      const row = loss[i % horizon]!;
+      for (let g = 0; g < WIDTH_SCALES.length; g++) {
+        const s = WIDTH_SCALES[g]!;
+        let l = 0;
+        for (let k = 0; k < Q; k++) {
+          const v = c + s * (q[base + k]! - c);
+          l += pinball(levels[k]!, y, v > 0 ? v : 0);
+        }
+        row[g]! += l;
+      }
+    }
+    return this;
+  }
+
+  /** Per lead, the scale of least loss (1 on ties with it). */
+  result(): number[] {
+    return this.loss.map((row) => {
+      let best = WIDTH_SCALES.indexOf(1);
+      for (let g = 0; g < row.length; g++) if (row[g]! < row[best]!) best = g;
+      return WIDTH_SCALES[best]!;
+    });
+  }
 }
 
 /** Observed coverage of each central interval the levels hold symmetric pairs for (tau, 1 - tau). */
 export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[]): { central: number; observed: number }[] {
-  const Q = levels.length;
-  const out: { central: number; observed: number }[] = [];
-  for (const { lower: lo, upper: hi, coverage } of centralIntervals(levels)) {
-    let inside = 0;
-    let n = 0;
-    for (let i = 0; i < truth.length; i++) {
-      const y = truth[i]!;
-      if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
-      n++;
-      if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside++;
-    }
-    out.push({ central: Math.round(coverage * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
+  return new CoverageCounts(levels).add(q, truth).result();
+}
+
+/** centralCoverage's counts fed a batch of whole windows at a time. */
+export class CoverageCounts {
+  private readonly intervals: { lower: number; upper: number; coverage: number; inside: number; n: number }[];
+  constructor(private readonly levels: readonly number[]) {
+    this.intervals = centralIntervals(levels).map((c) => ({ ...c, inside: 0, n: 0 }));
   }
-  return out;
+
+  add(q: Float32Array, truth: Float32Array): this {
+    const Q = this.levels.length;
+    for (const c of this.intervals) {
+      const { lower: lo, upper: hi } = c;
+      for (let i = 0; i < truth.length; i++) {
+        const y = truth[i]!;
+        if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
+        c.n++;
+        if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) c.inside++;
+      }
+    }
+    return this;
+  }
+
+  result(): { central: number; observed: number }[] {
+    return this.intervals.map((c) => ({ central: Math.round(c.coverage * 1000) / 1000, observed: c.n > 0 ? c.inside / c.n : NaN }));
+  }
 }
 
 export interface QuantileFitOptions {
@@ -253,7 +325,7 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
       ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (err) {
-    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
+    for (const b of cached) disposePinballBatch(tf, b);
     throw err;
   }
   return cached;
@@ -275,8 +347,12 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
   const { tf, model, levels, ctx, validation } = o;
   const H = ctx.spec.horizon;
   const Q = levels.length;
-  const quantilesNow = () => validationInputs.quantiles(tf, model, ctx, validation, Q);
-  const score = () => meanPinball(quantilesNow(), validation.truth, levels, H).overall;
+  // Sums over the validation windows, fed a batch of quantiles at a time.
+  const tally = <T extends { add(q: Float32Array, truth: Float32Array): unknown }>(...sums: T[]): T[] => {
+    validationInputs.eachBatch(tf, model, ctx, validation, Q, (q, truth) => sums.forEach((s) => s.add(q, truth)));
+    return sums;
+  };
+  const score = () => tally(new PinballSums(levels, H))[0]!.result().overall;
   const variables = quantileVariables(model);
   const [kernel, bias] = variables;
   if (variables.length !== 2 || kernel?.rank !== 2 || bias?.rank !== 1) throw new Error('the quantile head has no kernel and bias to fit');
@@ -339,7 +415,7 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
+    for (const b of cached) disposePinballBatch(tf, b);
     gradient.dispose();
     params.dispose();
     optimizer.dispose();
@@ -347,17 +423,19 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
     variables.forEach((v, i) => v.assign(best.weights[i]!));
     tf.dispose(best.weights);
   }
-  const widthScale = chooseWidthScale(quantilesNow(), validation.truth, levels, H);
+  const widthScale = tally(new WidthScaleSums(levels, H))[0]!.result();
   setQuantileScale(tf, model, widthScale);
-  const calibrated = quantilesNow();
+  const calibratedPinball = new PinballSums(levels, H);
+  const coverage = new CoverageCounts(levels);
+  tally<PinballSums | CoverageCounts>(calibratedPinball, coverage);
   return {
     levels: [...levels],
     epochs,
     bestEpoch: best.epoch,
     startPinball,
     fittedPinball: best.pinball,
-    calibratedPinball: meanPinball(calibrated, validation.truth, levels, H).overall,
+    calibratedPinball: calibratedPinball.result().overall,
     widthScale,
-    coverage: centralCoverage(calibrated, validation.truth, levels),
+    coverage: coverage.result(),
   };
 }
