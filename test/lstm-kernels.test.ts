@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadBackend, type Tf } from '../src/runtime/backend.js';
-import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
+import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, releaseLstmBuffers, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
 import { loopLstm, lstmFastOptions, lstmSequence, setInferencePrecision, whyNoBf16 } from '../src/model/lstm-fast.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
@@ -194,5 +194,38 @@ test('weight gradients summed inside the backward kernel (first layer, no input 
     }
   } finally {
     Object.assign(lstmFastOptions, initial);
+  }
+});
+
+test('the kernels keep their outputs\' buffers for reuse until releaseLstmBuffers frees them; outputs stay the same', async (t) => {
+  const { tf } = await loadBackend('auto');
+  if (!kernelsLoaded(tf, t)) return;
+  const backend = tf.backend() as unknown as { executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], n: number): Tensor[] };
+  // 7 outputs of [T, B, H] = [6, 200, 24] floats: 7 x 112.5 KiB.
+  const [T, B, F, H] = [6, 200, 5, 24];
+  const inputs = [
+    tf.randomNormal([T, B, F], 0, 1, 'float32', 81),
+    tf.randomNormal([F, 4 * H], 0, 0.4, 'float32', 82),
+    tf.randomNormal([H, 4 * H], 0, 0.3, 'float32', 83),
+    tf.randomNormal([4 * H], 0, 0.3, 'float32', 84),
+  ];
+  const forward = () => {
+    const outs = backend.executeMultipleOutputs('WindcastLstm', [], inputs, 7);
+    const values = outs.map((o) => Array.from(o.dataSync()));
+    tf.dispose(outs);
+    return values;
+  };
+  try {
+    const before = forward();
+    const outputMiB = (7 * T * B * H * 4) / 2 ** 20;
+    // Earlier tests in this process may have left buffers of other sizes: at least these.
+    const freed = releaseLstmBuffers(tf);
+    assert.ok(freed >= outputMiB - 1e-6, `freed ${freed} MiB, the outputs were ${outputMiB} MiB`);
+    assert.equal(releaseLstmBuffers(tf), 0, 'nothing left to free');
+    // Fresh buffers after the release: the same values.
+    assert.deepEqual(forward(), before);
+    assert.ok(Math.abs(releaseLstmBuffers(tf) - outputMiB) < 1e-6);
+  } finally {
+    tf.dispose(inputs);
   }
 });

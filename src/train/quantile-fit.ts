@@ -20,6 +20,7 @@ import { inputTensor, type BatchWorker } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
 import { centralIntervals, centralLevel, disposePinballBatch, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
+import { releaseLstmBuffers } from '../runtime/lstm-kernels.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
@@ -335,6 +336,10 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
 export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFit> {
   // A head starts its fit at width scale 1 (a resumed run's best/ may hold a chosen one).
   setQuantileScale(o.tf, o.model, new Array<number>(o.ctx.spec.horizon).fill(1));
+  // The epochs are over and the fit trains no LSTM: the fused kernels' buffers for the training
+  // step's outputs go back to the system first (168 MiB on the global month), so the fit's own
+  // memory does not come on top of them.
+  releaseLstmBuffers(o.tf);
   const validationInputs = ValidationHeadInputs.compute(o.tf, o.model, o.ctx, o.validation);
   try {
     return await fitOnValidationInputs(o, validationInputs);
