@@ -90,6 +90,7 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -148,26 +149,38 @@ void failIfIncomplete(bool complete, TF_OpKernelContext* ctx, TF_Status* status,
 
 // Output buffers reused across calls. TensorFlow's CPU allocator hands a tensor this large
 // fresh mmap'd memory every time, and first touching it costs about as much as the maths.
+// A request takes the smallest idle buffer that holds it, up to kMaxSlack times its size: an
+// epoch's short last batch (992 of 4096 windows on the global month) then runs in the full
+// batches' buffers instead of adding its own 41 MiB beside them, and inference's outputs of
+// a few MiB reuse them too. The kernels write every element of their outputs, so what a
+// buffer held before never shows.
 class BufferPool {
  public:
   void* take(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(bytes);
-      if (it != free_.end()) {
+      auto it = free_.lower_bound(bytes);
+      if (it != free_.end() && it->first <= bytes * kMaxSlack) {
         void* p = it->second;
+        held_ -= it->first;
         free_.erase(it);
-        held_ -= bytes;
         return p;
       }
     }
     void* p = nullptr;
     // 64-byte aligned, so TF_NewTensor uses the buffer instead of copying it.
-    return posix_memalign(&p, 64, bytes) == 0 ? p : nullptr;
-  }
-  void give(void* p, size_t bytes) {
+    if (posix_memalign(&p, 64, bytes) != 0) return nullptr;
     std::lock_guard<std::mutex> lock(mu_);
+    capacity_[p] = bytes;
+    return p;
+  }
+  // TensorFlow hands back the length the tensor was made with; the pool files the buffer
+  // under the size it was allocated with.
+  void give(void* p, size_t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t bytes = capacity_.at(p);
     if (held_ + bytes > kMaxHeld) {
+      capacity_.erase(p);
       std::free(p);
       return;
     }
@@ -176,10 +189,13 @@ class BufferPool {
   }
   // Frees the idle buffers (those no tensor uses); returns their bytes. Once training is over
   // its step's outputs (7 x [T, batch, H] floats, 168 MiB for 4096 windows of 24 hours and 64
-  // units) would otherwise stay with the process, unused: inference asks for other sizes.
+  // units) would otherwise stay with the process, unused.
   size_t release() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& entry : free_) std::free(entry.second);
+    for (const auto& entry : free_) {
+      capacity_.erase(entry.second);
+      std::free(entry.second);
+    }
     free_.clear();
     const size_t freed = held_;
     held_ = 0;
@@ -188,8 +204,10 @@ class BufferPool {
 
  private:
   static constexpr size_t kMaxHeld = size_t(1) << 30;  // a few steps' worth, bounded
+  static constexpr size_t kMaxSlack = 8;
   std::mutex mu_;
   std::multimap<size_t, void*> free_;
+  std::unordered_map<void*, size_t> capacity_;
   size_t held_ = 0;
 };
 
