@@ -170,7 +170,7 @@ async function benchSteps(steps: number, rounds: number): Promise<void> {
       g.dispose();
       params.dataSync();
     });
-    tf.dispose([batch.inputs, batch.weighted, batch.excess, params]);
+    tf.dispose([batch.inputs, batch.shares, batch.excess, params]);
     gradient.dispose();
     optimizer.dispose();
     return r;

@@ -63,6 +63,11 @@
 //   dz_i = dc_t ci_t i_t (1 - i_t)      dz_f = dc_t c_{t-1} f_t (1 - f_t)
 //   dz_c = dc_t i_t (1 - ci_t^2)        dz_o = dh_t co_t o_t (1 - o_t)
 //   dh_{t-1} += dz_t U^T
+//
+// Op WindcastReleaseBuffers (no inputs; stateful)
+//   output  freed_mib  []  MiB freed: the kernels keep their outputs' buffers for the next call
+//                          of the same size (BufferPool); this frees the idle ones, e.g. the
+//                          training step's once the epochs are over (src/runtime/lstm-kernels.ts)
 
 #include <tensorflow/c/kernels.h>
 #include <tensorflow/c/ops.h>
@@ -85,6 +90,7 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -143,37 +149,65 @@ void failIfIncomplete(bool complete, TF_OpKernelContext* ctx, TF_Status* status,
 
 // Output buffers reused across calls. TensorFlow's CPU allocator hands a tensor this large
 // fresh mmap'd memory every time, and first touching it costs about as much as the maths.
+// A request takes the smallest idle buffer that holds it, up to kMaxSlack times its size: an
+// epoch's short last batch (992 of 4096 windows on the global month) then runs in the full
+// batches' buffers instead of adding its own 41 MiB beside them, and inference's outputs of
+// a few MiB reuse them too. The kernels write every element of their outputs, so what a
+// buffer held before never shows.
 class BufferPool {
  public:
   void* take(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(bytes);
-      if (it != free_.end()) {
+      auto it = free_.lower_bound(bytes);
+      if (it != free_.end() && it->first <= bytes * kMaxSlack) {
         void* p = it->second;
+        held_ -= it->first;
         free_.erase(it);
-        held_ -= bytes;
         return p;
       }
     }
     void* p = nullptr;
     // 64-byte aligned, so TF_NewTensor uses the buffer instead of copying it.
-    return posix_memalign(&p, 64, bytes) == 0 ? p : nullptr;
-  }
-  void give(void* p, size_t bytes) {
+    if (posix_memalign(&p, 64, bytes) != 0) return nullptr;
     std::lock_guard<std::mutex> lock(mu_);
+    capacity_[p] = bytes;
+    return p;
+  }
+  // TensorFlow hands back the length the tensor was made with; the pool files the buffer
+  // under the size it was allocated with.
+  void give(void* p, size_t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t bytes = capacity_.at(p);
     if (held_ + bytes > kMaxHeld) {
+      capacity_.erase(p);
       std::free(p);
       return;
     }
     free_.emplace(bytes, p);
     held_ += bytes;
   }
+  // Frees the idle buffers (those no tensor uses); returns their bytes. Once training is over
+  // its step's outputs (7 x [T, batch, H] floats, 168 MiB for 4096 windows of 24 hours and 64
+  // units) would otherwise stay with the process, unused.
+  size_t release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& entry : free_) {
+      capacity_.erase(entry.second);
+      std::free(entry.second);
+    }
+    free_.clear();
+    const size_t freed = held_;
+    held_ = 0;
+    return freed;
+  }
 
  private:
   static constexpr size_t kMaxHeld = size_t(1) << 30;  // a few steps' worth, bounded
+  static constexpr size_t kMaxSlack = 8;
   std::mutex mu_;
   std::multimap<size_t, void*> free_;
+  std::unordered_map<void*, size_t> capacity_;
   size_t held_ = 0;
 };
 
@@ -836,14 +870,27 @@ void pinballGradCompute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// Op WindcastReleaseBuffers: no inputs; frees the kernels' idle output buffers (BufferPool) and
+// outputs the MiB freed, a float scalar. Stateful: it must run every time it is asked.
+void releaseBuffersCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  const size_t freed = bufferPool().release();
+  TF_Tensor* out = TF_AllocateOutput(ctx, 0, TF_FLOAT, nullptr, 0, sizeof(float), status);
+  if (TF_GetCode(status) == TF_OK) *static_cast<float*>(TF_TensorData(out)) = static_cast<float>(static_cast<double>(freed) / (1 << 20));
+  else TF_OpKernelContext_Failure(ctx, status);
+  if (out) TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
 void* noState(TF_OpKernelConstruction*) { return nullptr; }
 void deleteNoState(void*) {}
 
 bool registerOp(const char* name, std::initializer_list<const char*> inputs, std::initializer_list<const char*> outputs,
-                void (*compute)(void*, TF_OpKernelContext*), TF_Status* status) {
+                void (*compute)(void*, TF_OpKernelContext*), TF_Status* status, bool stateful = false) {
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
   for (const char* input : inputs) TF_OpDefinitionBuilderAddInput(op, input);
   for (const char* output : outputs) TF_OpDefinitionBuilderAddOutput(op, output);
+  if (stateful) TF_OpDefinitionBuilderSetIsStateful(op, true);
   TF_RegisterOpDefinition(op, status);
   if (TF_GetCode(status) != TF_OK) return false;
   TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", noState, compute, deleteNoState), status);
@@ -865,7 +912,8 @@ std::string registerOps() {
       registerOp("WindcastLstmGradWeights",
                  {"i: float", "cs: float", "f: float", "o: float", "ci: float", "co: float", "recurrent: float", "dh: float", "x: float", "h: float"},
                  {"dw: float"}, lstmGradWeightsCompute, status) &&
-      registerOp("WindcastPinballGrad", {"raw: float", "excess: float", "tau: float", "scale: float"}, {"draw: float"}, pinballGradCompute, status);
+      registerOp("WindcastPinballGrad", {"raw: float", "excess: float", "tau: float", "scale: float"}, {"draw: float"}, pinballGradCompute, status) &&
+      registerOp("WindcastReleaseBuffers", {}, {"freed_mib: float"}, releaseBuffersCompute, status, true);
   if (!ok) error = TF_Message(status);
   TF_DeleteStatus(status);
   return error;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadBackend, type Tf } from '../src/runtime/backend.js';
-import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
+import { LSTM_OPS_SOURCE, checkLstmOpsBuild, loadLstmOps, releaseLstmBuffers, whyNotLoaded, type LstmOpsRecord } from '../src/runtime/lstm-kernels.js';
 import { loopLstm, lstmFastOptions, lstmSequence, setInferencePrecision, whyNoBf16 } from '../src/model/lstm-fast.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
@@ -194,5 +194,39 @@ test('weight gradients summed inside the backward kernel (first layer, no input 
     }
   } finally {
     Object.assign(lstmFastOptions, initial);
+  }
+});
+
+test('the kernels reuse their output buffers (also for smaller outputs) until releaseLstmBuffers frees them; outputs stay the same', async (t) => {
+  const { tf } = await loadBackend('auto');
+  if (!kernelsLoaded(tf, t)) return;
+  const backend = tf.backend() as unknown as { executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], n: number): Tensor[] };
+  const [T, F, H] = [6, 5, 24];
+  const weights = [tf.randomNormal([F, 4 * H], 0, 0.4, 'float32', 82), tf.randomNormal([H, 4 * H], 0, 0.3, 'float32', 83), tf.randomNormal([4 * H], 0, 0.3, 'float32', 84)];
+  const xs = { big: tf.randomNormal([T, 200, F], 0, 1, 'float32', 81), small: tf.randomNormal([T, 60, F], 0, 1, 'float32', 85) };
+  // WindcastLstm's 7 outputs [T, B, H]: the values, the outputs freed (back to the pool).
+  const forward = (x: Tensor) => {
+    const outs = backend.executeMultipleOutputs('WindcastLstm', [], [x, ...weights], 7);
+    const values = outs.map((o) => Array.from(o.dataSync()));
+    tf.dispose(outs);
+    return values;
+  };
+  const outputMiB = (rows: number) => (7 * T * rows * H * 4) / 2 ** 20;
+  try {
+    // Earlier tests in this process may have left buffers of other sizes.
+    releaseLstmBuffers(tf);
+    assert.equal(releaseLstmBuffers(tf), 0, 'nothing left to free');
+    const smallFresh = forward(xs.small);
+    assert.ok(Math.abs(releaseLstmBuffers(tf) - outputMiB(60)) < 1e-6, 'the small outputs were kept');
+    const big = forward(xs.big);
+    // The small batch (a short last batch) runs in the big one's buffers, which hold other values.
+    const smallReused = forward(xs.small);
+    assert.ok(Math.abs(releaseLstmBuffers(tf) - outputMiB(200)) < 1e-6, 'only the big buffers were allocated');
+    assert.deepEqual(smallReused, smallFresh);
+    // Fresh buffers after the release: the same values.
+    assert.deepEqual(forward(xs.big), big);
+    releaseLstmBuffers(tf);
+  } finally {
+    tf.dispose([...weights, xs.big, xs.small]);
   }
 });

@@ -96,7 +96,7 @@ function gradientsOf(c: Case, path: 'auto' | 'ops', o: { head: ReturnType<typeof
     kernel: { auto: auto.grads[kernel.name]!.dataSync() as Float32Array, byHand: byHand.kernel.dataSync() as Float32Array },
     bias: { auto: auto.grads[bias.name]!.dataSync() as Float32Array, byHand: byHand.bias.dataSync() as Float32Array },
   };
-  tf.dispose([state, point, ys, w, nanRows, params, dParams, byHand.kernel, byHand.bias, batch.inputs, batch.weighted, batch.excess, auto.value, ...Object.values(auto.grads)]);
+  tf.dispose([state, point, ys, w, nanRows, params, dParams, byHand.kernel, byHand.bias, batch.inputs, batch.shares, batch.excess, auto.value, ...Object.values(auto.grads)]);
   gradient.dispose();
   weights.forEach((v) => v.dispose());
   return out;

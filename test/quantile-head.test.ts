@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { loadBackend } from '../src/runtime/backend.js';
 import { createModel, quantileVariables, trainableVariables, type ModelSpec } from '../src/model/model.js';
 import { gaussianStartBias, normalQuantile, setQuantileScale, setQuantileStart, weightedPinballLoss } from '../src/model/quantile-head.js';
-import { centralCoverage, chooseWidthScale, meanPinball, ValidationHeadInputs } from '../src/train/quantile-fit.js';
+import { centralCoverage, chooseWidthScale, CoverageCounts, meanPinball, PinballSums, ValidationHeadInputs, WidthScaleSums } from '../src/train/quantile-fit.js';
 import type { ValidationSet } from '../src/train/validation.js';
 import type { GridSpec } from '../src/core/grid.js';
 import type { Cube } from '../src/ingest/cube.js';
@@ -127,6 +127,58 @@ test('the width scale undoes quantiles twice too wide, and coverage counts the t
   assert.equal(weighted[0]!.observed, 2 / 4);
 });
 
+test('validation scored a batch of windows at a time gives the whole array\'s figures exactly', () => {
+  // The fit scores validation batch by batch (ValidationHeadInputs.eachBatch) instead of
+  // holding every window's quantiles: the sums must be the same, bit for bit.
+  const rng = makeRng(5);
+  const levels = [0.1, 0.25, 0.5, 0.75, 0.9];
+  const H = 3;
+  const Q = levels.length;
+  const n = 101;
+  const truth = Float32Array.from({ length: n * H }, () => 5 + rng() * 4);
+  const q = new Float32Array(n * H * Q);
+  for (let i = 0; i < n * H; i++) {
+    const c = 5 + rng() * 4;
+    for (let k = 0; k < Q; k++) q[i * Q + k] = c + (k - 2) * (0.3 + rng());
+  }
+  truth[7] = NaN; // a missing truth
+  q.fill(NaN, 40 * H * Q, 41 * H * Q); // an invalid window
+  const pinballs = new PinballSums(levels, H);
+  const scales = new WidthScaleSums(levels, H);
+  const coverage = new CoverageCounts(levels);
+  // Uneven batches, the last one short.
+  for (let start = 0; start < n; start += 17) {
+    const end = Math.min(n, start + 17);
+    const qb = q.subarray(start * H * Q, end * H * Q);
+    const tb = truth.subarray(start * H, end * H);
+    pinballs.add(qb, tb);
+    scales.add(qb, tb);
+    coverage.add(qb, tb);
+  }
+  const whole = meanPinball(q, truth, levels, H);
+  assert.ok(Number.isFinite(whole.overall));
+  assert.deepEqual(pinballs.result(), whole);
+  assert.deepEqual(scales.result(), chooseWidthScale(q, truth, levels, H));
+  assert.notDeepEqual(scales.result(), [1, 1, 1], 'the sample is miscalibrated enough to choose scales other than 1');
+  assert.deepEqual(coverage.result(), centralCoverage(q, truth, levels));
+  // The same with window weights (distinct validation windows' area weights), batch by batch.
+  const weight = Float32Array.from({ length: n }, () => 0.5 + rng());
+  const wp = new PinballSums(levels, H);
+  const ws = new WidthScaleSums(levels, H);
+  const wc = new CoverageCounts(levels);
+  for (let start = 0; start < n; start += 17) {
+    const end = Math.min(n, start + 17);
+    const args = [q.subarray(start * H * Q, end * H * Q), truth.subarray(start * H, end * H), weight.subarray(start, end)] as const;
+    wp.add(...args);
+    ws.add(...args);
+    wc.add(...args);
+  }
+  assert.deepEqual(wp.result(), meanPinball(q, truth, levels, H, weight));
+  assert.notDeepEqual(wp.result(), whole, 'the weights change the score');
+  assert.deepEqual(ws.result(), chooseWidthScale(q, truth, levels, H, weight));
+  assert.deepEqual(wc.result(), centralCoverage(q, truth, levels, weight));
+});
+
 test('training fits the head on best/ and leaves the point forecast as a point model of the same seed forecasts it', async () => {
   const cube = tinyCube();
   const runs: Record<string, string> = {};
@@ -223,6 +275,15 @@ test('the head fit scores validation on cached LSTM states: the same quantiles, 
       const viaForecast = new Float32Array(60 * 4 * LEVELS.length);
       forecastWindows(tf, { model, ctx, t0, cells: cell, batch: 7, out: new Float32Array(60 * 4), quantiles: viaForecast });
       const viaCache = cached.quantiles(tf, model, ctx, validation, LEVELS.length);
+      // Batch by batch, in window order, each with its windows' truth.
+      const starts: number[] = [];
+      cached.eachBatch(tf, model, ctx, validation, LEVELS.length, (q, truth, start) => {
+        starts.push(start);
+        assert.equal(truth.length * LEVELS.length, q.length);
+        assert.equal(truth.byteOffset, validation.truth.byteOffset + start * 4 * 4);
+        assert.deepEqual(Array.from(q), Array.from(viaForecast.subarray(start * 4 * LEVELS.length, start * 4 * LEVELS.length + q.length)));
+      });
+      assert.deepEqual(starts, [0, 7, 14, 21, 28, 35, 42, 49, 56]);
       assert.ok(viaForecast.some((x) => Number.isNaN(x)) && viaForecast.some((x) => Number.isFinite(x)), 'the sample has valid and invalid windows');
       assert.deepEqual(Array.from(viaCache), Array.from(viaForecast), `width scale ${scale}`);
     }

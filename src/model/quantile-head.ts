@@ -311,9 +311,10 @@ export class HeadGradient {
 
   /**
    * What a batch of training windows gives every step, made once (the point model is fixed):
-   * [state, 1] and it times share_i, both with zero-weight windows' rows set to 0 (a NaN
-   * there would otherwise reach the gradient as 0 x NaN), and the truth's excess over the point
-   * forecast [windows, horizon].
+   * [state, 1] with zero-weight windows' rows set to 0 (a NaN there would otherwise reach the
+   * gradient as 0 x NaN), each window's share_i (0 for those rows), and the truth's excess over
+   * the point forecast [windows, horizon]. [state, 1] x share is formed in each step instead of
+   * kept: the same product, but the month's 100,000 cached windows hold 26 MB less.
    */
   batch(o: { state: Tensor; point: Tensor; ys: Tensor; w: Tensor }): PinballBatch {
     const tf = this.tf;
@@ -323,9 +324,9 @@ export class HeadGradient {
       const withOnes = tf.concat([o.state, tf.ones([n, 1])], 1);
       const inputs = tf.where(tf.broadcastTo(used, withOnes.shape), withOnes, tf.zerosLike(withOnes));
       const share = tf.div(o.w, tf.mul(tf.maximum(tf.sum(o.w), 1e-12), H * this.Q));
-      const weighted = tf.mul(inputs, tf.reshape(tf.where(tf.reshape(used, [n]), share, tf.zerosLike(share)), [n, 1]));
+      const shares = tf.reshape(tf.where(tf.reshape(used, [n]), share, tf.zerosLike(share)), [n, 1]);
       const excess = tf.where(tf.broadcastTo(used, [n, H]), tf.sub(o.ys, o.point), tf.zerosLike(o.ys));
-      return { inputs, weighted, excess };
+      return { inputs, shares, excess };
     });
   }
 
@@ -334,10 +335,11 @@ export class HeadGradient {
     const tf = this.tf;
     return tf.tidy(() => {
       const raw = tf.matMul(batch.inputs, params);
+      const weighted = tf.mul(batch.inputs, batch.shares);
       if (this.fused) {
         const backend = tf.backend() as unknown as NativeExecutor;
         const dRaw = backend.executeMultipleOutputs('WindcastPinballGrad', [], [raw, batch.excess, this.tau, this.scale], 1)[0]!;
-        return tf.matMul(batch.weighted, dRaw, true, false);
+        return tf.matMul(weighted, dRaw, true, false);
       }
       const rawPrime = tf.add(tf.mul(tf.softplus(raw), this.stepScale), tf.mul(raw, this.centreMask));
       const fromPoint = tf.matMul(tf.reshape(rawPrime, [-1, this.Q]), this.outward);
@@ -345,7 +347,7 @@ export class HeadGradient {
       const dq = tf.where(tf.less(tf.reshape(batch.excess, [-1, 1]), fromPoint), above, below);
       const dRawPrime = tf.reshape(tf.matMul(dq, this.outward, false, true), raw.shape);
       const dRaw = tf.mul(dRawPrime, tf.add(tf.mul(tf.sigmoid(raw), this.stepScale), this.centreMask));
-      return tf.matMul(batch.weighted, dRaw, true, false);
+      return tf.matMul(weighted, dRaw, true, false);
     });
   }
 
@@ -378,8 +380,13 @@ interface NativeExecutor {
 export interface PinballBatch {
   /** [state, 1], zero rows for zero-weight windows. */
   inputs: Tensor;
-  /** inputs times each window's share of the loss. */
-  weighted: Tensor;
+  /** [windows, 1]: each window's share of the loss (0 for zero-weight windows). */
+  shares: Tensor;
   /** truth - point [windows, horizon]. */
   excess: Tensor;
+}
+
+/** Free the tensors of a HeadGradient.batch. */
+export function disposePinballBatch(tf: Tf, batch: PinballBatch): void {
+  tf.dispose([batch.inputs, batch.shares, batch.excess]);
 }

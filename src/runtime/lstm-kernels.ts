@@ -144,3 +144,20 @@ function probeOp(tf: Tf): void {
     }
   });
 }
+
+/**
+ * Free the fused kernels' idle output buffers (WindcastReleaseBuffers): they keep each output's
+ * memory for the next call of the same size, and after the epochs the training step's (168 MiB
+ * on the global month) would stay with the process unused. Returns the MiB freed (0 without
+ * the kernels). Call it only between phases: the next training step allocates them afresh.
+ */
+export function releaseLstmBuffers(tf: Tf): number {
+  if (!status?.loaded || tf.getBackend() !== 'tensorflow') return 0;
+  const backend = tf.backend() as unknown as NativeExecutor;
+  const [freed] = backend.executeMultipleOutputs('WindcastReleaseBuffers', [], [], 1);
+  try {
+    return freed!.dataSync()[0]!;
+  } finally {
+    freed!.dispose();
+  }
+}

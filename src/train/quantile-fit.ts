@@ -19,7 +19,8 @@ import { denormalize, gatherWindow, windowValid, type FeatureContext } from '../
 import { inputTensor, type BatchWorker } from '../prepare/batches.js';
 import { makeRng, mixSeed, sampleWindows } from '../prepare/windows.js';
 import { quantileVariables } from '../model/model.js';
-import { centralIntervals, centralLevel, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
+import { centralIntervals, centralLevel, disposePinballBatch, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
+import { releaseLstmBuffers } from '../runtime/lstm-kernels.js';
 import { stepsOnSample } from './epoch.js';
 import type { ValidationSet } from './validation.js';
 
@@ -67,23 +68,48 @@ function windowWeight(weight: Float32Array | undefined, truth: Float32Array): (i
 
 /** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped, windows weighted by `weight`. */
 export function meanPinball(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number, weight?: Float32Array): { overall: number; byLead: number[] } {
-  const w = windowWeight(weight, truth);
-  const Q = levels.length;
-  const sum = new Float64Array(horizon);
-  const count = new Float64Array(horizon);
-  for (let i = 0; i < truth.length; i++) {
-    const y = truth[i]!;
-    if (y !== y) continue;
-    const base = i * Q;
-    if (q[base]! !== q[base]!) continue;
-    let s = 0;
-    for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
-    const wi = w(i);
-    sum[i % horizon]! += (wi * s) / Q;
-    count[i % horizon]! += wi;
+  return new PinballSums(levels, horizon).add(q, truth, weight).result();
+}
+
+/**
+ * meanPinball's sums fed a batch of whole windows at a time, in window order: the same sums in
+ * the same order as over the whole array, so the same figures, without holding every
+ * window's quantiles (60,000 validation windows x 24 leads x 7 levels are 40 MB).
+ */
+export class PinballSums {
+  private readonly sum: Float64Array;
+  private readonly count: Float64Array;
+  constructor(
+    private readonly levels: readonly number[],
+    private readonly horizon: number,
+  ) {
+    this.sum = new Float64Array(horizon);
+    this.count = new Float64Array(horizon);
   }
-  const byLead = Array.from(sum, (s, j) => (count[j]! > 0 ? s / count[j]! : NaN));
-  return { overall: byLead.reduce((a, b) => a + b, 0) / horizon, byLead };
+
+  /** Windows' quantiles q [n x H x Q], their truth [n x H] and weights [n] (none: 1 each). */
+  add(q: Float32Array, truth: Float32Array, weight?: Float32Array): this {
+    const { levels, horizon, sum, count } = this;
+    const Q = levels.length;
+    const w = windowWeight(weight, truth);
+    for (let i = 0; i < truth.length; i++) {
+      const y = truth[i]!;
+      if (y !== y) continue;
+      const base = i * Q;
+      if (q[base]! !== q[base]!) continue;
+      let s = 0;
+      for (let k = 0; k < Q; k++) s += pinball(levels[k]!, y, q[base + k]!);
+      const wi = w(i);
+      sum[i % horizon]! += (wi * s) / Q;
+      count[i % horizon]! += wi;
+    }
+    return this;
+  }
+
+  result(): { overall: number; byLead: number[] } {
+    const byLead = Array.from(this.sum, (s, j) => (this.count[j]! > 0 ? s / this.count[j]! : NaN));
+    return { overall: byLead.reduce((a, b) => a + b, 0) / this.horizon, byLead };
+  }
 }
 
 /**
@@ -124,24 +150,38 @@ export class ValidationHeadInputs {
     return new ValidationHeadInputs(batches, valid);
   }
 
-  /** The quantiles (m/s) the model's head as it stands gives these windows: those forecastWindows gives them. */
-  quantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
-    const { sample } = validation;
+  /**
+   * The quantiles (m/s) the model's head as it stands gives these windows, those forecastWindows
+   * gives them, a batch at a time in window order: visit(q, truth, start) sees windows
+   * [start, start + q.length / (H x Q)) and their truth. The fit scores validation this way
+   * (PinballSums and the like) instead of holding all the windows' quantiles.
+   */
+  eachBatch(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number, visit: (q: Float32Array, truth: Float32Array, start: number) => void): void {
+    const { sample, truth } = validation;
     const H = ctx.spec.horizon;
     const head = model.getLayer(QUANTILE_LAYER);
-    const out = new Float32Array(sample.t0.length * H * Q);
     for (const b of this.batches) {
-      const q = tf.tidy(() => head.apply([b.state, b.point]) as Tensor);
+      const t = tf.tidy(() => head.apply([b.state, b.point]) as Tensor);
+      let q: Float32Array;
       try {
-        out.set(q.dataSync() as Float32Array, b.start * H * Q);
+        // dataSync's copy is the batch's own: denormalised in place.
+        q = t.dataSync() as Float32Array;
       } finally {
-        q.dispose();
+        t.dispose();
       }
-      for (let i = b.start; i < b.start + b.count; i++) {
-        if (this.valid[i]) denormalize(ctx, sample.t0[i]!, sample.cell[i]!, out, i * H * Q, Q);
-        else out.fill(NaN, i * H * Q, (i + 1) * H * Q);
+      for (let i = 0; i < b.count; i++) {
+        const w = b.start + i;
+        if (this.valid[w]) denormalize(ctx, sample.t0[w]!, sample.cell[w]!, q, i * H * Q, Q);
+        else q.fill(NaN, i * H * Q, (i + 1) * H * Q);
       }
+      visit(q, truth.subarray(b.start * H, (b.start + b.count) * H), b.start);
     }
+  }
+
+  /** All the windows' quantiles at once (eachBatch's values in one array). */
+  quantiles(tf: Tf, model: LayersModel, ctx: FeatureContext, validation: ValidationSet, Q: number): Float32Array {
+    const out = new Float32Array(validation.sample.t0.length * ctx.spec.horizon * Q);
+    this.eachBatch(tf, model, ctx, validation, Q, (q, _truth, start) => out.set(q, start * ctx.spec.horizon * Q));
     return out;
   }
 
@@ -168,51 +208,84 @@ function headInputsModel(tf: Tf, model: LayersModel): LayersModel {
  * against 0.4255 per lead and 0.4264 unscaled); on the Arabian Sea all three scored 0.2340.
  */
 export function chooseWidthScale(q: Float32Array, truth: Float32Array, levels: readonly number[], horizon: number, weight?: Float32Array): number[] {
-  const Q = levels.length;
-  const w = windowWeight(weight, truth);
-  const m = centralLevel(levels);
-  const loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
-  for (let i = 0; i < truth.length; i++) {
-    const y = truth[i]!;
-    const base = i * Q;
-    if (y !== y || q[base]! !== q[base]!) continue;
-    const c = q[base + m]!;
-    const row = loss[i % horizon]!;
-    for (let g = 0; g < WIDTH_SCALES.length; g++) {
-      const s = WIDTH_SCALES[g]!;
-      let l = 0;
-      for (let k = 0; k < Q; k++) {
-        const v = c + s * (q[base + k]! - c);
-        l += pinball(levels[k]!, y, v > 0 ? v : 0);
-      }
-      row[g]! += w(i) * l;
-    }
+  return new WidthScaleSums(levels, horizon).add(q, truth, weight).result();
+}
+
+/** chooseWidthScale's sums fed a batch of whole windows at a time, in window order (as PinballSums). */
+export class WidthScaleSums {
+  private readonly loss: Float64Array[];
+  constructor(
+    private readonly levels: readonly number[],
+    private readonly horizon: number,
+  ) {
+    this.loss = Array.from({ length: horizon }, () => new Float64Array(WIDTH_SCALES.length));
   }
-  return loss.map((row) => {
-    let best = WIDTH_SCALES.indexOf(1);
-    for (let g = 0; g < row.length; g++) if (row[g]! < row[best]!) best = g;
-    return WIDTH_SCALES[best]!;
-  });
+
+  add(q: Float32Array, truth: Float32Array, weight?: Float32Array): this {
+    const { levels, horizon, loss } = this;
+    const Q = levels.length;
+    const m = centralLevel(levels);
+    const w = windowWeight(weight, truth);
+    for (let i = 0; i < truth.length; i++) {
+      const y = truth[i]!;
+      const base = i * Q;
+      if (y !== y || q[base]! !== q[base]!) continue;
+      const c = q[base + m]!;
+      const row = loss[i % horizon]!;
+      for (let g = 0; g < WIDTH_SCALES.length; g++) {
+        const s = WIDTH_SCALES[g]!;
+        let l = 0;
+        for (let k = 0; k < Q; k++) {
+          const v = c + s * (q[base + k]! - c);
+          l += pinball(levels[k]!, y, v > 0 ? v : 0);
+        }
+        row[g]! += w(i) * l;
+      }
+    }
+    return this;
+  }
+
+  /** Per lead, the scale of least loss (1 on ties with it). */
+  result(): number[] {
+    return this.loss.map((row) => {
+      let best = WIDTH_SCALES.indexOf(1);
+      for (let g = 0; g < row.length; g++) if (row[g]! < row[best]!) best = g;
+      return WIDTH_SCALES[best]!;
+    });
+  }
 }
 
 /** Observed coverage of each central interval the levels hold symmetric pairs for (tau, 1 - tau). */
 export function centralCoverage(q: Float32Array, truth: Float32Array, levels: readonly number[], weight?: Float32Array): { central: number; observed: number }[] {
-  const Q = levels.length;
-  const w = windowWeight(weight, truth);
-  const out: { central: number; observed: number }[] = [];
-  for (const { lower: lo, upper: hi, coverage } of centralIntervals(levels)) {
-    let inside = 0;
-    let n = 0;
-    for (let i = 0; i < truth.length; i++) {
-      const y = truth[i]!;
-      if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
-      const wi = w(i);
-      n += wi;
-      if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) inside += wi;
-    }
-    out.push({ central: Math.round(coverage * 1000) / 1000, observed: n > 0 ? inside / n : NaN });
+  return new CoverageCounts(levels).add(q, truth, weight).result();
+}
+
+/** centralCoverage's counts fed a batch of whole windows at a time. */
+export class CoverageCounts {
+  private readonly intervals: { lower: number; upper: number; coverage: number; inside: number; n: number }[];
+  constructor(private readonly levels: readonly number[]) {
+    this.intervals = centralIntervals(levels).map((c) => ({ ...c, inside: 0, n: 0 }));
   }
-  return out;
+
+  add(q: Float32Array, truth: Float32Array, weight?: Float32Array): this {
+    const Q = this.levels.length;
+    const w = windowWeight(weight, truth);
+    for (const c of this.intervals) {
+      const { lower: lo, upper: hi } = c;
+      for (let i = 0; i < truth.length; i++) {
+        const y = truth[i]!;
+        if (y !== y || q[i * Q]! !== q[i * Q]!) continue;
+        const wi = w(i);
+        c.n += wi;
+        if (y >= q[i * Q + lo]! && y <= q[i * Q + hi]!) c.inside += wi;
+      }
+    }
+    return this;
+  }
+
+  result(): { central: number; observed: number }[] {
+    return this.intervals.map((c) => ({ central: Math.round(c.coverage * 1000) / 1000, observed: c.n > 0 ? c.inside / c.n : NaN }));
+  }
 }
 
 export interface QuantileFitOptions {
@@ -268,7 +341,7 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
       ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (err) {
-    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
+    for (const b of cached) disposePinballBatch(tf, b);
     throw err;
   }
   return cached;
@@ -278,6 +351,10 @@ async function headInputs(o: QuantileFitOptions, gradient: HeadGradient, task: R
 export async function fitQuantileHead(o: QuantileFitOptions): Promise<QuantileFit> {
   // A head starts its fit at width scale 1 (a resumed run's best/ may hold a chosen one).
   setQuantileScale(o.tf, o.model, new Array<number>(o.ctx.spec.horizon).fill(1));
+  // The epochs are over and the fit trains no LSTM: the fused kernels' buffers for the training
+  // step's outputs go back to the system first (168 MiB on the global month), so the fit's own
+  // memory does not come on top of them.
+  releaseLstmBuffers(o.tf);
   const validationInputs = ValidationHeadInputs.compute(o.tf, o.model, o.ctx, o.validation);
   try {
     return await fitOnValidationInputs(o, validationInputs);
@@ -290,8 +367,17 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
   const { tf, model, levels, ctx, validation } = o;
   const H = ctx.spec.horizon;
   const Q = levels.length;
-  const quantilesNow = () => validationInputs.quantiles(tf, model, ctx, validation, Q);
-  const score = () => meanPinball(quantilesNow(), validation.truth, levels, H, validation.sample.weight).overall;
+  // Sums over the validation windows, fed a batch of quantiles at a time, each window weighted
+  // as in the validation RMSE (its area weight, when the sample has distinct windows).
+  const weight = validation.sample.weight;
+  const tally = <T extends { add(q: Float32Array, truth: Float32Array, weight?: Float32Array): unknown }>(...sums: T[]): T[] => {
+    validationInputs.eachBatch(tf, model, ctx, validation, Q, (q, truth, start) => {
+      const w = weight?.subarray(start, start + truth.length / H);
+      sums.forEach((s) => s.add(q, truth, w));
+    });
+    return sums;
+  };
+  const score = () => tally(new PinballSums(levels, H))[0]!.result().overall;
   const variables = quantileVariables(model);
   const [kernel, bias] = variables;
   if (variables.length !== 2 || kernel?.rank !== 2 || bias?.rank !== 1) throw new Error('the quantile head has no kernel and bias to fit');
@@ -354,7 +440,7 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    for (const b of cached) tf.dispose([b.inputs, b.weighted, b.excess]);
+    for (const b of cached) disposePinballBatch(tf, b);
     gradient.dispose();
     params.dispose();
     optimizer.dispose();
@@ -362,17 +448,19 @@ async function fitOnValidationInputs(o: QuantileFitOptions, validationInputs: Va
     variables.forEach((v, i) => v.assign(best.weights[i]!));
     tf.dispose(best.weights);
   }
-  const widthScale = chooseWidthScale(quantilesNow(), validation.truth, levels, H, validation.sample.weight);
+  const widthScale = tally(new WidthScaleSums(levels, H))[0]!.result();
   setQuantileScale(tf, model, widthScale);
-  const calibrated = quantilesNow();
+  const calibratedPinball = new PinballSums(levels, H);
+  const coverage = new CoverageCounts(levels);
+  tally<PinballSums | CoverageCounts>(calibratedPinball, coverage);
   return {
     levels: [...levels],
     epochs,
     bestEpoch: best.epoch,
     startPinball,
     fittedPinball: best.pinball,
-    calibratedPinball: meanPinball(calibrated, validation.truth, levels, H, validation.sample.weight).overall,
+    calibratedPinball: calibratedPinball.result().overall,
     widthScale,
-    coverage: centralCoverage(calibrated, validation.truth, levels, validation.sample.weight),
+    coverage: coverage.result(),
   };
 }
