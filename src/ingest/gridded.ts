@@ -380,13 +380,10 @@ export async function readGridded(dataset: GriddedDataset, options: { variables?
     reader.close();
   }
   task?.done();
-  let speed: Float32Array;
-  if (dataset.speed.derived) {
-    const u = fields.get(dataset.speed.from[0]!)!;
-    const v = fields.get(dataset.speed.from[1]!)!;
-    speed = new Float32Array(size);
-    speedFromUv(u, v, speed, size);
-  } else speed = fields.get(dataset.speed.from[0]!)!;
+  // The speed variable's own array, or sqrt(u^2 + v^2) of the pair.
+  const [source, v] = dataset.speed.from.map((n) => fields.get(n)!);
+  const speed = dataset.speed.derived ? new Float32Array(size) : source!;
+  if (dataset.speed.derived) speedFromUv(source!, v!, speed, size);
   for (const n of wanted) if (!names.includes(n)) fields.delete(n);
   return { grid: dataset.grid, times: Float64Array.from(dataset.hours), fields, speed, speedHeight: dataset.speed.height };
 }
