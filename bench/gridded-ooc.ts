@@ -92,7 +92,7 @@ try {
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), node ${process.version}; data ${data}; budget ${opts.budget}; variants ${variants.join(', ')}${opts.base ? ` (base ${resolve(opts.base)})` : ''}; ${opts.rounds} alternating rounds`);
   for (const command of ['train', 'evaluate'] as const) {
     for (const variant of variants) {
-      const rs = runs.filter((r) => r.command === command && r.variant === variant && (variant === 'memory' || r.cellFileBefore));
+      const rs = runs.filter((r) => r.command === command && r.variant === variant && (variant !== 'disk' || r.cellFileBefore));
       if (rs.length === 0) continue;
       const gib = rs.map((r) => r.peakRssKiB / 2 ** 20);
       const cpu = rs.map((r) => r.userSeconds + r.systemSeconds);
