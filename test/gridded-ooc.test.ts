@@ -16,96 +16,22 @@ import { testContext } from '../src/commands/context.js';
 import { formatInspectResult, inspect } from '../src/commands/inspect.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { DataError } from '../src/core/errors.js';
-import { cellCount, type GridSpec } from '../src/core/grid.js';
+import { cellCount } from '../src/core/grid.js';
 import { silentProgress } from '../src/core/progress.js';
-import { HOUR_MS } from '../src/core/time.js';
 import { openCellCube } from '../src/ingest/cell-cube.js';
 import { readHoursOfCells, writeChunkedCellFile, type CellBand } from '../src/ingest/cell-file.js';
 import { loadDataCube, type Cube } from '../src/ingest/cube.js';
 import { openGridded, openGriddedSlabs, readGridded } from '../src/ingest/gridded.js';
-import { double, hoursSince1900, pack, short, writeNetcdf3, writeNetcdf4, writeZarrV3, type Nc3Var } from './gridded-fixtures.js';
-import { makeCube, writeTinyCliConfig } from './train-fixtures.js';
+import { GRID, HOURS, sameBits, writeWindInputs, type WindInputs } from './gridded-wind-fixtures.js';
+import { writeTinyCliConfig } from './train-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'windcast-gridded-ooc-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const T0 = Date.UTC(2023, 0, 1);
-const HOURS = 600;
-const GRID: GridSpec = { width: 10, height: 8, lon0: 0, lat0: 48, dLon: 1, dLat: 1, pixelIsPoint: true, sourceSouthUp: false, epsg: 4326 };
-const LATS = Array.from({ length: GRID.height }, (_, r) => GRID.lat0 - r);
-const LONS = Array.from({ length: GRID.width }, (_, c) => GRID.lon0 + c);
-const NAMES = ['u100', 'v100', 'u10', 'v10'] as const;
-
-/** The four wind fields (time x lat x lon, north-up), with NaN in a few places of u100 and v10. */
-function windFields(): Record<(typeof NAMES)[number], number[]> {
-  const cube = makeCube({ hours: HOURS, grid: GRID, seed: 11, uv: true, start: T0 });
-  const u = Array.from(cube.u!);
-  const v = Array.from(cube.v!);
-  const fields = { u100: u, v100: v, u10: u.map((x, i) => 0.7 * x + 0.1 * Math.sin(i)), v10: v.map((x, i) => 0.7 * x - 0.1 * Math.cos(i)) };
-  for (const i of [3, 417, 25_000, 47_999]) fields.u100[i] = NaN;
-  for (const i of [80, 30_001]) fields.v10[i] = NaN;
-  return fields;
-}
-
-const hoursOf = (first: number, count: number) => Array.from({ length: count }, (_, t) => first + t);
-
-/** NetCDF3 packed int16 (legacy CDS), hours [first, first + count) of the fields. */
-function writeNc3(path: string, fields: ReturnType<typeof windFields>, first: number, count: number): void {
-  const cells = cellCount(GRID);
-  const vars: Nc3Var[] = [
-    { name: 'longitude', dims: ['longitude'], type: 'float', attrs: { units: 'degrees_east' }, data: LONS },
-    { name: 'latitude', dims: ['latitude'], type: 'float', attrs: { units: 'degrees_north' }, data: LATS },
-    { name: 'time', dims: ['time'], type: 'int', attrs: { units: 'hours since 1900-01-01 00:00:00.0', calendar: 'gregorian' }, data: hoursOf(first, count).map((t) => hoursSince1900(T0 + t * HOUR_MS)) },
-    ...NAMES.map((name) => ({
-      name,
-      dims: ['time', 'latitude', 'longitude'],
-      type: 'short' as const,
-      attrs: { scale_factor: double(0.001), add_offset: double(0.5), _FillValue: short(-32767), missing_value: short(-32767), units: 'm s**-1' },
-      data: pack(fields[name].slice(first * cells, (first + count) * cells), 0.001, 0.5),
-    })),
-  ];
-  writeNetcdf3(path, { version: 2, records: count, dims: [{ name: 'longitude', size: LONS.length }, { name: 'latitude', size: LATS.length }, { name: 'time', size: 0 }], attrs: { Conventions: 'CF-1.6' }, vars });
-}
-
-/** The three inputs, each in a folder of its own (the cell file goes in its .windcast-cache). */
-async function writeInputs(): Promise<Record<'netcdf3' | 'netcdf4' | 'zarr', string>> {
-  const fields = windFields();
-  const nc3 = join(root, 'nc3');
-  mkdirSync(nc3);
-  writeNc3(join(nc3, 'a.nc'), fields, 0, 250);
-  writeNc3(join(nc3, 'b.nc'), fields, 250, HOURS - 250);
-  const nc4 = join(root, 'nc4');
-  mkdirSync(nc4);
-  const shape = [HOURS, LATS.length, LONS.length];
-  const fill = { _FillValue: { dtype: '<f' as const, value: NaN }, units: 'm s**-1' };
-  await writeNetcdf4(join(nc4, 'era5.nc'), [
-    { name: 'latitude', dims: ['latitude'], dtype: '<d', shape: [LATS.length], data: LATS, attrs: { units: 'degrees_north', standard_name: 'latitude' } },
-    { name: 'longitude', dims: ['longitude'], dtype: '<d', shape: [LONS.length], data: LONS, attrs: { units: 'degrees_east', standard_name: 'longitude' } },
-    { name: 'valid_time', dims: ['valid_time'], dtype: '<q', shape: [HOURS], data: hoursOf(0, HOURS).map((t) => (T0 + t * HOUR_MS) / 1000), attrs: { standard_name: 'time', units: 'seconds since 1970-01-01', calendar: 'proleptic_gregorian' } },
-    ...NAMES.map((name) => ({ name, dims: ['valid_time', 'latitude', 'longitude'], dtype: '<f' as const, shape, data: fields[name], attrs: fill, deflate: 1 })),
-  ], { Conventions: 'CF-1.7' });
-  const zarr = join(root, 'zarr', 'era5.zarr');
-  mkdirSync(join(root, 'zarr'));
-  await writeZarrV3(zarr, [
-    { name: 'time', dims: ['time'], shape: [HOURS], chunks: [HOURS], dtype: 'int64', data: hoursOf(0, HOURS).map((t) => hoursSince1900(T0 + t * HOUR_MS)), attrs: { units: 'hours since 1900-01-01', calendar: 'proleptic_gregorian' }, fillValue: null },
-    { name: 'latitude', dims: ['latitude'], shape: [LATS.length], dtype: 'float32', data: LATS, attrs: { units: 'degrees_north' } },
-    { name: 'longitude', dims: ['longitude'], shape: [LONS.length], dtype: 'float32', data: LONS, attrs: { units: 'degrees_east' } },
-    ...NAMES.map((name) => ({ name, dims: ['time', 'latitude', 'longitude'], shape, chunks: [48, LATS.length, LONS.length], dtype: 'float32' as const, data: fields[name], attrs: { units: 'm s**-1' } })),
-  ]);
-  return { netcdf3: join(nc3, '*.nc'), netcdf4: join(nc4, 'era5.nc'), zarr };
-}
-
-let written: ReturnType<typeof writeInputs> | undefined;
+let written: Promise<WindInputs> | undefined;
 /** Written once, by the first test that needs them. */
-const inputs = () => (written ??= writeInputs());
+const inputs = () => (written ??= writeWindInputs(root));
 const ingest = { ...schemaDefaults().ingest, workers: 1 };
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) assert.fail(`${what}: value ${i} is ${a[i]} on disk, ${b[i]} in memory`);
-}
 
 test('openGriddedSlabs: any split of the hours gives readGridded values, across the files of a glob', async () => {
   const { netcdf3, zarr } = await inputs();

@@ -9,8 +9,10 @@
  * peak is the cell-major cube plus one slab. A first read decodes the time-major cube and
  * writes the cache as before, then lets the decoded cube go and reads the cache back the same
  * way (an int16 cache's rounding is then the same on the first run as on later ones). Gridded
- * input and `ingest.cache` off have no cache: the time-major cube is transposed from memory,
- * and that read peaks at twice the cube for the seconds of the transposition.
+ * input (NetCDF, Zarr) has no cube cache: it is read a slab of hours at a time straight into
+ * the cell-major bands (gridded-cells.ts), so its peak is the cube plus a slab too. GeoTIFFs
+ * with `ingest.cache` off have no cache either: their time-major cube is transposed from
+ * memory, and that read peaks at twice the cube for the seconds of the transposition.
  *
  * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
  * available) decides what stays resident. A cube that does not fit stays on disk as a cell
@@ -36,11 +38,11 @@ import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
 import { buildCatalog } from './catalog.js';
-import { buildCube, griddedCube, griddedCubeBytes, griddedOptions, inputKind, loadDataCube, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
+import { buildCube, griddedCubeBytes, griddedOptions, inputKind, loadDataCube, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
 import { openGridded, requireConsecutiveHours } from './gridded.js';
-import { griddedCellCube } from './gridded-cells.js';
+import { griddedCellCube, griddedResidentCells } from './gridded-cells.js';
 import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
-import { cellFilePath, openCellFile, scatterHours, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
+import { cellFilePath, openCellFile, scatterHours, sharedFloats, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
 import { readRasterHeader } from './raster.js';
 
 export type { CellBand, CellFile } from './cell-file.js';
@@ -88,14 +90,6 @@ export function cubeValueBytes(cube: Cube | CellCube): number {
 
 /** Bytes of time-major values read per slab from the cache file. */
 const SLAB_BYTES = 64 * 1024 * 1024;
-
-function sharedFloats(n: number, what: string): Float32Array {
-  try {
-    return new Float32Array(new SharedArrayBuffer(n * 4));
-  } catch (err) {
-    throw new DataError(what, `the cell-major cube needs ${(n * 4 / 2 ** 30).toFixed(2)} GiB more, which this process cannot allocate`, { cause: err });
-  }
-}
 
 /** One band re-laid cell-major, in shared memory (the batch thread reads it without a copy). */
 export function cellMajor(band: Float32Array, cells: number, hours: number): Float32Array {
@@ -189,18 +183,21 @@ export const CACHE_OFF_HINT = 'with ingest.cache off nothing is written beside t
  */
 export async function openCellCube(input: string, ingest: IngestConfig, progress: Progress, options: { wind?: WindChoice; budget: number }): Promise<CellCube> {
   const wind = options.wind ?? windChoice(ingest);
-  if (!ingest.cache) {
-    // Nothing is written beside the data: over the budget, refused before reading.
-    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint: CACHE_OFF_HINT }));
-  }
   if (inputKind(input, ingest.glob) === 'gridded') {
     const dataset = await openGridded(input, griddedOptions(wind));
     requireConsecutiveHours(dataset);
     requireWindOnly(dataset);
     const bytes = griddedCubeBytes(dataset);
-    if (bytes <= options.budget) return cellCubeFromCube(await griddedCube(dataset, progress));
+    // Built cell-major a slab at a time (gridded-cells.ts), cache or not: gridded input has no cube cache.
+    if (bytes <= options.budget) return griddedResidentCells(dataset, progress);
+    // Nothing is written beside the data: over the budget, refused before reading.
+    if (!ingest.cache) requireWithinBudget(dataset.input, bytes, { bytes: options.budget, hint: CACHE_OFF_HINT });
     progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
     return griddedCellCube(dataset, ingest, { slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), progress });
+  }
+  if (!ingest.cache) {
+    // Nothing is written beside the data: over the budget, refused before reading.
+    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint: CACHE_OFF_HINT }));
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (catalog.entries.length > 0) {

@@ -74,6 +74,15 @@ export function scatterHours(slab: Float32Array, count: number, cells: number, o
   }
 }
 
+/** n float32 values in shared memory (a cell-major band: the batch thread reads it without a copy); a DataError naming `what` when they cannot be had. */
+export function sharedFloats(n: number, what: string): Float32Array {
+  try {
+    return new Float32Array(new SharedArrayBuffer(n * 4));
+  } catch (err) {
+    throw new DataError(what, `the cell-major cube needs ${(n * 4 / 2 ** 30).toFixed(2)} GiB more, which this process cannot allocate`, { cause: err });
+  }
+}
+
 /** The end (exclusive) of the chunk holding `hour`. */
 export function chunkEnd(file: Pick<CellFile, 'hours' | 'chunkHours'>, hour: number): number {
   return Math.min(file.hours, (Math.floor(hour / file.chunkHours) + 1) * file.chunkHours);

@@ -360,37 +360,30 @@ export function atHeight(dataset: GriddedDataset, height: number): GriddedDatase
   return { ...dataset, speed, other };
 }
 
-/** Read the chosen variables (default: the dataset's selection) and the speed. */
+/**
+ * Read the chosen variables (default: the dataset's selection) and the speed, whole: the slab
+ * reader's one frame loop over all the hours at once (a file's store open only while it is read).
+ */
 export async function readGridded(dataset: GriddedDataset, options: { variables?: string[]; progress?: Progress } = {}): Promise<GriddedData> {
   const names = options.variables ?? dataset.selected;
   requireSelected(dataset, [...names, ...dataset.speed.from]);
   const wanted = [...new Set([...names, ...dataset.speed.from])];
-  const { layouts, segments } = dataset.plan;
-  const size = cellCount(dataset.grid) * dataset.hours.length;
+  const hours = dataset.hours.length;
+  const size = cellCount(dataset.grid) * hours;
   const fields = new Map<string, Float32Array>();
-  for (const n of wanted) fields.set(n, new Float32Array(size).fill(NaN));
-  const task = options.progress?.start({ unit: 'files', total: layouts.length, label: 'reading gridded data' });
-  for (let file = 0; file < layouts.length; file++) {
-    const layout = layouts[file]!;
-    const mine = wanted.flatMap((n) => segments.get(n)!.filter((s) => s.file === file).map((s) => ({ n, s })));
-    if (mine.length > 0) {
-      const store = await openStore(layout.path);
-      try {
-        for (const { n, s } of mine) await readFrames(store, layout, layout.variables.get(n)!, s.srcStart, s.count, { out: fields.get(n)!, outFrame: s.dstStart });
-      } finally {
-        store.close();
-      }
-    }
-    task?.tick(1, basename(layout.path));
+  for (const n of wanted) fields.set(n, new Float32Array(size));
+  const task = options.progress?.start({ unit: 'files', total: dataset.files.length, label: 'reading gridded data' });
+  const reader = openGriddedSlabs(dataset, wanted, { onFilePassed: (path) => task?.tick(1, basename(path)) });
+  try {
+    await reader.read(0, hours, fields);
+  } finally {
+    reader.close();
   }
   task?.done();
-  let speed: Float32Array;
-  if (dataset.speed.derived) {
-    const u = fields.get(dataset.speed.from[0]!)!;
-    const v = fields.get(dataset.speed.from[1]!)!;
-    speed = new Float32Array(size);
-    speedFromUv(u, v, speed, size);
-  } else speed = fields.get(dataset.speed.from[0]!)!;
+  // The speed variable's own array, or sqrt(u^2 + v^2) of the pair.
+  const [source, v] = dataset.speed.from.map((n) => fields.get(n)!);
+  const speed = dataset.speed.derived ? new Float32Array(size) : source!;
+  if (dataset.speed.derived) speedFromUv(source!, v!, speed, size);
   for (const n of wanted) if (!names.includes(n)) fields.delete(n);
   return { grid: dataset.grid, times: Float64Array.from(dataset.hours), fields, speed, speedHeight: dataset.speed.height };
 }
@@ -418,19 +411,24 @@ export interface GriddedSlabReader {
 }
 
 /**
- * readGridded a slab of hours at a time, for a dataset larger than memory (ingest/cell-cube.ts
- * streams it into the cell file): the same segments and frame reads, cut to the slab, so every
- * value is the one readGridded gives. A file's store stays open while later slabs still read
- * it (one NetCDF4 header parse per file, not per slab) and is closed once the slabs are past it.
+ * The dataset's hours a slab at a time (readGridded reads them all as one slab; gridded-cells.ts
+ * builds the cell-major cube, in memory or on disk, slab by slab): per slab, file by file in
+ * order, each variable's segments cut to the slab, so every value is the same however the hours
+ * are split. A file's store stays open while later slabs still read it (one NetCDF4 header parse
+ * per file, not per slab) and is closed as soon as a slab has passed its last hour, so a glob of
+ * thousands of files has a file or two open at a time. `onFilePassed` hears each file once, when
+ * the slabs are past it (progress).
  */
-export function openGriddedSlabs(dataset: GriddedDataset, names: string[]): GriddedSlabReader {
+export function openGriddedSlabs(dataset: GriddedDataset, names: string[], options: { onFilePassed?: (path: string) => void } = {}): GriddedSlabReader {
   requireSelected(dataset, names);
   const { layouts, segments } = dataset.plan;
   const cells = cellCount(dataset.grid);
-  // The last hour each file is read for: its store closes once a slab has passed it.
-  const lastHour = new Map<number, number>();
-  for (const n of names) for (const s of segments.get(n)!) lastHour.set(s.file, Math.max(lastHour.get(s.file) ?? -1, s.dstStart + s.count - 1));
+  // Per file, the segments it gives each variable, and the last hour it is read for (-1: never).
+  const reads = layouts.map(() => [] as { name: string; segment: Segment }[]);
+  for (const name of names) for (const segment of segments.get(name)!) reads[segment.file]!.push({ name, segment });
+  const lastHour = reads.map((r) => r.reduce((m, { segment: s }) => Math.max(m, s.dstStart + s.count - 1), -1));
   const open = new Map<number, Awaited<ReturnType<typeof openStore>>>();
+  let passed = 0;
   const close = () => {
     for (const store of open.values()) store.close();
     open.clear();
@@ -442,24 +440,27 @@ export function openGriddedSlabs(dataset: GriddedDataset, names: string[]): Grid
         const target = out.get(n);
         if (!target || target.length < count * cells) throw new Error(`slab of ${n} holds ${target?.length ?? 0} values, expected ${count} hours x ${cells} cells`);
         target.fill(NaN, 0, count * cells);
-        for (const s of segments.get(n)!) {
+      }
+      for (let file = passed; file < layouts.length; file++) {
+        const layout = layouts[file]!;
+        for (const { name, segment: s } of reads[file]!) {
           const lo = Math.max(first, s.dstStart);
           const hi = Math.min(end, s.dstStart + s.count);
           if (lo >= hi) continue;
-          const layout = layouts[s.file]!;
-          let store = open.get(s.file);
+          let store = open.get(file);
           if (!store) {
             store = await openStore(layout.path);
-            open.set(s.file, store);
+            open.set(file, store);
           }
-          await readFrames(store, layout, layout.variables.get(n)!, s.srcStart + (lo - s.dstStart), hi - lo, { out: target, outFrame: lo - first });
+          await readFrames(store, layout, layout.variables.get(name)!, s.srcStart + (lo - s.dstStart), hi - lo, { out: out.get(name)!, outFrame: lo - first });
         }
-      }
-      for (const [file, store] of open) {
-        if (lastHour.get(file)! < end) {
-          store.close();
+        if (lastHour[file]! < end) {
+          open.get(file)?.close();
           open.delete(file);
         }
+        // Heard as the files are read (a whole-period slab reads them all); a file whose hours
+        // reach past this slab waits for a later one, and so do the files after it.
+        for (; passed <= file && lastHour[passed]! < end; passed++) options.onFilePassed?.(layouts[passed]!.path);
       }
     },
     close,

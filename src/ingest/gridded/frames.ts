@@ -13,6 +13,11 @@ import { elementCount, type ArrayStore, type NumericArray } from './store.js';
 
 const BLOCK_VALUES = 1 << 23;
 
+/** Hours per block of readFrames for a grid of `cells` (with `expvers` versions per hour): slabs of a multiple of it read in the same blocks as one whole read. */
+export function framesPerBlock(cells: number, expvers = 1): number {
+  return Math.max(1, Math.floor(BLOCK_VALUES / (cells * expvers)));
+}
+
 export interface FrameTarget {
   out: Float32Array;
   /** Frame (hour) index in `out` that source index `srcStart` goes to. */
@@ -23,7 +28,7 @@ export interface FrameTarget {
 export async function readFrames(store: ArrayStore, layout: FileLayout, v: FileVariable, srcStart: number, count: number, target: FrameTarget): Promise<void> {
   const { grid } = layout;
   const expvers = v.axes.expver >= 0 ? v.shape[v.axes.expver]! : 1;
-  const perBlock = v.axes.time < 0 ? 1 : Math.max(1, Math.floor(BLOCK_VALUES / (cellCount(grid) * expvers)));
+  const perBlock = v.axes.time < 0 ? 1 : framesPerBlock(cellCount(grid), expvers);
   for (let done = 0; done < count; done += perBlock) {
     const n = Math.min(perBlock, count - done);
     const start = v.shape.map(() => 0);
