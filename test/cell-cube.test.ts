@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCatalog } from '../src/ingest/catalog.js';
 import { buildCube, loadDataCube } from '../src/ingest/cube.js';
-import { cellCubeFromCube, cellMajor, openCellCube, parseBytes, scatterHours } from '../src/ingest/cell-cube.js';
+import { cellCubeFromCube, cellMajor, openCellCube, scatterHours } from '../src/ingest/cell-cube.js';
+import { formatBytes, parseBytes } from '../src/core/bytes.js';
 import { schemaDefaults } from '../src/core/config.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { silentProgress } from '../src/core/progress.js';
@@ -96,7 +97,7 @@ test('without a cube cache to read from disk, the memory budget refuses a cube t
   const dir = dataset(30);
   try {
     const ingest = { ...schemaDefaults().ingest, workers: 1, cache: false };
-    await assert.rejects(openCellCube(dir, ingest, silentProgress, { budget: 1000 }), (err: unknown) => err instanceof DataError && /memory budget of 0\.00 GiB/.test(err.message) && /--memory-budget/.test(err.message));
+    await assert.rejects(openCellCube(dir, ingest, silentProgress, { budget: 1000 }), (err: unknown) => err instanceof DataError && /memory budget of 1000 B/.test(err.message) && /--memory-budget/.test(err.message));
     assert.ok((await openCellCube(dir, ingest, silentProgress, { budget: 12 * 7 * 30 * 4 })).bands?.speed);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -107,6 +108,11 @@ test('without a cube cache to read from disk, the memory budget refuses a cube t
   assert.equal(parseBytes('1.5g'), 1.5 * 2 ** 30);
   assert.equal(parseBytes('4096'), 4096);
   assert.throws(() => parseBytes('lots'), ConfigError);
+  // Sizes read back in the largest binary unit that leaves at least 1 (no "0.00 GiB" for a small cube).
+  assert.equal(formatBytes(3 * 2 ** 30), '3.00 GiB');
+  assert.equal(formatBytes(40 * 2 ** 20), '40.0 MiB');
+  assert.equal(formatBytes(10_080), '9.8 KiB');
+  assert.equal(formatBytes(1000), '1000 B');
 });
 
 test('training on the cell-major cube gives the same losses as on the time-major cube', async () => {
@@ -217,7 +223,7 @@ test('loadDataCube (what evaluate holds for input it reads whole) refuses a cube
     const cube = await loadDataCube(dir, ingest, silentProgress, undefined, { bytes, hint });
     assert.equal(cube.speed.length + cube.u!.length + cube.v!.length, bytes / 4);
     await assert.rejects(loadDataCube(dir, ingest, silentProgress, undefined, { bytes: bytes - 1, hint }), (err: unknown) =>
-      err instanceof DataError && err.message === `${dir}: the cube needs 0.00 GiB in memory, more than the memory budget of 0.00 GiB (--memory-budget, runtime.memoryBudget; default: what the machine has available); ${hint}`);
+      err instanceof DataError && err.message === `${dir}: the cube needs 5.9 KiB in memory, more than the memory budget of 5.9 KiB (--memory-budget, runtime.memoryBudget; default: what the machine has available); ${hint}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@ import { formatInspectResult, inspect, notReadyReasons } from '../src/commands/i
 import { predict } from '../src/commands/predict.js';
 import { train } from '../src/commands/train.js';
 import { parseConfig, type Config } from '../src/core/config.js';
+import { formatBytes } from '../src/core/bytes.js';
 import { DataError } from '../src/core/errors.js';
 import { silentProgress } from '../src/core/progress.js';
 import { HOUR_MS } from '../src/core/time.js';
@@ -128,7 +129,7 @@ test('target height 10 vs 100 m: different speeds, each hypot(u, v) of its own h
   const bytes = 6 * 8760 * 4 * 5;
   assert.equal(at100.speed.length + at100.u!.length + at100.v!.length + at100.other!.u.length + at100.other!.v.length, bytes / 4);
   await loadDataCube(BERLIN, config().ingest, silentProgress, undefined, { bytes, hint: '' });
-  await assert.rejects(loadDataCube(BERLIN, config().ingest, silentProgress, undefined, { bytes: bytes - 1, hint: '' }), (err: unknown) => err instanceof DataError && err.message.startsWith(`${BERLIN}: the cube needs 0.00 GiB in memory, more than the memory budget`));
+  await assert.rejects(loadDataCube(BERLIN, config().ingest, silentProgress, undefined, { bytes: bytes - 1, hint: '' }), (err: unknown) => err instanceof DataError && err.message.startsWith(`${BERLIN}: the cube needs ${formatBytes(bytes)} in memory, more than the memory budget of ${formatBytes(bytes - 1)}`));
   const only10 = await loadDataCube(BERLIN, config({ ingest: { variables: ['u10', 'v10'] } }).ingest, silentProgress);
   assert.deepEqual([only10.heightM, only10.other, only10.source.variables], [10, undefined, ['u10', 'v10']]);
   await assert.rejects(loadDataCube(BERLIN, config({ ingest: { variables: ['t2m', 'u10', 'v10'] } }).ingest, silentProgress), (err: unknown) =>

@@ -53,13 +53,13 @@ test('inspect reports hours, the gap, grid, type, nodata share, values and memor
     assert.match(text, /1 missing hour in 1 gap: 2024-01-01T03:00Z/);
     assert.match(text, /NOT ready for training/);
     assert.match(text, /4x3 at 60x60 deg/);
-    assert.match(text, /memory +cube 0\.2 KiB \(Float32\), within the memory budget of .* train holds it once/);
+    assert.match(text, /memory +cube 240 B \(Float32\), within the memory budget of .* train holds it once/);
     // Over the budget (a tiny one): train and evaluate read GeoTIFFs from a cell file; with the cache off both refuse.
     const tight = schemaDefaults();
     tight.runtime.memoryBudget = '100';
     const over = await inspect({ dir }, testContext(tight));
     assert.deepEqual([over.memory?.budgetBytes, over.memory?.overBudget, over.memory?.overBudgetReads], [100, true, 'disk']);
-    assert.match(formatInspectResult(over), /memory +cube 0\.2 KiB \(Float32\), over the memory budget of \S+ \S+ .*: train and evaluate read it from a cell file on disk .*, evaluate a slab of test hours at a time/);
+    assert.match(formatInspectResult(over), /memory +cube 240 B \(Float32\), over the memory budget of \S+ \S+ .*: train and evaluate read it from a cell file on disk .*, evaluate a slab of test hours at a time/);
     tight.ingest.cache = false;
     const uncached = await inspect({ dir }, testContext(tight));
     assert.equal(uncached.memory?.overBudgetReads, 'refused');

@@ -18,6 +18,7 @@ import { CACHE_OFF_HINT, memoryBudget } from '../ingest/cell-cube.js';
 import { decodeFiles } from '../ingest/decode-pool.js';
 import { describeGriddedProblems, openGridded, type GriddedDataset } from '../ingest/gridded.js';
 import { bandStats } from '../ingest/band-stats.js';
+import { formatBytes } from '../core/bytes.js';
 import { DataError } from '../core/errors.js';
 import { cellCount, describeGrid, type GridSpec } from '../core/grid.js';
 import { readRasterHeader, type RasterHeader } from '../ingest/raster.js';
@@ -279,12 +280,6 @@ function memoryLine(m: NonNullable<InspectResult['memory']>): string {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
 }
 
 function fmt(x: number | null, digits = 2): string {

@@ -33,7 +33,8 @@ import { runInNewContext } from 'node:vm';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { IngestConfig } from '../core/config.js';
-import { ConfigError, DataError } from '../core/errors.js';
+import { formatBytes, parseBytes } from '../core/bytes.js';
+import { DataError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
@@ -142,16 +143,6 @@ function cacheLayers(file: Pick<CubeCacheFile, 'bands'>): CellBand[] {
   return BANDS.filter((b) => (file.bands as readonly string[]).includes(b));
 }
 
-const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
-
-/** "8GiB", "512 MiB", "2e9" (bytes) -> bytes; throws a ConfigError naming the value. */
-export function parseBytes(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new ConfigError(`memory budget "${text}" is not a size: write e.g. 8GiB, 512MiB or a number of bytes`);
-  return Math.floor(Number(m[1]) * unit);
-}
-
 /**
  * What the machine has for a cube: the kernel's MemAvailable (free memory plus the page cache it
  * can drop; os.freemem() on Linux), or the total when that cannot be read.
@@ -171,7 +162,6 @@ export function memoryBudget(configured: string | null): number {
   return configured === null ? availableMemory() : parseBytes(configured);
 }
 
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 /** Why a cube over the budget is refused with ingest.cache off, and what to do. */
 export const CACHE_OFF_HINT = 'with ingest.cache off nothing is written beside the data, so the cube is read whole: turn ingest.cache on (a cube over the budget is then read from a cell file on disk), or give it fewer hours or a smaller area';
@@ -192,7 +182,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
     if (bytes <= options.budget) return griddedResidentCells(dataset, progress);
     // Nothing is written beside the data: over the budget, refused before reading.
     if (!ingest.cache) requireWithinBudget(dataset.input, bytes, { bytes: options.budget, hint: CACHE_OFF_HINT });
-    progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+    progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
     return griddedCellCube(dataset, ingest, { slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), progress });
   }
   if (!ingest.cache) {
@@ -218,7 +208,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
         const layers = cacheLayers(file);
         const bytes = cells * hours * 4 * layers.length;
         if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
-        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
         return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dir, key), key, file, layers, progress) };
       } finally {
         file.close();
@@ -245,7 +235,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
       // Reused only when it holds the values asked for (an int16 cube's rounding, or float32 exact).
       const existing = openCellFile(path, key);
       if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
-      progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+      progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
       const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), encoding: ingest.cacheEncoding, workers: ingest.workers, progress });
       return cube(disk, false);
     }
@@ -270,7 +260,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
         const layers = cacheLayers(file);
         const bytes = cellCount(file.grid) * file.times.length * 4 * layers.length;
         if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
-        progress.log(`data: the cube (${gib(bytes)}) is over the memory budget (${gib(options.budget)}): windows are read from disk`);
+        progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
         return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dirname(cacheFile), key), key, file, layers, progress) };
       } finally {
         file.close();

@@ -19,6 +19,7 @@
 import { closeSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, requireFreeSpace, writeFileAtomicStreamed, writeFileAtomicSync } from '../core/atomic.js';
+import { formatBytes } from '../core/bytes.js';
 import { DataError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
@@ -79,7 +80,7 @@ export function sharedFloats(n: number, what: string): Float32Array {
   try {
     return new Float32Array(new SharedArrayBuffer(n * 4));
   } catch (err) {
-    throw new DataError(what, `the cell-major cube needs ${(n * 4 / 2 ** 30).toFixed(2)} GiB more, which this process cannot allocate`, { cause: err });
+    throw new DataError(what, `the cell-major cube needs ${formatBytes(n * 4)} more, which this process cannot allocate`, { cause: err });
   }
 }
 
@@ -201,7 +202,7 @@ function sharedSlab(bytes: number, path: string): SharedArrayBuffer {
   try {
     return new SharedArrayBuffer(bytes);
   } catch (err) {
-    throw new DataError(path, `a slab of the streamed cube needs ${(bytes / 2 ** 30).toFixed(2)} GiB, which this process cannot allocate`, { cause: err });
+    throw new DataError(path, `a slab of the streamed cube needs ${formatBytes(bytes)}, which this process cannot allocate`, { cause: err });
   }
 }
 

@@ -22,6 +22,7 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildCatalog, isGlob, listFiles, type Catalog } from './catalog.js';
 import type { IngestConfig } from '../core/config.js';
+import { formatBytes } from '../core/bytes.js';
 import { DataError, describeError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
@@ -113,8 +114,7 @@ export interface MemoryLimit {
  */
 export function requireWithinBudget(input: string, bytes: number, limit: MemoryLimit | undefined): void {
   if (limit === undefined || bytes <= limit.bytes) return;
-  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  throw new DataError(input, `the cube needs ${gib(bytes)} in memory, more than the memory budget of ${gib(limit.bytes)} (--memory-budget, runtime.memoryBudget; default: what the machine has available)${limit.hint ? `; ${limit.hint}` : ''}`);
+  throw new DataError(input, `the cube needs ${formatBytes(bytes)} in memory, more than the memory budget of ${formatBytes(limit.bytes)} (--memory-budget, runtime.memoryBudget; default: what the machine has available)${limit.hint ? `; ${limit.hint}` : ''}`);
 }
 
 /**
@@ -166,7 +166,7 @@ export async function buildCube(catalog: Catalog, options: BuildCubeOptions, pro
       return new SharedArrayBuffer(bytes);
     } catch (err) {
       // Training streams such a cube to disk (cell-cube.ts); what reads the time-major cube cannot yet.
-      throw new DataError(catalog.input, `the cube needs ${(cubeBytes(reference.grid, hours, reference.bandCount) / 2 ** 30).toFixed(2)} GiB of memory, more than this process can allocate (${describeError(err)}); train reads a cube this large from disk, but this command holds it in memory: give it fewer hours (a glob of a shorter period)`);
+      throw new DataError(catalog.input, `the cube needs ${formatBytes(cubeBytes(reference.grid, hours, reference.bandCount))} of memory, more than this process can allocate (${describeError(err)}); train reads a cube this large from disk, but this command holds it in memory: give it fewer hours (a glob of a shorter period)`);
     }
   };
   const outputs: { speed: SharedArrayBuffer } & Partial<Record<CubeBand, SharedArrayBuffer>> = { speed: alloc() };

@@ -16,6 +16,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { IngestConfig } from '../core/config.js';
+import { formatBytes } from '../core/bytes.js';
 import { DataError, describeError } from '../core/errors.js';
 import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
@@ -65,8 +66,7 @@ export async function griddedCellCube(dataset: GriddedDataset, ingest: Pick<Inge
   const existing = openCellFile(path, key);
   if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
   requireWritable(dir, dataset);
-  const gib = (griddedCubeBytes(dataset) / 2 ** 30).toFixed(2);
-  options.progress.log(`data: reading the cube (${gib} GiB) a slab of hours at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+  options.progress.log(`data: reading the cube (${formatBytes(griddedCubeBytes(dataset))}) a slab of hours at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
   return cube(await streamGridded(dataset, { path, key, layers, encoding: ingest.cacheEncoding, ...options }), false);
 }
 
