@@ -64,6 +64,8 @@ export const VALIDATION_SAMPLE_SEED = 0x7a11d;
  * repeats are then rare (under 1/32 of the draws) and whose index needs no array of every window.
  */
 export const DISTINCT_WINDOWS_FACTOR = 16;
+/** ...and at most this many windows in all, so the index distinctWindows shuffles stays small (64 MiB). */
+const DISTINCT_WINDOWS_MAX = 2 ** 24;
 
 /**
  * The validation windows of a run: at most `count` windows of the validation period, seeded.
@@ -78,7 +80,7 @@ export function validationWindows(ctx: FeatureContext, split: TimeSplit, count: 
   const accept = (t0: number, cell: number) => windowValid(ctx, t0, cell, true);
   // Distinct windows do not follow the run's seed: runs of different seeds (ensemble members,
   // seed studies) are judged on the same windows.
-  if (anchors.length * cells <= DISTINCT_WINDOWS_FACTOR * count) return distinctWindows(ctx.cube.grid, anchors, count, VALIDATION_SAMPLE_SEED, accept);
+  if (anchors.length * cells <= Math.min(DISTINCT_WINDOWS_FACTOR * count, DISTINCT_WINDOWS_MAX)) return distinctWindows(ctx.cube.grid, anchors, count, VALIDATION_SAMPLE_SEED, accept);
   return sampleWindows({
     grid: ctx.cube.grid,
     anchors,
