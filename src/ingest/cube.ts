@@ -223,6 +223,11 @@ export function griddedCubeBytes(dataset: GriddedDataset): number {
   return cellCount(dataset.grid) * dataset.hours.length * 4 * (1 + griddedBands(dataset).length);
 }
 
+/** What a cube built from a gridded dataset records of its source (in memory or on disk, the same checkpoint record). */
+export function griddedSource(dataset: GriddedDataset): { input: string; files: string[]; fingerprint: string; variables: string[] } {
+  return { input: dataset.input, files: dataset.files.map((f) => f.path), fingerprint: fingerprintGridded(dataset), variables: [...dataset.selected].sort() };
+}
+
 /**
  * The cube of an opened gridded dataset (hours as they are: callers check they are
  * consecutive). Variables that are not wind are refused: the features are wind only.
@@ -239,7 +244,7 @@ export async function griddedCube(dataset: GriddedDataset, progress: Progress): 
     heightM: speed.height,
     ...(speed.derived ? { u: field(speed.from[0]!), v: field(speed.from[1]!) } : {}),
     ...(dataset.other ? { other: { heightM: dataset.other.height, u: field(dataset.other.from[0]), v: field(dataset.other.from[1]) } } : {}),
-    source: { input: dataset.input, files: dataset.files.map((f) => f.path), fingerprint: fingerprintGridded(dataset), variables: [...dataset.selected].sort() },
+    source: griddedSource(dataset),
   };
 }
 

@@ -22,7 +22,7 @@ import { cellCount } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
 import { isoMinute } from '../core/time.js';
 import { cellFilePath, openCellFile, scatterHours, sharedFloats, streamChunkHours, writeChunkedCellFile, type CellBand, type CellFile } from './cell-file.js';
-import { griddedBands, griddedCubeBytes } from './cube.js';
+import { griddedBands, griddedCubeBytes, griddedSource } from './cube.js';
 import { CUBE_CACHE_DIR, cacheKey } from './cube-cache.js';
 import { fingerprintGridded, openGriddedSlabs, speedFromUv, type GriddedDataset } from './gridded.js';
 import { framesPerBlock } from './gridded/frames.js';
@@ -43,6 +43,18 @@ function layersOf(dataset: GriddedDataset): CellBand[] {
   return ['speed', ...griddedBands(dataset).map((b) => b.band)];
 }
 
+/** The CellCube fields both builds share: grid, hours, heights, source record and bands. */
+function cellCubeFacts(dataset: GriddedDataset) {
+  return {
+    grid: dataset.grid,
+    times: Float64Array.from(dataset.hours),
+    heightM: dataset.speed.height,
+    otherHeightM: dataset.other?.height ?? null,
+    source: griddedSource(dataset),
+    layers: layersOf(dataset),
+  };
+}
+
 /**
  * A consecutive, wind-only gridded dataset as a cell cube on disk: its current cell file, or
  * one streamed now (`slabBytes` bounds the slab in flight; `encoding` as ingest.cacheEncoding).
@@ -51,18 +63,9 @@ export async function griddedCellCube(dataset: GriddedDataset, ingest: Pick<Inge
   const dir = griddedCacheDir(dataset);
   const key = griddedCellKey(dataset);
   const path = cellFilePath(dir, key);
-  const layers = layersOf(dataset);
-  const times = Float64Array.from(dataset.hours);
-  const fp = fingerprintGridded(dataset);
-  const cube = (disk: CellFile, hit: boolean) => ({
-    grid: dataset.grid,
-    times,
-    heightM: dataset.speed.height,
-    otherHeightM: dataset.other?.height ?? null,
-    source: { input: dataset.input, files: dataset.files.map((f) => f.path), fingerprint: fp, variables: [...dataset.selected].sort(), cache: { path, hit, encoding: disk.encoding } },
-    layers,
-    disk,
-  });
+  const facts = cellCubeFacts(dataset);
+  const { layers } = facts;
+  const cube = (disk: CellFile, hit: boolean) => ({ ...facts, source: { ...facts.source, cache: { path, hit, encoding: disk.encoding } }, disk });
   const existing = openCellFile(path, key);
   if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
   requireWritable(dir, dataset);
@@ -157,14 +160,5 @@ export async function griddedResidentCells(dataset: GriddedDataset, progress: Pr
   await readBandSlabs(dataset, { slab, slabHours, progress, label: `reading ${basename(dataset.input)} into the cell-major cube` }, (hour0, count) => {
     for (const b of layers) scatterHours(slab[b], count, cells, bands[b]!, hours, hour0);
   });
-  return {
-    grid: dataset.grid,
-    times: Float64Array.from(dataset.hours),
-    heightM: dataset.speed.height,
-    otherHeightM: dataset.other?.height ?? null,
-    // What griddedCube's cube says of its source: the same checkpoint record either way.
-    source: { input: dataset.input, files: dataset.files.map((f) => f.path), fingerprint: fingerprintGridded(dataset), variables: [...dataset.selected].sort() },
-    layers,
-    bands,
-  };
+  return { ...cellCubeFacts(dataset), bands };
 }
