@@ -106,8 +106,8 @@ export const TrainConfigSchema = z.strictObject({
    */
   maxPassesPerEpoch: z.number().positive().default(0.5),
   /**
-   * Validation windows, at most: fewer on small data, which scores every window of its
-   * validation period once (prepare/ridge.ts validationWindows), so no seed resamples it.
+   * Validation windows, at most. Small data scores distinct windows of its validation period
+   * (every one when they fit; prepare/ridge.ts validationWindows), so no seed resamples it.
    */
   validationSamples: z.number().int().positive().default(60_000),
   batchSize: z.number().int().positive().default(4096),

@@ -22,7 +22,7 @@ import { quantileVariables } from '../model/model.js';
 import { centralIntervals, centralLevel, disposePinballBatch, HeadGradient, pinball, QUANTILE_LAYER, setQuantileScale, setQuantileStart, type PinballBatch } from '../model/quantile-head.js';
 import { releaseLstmBuffers } from '../runtime/lstm-kernels.js';
 import { stepsOnSample } from './epoch.js';
-import type { ValidationSet } from './validation.js';
+import { windowWeight, type ValidationSet } from './validation.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type LayersModel = ReturnType<Tf['model']>;
@@ -54,16 +54,6 @@ export interface QuantileFit {
 export function startQuantileHead(tf: Tf, model: LayersModel, levels: readonly number[], rmseByLead: readonly number[], meanVariance: number): void {
   const sd = Math.sqrt(meanVariance);
   setQuantileStart(tf, model, levels, rmseByLead.map((r) => (Number.isFinite(r) ? r / sd : 1)));
-}
-
-/**
- * Weight of truth element i [n x H] from per-window weights (WindowSample.weight; none: 1), so
- * the validation scores here are area-weighted as training's RMSE is (train/validation.ts).
- */
-function windowWeight(weight: Float32Array | undefined, truth: Float32Array): (i: number) => number {
-  if (!weight) return () => 1;
-  const H = truth.length / weight.length;
-  return (i) => weight[Math.floor(i / H)]!;
 }
 
 /** Mean pinball loss (m/s) over windows, leads and levels of quantiles q [n x H x Q] against truth [n x H], NaN pairs skipped, windows weighted by `weight`. */

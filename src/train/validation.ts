@@ -2,9 +2,9 @@
  * Validation during training: a fixed, seeded sample of (t0, cell) windows of the validation
  * period, drawn once per run; persistence and the same-input ridge (prepare/ridge.ts, fitted on
  * the training period: evaluate's "linear") are scored on it once, the model after every
- * epoch, per lead, in m/s. Means over the sample are area-weighted: on small data it is every
- * window, each weighted by its area (prepare/ridge.ts validationWindows); on large grids cells
- * are drawn in proportion to their area.
+ * epoch, per lead, in m/s. Means over the sample are area-weighted: on small data the windows
+ * are distinct (every one when they fit), each weighted by its area (prepare/ridge.ts
+ * validationWindows); on large grids cells are drawn in proportion to their area.
  */
 import type { Tf } from '../runtime/backend.js';
 import type { Config } from '../core/config.js';
@@ -17,18 +17,30 @@ import { ForecastScratch, forecastWindows } from '../forecast/forecast.js';
 type LayersModel = ReturnType<Tf['model']>;
 
 /**
+ * Weight of element i of a per-window array [n x H] (truth, forecasts) from per-window weights
+ * (WindowSample.weight; none: 1 each): every validation score, the RMSE here and the quantile
+ * head's (quantile-fit.ts), weights windows the same way.
+ */
+export function windowWeight(weight: Float32Array | undefined, perWindow: Float32Array): (i: number) => number {
+  if (!weight) return () => 1;
+  const H = perWindow.length / weight.length;
+  return (i) => weight[Math.floor(i / H)]!;
+}
+
+/**
  * RMSE per lead and overall (mean of per-lead MSE) of forecasts vs truth, skipping NaN pairs;
  * `weight` (one per window, WindowSample.weight) weights each window's errors.
  */
 export function rmseByLead(pred: Float32Array, truth: Float32Array, horizon: number, weight?: Float32Array): { byLead: number[]; overall: number } {
   const sum = new Float64Array(horizon);
   const count = new Float64Array(horizon);
+  const weightOf = windowWeight(weight, truth);
   for (let i = 0; i < pred.length; i++) {
     const p = pred[i]!;
     const t = truth[i]!;
     if (p !== p || t !== t) continue;
     const d = p - t;
-    const w = weight ? weight[Math.floor(i / horizon)]! : 1;
+    const w = weightOf(i);
     sum[i % horizon]! += w * d * d;
     count[i % horizon]! += w;
   }
