@@ -26,8 +26,9 @@
  * forecast. So the forecast phase's CPU holds most of the GeoTIFF encoding, and the write phase
  * is what is left: the last rows' strips, the files' headers and the (fsynced) writes.
  * --keep-out DIR keeps the first run's files there; --reference DIR compares every run's files
- * byte for byte with DIR's (e.g. the files of `windcast predict` from an earlier checkout), so
- * a change is shown to leave the outputs as they were.
+ * byte for byte with DIR's (e.g. the files of `windcast predict` from an earlier checkout), and
+ * a GeoTIFF whose bytes differ band by band in its values' bit patterns, so a change is shown
+ * to leave the outputs as they were ("identical") or their values ("same values").
  * --precision lists the LSTM's inference precisions to run (runtime.inferencePrecision); with
  * --rounds every backend and precision runs once per round, alternating, so a slow minute on a
  * shared machine falls on each in turn.
@@ -39,6 +40,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fromFile } from 'geotiff';
 import { loadBackend, type BackendName } from '../src/runtime/backend.js';
 import { inputTensor } from '../src/prepare/batches.js';
 import { listCatalog } from '../src/ingest/catalog.js';
@@ -212,15 +214,28 @@ function loadAverage(): string {
 }
 
 /** "identical (N files)" when every file of `reference` is in `out` with the same bytes (and no more), else what differs. */
-function compareOutputs(out: string, reference: string): string {
+async function compareOutputs(out: string, reference: string): Promise<string> {
   const want = readdirSync(reference).filter((f) => f.endsWith('.tif') || f.endsWith('.png')).sort();
   const got = readdirSync(out).filter((f) => f.endsWith('.tif') || f.endsWith('.png')).sort();
   const missing = want.filter((f) => !existsSync(join(out, f)));
   const extra = got.filter((f) => !want.includes(f));
-  const differ = want.filter((f) => existsSync(join(out, f)) && !readFileSync(join(out, f)).equals(readFileSync(join(reference, f))));
+  const bytesDiffer = want.filter((f) => existsSync(join(out, f)) && !readFileSync(join(out, f)).equals(readFileSync(join(reference, f))));
+  // A GeoTIFF whose bytes differ may still hold the same values (another DEFLATE stream):
+  // compare every band's bit patterns.
+  const valuesDiffer: string[] = [];
+  for (const f of bytesDiffer) if (!f.endsWith('.tif') || !(await sameRasters(join(out, f), join(reference, f)))) valuesDiffer.push(f);
   if (want.length === 0) return `no files in ${reference}`;
-  if (missing.length + extra.length + differ.length === 0) return `identical (${want.length} files)`;
-  return `DIFFERENT: ${differ.length} differ${differ.length ? ` (${differ[0]} ..)` : ''}, ${missing.length} missing, ${extra.length} extra`;
+  if (missing.length + extra.length + bytesDiffer.length === 0) return `identical (${want.length} files)`;
+  if (missing.length + extra.length + valuesDiffer.length === 0) return `same values (${want.length} files; ${bytesDiffer.length} with other bytes)`;
+  return `DIFFERENT: ${valuesDiffer.length} differ in values${valuesDiffer.length ? ` (${valuesDiffer[0]} ..)` : ''}, ${missing.length} missing, ${extra.length} extra`;
+}
+
+/** Whether two GeoTIFFs hold the same bands, bit for bit. */
+async function sameRasters(a: string, b: string): Promise<boolean> {
+  const bands = async (path: string) => (await (await fromFile(path)).getImage()).readRasters() as Promise<unknown> as Promise<Float32Array[]>;
+  const [x, y] = [await bands(a), await bands(b)];
+  if (x.length !== y.length) return false;
+  return x.every((band, k) => Buffer.from(band.buffer, band.byteOffset, band.byteLength).equals(Buffer.from(y[k]!.buffer, y[k]!.byteOffset, y[k]!.byteLength)));
 }
 
 async function main(): Promise<void> {
@@ -271,7 +286,7 @@ async function main(): Promise<void> {
       const rate = Math.round(r.result.cellsForecast / Math.max(1e-9, s.forecast));
       const b = r.breakdown;
       const pair = (wall: number, cpu: number) => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`.padStart(11);
-      const outputs = opts.reference ? compareOutputs(out, opts.reference) : '';
+      const outputs = opts.reference ? await compareOutputs(out, opts.reference) : '';
       console.log(
         `${`${r.backend} ${precision} x${r.threads}`.padEnd(19)} ${pair(s.read, c.read)} ${pair(s.forecast, c.forecast)} ${pair(s.write, c.write)} ${pair(s.total, c.total)}  ${String(rate).padStart(8)} ${`${r.result.peakRssMiB} MiB`.padStart(9)} ${`${Math.round((100 * c.total) / (availableParallelism() * s.total))}%`.padStart(5)}` +
           `  ${b ? `${pair(b.gatherSeconds, b.gatherCpu)} ${pair(b.modelSeconds, b.modelCpu)}` : `${'-'.padStart(11)} ${'-'.padStart(11)}`}  ${loadAverage().padEnd(10)}  ${outputs}`,

@@ -236,3 +236,28 @@ test('GDAL agrees on south-up, PixelIsPoint and -180..180 files', async (t) => {
     assert.equal(count, 0, `${name}: ${count} cells differ in GDAL`);
   }
 });
+
+test("deflateStrategy 'rle' (the forecasts' encoding): another DEFLATE stream of the same values, read back by geotiff.js and GDAL", async (t) => {
+  // A forecast-like field: smooth, with float32 noise in the low mantissa bytes, and a nodata cell.
+  const grid = era5Grid({ step: 2.5 });
+  const band = Float32Array.from({ length: grid.width * grid.height }, (_, i) => 7 + 3 * Math.sin(i / 97) + Math.cos(i * 1.7) * 1e-3);
+  band[grid.width * 7 + 3] = NaN;
+  const options: GeoTiffWriteOptions = { grid, bands: [band, ramp(grid, 0.01)], nodata: -9999, compress: 'deflate' };
+  const plain = encodeGeoTiff(options);
+  const rle = encodeGeoTiff({ ...options, deflateStrategy: 'rle' });
+  assert.notDeepEqual(rle, plain, 'the strategy reaches zlib');
+  const a = await read(plain);
+  const b = await read(rle);
+  for (let k = 0; k < 2; k++) assert.deepEqual(Array.from(b.rasters[k]!), Array.from(a.rasters[k]!), `band ${k + 1}`);
+  assert.equal(tag(b.image, 'Compression'), 8);
+  assert.equal(tag(b.image, 'Predictor'), 3);
+  if (!gdalOrSkip(t)) return;
+  const dir = tmp();
+  const path = join(dir, 'rle.tif');
+  await writeGeoTiff(path, { ...options, deflateStrategy: 'rle' });
+  const values = gdalRead(path);
+  for (const [k, written] of [band, ramp(grid, 0.01)].entries()) {
+    const { count, first } = valueMismatches(written, values.bands[k]!);
+    assert.equal(count, 0, `band ${k + 1}: ${count} cells differ in GDAL, first ${JSON.stringify(first)}`);
+  }
+});

@@ -36,7 +36,7 @@ import { forecastCells, forecastGrid, quantileLevels } from '../forecast/grid-fo
 import { chooseEngine, onnxEngine, type EngineName } from '../forecast/onnx-engine.js';
 import { collectSites, planSite, type Interpolation, type SitePlan } from '../output/points.js';
 import { siteCells, siteForecasts, writeSiteFiles, type SiteForecast, type SitePowerInfo } from '../output/site-forecasts.js';
-import { commitStaging, discardStaging, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
+import { commitStaging, discardStaging, forecastStripOptions, leadGeoTiffTasks, modelTag, openStaging, sitesFileStem, writeForecastPictures, writeGeoTiffs, type ForecastTags } from '../output/forecast-files.js';
 import { capacityFactorMaps } from '../output/power-maps.js';
 import { writeForecastShard, type ShardProduct } from '../output/forecast-shards.js';
 import { StripEncoder, type EncodeTask, type StripCounts } from '../output/strip-encoder.js';
@@ -336,7 +336,7 @@ export async function predict(args: PredictArgs, ctx: CommandContext): Promise<P
     const rowsFinal = streaming
       ? (final: number, fields: { leads: Float32Array[]; quantileLeads?: Float32Array[][] }) => {
           if (!tracked) {
-            const stripOptions = { grid: cube.grid, nodata: inputNodata, compress: pc.compress };
+            const stripOptions = forecastStripOptions(cube.grid, inputNodata, pc.compress);
             streaming.track(fields.leads, stripOptions);
             if (fields.quantileLeads) streaming.track(fields.quantileLeads.flat(), stripOptions);
             tracked = true;

@@ -17,7 +17,7 @@
  * writeGeoTiff writes a temporary file in the target folder, fsyncs it and renames it over the
  * target, so a reader never sees a half-written file and an earlier one is never half-overwritten.
  */
-import { deflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic.js';
 import { WindcastError } from '../core/errors.js';
 import { colLon, rowLat, type GridSpec } from '../core/grid.js';
@@ -33,6 +33,14 @@ export interface GeoTiffWriteOptions {
   predictor?: 1 | 3;
   /** zlib level 1 (fast) to 9 (small); default 6. */
   deflateLevel?: number;
+  /**
+   * zlib's match search: 'default' (zlib's own) or 'rle' (Z_RLE: matches at distance one only,
+   * that is runs). Either is a plain DEFLATE stream every reader inflates the same way. After
+   * the floating-point predictor a model's float32 output is mostly its low mantissa bytes,
+   * which no match search compresses; runs are what is left (the sign and exponent planes), so
+   * 'rle' encodes such fields about twice as fast for about 2 % larger files (forecast-files.ts).
+   */
+  deflateStrategy?: 'default' | 'rle';
   /** Rows per strip; default about 256 KiB of raw data per strip. */
   rowsPerStrip?: number;
   /** Dataset metadata (GDAL_METADATA items without a band). */
@@ -274,6 +282,7 @@ export interface StripEncoding {
   /** 3 (floating-point) or 1 (none). */
   predictor: 1 | 3;
   deflateLevel: number;
+  deflateStrategy: 'default' | 'rle';
 }
 
 /** The strip encoding of a file (checking its options), as encodeGeoTiffParts cuts it. */
@@ -282,7 +291,7 @@ export function stripEncoding(options: GeoTiffWriteOptions): StripEncoding {
   const compress = options.compress === 'deflate';
   const nodata = options.nodata ?? null;
   const fill = nodata !== null && !Number.isNaN(nodata) ? Math.fround(nodata) : null;
-  return { grid: options.grid, rowsPerStrip, fill, compress, predictor: compress ? (options.predictor ?? 3) : 1, deflateLevel: options.deflateLevel ?? 6 };
+  return { grid: options.grid, rowsPerStrip, fill, compress, predictor: compress ? (options.predictor ?? 3) : 1, deflateLevel: options.deflateLevel ?? 6, deflateStrategy: options.deflateStrategy ?? 'default' };
 }
 
 /** Strips per band. */
@@ -308,7 +317,7 @@ export function encodeStrip(band: Float32Array, e: StripEncoding, s: number): Bu
   let bytes = stripBytes(band, e.grid, r0, r1, e.fill);
   if (!e.compress) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (e.predictor === 3) bytes = floatPredictor(bytes, e.grid.width);
-  return deflateSync(bytes, { level: e.deflateLevel });
+  return deflateSync(bytes, { level: e.deflateLevel, strategy: e.deflateStrategy === 'rle' ? zlibConstants.Z_RLE : zlibConstants.Z_DEFAULT_STRATEGY });
 }
 
 /**

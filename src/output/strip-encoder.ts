@@ -29,7 +29,7 @@ export interface EncodeTask {
 }
 
 /** What a file's strips depend on: the GeoTIFF options without the bands and the tags. */
-export type StripOptions = Pick<GeoTiffWriteOptions, 'grid' | 'nodata' | 'compress' | 'predictor' | 'deflateLevel' | 'rowsPerStrip'>;
+export type StripOptions = Pick<GeoTiffWriteOptions, 'grid' | 'nodata' | 'compress' | 'predictor' | 'deflateLevel' | 'deflateStrategy' | 'rowsPerStrip'>;
 
 export interface StripCounts {
   /** Strips whose encoding was done before write() was called (during a forecast, say). */
@@ -202,7 +202,7 @@ export class StripEncoder {
 /** The strip encoding as a key: two bands' strips are the same bytes when these agree. */
 function encodingKey(e: StripEncoding): string {
   const g = e.grid;
-  return `${g.width}x${g.height}:${g.sourceSouthUp ? 's' : 'n'}:${e.rowsPerStrip}:${e.fill}:${e.compress}:${e.predictor}:${e.deflateLevel}`;
+  return `${g.width}x${g.height}:${g.sourceSouthUp ? 's' : 'n'}:${e.rowsPerStrip}:${e.fill}:${e.compress}:${e.predictor}:${e.deflateLevel}:${e.deflateStrategy}`;
 }
 
 /** The band itself when the threads can read it in place, else a copy they can. */
