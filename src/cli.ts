@@ -138,7 +138,9 @@ function buildContext(program: Command, command: Command): CommandContext {
   for (const option of command.options) {
     const binding = bindings.get(option);
     const value = command.getOptionValue(option.attributeName());
-    if (!binding || value === undefined) continue;
+    // commander gives a --no-x flag the value true when it is absent: that must not write over
+    // the config file's key.
+    if (!binding || value === undefined || command.getOptionValueSource(option.attributeName()) === 'default') continue;
     merged[binding.section]![binding.key] = binding.value ? binding.value(value) : value;
   }
   const config = parseConfig(merged, 'command-line flags');
@@ -284,6 +286,7 @@ export function buildProgram(): Command {
     .addOption(configFlag('--hub-height <m>', 'hub height in metres; other than the forecast\'s, the wind is extrapolated by the power law (shear from the input\'s 10 m and 100 m wind)', 'predict', 'hubHeight', { parse: positive('--hub-height'), defaultText: 'the forecast\'s height' }))
     .addOption(configFlag('--air-density <mode>', 'IEC 61400-12-1 air-density correction of power: auto applies it where the input has temperature and pressure (ERA5 t2m, sp)', 'predict', 'airDensity'))
     .addOption(configFlag('--capacity-factor-maps', 'also write a capacity-factor GeoTIFF per lead (needs --turbine)', 'predict', 'capacityFactorMaps'))
+    .addOption(configFlag('--no-quantile-maps', "leave out a quantile checkpoint's quantile GeoTIFFs (7 bands a lead; for a global forecast about 580 MB and most of the writing time); sites keep their quantiles. Quantile maps written", 'predict', 'quantileMaps'))
     .addOption(configFlag('--batch-cells <n>', 'cells per model call; bounds memory', 'predict', 'batchCells', { parse: int('--batch-cells', 1) }))
     .option('--shard <I/N>', `${SHARD_HELP}; a shard forecasts its rows of the grid into <out>/shard-I-of-N/`, shardFlag)
     .addOption(configFlag('--engine <name>', 'what runs the network: tfjs (the backend), onnx (onnxruntime), or auto: the faster measured (tfjs on native TensorFlow, onnx on wasm/cpu)', 'predict', 'engine'))

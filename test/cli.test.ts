@@ -32,6 +32,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
     '--interpolation': 'predict.interpolation', '--multiband': 'predict.multiband', '--png': 'predict.png',
     '--batch-cells': 'predict.batchCells', '--engine': 'predict.engine', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision',
     '--turbine': 'predict.turbine', '--hub-height': 'predict.hubHeight', '--air-density': 'predict.airDensity', '--capacity-factor-maps': 'predict.capacityFactorMaps',
+    '--no-quantile-maps': 'predict.quantileMaps',
   },
   demo: { '--step': 'synth.step', '--hours': 'synth.hours', '--models-dir': 'runtime.modelsDir', '--backend': 'runtime.backend', '--precision': 'runtime.inferencePrecision' },
 };

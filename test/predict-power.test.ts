@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { loadBackend } from '../src/runtime/backend.js';
 import { readMeta, writeCheckpoint } from '../src/model/checkpoint.js';
 import { predict, type PredictArgs } from '../src/commands/predict.js';
+import { runCli } from '../src/cli.js';
 import { formatPredictResult } from '../src/commands/predict-format.js';
 import type { Config } from '../src/core/config.js';
 import { testContext } from '../src/commands/context.js';
@@ -365,6 +366,30 @@ test('grids with a quantile model: one GeoTIFF per lead with a band per quantile
   const none = await runQuantiles({ out: join(root, 'out-q-none') }, { quantileMaps: false });
   assert.equal(none.quantileFiles, undefined);
   assert.equal(readdirSync(join(root, 'out-q-none')).length, 24);
+});
+
+test('predict --no-quantile-maps on the command line writes the wind speed alone; left out, a config file\'s quantileMaps: false still holds', async () => {
+  const cli = async (name: string, flags: string[], config?: unknown) => {
+    const out = join(root, name);
+    const globals = ['--quiet'];
+    if (config) {
+      const path = join(root, `${name}.json`);
+      writeFileSync(path, JSON.stringify(config));
+      globals.push('--config', path);
+    }
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await runCli([...globals, 'predict', '--model', quantileModel, '--data', data, '--out', out, '--backend', 'cpu', ...flags]);
+    } finally {
+      process.stdout.write = write;
+    }
+    const files = readdirSync(out).filter((f) => f.endsWith('.tif'));
+    return { speed: files.filter((f) => f.startsWith('windspeed_')).length, quantiles: files.filter((f) => f.startsWith('windspeed-quantiles_')).length };
+  };
+  assert.deepEqual(await cli('out-cli-q', []), { speed: 24, quantiles: 24 }, 'the default writes them');
+  assert.deepEqual(await cli('out-cli-noq', ['--no-quantile-maps']), { speed: 24, quantiles: 0 });
+  assert.deepEqual(await cli('out-cli-file', [], { predict: { quantileMaps: false } }), { speed: 24, quantiles: 0 }, 'the absent flag does not write over the file');
 });
 
 test('gridded input with t2m and sp: power is air-density corrected (IEC 61400-12-1) and says so; off on request', async () => {
