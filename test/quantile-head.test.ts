@@ -292,3 +292,45 @@ test('the head fit scores validation on cached LSTM states: the same quantiles, 
     model.dispose();
   }
 });
+
+test('batch by batch (onBatch), a quantile model hands on its quantiles only when withQuantiles asks, and the same point forecasts either way', async () => {
+  const grid: GridSpec = { width: 3, height: 2, lon0: 10, lat0: 50, dLon: 1, dLat: 1, pixelIsPoint: false, sourceSouthUp: false, epsg: 4326 };
+  const hours = 60;
+  const rng = makeRng(5);
+  const speed = Float32Array.from({ length: hours * 6 }, (_, i) => 6 + Math.sin(i / 11) * 3 + rng());
+  const cube: Cube = { grid, times: Float64Array.from({ length: hours }, (_, t) => t * 3_600_000), speed, source: { files: [], fingerprint: 'onbatch' } };
+  const fspec = featureSpec({ lookback: 6, horizon: 4, ringsDeg: [1], uv: false, dayOfYear: false, predictDelta: true, normalization: 'cell', position: false });
+  const ctx = featureContext(cube, fspec, computeStats(cube, { startHour: 0, endHour: 40 }, 'cell'));
+  const model = createModel(tf, { lookback: 6, nFeatures: fspec.nFeatures, horizon: 4, units: 5, layers: 1, dropout: 0, linearSkip: true, seed: 4, lstm: 'layers', quantiles: LEVELS });
+  try {
+    const cells = Int32Array.from({ length: 6 }, (_, i) => i);
+    const run = async (withQuantiles: boolean) => {
+      const point: number[] = [];
+      const quantiles: number[] = [];
+      let batches = 0;
+      let lent = 0;
+      await forecastWindows(tf, {
+        model, ctx, t0: 50, cells, batch: 4, withQuantiles,
+        onBatch: (_start, count, values, q) => {
+          batches++;
+          point.push(...values.subarray(0, count * 4));
+          if (q) {
+            lent++;
+            quantiles.push(...q.subarray(0, count * 4 * LEVELS.length));
+          }
+        },
+      });
+      return { point, quantiles, batches, lent };
+    };
+    const without = await run(false);
+    const withQ = await run(true);
+    assert.equal(without.batches, 2);
+    assert.equal(without.lent, 0, 'no quantiles computed or handed on');
+    assert.equal(withQ.lent, 2);
+    assert.equal(withQ.quantiles.length, 6 * 4 * LEVELS.length);
+    assert.deepEqual(without.point, withQ.point);
+    assert.ok(without.point.every(Number.isFinite));
+  } finally {
+    model.dispose();
+  }
+});

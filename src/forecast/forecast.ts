@@ -48,8 +48,12 @@ export type ForecastSink =
   | {
       out?: undefined;
       quantiles?: undefined;
-      /** `quantiles` [count x horizon x levels] comes with a quantile model (valid during the call). */
+      /**
+       * `quantiles` [count x horizon x levels] comes with a quantile model when withQuantiles is
+       * set (valid during the call). Without it the model runs without its quantile head.
+       */
       onBatch: (start: number, count: number, values: Float32Array, quantiles?: Float32Array) => void;
+      withQuantiles?: boolean;
     };
 
 export type WindowsToForecast = {
@@ -142,7 +146,7 @@ function finishBatch(tf: Tf, w: WindowsToForecast, x: Float32Array, valid: Uint8
   let xs: Tensor | undefined;
   try {
     xs = inputTensor(tf, x, count, spec.lookback, spec.nFeatures, { timeMajor });
-    // Point forecasts alone skip the quantile head (onBatch mode hands quantiles on when the model has them).
+    // Point forecasts alone skip the quantile head (and the quantiles' denormalisation).
     const model = values.quantiles ? w.model : pointModel(tf, w.model);
     const outputs = tf.tidy(() => {
       if (timeMajor) return inferTimeMajor(tf, model, xs!);
@@ -195,7 +199,7 @@ interface Lent {
 function lendBuffers(w: WindowsToForecast, batch: number, Q: number): Lent {
   if (w.out) return {};
   const H = w.ctx.spec.horizon;
-  return { point: new Float32Array(batch * H), ...(Q > 0 ? { quantiles: new Float32Array(batch * H * Q) } : {}) };
+  return { point: new Float32Array(batch * H), ...(Q > 0 && w.withQuantiles ? { quantiles: new Float32Array(batch * H * Q) } : {}) };
 }
 
 /** Where a batch's m/s values go: its part of out (and quantiles), or the buffers lent to onBatch. */

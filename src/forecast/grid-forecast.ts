@@ -75,6 +75,7 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
       cells,
       batch: f.batchCells,
       ...(f.engine ? { engine: f.engine } : {}),
+      withQuantiles: Q > 0,
       onBatch: (start, count, values, quantiles) => {
         for (let i = 0; i < count; i++) {
           const cell = cells[start + i]!;
