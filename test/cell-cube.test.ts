@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCatalog } from '../src/ingest/catalog.js';
@@ -226,5 +226,30 @@ test('loadDataCube (what evaluate holds for input it reads whole) refuses a cube
       err instanceof DataError && err.message === `${dir}: the cube needs 5.9 KiB in memory, more than the memory budget of 5.9 KiB (--memory-budget, runtime.memoryBudget; default: what the machine has available); ${hint}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GeoTIFFs with ingest.cache off are decoded a slab at a time straight into the cell-major cube: bit for bit the decoded cube re-laid, in one slab or many', async () => {
+  for (const bandCount of [1, 2]) {
+    const dir = dataset(30, bandCount);
+    try {
+      const ingest = { ...schemaDefaults().ingest, workers: 1, cache: false };
+      const whole = cellCubeFromCube(await buildCube(await buildCatalog(dir, { glob: ingest.glob, timePattern: ingest.timePattern }), { cache: false, cacheEncoding: 'float32', workers: 1 }, silentProgress));
+      const bytes = 12 * 7 * 30 * 4 * whole.layers.length;
+      // A budget barely over the cube gives slabs of one or two hours; a large one, one slab.
+      for (const budget of [bytes + 64, 2 ** 30]) {
+        const slabbed = await openCellCube(dir, ingest, silentProgress, { budget });
+        assert.deepEqual(slabbed.layers, bandCount === 2 ? ['speed', 'u', 'v'] : ['speed'], `${bandCount} band(s)`);
+        assert.deepEqual(slabbed.layers, whole.layers);
+        assert.deepEqual(Array.from(slabbed.times), Array.from(whole.times));
+        assert.deepEqual(slabbed.grid, whole.grid);
+        assert.equal(slabbed.source.cache, undefined, 'nothing written');
+        assert.equal(slabbed.source.fingerprint, whole.source.fingerprint);
+        for (const b of whole.layers) sameBits(slabbed.bands?.[b], whole.bands?.[b], `${bandCount} band(s), ${b}, budget ${budget}`);
+      }
+      assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.tif')), [], 'no cache folder beside the data');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });

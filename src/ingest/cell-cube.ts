@@ -11,8 +11,8 @@
  * way (an int16 cache's rounding is then the same on the first run as on later ones). Gridded
  * input (NetCDF, Zarr) has no cube cache: it is read a slab of hours at a time straight into
  * the cell-major bands (gridded-cells.ts), so its peak is the cube plus a slab too. GeoTIFFs
- * with `ingest.cache` off have no cache either: their time-major cube is transposed from
- * memory, and that read peaks at twice the cube for the seconds of the transposition.
+ * with `ingest.cache` off have no cache either: they are decoded a slab of hours at a time
+ * straight into the cell-major bands (decodedResidentCells), the cube plus a slab as well.
  *
  * The memory budget (runtime.memoryBudget, --memory-budget; default what the machine has
  * available) decides what stays resident. A cube that does not fit stays on disk as a cell
@@ -37,14 +37,15 @@ import { formatBytes, parseBytes } from '../core/bytes.js';
 import { DataError } from '../core/errors.js';
 import { cellCount, type GridSpec } from '../core/grid.js';
 import type { Progress } from '../core/progress.js';
-import { ALL_WIND, bandPlan, planKey, type CubeBand } from './band-plan.js';
-import { buildCatalog } from './catalog.js';
+import { ALL_WIND, bandPlan, planKey, type BandPlan, type CubeBand } from './band-plan.js';
+import { buildCatalog, type Catalog } from './catalog.js';
+import { decodeInSlabs, type DecodeOutputs } from './decode-pool.js';
 import { buildCube, griddedCubeBytes, griddedOptions, inputKind, loadDataCube, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
 import { openGridded, requireConsecutiveHours } from './gridded.js';
 import { griddedCellCube, griddedResidentCells } from './gridded-cells.js';
 import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
 import { cellFilePath, openCellFile, scatterHours, sharedFloats, streamCellFile, writeCellFile, type CellBand, type CellFile } from './cell-file.js';
-import { readRasterHeader } from './raster.js';
+import { readRasterHeader, type RasterHeader } from './raster.js';
 
 export type { CellBand, CellFile } from './cell-file.js';
 export { readCellRange, scatterHours } from './cell-file.js';
@@ -116,6 +117,52 @@ export function cellCubeFromCube(cube: Cube): CellCube {
   return { grid: cube.grid, times: cube.times, heightM: cube.heightM ?? null, otherHeightM: cube.other?.heightM ?? null, source: cube.source, layers: BANDS.filter((b) => from[b]), bands: bands as CellBands };
 }
 
+/** Hours a decoded slab holds before it is scattered into the cell-major bands (decodedResidentCells). */
+const DECODE_SLAB_BYTES = 256 * 1024 * 1024;
+
+/**
+ * GeoTIFFs with `ingest.cache` off: decoded a slab of hours at a time (decode-pool.ts
+ * decodeInSlabs, the streamed cell file's reader) and scattered straight into the cell-major
+ * bands, so the time-major cube is never whole in memory: the peak is the cube plus one slab
+ * (it was twice the cube while a decoded time-major cube was transposed). The same values as
+ * decoding the cube whole and re-laying it (test/cell-cube.test.ts).
+ */
+async function decodedResidentCells(catalog: Catalog, reference: RasterHeader, plan: BandPlan, layers: CellBand[], o: { workers: number; slabBytes: number; progress: Progress }): Promise<CellCube> {
+  const { workers, progress } = o;
+  const files = catalog.entries.map((e) => e.path);
+  const cells = cellCount(reference.grid);
+  const hours = files.length;
+  const slabHours = Math.max(1, Math.min(hours, Math.floor(o.slabBytes / (cells * 4 * layers.length))));
+  const slab: Partial<Record<CellBand, SharedArrayBuffer>> = {};
+  const bands: Partial<CellBands> = {};
+  for (const b of layers) {
+    slab[b] = new SharedArrayBuffer(slabHours * cells * 4);
+    bands[b] = sharedFloats(cells * hours, catalog.input);
+  }
+  await decodeInSlabs({
+    files,
+    reference,
+    slots: plan.slots,
+    outputs: slab as DecodeOutputs,
+    slabHours,
+    workers,
+    progress,
+    label: 'decoding to the cell-major cube',
+    onSlab: (hour0, count) => {
+      for (const b of layers) scatterHours(new Float32Array(slab[b]!, 0, count * cells), count, cells, bands[b]!, hours, hour0);
+    },
+  });
+  return {
+    grid: reference.grid,
+    times: Float64Array.from(catalog.entries, (e) => e.time),
+    heightM: plan.heightM,
+    otherHeightM: layers.includes('uOther') ? plan.otherHeightM : null,
+    source: { input: catalog.input, files, fingerprint: fingerprint(catalog), variables: plan.variables },
+    layers,
+    bands: bands as CellBands,
+  };
+}
+
 /** The cube of an open cache file, transposed slab by slab (see the module header). */
 export function cellCubeFromCache(file: CubeCacheFile, meta: Pick<CellCube, 'heightM' | 'otherHeightM' | 'source'>, progress: Progress): CellCube {
   const layers = cacheLayers(file);
@@ -185,11 +232,17 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
     progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
     return griddedCellCube(dataset, ingest, { slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), progress });
   }
+  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (!ingest.cache) {
     // Nothing is written beside the data: over the budget, refused before reading.
-    return cellCubeFromCube(await loadDataCube(input, ingest, progress, wind, { bytes: options.budget, hint: CACHE_OFF_HINT }));
+    if (catalog.entries.length === 0) throw new DataError(catalog.input, 'no files');
+    const reference = await readRasterHeader(catalog.entries[0]!.path);
+    const plan = bandPlan(reference, wind ?? ALL_WIND);
+    const layers = BANDS.filter((b) => b === 'speed' || plan.slots.includes(b));
+    requireWithinBudget(catalog.input, cellCount(reference.grid) * catalog.entries.length * 4 * layers.length, { bytes: options.budget, hint: CACHE_OFF_HINT });
+    // A slab is at most an eighth of the budget, so a budget barely over the cube still holds it.
+    return decodedResidentCells(catalog, reference, plan, layers, { workers: ingest.workers, slabBytes: Math.min(DECODE_SLAB_BYTES, options.budget / 8), progress });
   }
-  const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
   if (catalog.entries.length > 0) {
     const reference = await readRasterHeader(catalog.entries[0]!.path);
     const plan = bandPlan(reference, wind ?? ALL_WIND);
