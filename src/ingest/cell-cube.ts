@@ -40,7 +40,7 @@ import type { Progress } from '../core/progress.js';
 import { ALL_WIND, bandPlan, planKey, type BandPlan, type CubeBand } from './band-plan.js';
 import { buildCatalog, type Catalog } from './catalog.js';
 import { decodeInSlabs, type DecodeOutputs } from './decode-pool.js';
-import { buildCube, griddedCubeBytes, griddedOptions, inputKind, loadDataCube, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
+import { buildCube, griddedCubeBytes, griddedOptions, inputKind, requireWindOnly, requireWithinBudget, windChoice, type Cube, type WindChoice } from './cube.js';
 import { openGridded, requireConsecutiveHours } from './gridded.js';
 import { griddedCellCube, griddedResidentCells } from './gridded-cells.js';
 import { cacheKey, cachePathFor, defaultCacheDir, fingerprint, openCubeCache, type CubeCacheFile } from './cube-cache.js';
