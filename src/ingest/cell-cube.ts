@@ -233,65 +233,55 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
     return griddedCellCube(dataset, ingest, { slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), progress });
   }
   const catalog = await buildCatalog(input, { glob: ingest.glob, timePattern: ingest.timePattern });
+  // buildCube's refusal, before a header is read.
+  if (catalog.entries.length === 0) throw new DataError(catalog.input, 'no files');
+  const reference = await readRasterHeader(catalog.entries[0]!.path);
+  const plan = bandPlan(reference, wind ?? ALL_WIND);
+  // The cube's bands: the speed, and every band the plan reads.
+  const layers = BANDS.filter((b) => b === 'speed' || plan.slots.includes(b));
+  const bytes = cellCount(reference.grid) * catalog.entries.length * 4 * layers.length;
   if (!ingest.cache) {
     // Nothing is written beside the data: over the budget, refused before reading.
-    if (catalog.entries.length === 0) throw new DataError(catalog.input, 'no files');
-    const reference = await readRasterHeader(catalog.entries[0]!.path);
-    const plan = bandPlan(reference, wind ?? ALL_WIND);
-    const layers = BANDS.filter((b) => b === 'speed' || plan.slots.includes(b));
-    requireWithinBudget(catalog.input, cellCount(reference.grid) * catalog.entries.length * 4 * layers.length, { bytes: options.budget, hint: CACHE_OFF_HINT });
+    requireWithinBudget(catalog.input, bytes, { bytes: options.budget, hint: CACHE_OFF_HINT });
     // A slab is at most an eighth of the budget, so a budget barely over the cube still holds it.
     return decodedResidentCells(catalog, reference, plan, layers, { workers: ingest.workers, slabBytes: Math.min(DECODE_SLAB_BYTES, options.budget / 8), progress });
   }
-  if (catalog.entries.length > 0) {
-    const reference = await readRasterHeader(catalog.entries[0]!.path);
-    const plan = bandPlan(reference, wind ?? ALL_WIND);
-    const fp = fingerprint(catalog);
-    const key = cacheKey(fp, planKey(plan));
-    const dir = defaultCacheDir(catalog);
-    const candidates = ingest.cacheEncoding === 'int16' ? [cachePathFor(dir, key, 'int16'), cachePathFor(dir, key, 'float32')] : [cachePathFor(dir, key, 'float32')];
-    for (const path of candidates) {
-      const file = openCubeCache(path, key);
-      if (!file) continue;
-      try {
-        const source = { input: catalog.input, files: catalog.entries.map((e) => e.path), fingerprint: fp, variables: plan.variables, cache: { path, hit: true, encoding: file.encoding } };
-        const meta = { heightM: plan.heightM, otherHeightM: file.bands.includes('uOther') ? plan.otherHeightM : null, source };
-        const hours = file.times.length;
-        const cells = cellCount(file.grid);
-        const layers = cacheLayers(file);
-        const bytes = cells * hours * 4 * layers.length;
-        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
-        progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
-        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dir, key), key, file, layers, progress) };
-      } finally {
-        file.close();
-      }
+  const fp = fingerprint(catalog);
+  const key = cacheKey(fp, planKey(plan));
+  const dir = defaultCacheDir(catalog);
+  const candidates = ingest.cacheEncoding === 'int16' ? [cachePathFor(dir, key, 'int16'), cachePathFor(dir, key, 'float32')] : [cachePathFor(dir, key, 'float32')];
+  for (const path of candidates) {
+    const file = openCubeCache(path, key);
+    if (!file) continue;
+    try {
+      const source = { input: catalog.input, files: catalog.entries.map((e) => e.path), fingerprint: fp, variables: plan.variables, cache: { path, hit: true, encoding: file.encoding } };
+      const meta = { heightM: plan.heightM, otherHeightM: file.bands.includes('uOther') ? plan.otherHeightM : null, source };
+      return cellCubeOfCacheFile(file, meta, { cellPath: cellFilePath(dir, key), key, budget: options.budget, progress });
+    } finally {
+      file.close();
     }
-    // No time-major cache. Over the budget, the cell file is the one on-disk form: reused when
-    // current, else streamed from the decoded hours without ever holding the cube.
-    const layers = BANDS.filter((b) => b === 'speed' || plan.slots.includes(b));
-    const hours = catalog.entries.length;
-    const bytes = cellCount(reference.grid) * hours * 4 * layers.length;
-    if (bytes > options.budget) {
-      const path = cellFilePath(dir, key);
-      const times = Float64Array.from(catalog.entries, (e) => e.time);
-      const files = catalog.entries.map((e) => e.path);
-      const cube = (disk: CellFile, hit: boolean): CellCube => ({
-        grid: reference.grid,
-        times,
-        heightM: plan.heightM,
-        otherHeightM: layers.includes('uOther') ? plan.otherHeightM : null,
-        source: { input: catalog.input, files, fingerprint: fp, variables: plan.variables, cache: { path, hit, encoding: disk.encoding } },
-        layers,
-        disk,
-      });
-      // Reused only when it holds the values asked for (an int16 cube's rounding, or float32 exact).
-      const existing = openCellFile(path, key);
-      if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
-      progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
-      const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), encoding: ingest.cacheEncoding, workers: ingest.workers, progress });
-      return cube(disk, false);
-    }
+  }
+  // No time-major cache. Over the budget, the cell file is the one on-disk form: reused when
+  // current, else streamed from the decoded hours without ever holding the cube.
+  if (bytes > options.budget) {
+    const path = cellFilePath(dir, key);
+    const times = Float64Array.from(catalog.entries, (e) => e.time);
+    const files = catalog.entries.map((e) => e.path);
+    const cube = (disk: CellFile, hit: boolean): CellCube => ({
+      grid: reference.grid,
+      times,
+      heightM: plan.heightM,
+      otherHeightM: layers.includes('uOther') ? plan.otherHeightM : null,
+      source: { input: catalog.input, files, fingerprint: fp, variables: plan.variables, cache: { path, hit, encoding: disk.encoding } },
+      layers,
+      disk,
+    });
+    // Reused only when it holds the values asked for (an int16 cube's rounding, or float32 exact).
+    const existing = openCellFile(path, key);
+    if (existing && existing.values === ingest.cacheEncoding) return cube(existing, true);
+    progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): decoding it a slab at a time into a cell-major cube on disk (${path}, ${ingest.cacheEncoding}), where windows are read`);
+    const disk = await streamCellFile({ path, key, files, reference, slots: plan.slots, bands: layers, slabBytes: Math.min(STREAM_SLAB_BYTES, options.budget / 2), encoding: ingest.cacheEncoding, workers: ingest.workers, progress });
+    return cube(disk, false);
   }
   const built = await buildCube(catalog, { cacheEncoding: ingest.cacheEncoding, cache: ingest.cache, workers: ingest.workers, wind }, progress);
   const cached = built.source.cache;
@@ -299,7 +289,6 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
   if (cached && collect) {
     // A first read: the cache is written; let the time-major cube go and read it back slab by
     // slab (page cache), so the peak stays one cube instead of two.
-    const key = cacheKey(built.source.fingerprint, planKey(bandPlan(await readRasterHeader(catalog.entries[0]!.path), wind ?? ALL_WIND)));
     const meta = { heightM: built.heightM ?? null, otherHeightM: built.other?.heightM ?? null, source: built.source };
     const cacheFile = cached.path;
     (built as Partial<Cube>).speed = undefined;
@@ -310,11 +299,7 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
     const file = openCubeCache(cacheFile, key);
     if (file) {
       try {
-        const layers = cacheLayers(file);
-        const bytes = cellCount(file.grid) * file.times.length * 4 * layers.length;
-        if (bytes <= options.budget) return cellCubeFromCache(file, meta, progress);
-        progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(options.budget)}): windows are read from disk`);
-        return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(cellFilePath(dirname(cacheFile), key), key, file, layers, progress) };
+        return cellCubeOfCacheFile(file, meta, { cellPath: cellFilePath(dirname(cacheFile), key), key, budget: options.budget, progress });
       } finally {
         file.close();
       }
@@ -324,6 +309,18 @@ export async function openCellCube(input: string, ingest: IngestConfig, progress
   const cube = built;
   requireWithinBudget(input, cubeValueBytes(cube), { bytes: options.budget, hint: '' });
   return cellCubeFromCube(cube);
+}
+
+/**
+ * The cell-major cube of an open cube cache: transposed into memory within the budget, else its
+ * cell file (cellPath, written from the cache when missing or stale), where windows are read.
+ */
+function cellCubeOfCacheFile(file: CubeCacheFile, meta: Pick<CellCube, 'heightM' | 'otherHeightM' | 'source'>, o: { cellPath: string; key: string; budget: number; progress: Progress }): CellCube {
+  const layers = cacheLayers(file);
+  const bytes = cellCount(file.grid) * file.times.length * 4 * layers.length;
+  if (bytes <= o.budget) return cellCubeFromCache(file, meta, o.progress);
+  o.progress.log(`data: the cube (${formatBytes(bytes)}) is over the memory budget (${formatBytes(o.budget)}): windows are read from disk`);
+  return { grid: file.grid, times: file.times, ...meta, layers, disk: ensureCellFile(o.cellPath, o.key, file, layers, o.progress) };
 }
 
 /**
