@@ -8,7 +8,7 @@
  * DIR holds at least 24 hourly GeoTIFFs (e.g. `windcast synth --out DIR --hours 24`, global
  * 0.25 degree). Without --model a timing checkpoint is made: the default model (config
  * defaults: units, layers, rings, LSTM implementation) trained for one tiny epoch on generated
- * 10-degree data, then put on DIR's grid with uniform normalisation statistics. Its weights are
+ * hours of a 0.25 degree box, then put on DIR's grid with uniform normalisation statistics. Its weights are
  * real but its forecasts mean nothing; the time per cell is the same as a trained model's.
  * The default model has the quantile head, so predict also writes the quantile GeoTIFFs (24
  * more files of 7 bands); --point makes the timing checkpoint a point model (24 files), the
@@ -95,7 +95,7 @@ function seconds(t0: number): number {
  * 4 degree rings: 16 features an hour, as on the global grid; a coarse 10 degree grid kept only
  * one ring, 10 features, and understated the default model's forecast time by about a third).
  */
-function coarseCube(): Cube {
+function timingCube(): Cube {
   const grid: GridSpec = { ...era5Grid(), width: 48, height: 48, lon0: 0, lat0: 60 };
   const n = grid.width * grid.height;
   const hours = 480;
@@ -113,7 +113,7 @@ function coarseCube(): Cube {
     grid,
     times: Float64Array.from({ length: hours }, (_, t) => Date.UTC(2024, 0, 1) + t * HOUR_MS),
     speed,
-    source: { files: [], fingerprint: 'bench-predict-coarse' },
+    source: { files: [], fingerprint: 'bench-predict-timing' },
   };
 }
 
@@ -131,8 +131,8 @@ async function timingCheckpoint(grid: GridSpec, dir: string): Promise<string> {
   if (opts.point) config.model.quantiles = [];
   config.train.batchSize = 256;
   config.runtime.backend = 'cpu';
-  const trained = join(dir, 'coarse');
-  await runTraining({ tf, backend: info, cube: coarseCube(), dataDir: 'generated', runDir: trained, run: 'bench-timing', config, progress: silentProgress, log: () => {} });
+  const trained = join(dir, 'timing-trained');
+  await runTraining({ tf, backend: info, cube: timingCube(), dataDir: 'generated', runDir: trained, run: 'bench-timing', config, progress: silentProgress, log: () => {} });
   const loaded = await loadCheckpoint(tf, trained, 'best');
   const cells = grid.width * grid.height;
   const { files: _f, kind: _k, savedAt: _s, ...meta } = loaded.meta;
