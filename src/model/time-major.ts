@@ -24,12 +24,14 @@ export function takesTimeMajor(tf: Tf, model: LayersModel): boolean {
 /**
  * The model's outputs (model.apply(x, {training: false})) from its input given time-major,
  * xTimeMajor [T, batch, F]. The layers run in the model's order on concrete tensors, as
- * model.apply runs them, except: a last-hour FastLSTM reads the time-major input directly, a
- * Dense on it (per row of the last axis: tfjs's dot reshapes to [rows, F] either way) keeps it
- * time-major, and any other layer gets it transposed back to batch-major first (for the
- * default model: the low-rank linear path's [T, batch, 3] projection, a fifth of the input).
- * So every value comes from the same kernels on the same rows as model.apply's: the same
- * bytes. Needs the fused kernels (fusedLastHour); call inside tf.tidy.
+ * model.apply runs them, except: a last-hour FastLSTM reads the time-major input directly, and
+ * every other layer gets it transposed back to batch-major first (the default model's full
+ * linear path flattens it). So every value comes from the same kernels on the same rows, in
+ * the same order, as model.apply's: the same bytes. A Dense layer on the time-major input (the
+ * low-rank linear path's projection) used to keep it time-major, since a dense layer is per
+ * row; but a GEMM's rows are not all summed alike (on an AVX2 build of TensorFlow a row in a
+ * block's tail came out 1 ulp off in about one of 100 batches), so row order matters too.
+ * Needs the fused kernels (fusedLastHour); call inside tf.tidy.
  */
 export function inferTimeMajor(tf: Tf, model: LayersModel, xTimeMajor: Tensor): Tensor[] {
   if (!fusedLastHour(tf)) throw new Error(`inferTimeMajor needs native TensorFlow with the fused LSTM kernels (backend ${tf.getBackend()})`);
@@ -49,7 +51,6 @@ export function inferTimeMajor(tf: Tf, model: LayersModel, xTimeMajor: Tensor): 
     const h = only ? lastHourTimeMajor(tf, layer, only) : undefined;
     let result: { t: Tensor; timeMajor: boolean };
     if (h) result = { t: h, timeMajor: false };
-    else if (only && layer.getClassName() === 'Dense') result = { t: layer.apply(only, { training: false }) as Tensor, timeMajor: true };
     else {
       const concrete = args.map(batchMajor);
       result = { t: layer.apply(concrete.length === 1 ? concrete[0]! : concrete, { training: false }) as Tensor, timeMajor: false };
