@@ -275,7 +275,7 @@ test('inferTimeMajor on a time-major batch gives the bytes model.apply gives on 
     }
     for (const precision of precisions) {
       setInferencePrecision(tf, precision);
-      for (const count of [1, 37, 1000]) {
+      for (const count of [1, 37, 100, 1000]) {
         const x = tf.randomNormal([count, spec.lookback, spec.nFeatures], 0, 1, 'float32', count);
         const xT = tf.transpose(x, [1, 0, 2]);
         const before = tf.memory().numTensors;
