@@ -32,7 +32,8 @@
 //
 // Op WindcastLstmLast: the same inputs, output h [B, H] of the last hour only, for inference
 // (predict, evaluate, validation): nothing but h_T leaves a block's caches. In AVX-512 builds
-// with units a multiple of 16 it runs register tiles (lstmLastTiled, below).
+// with units a multiple of 16, and AVX2 builds with units a multiple of 8, it and WindcastLstm's
+// forward run register tiles (lstmTiled, below).
 //
 // Op WindcastLstmLastBf16: WindcastLstmLast with the weights, inputs and h rounded to bfloat16
 // for the products (fp32 sums, gates and cell state), on CPUs with AVX512_BF16; an error elsewhere.
@@ -76,8 +77,11 @@
 
 #include <Eigen/Core>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
+// The forward recurrence runs in register tiles (lstmTiled below): 16-lane vectors on AVX-512
+// builds, 8-lane on AVX2 + FMA builds (x86-64-v3); other builds use the Eigen path.
+#define WINDCAST_TILED 1
 #endif
 
 #include <algorithm>
@@ -311,7 +315,7 @@ inline void gateRow(int64_t H, float* __restrict__ z, const float* __restrict__ 
   for (int64_t j = 0; j < H; j++) h[j] = o[j] * co[j];
 }
 
-// ---- The forward recurrence in register tiles (AVX-512 builds, units a multiple of 16) ----
+// ---- The forward recurrence in register tiles (AVX-512 or AVX2 builds, units a multiple of the lanes) ----
 //
 // With Eigen, each hour of lstmForward below is two GEMMs into a [rows, 4H] gate buffer and a
 // pass over it. Here the gate pre-activations of a tile of kTileRows rows x 16 units (the 4
@@ -326,8 +330,39 @@ inline void gateRow(int64_t H, float* __restrict__ z, const float* __restrict__ 
 // hour's inputs and h are rounded to bfloat16 and the sums taken with vdpbf16ps, two products
 // per lane and instruction with fp32 accumulation (twice the fp32 multiply rate); c, the gates
 // and the output stay fp32. Used for forecasts only when asked (runtime.inferencePrecision).
+//
+// AVX2 builds (no AVX-512: e.g. AMD Zen 2/3, most Intel client parts) run the same tiles on
+// 8-lane vectors: a chunk is 8 units, and with 16 vector registers a tile is 3 rows (12 sums,
+// 3 broadcasts and one weight vector at a time). On a 2-core Zen 3 the global forecast's model
+// took 11.7 s in tiles against 14.2 s on the Eigen path (two GEMMs per hour into a gate buffer,
+// then a pass over it), training the same (BENCHMARKS.md, "AMD EPYC Zen 3"). bf16 stays
+// AVX-512 only.
+#if defined(WINDCAST_TILED)
 #if defined(__AVX512F__)
+using VecF = __m512;
+constexpr int kLanes = 16;
 constexpr int kTileRows = 6;
+inline VecF vLoad(const float* p) { return _mm512_load_ps(p); }
+inline VecF vLoadU(const float* p) { return _mm512_loadu_ps(p); }
+inline void vStore(float* p, VecF v) { _mm512_store_ps(p, v); }
+inline void vStoreU(float* p, VecF v) { _mm512_storeu_ps(p, v); }
+inline VecF vSet1(float v) { return _mm512_set1_ps(v); }
+inline VecF vFma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VecF vMul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+#else
+using VecF = __m256;
+constexpr int kLanes = 8;
+constexpr int kTileRows = 3;
+inline VecF vLoad(const float* p) { return _mm256_load_ps(p); }
+inline VecF vLoadU(const float* p) { return _mm256_loadu_ps(p); }
+inline void vStore(float* p, VecF v) { _mm256_store_ps(p, v); }
+inline void vStoreU(float* p, VecF v) { _mm256_storeu_ps(p, v); }
+inline VecF vSet1(float v) { return _mm256_set1_ps(v); }
+inline VecF vFma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline VecF vMul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
+#endif
+// Floats of one packed weight row: 4 gates x kLanes units.
+constexpr int kPackedRow = 4 * kLanes;
 
 // Rounds to the nearest bfloat16, ties to even (NaN stays NaN).
 inline uint16_t toBf16(float v) {
@@ -338,15 +373,17 @@ inline uint16_t toBf16(float v) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-// fp32 weights for the tiles: [H/16 chunks][F + H inputs][4 gates][16 units].
+// fp32 weights for the tiles: [H/kLanes chunks][F + H inputs][4 gates][kLanes units].
 void packWeights(const float* K, const float* U, int64_t F, int64_t H, float* out) {
   const int64_t H4 = 4 * H, rows = F + H;
-  for (int64_t j = 0; j < H / 16; j++)
+  for (int64_t j = 0; j < H / kLanes; j++)
     for (int64_t k = 0; k < rows; k++) {
       const float* src = k < F ? K + k * H4 : U + (k - F) * H4;
-      for (int g = 0; g < 4; g++) std::memcpy(out + ((j * rows + k) * 4 + g) * 16, src + g * H + j * 16, 16 * sizeof(float));
+      for (int g = 0; g < 4; g++) std::memcpy(out + ((j * rows + k) * 4 + g) * kLanes, src + g * H + j * kLanes, kLanes * sizeof(float));
     }
 }
+
+#if defined(__AVX512F__)
 
 // bf16 weights: [H/16][Fp/2 + H/2 input pairs][4 gates][16 units][2], Fp = F rounded up to even
 // (the pad input is zero).
@@ -368,6 +405,8 @@ void packWeightsBf16(const float* K, const float* U, int64_t F, int64_t H, uint1
         }
 }
 
+#endif  // __AVX512F__ (bf16 packing)
+
 // Where a tile's results go: row 0 of the tile, unit 0 (the chunk's offset is added per tile);
 // every array has a row stride of H. cPrev is null at the first hour (c_{-1} = 0), and may be c
 // itself (inference updates c in place). i, f, o, ci, co: the gates after their nonlinearity,
@@ -379,50 +418,50 @@ struct TileOut {
   float *i, *f, *o, *ci, *co;
 };
 
-// c and h (and, training, the gates) of R rows x 16 units from pre-activations z[R][4][16].
+// c and h (and, training, the gates) of R rows x kLanes units from pre-activations z[R][4][kLanes].
 template <int R>
-inline void tileGates(const __m512 (&z)[R][4], const TileOut& out, int64_t H, int64_t j) {
-  using Vec = Eigen::Map<Eigen::Array<float, 16, 1>>;
-  alignas(64) float buf[4][16], tc[16];
-  const int64_t u = j * 16;
+inline void tileGates(const VecF (&z)[R][4], const TileOut& out, int64_t H, int64_t j) {
+  using Vec = Eigen::Map<Eigen::Array<float, kLanes, 1>>;
+  alignas(64) float buf[4][kLanes], tc[kLanes];
+  const int64_t u = j * kLanes;
   for (int r = 0; r < R; r++) {
     const int64_t at = r * H + u;
-    for (int g = 0; g < 4; g++) _mm512_store_ps(buf[g], z[r][g]);
+    for (int g = 0; g < 4; g++) vStore(buf[g], z[r][g]);
     Vec zi(buf[0]), zf(buf[1]), zc(buf[2]), zo(buf[3]);
     zi = zi.logistic();
     zf = zf.logistic();
     zc = zc.tanh();
     zo = zo.logistic();
-    const __m512 i = _mm512_load_ps(buf[0]), f = _mm512_load_ps(buf[1]), ci = _mm512_load_ps(buf[2]), o = _mm512_load_ps(buf[3]);
-    const __m512 cNew = out.cPrev ? _mm512_fmadd_ps(f, _mm512_loadu_ps(out.cPrev + at), _mm512_mul_ps(i, ci)) : _mm512_mul_ps(i, ci);
-    _mm512_storeu_ps(out.c + at, cNew);
-    _mm512_store_ps(tc, cNew);
+    const VecF i = vLoad(buf[0]), f = vLoad(buf[1]), ci = vLoad(buf[2]), o = vLoad(buf[3]);
+    const VecF cNew = out.cPrev ? vFma(f, vLoadU(out.cPrev + at), vMul(i, ci)) : vMul(i, ci);
+    vStoreU(out.c + at, cNew);
+    vStore(tc, cNew);
     Vec tanhC(tc);
     tanhC = tanhC.tanh();
-    const __m512 co = _mm512_load_ps(tc);
-    _mm512_storeu_ps(out.h + at, _mm512_mul_ps(o, co));
+    const VecF co = vLoad(tc);
+    vStoreU(out.h + at, vMul(o, co));
     if (out.i) {
-      _mm512_storeu_ps(out.i + at, i);
-      _mm512_storeu_ps(out.f + at, f);
-      _mm512_storeu_ps(out.o + at, o);
-      _mm512_storeu_ps(out.ci + at, ci);
-      _mm512_storeu_ps(out.co + at, co);
+      vStoreU(out.i + at, i);
+      vStoreU(out.f + at, f);
+      vStoreU(out.o + at, o);
+      vStoreU(out.ci + at, ci);
+      vStoreU(out.co + at, co);
     }
   }
 }
 
-// z[R][4] += R rows of a (stride lda) times n packed weight rows wk.
+// z[R][4] += R rows of a (stride lda) times n packed weight rows wk. The R broadcasts are made
+// first and each gate's weights loaded once: on AVX2 that is 4R sums + R broadcasts + 1 weight
+// vector, 16 registers at R = 3.
 template <int R>
-__attribute__((always_inline)) inline void accumulateFp32(__m512 (&z)[R][4], const float* __restrict__ a, int64_t lda, int64_t n,
+__attribute__((always_inline)) inline void accumulateFp32(VecF (&z)[R][4], const float* __restrict__ a, int64_t lda, int64_t n,
                                                          const float* __restrict__ wk) {
-  for (int64_t k = 0; k < n; k++, wk += 64) {
-    const __m512 w0 = _mm512_load_ps(wk), w1 = _mm512_load_ps(wk + 16), w2 = _mm512_load_ps(wk + 32), w3 = _mm512_load_ps(wk + 48);
-    for (int r = 0; r < R; r++) {
-      const __m512 av = _mm512_set1_ps(a[r * lda + k]);
-      z[r][0] = _mm512_fmadd_ps(av, w0, z[r][0]);
-      z[r][1] = _mm512_fmadd_ps(av, w1, z[r][1]);
-      z[r][2] = _mm512_fmadd_ps(av, w2, z[r][2]);
-      z[r][3] = _mm512_fmadd_ps(av, w3, z[r][3]);
+  for (int64_t k = 0; k < n; k++, wk += kPackedRow) {
+    VecF av[R];
+    for (int r = 0; r < R; r++) av[r] = vSet1(a[r * lda + k]);
+    for (int g = 0; g < 4; g++) {
+      const VecF w = vLoad(wk + g * kLanes);
+      for (int r = 0; r < R; r++) z[r][g] = vFma(av[r], w, z[r][g]);
     }
   }
 }
@@ -433,15 +472,17 @@ __attribute__((always_inline)) inline void accumulateFp32(__m512 (&z)[R][4], con
 template <int R>
 __attribute__((noinline)) void tileFp32(const float* __restrict__ x, int64_t F, const float* __restrict__ hPrev, int64_t H, const float* __restrict__ w,
               const float* __restrict__ bias, const TileOut& out, int64_t j) {
-  __m512 z[R][4];
+  VecF z[R][4];
   for (int g = 0; g < 4; g++) {
-    const __m512 b = _mm512_loadu_ps(bias + g * H + j * 16);
+    const VecF b = vLoadU(bias + g * H + j * kLanes);
     for (int r = 0; r < R; r++) z[r][g] = b;
   }
   accumulateFp32<R>(z, x, F, F, w);
-  if (hPrev) accumulateFp32<R>(z, hPrev, H, H, w + F * 64);
+  if (hPrev) accumulateFp32<R>(z, hPrev, H, H, w + F * kPackedRow);
   tileGates<R>(z, out, H, j);
 }
+
+#if defined(__AVX512F__)
 
 // z[R][4] += the bf16 pairs of R rows of a (stride lda) times packed weights wp. (A function of
 // its own: GCC does not give a lambda its enclosing function's target attribute.)
@@ -481,14 +522,17 @@ bool cpuHasBf16() {
   static const bool has = __builtin_cpu_supports("avx512bf16");
   return has;
 }
+#endif  // __AVX512F__ (bf16 tiles)
 
 // Runs tile<R> with R = rows (1..kTileRows) known at compile time.
 template <typename Tile>
 void withTileRows(int64_t rows, const Tile& tile) {
   switch (rows) {
+#if defined(__AVX512F__)
     case 6: tile(std::integral_constant<int, 6>{}); break;
     case 5: tile(std::integral_constant<int, 5>{}); break;
     case 4: tile(std::integral_constant<int, 4>{}); break;
+#endif
     case 3: tile(std::integral_constant<int, 3>{}); break;
     case 2: tile(std::integral_constant<int, 2>{}); break;
     default: tile(std::integral_constant<int, 1>{}); break;
@@ -501,15 +545,19 @@ void withTileRows(int64_t rows, const Tile& tile) {
 // block's own buffers and only the last h goes to out [B, H]; bf16 only here.
 bool lstmTiled(const float* X, const float* K, const float* U, const float* bias, int64_t T, int64_t B, int64_t F, int64_t H,
                float* const* act, float* out, bool bf16) {
-  static_assert(kTileRows == 6, "withTileRows dispatches 1..6 rows");
-  const int64_t Fp = F + (F & 1), chunks = H / 16;
+  static_assert(kTileRows == 6 || kTileRows == 3, "withTileRows dispatches 1..6 rows (AVX-512) or 1..3 (AVX2)");
+  const int64_t Fp = F + (F & 1), chunks = H / kLanes;
   std::vector<float, Eigen::aligned_allocator<float>> w32;
   std::vector<uint16_t, Eigen::aligned_allocator<uint16_t>> w16;
   if (bf16) {
+#if defined(__AVX512F__)
     w16.resize(chunks * ((Fp + H) / 2) * 128);
     packWeightsBf16(K, U, F, H, w16.data());
+#else
+    return false;  // not reached: lstmForward refuses bf16 without AVX-512
+#endif
   } else {
-    w32.resize(chunks * (F + H) * 64);
+    w32.resize(chunks * (F + H) * kPackedRow);
     packWeights(K, U, F, H, w32.data());
   }
   const bool training = act != nullptr;
@@ -529,11 +577,13 @@ bool lstmTiled(const float* X, const float* K, const float* U, const float* bias
         o.c = c.data();
         o.h = t == T - 1 ? out + r0 * H : hbuf.data() + (t & 1) * n * H;
       }
+#if defined(__AVX512F__)
       if (bf16) {
         for (int64_t r = 0; r < n; r++)
           for (int64_t k = 0; k < F; k++) xb[r * Fp + k] = toBf16(x[r * F + k]);
         if (hPrev) for (int64_t e = 0; e < n * H; e++) hb[e] = toBf16(hPrev[e]);
       }
+#endif
       for (int64_t j = 0; j < chunks; j++) {
         for (int64_t r = 0; r < n; r += kTileRows) {
           TileOut tileOut = o;
@@ -541,18 +591,20 @@ bool lstmTiled(const float* X, const float* K, const float* U, const float* bias
           if (tileOut.cPrev) tileOut.cPrev += r * H;
           withTileRows(std::min<int64_t>(kTileRows, n - r), [&](auto rows) {
             constexpr int R = decltype(rows)::value;
+#if defined(__AVX512F__)
             if (bf16) {
               tileBf16<R>(xb.data() + r * Fp, Fp, hPrev ? hb.data() + r * H : nullptr, H, w16.data() + j * ((Fp + H) / 2) * 128, bias, tileOut, j);
-            } else {
-              tileFp32<R>(x + r * F, F, hPrev ? hPrev + r * H : nullptr, H, w32.data() + j * (F + H) * 64, bias, tileOut, j);
+              return;
             }
+#endif
+            tileFp32<R>(x + r * F, F, hPrev ? hPrev + r * H : nullptr, H, w32.data() + j * (F + H) * kPackedRow, bias, tileOut, j);
           });
         }
       }
     }
   });
 }
-#endif
+#endif  // WINDCAST_TILED
 
 // The forward pass of WindcastLstm (training: every hour's activations are outputs, for the
 // backward pass) and WindcastLstmLast (inference: only the last hour's h; the activations of
@@ -597,13 +649,21 @@ void lstmForward(TF_OpKernelContext* ctx, bool training, bool bf16 = false) {
     }
     if (T == 0 || B == 0 || H == 0) break;
     const float *X = in.data(0), *K = in.data(1), *U = in.data(2), *bias = in.data(3);
+    if (bf16) {
 #if defined(__AVX512F__)
-    if (H % 16 == 0) {
+      if (H % 16 != 0) { fail("bf16 needs units a multiple of 16"); break; }
+#else
+      fail("bf16 needs an AVX-512 build");
+      break;
+#endif
+    }
+#if defined(WINDCAST_TILED)
+    // Training and inference both in tiles, so inference gives training's last h exactly.
+    if (H % kLanes == 0) {
       failIfIncomplete(lstmTiled(X, K, U, bias, T, B, F, H, training ? o : nullptr, training ? nullptr : o[0], bf16), ctx, status, name);
       break;
     }
 #endif
-    if (bf16) { fail("bf16 needs an AVX-512 build and units a multiple of 16"); break; }
     const bool complete = forEachBlock((B + kRows - 1) / kRows, [&](int64_t block) {
       const int64_t r0 = block * kRows, n = std::min(B, r0 + kRows) - r0;
       RowMajor z(n, H4);

@@ -114,12 +114,13 @@ test('inference kernels (register tiles in fp32, and bf16 products) match the op
   const bf16 = whyNoBf16(tf) === undefined;
   try {
     lstmFastOptions.forward = 'fused';
-    // 64 and 32 units: the register tiles (units a multiple of 16, in AVX-512 builds); 12: the
-    // Eigen path. Rows 1, 5, 131 and 300: partial 6-row tiles and 128-row blocks on two
-    // threads. 18 and 7 features: bf16 pairs the inputs, 7 needs its zero pad. 1 hour: h = 0.
+    // 64, 32 and 16 units: the register tiles (units a multiple of 16 in AVX-512 builds, of 8
+    // in AVX2 builds); 8: tiles in AVX2 builds only; 12: the Eigen path. Rows 1, 5, 7, 131 and
+    // 300: partial tiles (6 rows on AVX-512, 3 on AVX2) and 128-row blocks on two threads. 18
+    // and 7 features: bf16 pairs the inputs, 7 needs its zero pad. 1 hour: h = 0.
     const cases = [
       { B: 300, T: 24, F: 18, H: 64 }, { B: 131, T: 5, F: 7, H: 32 }, { B: 5, T: 1, F: 7, H: 64 },
-      { B: 1, T: 3, F: 2, H: 16 }, { B: 129, T: 4, F: 5, H: 12 },
+      { B: 1, T: 3, F: 2, H: 16 }, { B: 129, T: 4, F: 5, H: 12 }, { B: 7, T: 2, F: 3, H: 8 },
     ];
     for (const [n, { B, T, F, H }] of cases.entries()) {
       const [x, k, r, b] = [
