@@ -13,6 +13,13 @@
  * inferTimeMajor: the same outputs as model.apply on the batch-major batch, without a transpose
  * of every batch.
  *
+ * A batch's outputs are the same bytes only for the same batch: TensorFlow's matrix products
+ * (the dense heads; oneDNN or Eigen underneath) pick their kernels and row tails by the number
+ * of rows, so a row's last bits depend on the batch's size and the row's place in it, not on
+ * the other rows' values. A part of a run that must equal the whole (a predict shard) therefore
+ * forecasts the whole run's windows with `only` set: the windows outside it keep their places
+ * in the batches, neither gathered nor reported, and batches without a window inside are not run.
+ *
  * Also here: the Forecaster (a checkpoint ready to forecast a cube, once model/data-fit.ts says
  * the cube fits it).
  */
@@ -65,6 +72,11 @@ export type WindowsToForecast = {
   cells: Int32Array;
   /** Windows per model call: bounds the memory of features, tensors and outputs. */
   batch: number;
+  /**
+   * Forecast only windows [only[0], only[1]) of `cells`, in the batches a run of all of them
+   * makes (see the header); the others come out NaN and are not gathered.
+   */
+  only?: readonly [number, number];
   /** Host buffers reused across in-thread calls (the Forecaster keeps one). */
   scratch?: ForecastScratch;
   /**
@@ -93,6 +105,8 @@ export interface GatherSetup {
   valid: [Uint8Array, Uint8Array];
   /** Gather time-major, [lookback, count, features] per batch (see the header). */
   timeMajor: boolean;
+  /** The windows to gather (WindowsToForecast.only); the others are left invalid. */
+  only: readonly [number, number];
 }
 
 /** One fill of the feature thread: windows [start, start + count). */
@@ -128,6 +142,7 @@ function checkWindows(w: WindowsToForecast): number {
   if (w.quantiles && w.quantiles.length !== w.cells.length * H * Q) throw new Error(`quantile output holds ${w.quantiles.length} values, expected ${w.cells.length} windows x ${H} leads x ${Q} levels`);
   if (typeof w.t0 !== 'number' && w.t0.length !== w.cells.length) throw new Error(`${w.t0.length} anchor hours for ${w.cells.length} windows`);
   if (!(w.batch >= 1)) throw new Error(`forecast batch must be at least 1, got ${w.batch}`);
+  if (w.only && !(w.only[0] >= 0 && w.only[0] <= w.only[1] && w.only[1] <= w.cells.length)) throw new Error(`forecast windows ${w.only[0]}..${w.only[1]} are not within the ${w.cells.length} windows`);
   return Q;
 }
 
@@ -218,11 +233,12 @@ function forecastInThread(tf: Tf, w: WindowsToForecast): void {
   const scratch = w.scratch && w.scratch.batch >= B ? w.scratch : new ForecastScratch(B, ctx.spec);
   const lent = lendBuffers(w, B, Q);
   const timeMajor = takesTimeMajor(tf, w.model);
-  for (let start = 0; start < n; start += B) {
-    const count = Math.min(B, n - start);
+  const [first, end] = w.only ?? [0, n];
+  for (const { start, count } of batchJobs(n, B, first, end)) {
     for (let i = 0; i < count; i++) {
-      const t = typeof w.t0 === 'number' ? w.t0 : w.t0[start + i]!;
-      scratch.valid[i] = gatherWindow(ctx, t, cells[start + i]!, scratch.x, i, timeMajor ? count : undefined) ? 1 : 0;
+      const k = start + i;
+      const t = typeof w.t0 === 'number' ? w.t0 : w.t0[k]!;
+      scratch.valid[i] = k >= first && k < end && gatherWindow(ctx, t, cells[k]!, scratch.x, i, timeMajor ? count : undefined) ? 1 : 0;
     }
     finishBatch(tf, w, scratch.x, scratch.valid, start, count, batchValues(w, lent, Q, start, count), timeMajor);
   }
@@ -245,9 +261,9 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
     valid: [slotValid(), slotValid()],
     // The onnx engine reads batch-major windows.
     timeMajor: !w.engine && takesTimeMajor(tf, w.model),
+    only: w.only ?? [0, n],
   };
-  const jobs: GatherJob[] = [];
-  for (let start = 0; start < n; start += B) jobs.push({ start, count: Math.min(B, n - start) });
+  const jobs = batchJobs(n, B, setup.only[0], setup.only[1]);
   const lent = lendBuffers(w, B, Q);
   const prefetcher = Prefetcher.start<GatherJob, number>({ worker: new URL('./gather.worker.js', import.meta.url), role: 'feature', workerData: setup });
   try {
@@ -264,6 +280,14 @@ async function forecastPrefetched(tf: Tf, w: WindowsToForecast): Promise<void> {
   } finally {
     await prefetcher.close();
   }
+}
+
+/** The batches of B of n windows that hold one of windows [first, end): the batches of a run of all n. */
+function batchJobs(n: number, B: number, first: number, end: number): GatherJob[] {
+  const jobs: GatherJob[] = [];
+  if (first >= end) return jobs;
+  for (let start = Math.floor(first / B) * B; start < end; start += B) jobs.push({ start, count: Math.min(B, n - start) });
+  return jobs;
 }
 
 function sharedCopy(a: Int32Array): Int32Array {

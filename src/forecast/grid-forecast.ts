@@ -47,7 +47,9 @@ export function quantileLevels(loaded: Pick<ForecastModel, 'meta'>): readonly nu
  * quantiles, one grid per level (quantileLeads[lead][level]). Returns the leads and how many
  * cells were forecast. With { rows: [r0, r1] } (a predict shard) only the cells of rows r0..r1-1
  * are forecast, the rest stay NaN; their features still read the whole cube (the neighbourhood
- * rings reach rows beyond the shard's), so each forecast cell is the one a whole-grid run makes.
+ * rings reach rows beyond the shard's), and each cell is forecast in the batch, at the place, a
+ * whole-grid run gives it (forecastWindows' `only`), so each is the one a whole-grid run makes
+ * to the bit.
  *
  * The fields are in shared memory, and cells are forecast in row order: after every batch,
  * `rowsFinal(rows, fields)` says that rows [0, rows) of every field hold their final values, so
@@ -63,8 +65,9 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
   const Q = options.quantiles ? quantileLevels(f.loaded).length : 0;
   const quantileLeads = Q > 0 ? Array.from({ length: H }, () => Array.from({ length: Q }, field)) : undefined;
   const fields: GridFields = { leads, ...(quantileLeads ? { quantileLeads } : {}) };
-  const cells = options.rows ? rowCells(f.cube, validCells(f.cube, spec.lookback, f.t0), options.rows) : validCells(f.cube, spec.lookback, f.t0);
-  const task = progress.start({ unit: 'cells', total: cells.length, label: 'forecasting' });
+  const cells = validCells(f.cube, spec.lookback, f.t0);
+  const only = options.rows ? rowSpan(cells, w, options.rows) : ([0, cells.length] as const);
+  const task = progress.start({ unit: 'cells', total: only[1] - only[0], label: 'forecasting' });
   const ctx = featureContext(f.cube, spec, f.loaded.stats);
   await forecastWindows(
     f.tf,
@@ -74,6 +77,7 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
       t0: f.t0,
       cells,
       batch: f.batchCells,
+      only,
       ...(f.engine ? { engine: f.engine } : {}),
       withQuantiles: Q > 0,
       onBatch: (start, count, values, quantiles) => {
@@ -85,18 +89,18 @@ export async function forecastGrid(f: IssuedForecast, progress: Progress, option
             for (let j = 0; j < H; j++) for (let k = 0; k < Q; k++) quantileLeads[j]![k]![cell] = quantiles[(o + j) * Q + k]!;
           }
         }
-        task.tick(count);
+        task.tick(Math.min(start + count, only[1]) - Math.max(start, only[0]));
         // Every cell before the next one to forecast is final (the cells are in row order).
         const next = start + count;
-        options.rowsFinal?.(next < cells.length ? Math.floor(cells[next]! / w) : f.cube.grid.height, fields);
+        options.rowsFinal?.(next < only[1] ? Math.floor(cells[next]! / w) : f.cube.grid.height, fields);
       },
     },
     { prefetch: true },
   );
   task.done();
   // A grid with no cell to forecast has no batch: its (NaN) rows are final now.
-  if (cells.length === 0) options.rowsFinal?.(f.cube.grid.height, fields);
-  return { ...fields, cellsForecast: cells.length };
+  if (only[0] === only[1]) options.rowsFinal?.(f.cube.grid.height, fields);
+  return { ...fields, cellsForecast: only[1] - only[0] };
 }
 
 /**
@@ -127,8 +131,17 @@ export function validCells(cube: Cube, lookback: number, t0: number): Int32Array
   return cells;
 }
 
-/** The cells of rows [r0, r1) among `cells` (row-major, ascending). */
-function rowCells(cube: Cube, cells: Int32Array, rows: readonly [number, number]): Int32Array {
-  const w = cube.grid.width;
-  return cells.filter((c) => c >= rows[0] * w && c < rows[1] * w);
+/** The index range [a, b) of `cells` (row-major, ascending) that lies in rows [r0, r1) of a grid `width` wide. */
+function rowSpan(cells: Int32Array, width: number, rows: readonly [number, number]): readonly [number, number] {
+  const firstAtOrAfter = (cell: number) => {
+    let lo = 0;
+    let hi = cells.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cells[mid]! < cell) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return [firstAtOrAfter(rows[0] * width), firstAtOrAfter(rows[1] * width)];
 }
